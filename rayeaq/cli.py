@@ -1,0 +1,37 @@
+"""Shared command-line plumbing: ``CONFIG [key.path=value ...] --out DIR`` and user-error handling."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, Sequence
+
+from rayeaq.errors import UserError
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def base_parser(prog: str, description: str, config_required: bool = True) -> argparse.ArgumentParser:
+    """Parser with the positional CONFIG, dotted overrides and ``--out``."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument(
+        "config", nargs=None if config_required else "?", help="run config YAML (see tune_configs/)"
+    )
+    parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. env.map=2s3z seed=7")
+    parser.add_argument("--out", default=None, help="output directory (default: under results/)")
+    return parser
+
+
+def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> None:
+    """Run ``main``; a :class:`UserError` prints one line and exits 2, Ctrl-C exits 130."""
+    prog = (sys.argv[0] if argv is None else "rayeaq").rsplit("/", 1)[-1]
+    try:
+        code = main(argv)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(EXIT_USER_ERROR)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; rerun the same command to resume", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(code or 0)

@@ -1,0 +1,41 @@
+"""rayeaq: Ray-distributed diffusion episode augmentation (EAQ) for offline cooperative MARL."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="rayeaq",
+    version="0.1.0",
+    description="Ray-distributed EAQ episode augmentation for offline cooperative multi-agent RL",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=find_packages(include=["rayeaq", "rayeaq.*", "analysis", "analysis.*"]),
+    package_data={"rayeaq": ["py.typed"]},
+    install_requires=[
+        # Any range that 2.13.0 satisfies: install torch==2.13.0 first (see README) so
+        # pip never pulls a CUDA build.
+        "torch>=2.4,<3",
+        "ray[rllib,tune,train,default,data]==2.60.0",
+        "jaxmarl>=0.2.0,<0.3",
+        "numpy>=1.26",
+        "pandas>=2.0",
+        "pyarrow>=14",
+        "pyyaml>=6",
+        "pydantic>=2.6,<3",
+        "tqdm>=4.60",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8",
+            "pytest-timeout>=2.3",
+            "diffusers>=0.30",
+        ],
+        # The real StarCraft II SMAC is NOT on PyPI (the PyPI package `smac` is SMAC3, an
+        # AutoML tool). Install it from its repository (see README); these are the extra
+        # packages it needs next to jaxmarl.
+        "sc2": [
+            "pysc2>=3.0",
+            "protobuf<3.21",
+        ],
+    },
+)
