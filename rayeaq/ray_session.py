@@ -43,6 +43,7 @@ def ray_session(cfg: RayConfig) -> Iterator[dict]:
         context = ray.init(address=address, **kwargs)
     else:
         context = ray.init(
+            address="local",
             num_cpus=cfg.num_cpus,
             include_dashboard=cfg.dashboard,
             dashboard_host="127.0.0.1",

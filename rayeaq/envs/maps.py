@@ -17,23 +17,31 @@ SMAC_EPISODE_LIMITS: dict[str, int] = {
     "6h_vs_8z": 150,
 }
 
-# The scenarios jaxmarl 0.2.0 registers for SMAX (tests check this list against jaxmarl's own).
-SMAX_MAPS: tuple[str, ...] = (
-    "3m",
-    "2s3z",
-    "25m",
-    "3s5z",
-    "8m",
-    "5m_vs_6m",
-    "10m_vs_11m",
-    "27m_vs_30m",
-    "3s5z_vs_3s6z",
-    "3s_vs_5z",
-    "6h_vs_8z",
-    "smacv2_5_units",
-    "smacv2_10_units",
-    "smacv2_20_units",
-)
+# The scenarios jaxmarl 0.2.0 registers for SMAX with (allies, enemies); tests check this table
+# against jaxmarl's own so sizes can be known without importing JAX.
+SMAX_UNITS: dict[str, tuple[int, int]] = {
+    "3m": (3, 3),
+    "2s3z": (5, 5),
+    "25m": (25, 25),
+    "3s5z": (8, 8),
+    "8m": (8, 8),
+    "5m_vs_6m": (5, 6),
+    "10m_vs_11m": (10, 11),
+    "27m_vs_30m": (27, 30),
+    "3s5z_vs_3s6z": (8, 9),
+    "3s_vs_5z": (3, 5),
+    "6h_vs_8z": (6, 8),
+    "smacv2_5_units": (5, 5),
+    "smacv2_10_units": (10, 10),
+    "smacv2_20_units": (20, 20),
+}
+SMAX_MAPS: tuple[str, ...] = tuple(SMAX_UNITS)
+
+# SMAX feature sizes (jaxmarl 0.2.0, unit_list observations, 6 unit types).
+SMAX_UNIT_TYPES = 6
+SMAX_UNIT_FEATURES = 7 + SMAX_UNIT_TYPES  # health, dx, dy, last move x/y, last target, cooldown, type bits
+SMAX_OWN_FEATURES = 4 + SMAX_UNIT_TYPES  # health, x, y, cooldown, type bits
+SMAX_MOVE_ACTIONS = 5  # north, east, south, west, stop
 
 SMAX_DEFAULT_EPISODE_LIMIT = 100
 
@@ -45,3 +53,24 @@ MAX_RETURN: dict[str, float] = {"smax": 2.0, "sc2": 20.0}
 def default_episode_limit(map_name: str) -> int:
     """SMAC's cap where SMAC has the map, otherwise SMAX's default of 100."""
     return SMAC_EPISODE_LIMITS.get(map_name, SMAX_DEFAULT_EPISODE_LIMIT)
+
+
+def smax_spec(map_name: str, episode_limit: int | None = None):
+    """The :class:`EnvSpec` of a SMAX map, computed without importing JAX."""
+    from rayeaq.envs.spec import EnvSpec
+
+    allies, enemies = SMAX_UNITS[map_name]
+    return EnvSpec(
+        backend="smax",
+        map=map_name,
+        n_agents=allies,
+        n_enemies=enemies,
+        n_actions=SMAX_MOVE_ACTIONS + enemies,
+        obs_shape=SMAX_UNIT_FEATURES * (allies - 1 + enemies) + SMAX_OWN_FEATURES,
+        state_shape=(SMAX_OWN_FEATURES + 2) * (allies + enemies),
+        episode_limit=episode_limit if episode_limit is not None else default_episode_limit(map_name),
+        action_layout=("move_north", "move_east", "move_south", "move_west", "stop")
+        + tuple(f"attack_{j}" for j in range(enemies)),
+        max_return=MAX_RETURN["smax"],
+        reward_scale="smax: fraction of enemy health removed per step + 1.0 on a win; episode return <= 2.0",
+    )
