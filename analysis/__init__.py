@@ -1,0 +1,1 @@
+"""Analysis of Tune results: aggregate statistics (:mod:`analysis.stats`), loaders and notebooks."""
