@@ -29,6 +29,8 @@ setup(
             "pytest>=8",
             "pytest-timeout>=2.3",
             "diffusers>=0.30",
+            # reference implementation the analysis statistics are tested against
+            "rliable>=1.2",
         ],
         # The real StarCraft II SMAC is NOT on PyPI (the PyPI package `smac` is SMAC3, an
         # AutoML tool). Install it from its repository (see README); these are the extra
