@@ -1,0 +1,139 @@
+"""EAQ layout: encode -> normalise -> decode round trips on real SMAX episodes, windows, decoding rules."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from rayeaq.data.batch import EpisodeBatch
+from rayeaq.data.shards import field_shapes, read_shard
+from rayeaq.diffusion.layout import Layout, Normalizer, decode, encode_episodes, encode_windows, window_starts
+from rayeaq.envs.maps import smax_spec
+
+COLLECT = textwrap.dedent(
+    """
+    import os, sys
+    os.environ["JAX_PLATFORMS"] = "cpu"
+    from rayeaq.collect.config import CollectConfig
+    from rayeaq.collect.core import collect_shards, plan_shards
+    from rayeaq.envs.maps import smax_spec
+    collect_shards(smax_spec("3m"), "medium", plan_shards(24, 24), 0.3, 0,
+                   CollectConfig(envs_per_worker=24, chunk_steps=16), sys.argv[1])
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def real_episodes(request, tmp_path_factory) -> EpisodeBatch:
+    """Real SMAX 3m episodes: the session's collected dataset if conftest has one, else 24 collected here."""
+    try:
+        directory = request.getfixturevalue("real_3m_dataset")
+    except pytest.FixtureLookupError:
+        directory = None
+    if directory is not None:
+        from rayeaq.data.reader import load_dataset
+
+        return load_dataset(directory).episodes
+    out = tmp_path_factory.mktemp("real3m")
+    subprocess.run([sys.executable, "-c", COLLECT, str(out)], check=True, capture_output=True, timeout=240)
+    spec = smax_spec("3m")
+    shapes = field_shapes(spec.max_seq_len, spec.n_agents, spec.obs_shape, spec.state_shape, spec.n_actions)
+    return read_shard(next((out / "shards").glob("shard-*.parquet")), shapes)
+
+
+def card_of(batch: EpisodeBatch, limit: int) -> SimpleNamespace:
+    return SimpleNamespace(n_agents=batch.n_agents, obs_shape=batch.obs_dim, n_actions=batch.n_actions,
+                           state_shape=batch.state_dim, episode_limit=limit, max_seq_len=limit + 1)
+
+
+FIELDS = ("obs", "state", "avail_actions", "actions", "reward", "terminated", "filled", "length", "episode_return", "battle_won")
+
+
+@pytest.mark.parametrize("include", [(True, True), (False, False)])
+def test_round_trip_real_episodes(real_episodes: EpisodeBatch, include):
+    batch = real_episodes
+    assert batch.terminated.any() and len(batch) >= 8
+    layout = Layout.for_dataset(card_of(batch, batch.max_seq_len - 1), None, *include)
+    x = encode_episodes(batch, layout)
+    assert x.shape == (len(batch), layout.channels, batch.max_seq_len)
+    norm = Normalizer.fit(x, layout.binary_mask())
+    z = norm.normalize(x)
+    assert z.min() >= -1.0 - 1e-5 and z.max() <= 1.0 + 1e-5
+    binary = layout.binary_mask()
+    assert set(np.unique(z[:, binary])) <= {-1.0, 1.0}
+    decoded = decode(norm.unnormalize(z), layout, norm, max_return=2.0)
+    out = decoded.episodes
+    for name in FIELDS:
+        want, got = getattr(batch, name), getattr(out, name)
+        if name == "state" and not layout.include_state:
+            continue
+        if name == "avail_actions" and not layout.include_avail:
+            want = want & (np.arange(batch.max_seq_len)[None, :, None, None] <= batch.length[:, None, None, None])
+            got = got & want.any(-1, keepdims=True)  # without avail channels every action is allowed on kept rows
+            assert (np.take_along_axis(got, batch.actions[..., None], -1)[..., 0] | ~batch.filled[..., None]).all()
+            continue
+        if want.dtype.kind == "f":
+            np.testing.assert_allclose(got, want, atol=1e-4, err_msg=name)
+        else:
+            np.testing.assert_array_equal(got, want, err_msg=name)
+    assert decoded.valid.all()
+    assert (decoded.legal_steps == decoded.agent_steps).all()
+
+
+def test_qtot_channel_is_return_to_go(real_episodes: EpisodeBatch):
+    batch = real_episodes
+    layout = Layout.for_dataset(card_of(batch, batch.max_seq_len - 1), None, True, True)
+    x = encode_episodes(batch, layout)
+    for i in range(len(batch)):
+        r = batch.reward[i]
+        expected = [float(r[t: batch.length[i]].sum()) for t in range(batch.max_seq_len)]
+        np.testing.assert_allclose(x[i, layout.qtot_channel], expected, atol=1e-5)
+    np.testing.assert_allclose(x[:, layout.qtot_channel, 0], batch.episode_return, atol=1e-4)
+
+
+def test_windows_decode_to_segments(real_episodes: EpisodeBatch):
+    batch = real_episodes
+    h = 8
+    layout = Layout.for_dataset(card_of(batch, batch.max_seq_len - 1), h, True, True)
+    x, valid = encode_windows(batch, layout, stride=4)
+    ep, st = window_starts(batch.length, batch.max_seq_len, h, 4)
+    assert x.shape == (len(ep), layout.channels, h) and valid.shape == (len(ep), h)
+    norm = Normalizer.fit(x, layout.binary_mask())
+    out = decode(x, layout, norm, max_return=2.0).episodes
+    for w in range(len(ep)):
+        i, s, n = ep[w], st[w], out.length[w]
+        remaining = batch.length[i] - s
+        ends_here = bool(batch.terminated[i].any()) and remaining <= h
+        assert n == (remaining if ends_here else h - 1)
+        rows = min(n + 1, h)  # a battle end on the window's last row keeps that row as terminal observation
+        np.testing.assert_allclose(out.obs[w, :rows], batch.obs[i, s: s + rows], atol=1e-5)
+        np.testing.assert_array_equal(out.actions[w, :n], batch.actions[i, s: s + n])
+        assert out.terminated[w].any() == ends_here
+        assert valid[w].sum() == min(max(remaining, 0), h)
+
+
+def test_decode_masks_after_first_done_and_clips():
+    spec = smax_spec("3m", 10)
+    layout = Layout(spec.n_agents, spec.obs_shape, spec.n_actions, spec.state_shape, 10, 11, True, True)
+    norm = Normalizer(np.full(layout.channels, -1.0, np.float32), np.full(layout.channels, 1.0, np.float32))
+    norm.low[layout.binary_mask()], norm.high[layout.binary_mask()] = 0.0, 1.0
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, layout.channels, 11)).astype(np.float32) * 3
+    x[:, layout.done_channel] = 0.0
+    x[0, layout.done_channel, 4] = 0.9  # first done at row 4 -> 5 steps
+    x[0, layout.done_channel, 7] = 0.9
+    idx = layout.index_arrays()
+    x[:, idx["avail"]] = 1.0
+    x[1, idx["avail"][0, :], 2] = 0.0  # agent 0 has no action on row 2 -> invalid
+    dec = decode(x, layout, norm, max_return=2.0)
+    e = dec.episodes
+    assert list(e.length) == [5, 10]
+    assert e.terminated[0, 4] and not e.terminated[1].any()
+    assert not e.filled[0, 5:].any() and (e.obs[0, 6:] == 0).all() and (e.actions[0, 5:] == 0).all()
+    assert e.reward.max() <= 1.0 and e.reward.min() >= -1.0 and np.abs(e.obs).max() <= 1.0
+    assert list(dec.valid) == [True, False]
