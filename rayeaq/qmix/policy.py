@@ -40,8 +40,8 @@ class GreedyPolicy:
         return cls(nets)
 
     def __call__(self, obs: np.ndarray, avail: np.ndarray, hidden: Hidden | None = None) -> tuple[np.ndarray, Hidden]:
-        obs_t = torch.as_tensor(np.asarray(obs, dtype=np.float32))
-        avail_t = torch.as_tensor(np.asarray(avail, dtype=bool))
+        obs_t = torch.from_numpy(np.array(obs, dtype=np.float32))
+        avail_t = torch.from_numpy(np.array(avail, dtype=bool))
         if hidden is None:
             hidden = self.initial_hidden(obs_t.shape[0])
         h, last = hidden

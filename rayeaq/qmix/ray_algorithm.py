@@ -198,21 +198,24 @@ class QMIX(Algorithm):
         return {k[len("nets."):]: np.asarray(v) for k, v in weights.items() if k.startswith("nets.")}
 
     @override(Algorithm)
-    def evaluate(self, parallel_train_future: Any = None, episodes: int | None = None) -> dict:
-        """Greedy decentralised rollouts on ``episodes`` fixed seeds (default: ``evaluation_duration``)."""
+    def evaluate(self, parallel_train_future: Any = None) -> dict:
+        """Greedy decentralised rollouts on ``evaluation_duration`` fixed seeds -> ``{"evaluation": metrics}``."""
+        metrics, _ = self.evaluate_episodes(int(self.config.evaluation_duration))
+        return {"evaluation": metrics}
+
+    def evaluate_episodes(self, episodes: int):
+        """(metrics, per-episode :class:`RolloutResult`) of ``episodes`` greedy episodes with fixed seeds
+        ``eval_seed + i``; metrics carry the training data's own mean return and win rate beside them."""
         from rayeaq.qmix.ray_rollout import RolloutRunner
 
-        n = int(episodes if episodes is not None else self.config.evaluation_duration)
         if self._rollout is None:
-            self._rollout = RolloutRunner(
-                self.config.env_config, self.config.net, self.config.eval_envs,
-                self.config.rollout_workers, self.config.rollout_worker_cpus,
-            )
-        seeds = (self.config.eval_seed + np.arange(n, dtype=np.int64)) % (2**31 - 1)
+            c = self.config
+            self._rollout = RolloutRunner(c.env_config, c.net, c.eval_envs, c.rollout_workers, c.rollout_worker_cpus)
+        seeds = (self.config.eval_seed + np.arange(episodes, dtype=np.int64)) % (2**31 - 1)
         result = self._rollout.run(self.net_state(), seeds)
         metrics = result.summary(self._rollout.max_return)
         metrics.update(self.dataset_stats)
-        return {"evaluation": metrics}
+        return metrics, result
 
     @override(Algorithm)
     def restore_from_path(self, path: Any, *args: Any, **kwargs: Any) -> None:
