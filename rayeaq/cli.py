@@ -12,9 +12,16 @@ EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 
+class _Parser(argparse.ArgumentParser):
+    """Lets options and the positional overrides come in any order (``CONFIG --out D a.b=1``)."""
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        return self.parse_intermixed_args(args, namespace)
+
+
 def base_parser(prog: str, description: str, config_required: bool = True) -> argparse.ArgumentParser:
     """Parser with the positional CONFIG, dotted overrides and ``--out``."""
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser = _Parser(prog=prog, description=description)
     parser.add_argument(
         "config", nargs=None if config_required else "?", help="run config YAML (see tune_configs/)"
     )

@@ -30,3 +30,24 @@ def ray_local():
         )
     yield ray
     ray.shutdown()
+
+
+def _collect(tmp_path_factory, name: str, map_name: str, episodes: int, epsilon: float, tier: str):
+    from rayeaq.collect.core import collect_local
+    from rayeaq.envs.maps import smax_spec
+
+    directory = tmp_path_factory.mktemp(name) / tier
+    collect_local(smax_spec(map_name), directory, episodes, epsilon, root_seed=1234, tier=tier)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def real_3m_dataset(tmp_path_factory):
+    """A real good-tier SMAX 3m dataset directory (600 episodes, heuristic ε=0, ~60 % wins)."""
+    return _collect(tmp_path_factory, "real3m", "3m", 600, 0.0, "good")
+
+
+@pytest.fixture(scope="session")
+def real_3m_poor_dataset(tmp_path_factory):
+    """A real poor-tier SMAX 3m dataset directory (300 episodes, ε=0.5, ~0 % wins)."""
+    return _collect(tmp_path_factory, "real3m_poor", "3m", 300, 0.5, "poor")

@@ -30,8 +30,8 @@ class TierSpec(StrictModel):
 
 def _default_tiers() -> dict[str, TierSpec]:
     return {
-        "good": TierSpec(win_rate=(0.6, 1.0)),
-        "medium": TierSpec(win_rate=(0.25, 0.6)),
+        "good": TierSpec(win_rate=(0.5, 1.0)),
+        "medium": TierSpec(win_rate=(0.2, 0.5)),
         "poor": TierSpec(win_rate=(0.0, 0.1)),
     }
 

@@ -74,3 +74,16 @@ def smax_spec(map_name: str, episode_limit: int | None = None):
         max_return=MAX_RETURN["smax"],
         reward_scale="smax: fraction of enemy health removed per step + 1.0 on a win; episode return <= 2.0",
     )
+
+
+def list_maps_table() -> str:
+    """Text table of the SMAX maps: agents, enemies, obs/state sizes, actions, episode limit."""
+    rows = [("map", "agents", "enemies", "obs", "state", "actions", "limit")]
+    for name in SMAX_MAPS:
+        s = smax_spec(name)
+        rows.append((name, s.n_agents, s.n_enemies, s.obs_shape, s.state_shape, s.n_actions, s.episode_limit))
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
+    lines.append("backend smax (default). backend sc2 uses the same map names with SMAC's own sizes "
+                 "(needs StarCraft II and oxwhirl SMAC; see README).")
+    return "\n".join(lines)

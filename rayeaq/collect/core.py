@@ -1,0 +1,215 @@
+"""Collection without Ray: plan shards, calibrate a tier's ε, collect and write shards.
+
+The Ray adapter (:mod:`rayeaq.collect.ray_collect`) runs :func:`collect_shards` and
+:func:`measure_epsilons` inside actors; both are plain functions usable in one process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rayeaq.collect.config import CollectConfig, TierSpec
+from rayeaq.data.batch import EpisodeBatch
+from rayeaq.data.card import SHARD_DIR
+from rayeaq.data.shards import shard_name, write_shard
+from rayeaq.envs.spec import EnvSpec
+from rayeaq.runinfo import derive_seed
+
+# ε candidates tried when calibrating a tier to its win-rate band.
+EPSILON_GRID: tuple[float, ...] = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
+FAULT_ENV = "RAYEAQ_FAULT_CRASH_SHARD"  # test hook: crash once before writing this shard
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    """Episodes ``[first, stop)`` of one tier, written as one shard."""
+
+    first: int
+    stop: int
+
+    @property
+    def name(self) -> str:
+        return shard_name(self.first)
+
+    @property
+    def ids(self) -> np.ndarray:
+        return np.arange(self.first, self.stop, dtype=np.int64)
+
+
+def plan_shards(n_episodes: int, shard_episodes: int) -> list[ShardPlan]:
+    return [ShardPlan(a, min(a + shard_episodes, n_episodes)) for a in range(0, n_episodes, shard_episodes)]
+
+
+def episode_seeds(root_seed: int, tier: str, ids: np.ndarray) -> np.ndarray:
+    """One seed per episode id, derived from the run seed and the tier only (not the worker)."""
+    return np.array([derive_seed(root_seed, "collect", tier, int(i)) for i in ids], dtype=np.int64)
+
+
+def policy_name(epsilon: float, target: str) -> str:
+    if epsilon >= 1.0:
+        return "random"
+    return f"heuristic_mix(epsilon={epsilon:.3f},target={target})"
+
+
+def measure_epsilons(
+    spec: EnvSpec, epsilons: list[float], n_episodes: int, root_seed: int, tier: str, cfg: CollectConfig
+) -> list[dict]:
+    """Win rate and mean return of the ε-mixture for each ε (``n_episodes`` each, fixed seeds)."""
+    from rayeaq.collect.rollout import run_episodes
+
+    rows = []
+    for eps in epsilons:
+        ids = np.arange(n_episodes)
+        seeds = np.array([derive_seed(root_seed, "calibrate", tier, f"{eps:.4f}", int(i)) for i in ids])
+        for _, stats in run_episodes(
+            spec, seeds, eps, target_mode=cfg.policy.target, n_slots=cfg.envs_per_worker,
+            chunk_steps=cfg.chunk_steps, stats_only=True,
+        ):
+            pass
+        rows.append(
+            {
+                "epsilon": float(eps),
+                "win_rate": float(stats["won"].mean()),
+                "mean_return": float(stats["return"].mean()),
+                "mean_length": float(stats["length"].mean()),
+                "episodes": int(n_episodes),
+            }
+        )
+    return rows
+
+
+def choose_epsilon(spec_band: TierSpec, table: list[dict]) -> tuple[float, bool]:
+    """The ε whose measured win rate lies in the band (closest to its centre); else the nearest one."""
+    low, high = spec_band.win_rate
+    centre = (low + high) / 2
+    inside = [r for r in table if low <= r["win_rate"] <= high]
+    pool = inside or table
+    best = min(pool, key=lambda r: (abs(r["win_rate"] - centre), r["epsilon"]))
+    return best["epsilon"], bool(inside)
+
+
+def collect_shards(
+    spec: EnvSpec,
+    tier: str,
+    shards: list[ShardPlan],
+    epsilon: float,
+    root_seed: int,
+    cfg: CollectConfig,
+    dataset_dir: str | Path,
+) -> list[dict]:
+    """Collect every episode of ``shards`` not already on disk and write each shard when complete.
+
+    Returns one summary per shard written (or found). Shards already present are skipped, so a
+    retried or resumed call never duplicates or loses episodes.
+    """
+    from rayeaq.collect.rollout import run_episodes
+
+    shard_dir = Path(dataset_dir) / SHARD_DIR
+    todo = [s for s in shards if not (shard_dir / s.name).is_file()]
+    summaries = [{"shard": s.name, "episodes": s.stop - s.first, "steps": 0, "skipped": True} for s in shards if s not in todo]
+    if not todo:
+        return summaries
+    ids = np.concatenate([s.ids for s in todo])
+    seeds = episode_seeds(root_seed, tier, ids)
+    owner = np.concatenate([np.full(s.stop - s.first, k) for k, s in enumerate(todo)])
+    remaining = np.array([s.stop - s.first for s in todo])
+    behaviour = policy_name(epsilon, cfg.policy.target)
+    for completed, buffers in run_episodes(
+        spec, seeds, epsilon, target_mode=cfg.policy.target, n_slots=cfg.envs_per_worker, chunk_steps=cfg.chunk_steps
+    ):
+        np.subtract.at(remaining, owner[completed], 1)
+        for k in np.unique(owner[completed]):
+            if remaining[k] == 0:
+                start = int(np.searchsorted(owner, k))
+                sel = slice(start, start + todo[k].stop - todo[k].first)
+                batch = _batch_from_buffers(buffers, sel, ids[sel], seeds[sel], behaviour)
+                _maybe_inject_fault(todo[k], Path(dataset_dir))
+                write_shard(shard_dir, batch, todo[k].name)
+                summaries.append({"shard": todo[k].name, "episodes": len(batch), "steps": batch.transitions, "skipped": False})
+    return summaries
+
+
+def _batch_from_buffers(buffers, sel: slice, ids: np.ndarray, seeds: np.ndarray, behaviour: str) -> EpisodeBatch:
+    n = len(ids)
+    return EpisodeBatch(
+        obs=buffers.obs[sel],
+        state=buffers.state[sel],
+        avail_actions=buffers.avail_actions[sel],
+        actions=buffers.actions[sel],
+        reward=buffers.reward[sel],
+        terminated=buffers.terminated[sel],
+        filled=buffers.filled[sel],
+        episode_id=ids.astype(np.int64),
+        length=buffers.length[sel],
+        episode_return=(buffers.reward[sel] * buffers.filled[sel]).sum(axis=1).astype(np.float32),
+        battle_won=buffers.won[sel],
+        seed=seeds.astype(np.int64),
+        source=np.array(["real"] * n, dtype=object),
+        behaviour_policy=np.array([behaviour] * n, dtype=object),
+    )
+
+
+def _maybe_inject_fault(shard: ShardPlan, dataset_dir: Path) -> None:
+    """Test hook: with RAYEAQ_FAULT_CRASH_SHARD=<first id>, kill this process once before that shard."""
+    target = os.environ.get(FAULT_ENV)
+    if target is None or int(target) != shard.first:
+        return
+    marker = dataset_dir / f".fault-injected-{shard.first}"
+    if marker.exists():
+        return
+    marker.write_text("crashed once here on purpose\n")
+    os._exit(17)
+
+
+def save_calibration(dataset_dir: Path, record: dict) -> None:
+    dataset_dir.mkdir(parents=True, exist_ok=True)
+    tmp = dataset_dir / ".calibration.json.tmp"
+    tmp.write_text(json.dumps(record, indent=2))
+    os.replace(tmp, dataset_dir / "calibration.json")
+
+
+def load_calibration(dataset_dir: Path) -> dict | None:
+    path = dataset_dir / "calibration.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def tier_band_record(tier: str, band: TierSpec) -> dict:
+    return {"tier": tier, **band.model_dump(mode="json")}
+
+
+def collect_local(
+    spec: EnvSpec,
+    dataset_dir: str | Path,
+    n_episodes: int,
+    epsilon: float,
+    *,
+    root_seed: int = 0,
+    tier: str = "custom",
+    cfg: CollectConfig | None = None,
+):
+    """Collect one dataset in this process, without Ray (tests, notebooks); returns its card.
+
+    Gives exactly the episodes ``python -m rayeaq.collect`` gives for the same seed, tier and ε.
+    """
+    from rayeaq.data.writer import finalize_dataset
+    from rayeaq.runinfo import code_version
+
+    cfg = cfg or CollectConfig(episodes=n_episodes, tiers=[])
+    shards = plan_shards(n_episodes, cfg.shard_episodes)
+    collect_shards(spec, tier, shards, epsilon, root_seed, cfg, dataset_dir)
+    return finalize_dataset(
+        dataset_dir,
+        spec,
+        source="real",
+        tier=tier,
+        quality={"tier": tier, "epsilon": epsilon},
+        behaviour_policy={"kind": "heuristic_mix", "epsilon": epsilon, "target": cfg.policy.target,
+                          "name": policy_name(epsilon, cfg.policy.target)},
+        generation={"seed": root_seed, "episodes": n_episodes, "shard_episodes": cfg.shard_episodes},
+        code_version=code_version(),
+    )
