@@ -29,8 +29,8 @@ def build(dcfg: DiffusionConfig, fcfg: FitConfig, n_episodes: int, seed: int = 0
 
 
 def test_tiny_model_overfits_and_reconstructs(tmp_path):
-    dcfg = DiffusionConfig(dim=32, dim_mults=[1, 2], n_diffusion_steps=20, q_weight=0.0, groups=8)
-    fcfg = FitConfig(steps=500, batch_size=16, lr=2e-3, ema_decay=0.9, ema_start=0)
+    dcfg = DiffusionConfig(dim=16, dim_mults=[1, 2], n_diffusion_steps=20, q_weight=0.0)
+    fcfg = FitConfig(steps=800, batch_size=16, lr=2e-3, ema_decay=0.9, ema_start=0)
     trainer, data, episodes = build(dcfg, fcfg, n_episodes=4)
     first = trainer.train_step(data, torch.Generator().manual_seed(0))["recon"]
     last = trainer.run(data, seed=1)

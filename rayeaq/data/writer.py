@@ -109,6 +109,9 @@ def write_dataset(
     directory = Path(directory)
     if len(episodes) == 0:
         raise DatasetError(f"{directory}: refusing to write a dataset with no episodes")
+    source = card_fields.get("source")
+    if source in ("real", "synthetic") and not (episodes.source == source).all():
+        raise DatasetError(f"{directory}: field source: episodes are not all {source!r} as the card will say")
     episodes = episodes.sorted_by_id()
     for start in range(0, len(episodes), shard_episodes):
         write_shard(directory / SHARD_DIR, episodes.select(slice(start, start + shard_episodes)))
