@@ -21,6 +21,7 @@ def _nets(ep, mixer=True, last_action=True, seed=0) -> QMIXNetworks:
     spec = NetSpec(n_agents=ep.n_agents, n_actions=ep.n_actions, obs_dim=ep.obs_dim, state_dim=ep.state_dim,
                    hidden_dim=16, mixing_embed_dim=8, hypernet_embed=12, obs_last_action=last_action, mixer=mixer)
     nets = QMIXNetworks(spec)
+    nets.fit_state_normaliser(torch.from_numpy(ep.state[ep.filled]) * 3 + 1)
     # Make the target differ from the online networks so double-Q selection matters.
     with torch.no_grad():
         for p in list(nets.target_agent.parameters()) + list(nets.target_mixer.parameters() if mixer else []):
@@ -93,7 +94,8 @@ def _reference_targets(nets: QMIXNetworks, ep, gamma: float, double_q: bool) -> 
                     chooser = q_on[nxt][j] if double_q else q_tg[nxt][j]
                     best = legal[int(torch.argmax(chooser[legal]))]
                     agent_next.append(q_tg[nxt][j, best])
-                next_tot = nets.target_mixer(torch.stack(agent_next)[None], torch.from_numpy(ep.state[i, nxt])[None])
+                state = (torch.from_numpy(ep.state[i, nxt]) - nets.state_mean) / nets.state_std
+                next_tot = nets.target_mixer(torch.stack(agent_next)[None], state[None])
                 cont = 0.0 if ep.terminated[i, s] else 1.0
                 out[i, s] = ep.reward[i, s] + gamma * cont * float(next_tot[0])
     return out

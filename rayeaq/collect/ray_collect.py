@@ -8,6 +8,7 @@ published atomically, so a crash never loses or duplicates an episode.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -39,7 +40,9 @@ class CollectorPool:
     """``workers`` actors with fractional CPUs and a simple dynamic work queue."""
 
     def __init__(self, spec: EnvSpec, cfg: CollectConfig, root_seed: int):
-        options = {"num_cpus": cfg.cpus_per_worker}
+        options: dict = {"num_cpus": cfg.cpus_per_worker}
+        if os.environ.get(core.FAULT_ENV):  # forward the fault-injection test hook to the actors
+            options["runtime_env"] = {"env_vars": {core.FAULT_ENV: os.environ[core.FAULT_ENV]}}
         self.actors = [CollectorActor.options(**options).remote(spec, cfg, root_seed) for _ in range(cfg.workers)]
 
     def map(self, calls: list[Callable], on_result: Callable[[object], None]) -> list:

@@ -131,8 +131,23 @@ def validate(model: type[M], data: dict[str, Any], source: str, overridden: set[
         raise ConfigError(format_validation_error(err, source, overridden or set())) from None
 
 
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``update`` laid over ``base``, merging nested mappings key by key."""
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 def load_config(model: type[M], path: str | Path | None, overrides: Sequence[str] = ()) -> M:
-    """Load ``path`` (or the model's defaults when None), apply overrides, validate."""
-    data = read_yaml(path) if path is not None else {}
+    """Defaults, then the YAML at ``path`` (if any), then the overrides; validated.
+
+    Mappings merge key by key, so ``collect.tier_bands.poor.epsilon=0.3`` changes one value and
+    keeps the rest of the defaults.
+    """
+    data = deep_merge(model().model_dump(mode="python"), read_yaml(path) if path is not None else {})
     data, touched = apply_overrides(data, overrides)
     return validate(model, data, str(path) if path is not None else "defaults", touched)

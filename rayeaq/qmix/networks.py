@@ -48,6 +48,20 @@ class QMIXNetworks(nn.Module):
         self.mixer = QMixer(spec.n_agents, spec.state_dim, spec.mixing_embed_dim, spec.hypernet_embed) if spec.mixer else None
         self.target_agent = copy.deepcopy(self.agent).requires_grad_(False)
         self.target_mixer = copy.deepcopy(self.mixer).requires_grad_(False) if self.mixer is not None else None
+        # Global-state normaliser for the mixer, fitted on the training data (real and synthetic alike) and
+        # saved with the weights: SMAX states hold absolute positions (~0..32), which would otherwise put
+        # the initial Q_tot an order of magnitude above the largest possible return (2.0).
+        self.register_buffer("state_mean", torch.zeros(spec.state_dim))
+        self.register_buffer("state_std", torch.ones(spec.state_dim))
+
+    @torch.no_grad()
+    def fit_state_normaliser(self, states: torch.Tensor) -> None:
+        """Set the normaliser from states ``[M, Ds]`` (the filled rows of the training data)."""
+        self.state_mean.copy_(states.mean(0))
+        self.state_std.copy_(states.std(0).clamp(min=1e-3))
+
+    def norm_state(self, state: torch.Tensor) -> torch.Tensor:
+        return (state - self.state_mean) / self.state_std
 
     # ---- acting --------------------------------------------------------------------------------
     def inputs(self, obs: torch.Tensor, last_actions: torch.Tensor | None) -> torch.Tensor:
@@ -81,13 +95,14 @@ class QMIXNetworks(nn.Module):
         mask = batch["filled"][:, :-1].to(q.dtype)
         q_tot = target = None
         if self.mixer is not None:
-            q_tot = self.mixer(chosen, batch["state"][:, :-1])
+            state = self.norm_state(batch["state"])
+            q_tot = self.mixer(chosen, state[:, :-1])
             with torch.no_grad():
                 q_tgt, _ = self.target_agent.forward_seq(inputs)
                 chooser = q.detach() if double_q else q_tgt
                 best = masked_argmax(chooser[:, 1:], avail[:, 1:])  # [B, T', N]
                 next_q = q_tgt[:, 1:].gather(-1, best.unsqueeze(-1)).squeeze(-1)
-                next_tot = self.target_mixer(next_q, batch["state"][:, 1:])
+                next_tot = self.target_mixer(next_q, state[:, 1:])
                 target = td_targets(batch["reward"][:, :-1].to(q.dtype), batch["terminated"][:, :-1], next_tot, gamma)
         return TrainOutputs(
             q=q[:, :-1], chosen_q=chosen, avail=avail[:, :-1], actions=step_actions, mask=mask, q_tot=q_tot, target=target

@@ -162,6 +162,8 @@ class QMIX(Algorithm):
     def set_episodes(self, episodes: Any, max_return: float) -> None:
         """Train on these episodes (an :class:`EpisodeBatch`); records the data's own return and win rate."""
         self._sampler = EpisodeSampler(episodes, seed=self.config.data_seed)
+        states = torch.from_numpy(episodes.state[episodes.filled])
+        self.learner_group.foreach_learner(lambda learner: learner.module[MODULE_ID].unwrapped().nets.fit_state_normaliser(states))
         mean = float(episodes.episode_return.mean())
         self.dataset_stats = {
             "dataset_episodes": len(episodes),

@@ -1,0 +1,108 @@
+"""Collection with Ray actors: worker-count invariance, crash recovery, the CLI end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rayeaq.collect.core import FAULT_ENV
+from rayeaq.collect.driver import collect_all
+from rayeaq.config import load_run_config
+from rayeaq.data.card import read_card
+from rayeaq.data.reader import load_dataset
+
+TINY = [
+    "env.map=3m",
+    "collect.episodes=90",
+    "collect.shard_episodes=20",
+    "collect.envs_per_worker=32",
+    "collect.tiers=[poor]",
+    "collect.tier_bands.poor.epsilon=0.3",
+    "collect.tier_bands.poor.win_rate=[0.0,0.2]",
+    "seed=3",
+]
+
+
+def _collect(tmp_path, name: str, workers: int):
+    cfg = load_run_config(None, TINY + [f"collect.workers={workers}"])
+    out = tmp_path / name
+    summary = collect_all(cfg, out)
+    return summary, read_card(out / "poor")
+
+
+def test_one_and_two_workers_give_the_same_dataset(ray_local, tmp_path):
+    s1, card1 = _collect(tmp_path, "w1", 1)
+    s2, card2 = _collect(tmp_path, "w2", 2)
+    assert card1.stats.episodes == card2.stats.episodes == 90
+    assert card1.fingerprint == card2.fingerprint
+    assert len(card1.shards) == 5
+    assert s1["episodes"] == 90 and s1["transitions"] == card1.stats.transitions
+
+
+def test_actor_crash_loses_and_duplicates_nothing(ray_local, tmp_path, monkeypatch):
+    _, reference = _collect(tmp_path, "ref", 2)
+    monkeypatch.setenv(FAULT_ENV, "40")  # the actor writing shard 40..59 dies once, before writing it
+    _, card = _collect(tmp_path, "crash", 2)
+    assert (tmp_path / "crash" / "poor" / ".fault-injected-40").is_file()  # the crash really happened
+    data = load_dataset(tmp_path / "crash" / "poor")
+    assert sorted(data.episodes.episode_id.tolist()) == list(range(90))
+    assert card.fingerprint == reference.fingerprint
+
+
+def test_collect_cli_end_to_end_and_resume(tmp_path):
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(
+        "seed: 5\n"
+        "env: {map: 3m}\n"
+        "collect:\n"
+        "  episodes: 40\n"
+        "  shard_episodes: 20\n"
+        "  tiers: [good, poor]\n"
+        "  workers: 2\n"
+        "  envs_per_worker: 32\n"
+        "  calibration_episodes: 16\n"
+        "ray: {num_cpus: 4}\n"
+    )
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "rayeaq.collect", str(cfg), "--out", str(out), "collect.tier_bands.poor.epsilon=0.6"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith("collected 80 episodes") and "env-steps/s" in last and "win rate" in last
+    good, poor = read_card(out / "good"), read_card(out / "poor")
+    assert good.stats.win_rate > poor.stats.win_rate
+    assert good.quality["calibration"] and good.quality["band_met"] in (True, False)
+    assert poor.quality["epsilon"] == 0.6 and poor.behaviour_policy["epsilon"] == 0.6
+    run = json.loads((out / "run.json").read_text())
+    assert run["seed"] == 5 and run["config"]["collect"]["episodes"] == 40 and "git_commit" in run["code_version"]
+    assert (out / "config.resolved.yaml").is_file()
+    # rerun: both tiers are complete and kept
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.count("complete already") == 2
+    assert read_card(out / "good").fingerprint == good.fingerprint
+
+
+def test_resume_after_partial_tier(ray_local, tmp_path):
+    """Shards already on disk are kept; only the missing ones are collected."""
+    _, full = _collect(tmp_path, "a", 1)
+    shards = tmp_path / "a" / "poor" / "shards"
+    (tmp_path / "a" / "poor" / "card.json").unlink()
+    (shards / "shard-000000020.parquet").unlink()
+    kept = (shards / "shard-000000060.parquet").stat().st_mtime_ns
+    _, resumed = _collect(tmp_path, "a", 1)
+    assert resumed.fingerprint == full.fingerprint
+    assert (shards / "shard-000000060.parquet").stat().st_mtime_ns == kept
+
+
+@pytest.mark.parametrize("bad", ["collect.workers=0", "env.map=3x", "collect.tiers=[best]"])
+def test_bad_collect_config_fails_before_ray(bad, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "rayeaq.collect", "tune_configs/collect_3m.yaml", bad, "--out", str(tmp_path / "o")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert bad.split("=")[0] in proc.stderr
