@@ -31,6 +31,24 @@ setup(
             "diffusers>=0.30",
             # reference implementation the analysis statistics are tested against
             "rliable>=1.2",
+            # the analysis notebooks are executed by tests/test_report.py
+            "jupytext>=1.16",
+            "nbformat>=5.9",
+            "nbclient>=0.10",
+            "nbconvert>=7.10",
+            "ipykernel>=6.29",
+            "matplotlib>=3.8",
+            "scikit-learn>=1.4",
+        ],
+        # python -m rayeaq.report: analysis notebooks (jupytext sources executed headless) -> HTML, PNG, CSV
+        "analysis": [
+            "jupytext>=1.16",
+            "nbformat>=5.9",
+            "nbclient>=0.10",
+            "nbconvert>=7.10",
+            "ipykernel>=6.29",
+            "matplotlib>=3.8",
+            "scikit-learn>=1.4",
         ],
         # The real StarCraft II SMAC is NOT on PyPI (the PyPI package `smac` is SMAC3, an
         # AutoML tool). Install it from its repository (see README); these are the extra

@@ -88,6 +88,14 @@ class Results:
     steps: pd.DataFrame
     reports: pd.DataFrame
     roots: list[Path] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+    """The sweep's resolved run config (``<root>/config.resolved.yaml``, flattened) of the first root; {} if none."""
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """The base config's λ, horizon and ratio (what a trial uses when the sweep does not vary them)."""
+        return {name: next((self.config[k] for k in PARAMS[name] if self.config.get(k) is not None), None)
+                for name in ("q_weight", "horizon", "ratio")}
 
     @property
     def augmenters(self) -> list[str]:
@@ -413,7 +421,9 @@ def load_results(*roots: str | Path, require_eval: bool = True) -> Results:
     if require_eval and not (trial_df["status"] == "done").any():
         raise ResultsError(f"{', '.join(map(str, roots))}: no trial has reported an evaluation yet")
     step_df = _typed(pd.DataFrame(steps, columns=list(steps[0]) if steps else ["trial_id", "step", *METRICS]))
-    return Results(trials=trial_df, steps=step_df, reports=pd.DataFrame(reports), roots=[Path(r) for r in roots])
+    config = _read_yaml(Path(roots[0]) / "config.resolved.yaml")
+    return Results(trials=trial_df, steps=step_df, reports=pd.DataFrame(reports), roots=[Path(r) for r in roots],
+                   config=flatten(config))
 
 
 def _typed(df: pd.DataFrame) -> pd.DataFrame:
