@@ -199,7 +199,7 @@ def run_episodes(
     n_work = len(seeds)
     chunk = _cached_chunk_fn(env, chunk_steps, smax_policies.TARGET_MODES[target_mode])
     # Pad the seed list to a power of two so different work sizes reuse one compiled function.
-    padded = np.zeros(max(256, 1 << (n_work - 1).bit_length()), dtype=np.uint32)
+    padded = np.zeros(max(4096, 1 << (n_work - 1).bit_length()), dtype=np.uint32)
     padded[:n_work] = np.asarray(seeds, dtype=np.uint32)
     seeds_dev = jnp.asarray(padded)
     n_dev, eps_dev = jnp.int32(n_work), jnp.float32(epsilon)
