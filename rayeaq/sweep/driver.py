@@ -1,0 +1,163 @@
+"""Driver of ``python -m rayeaq.tune``: check the config, prepare the datasets, run or resume Tune, summarise.
+
+Order: every user mistake (unknown key, empty grid, unknown augmenter or map, missing dataset) is
+found before Ray starts; then the shared datasets are collected where missing (``collect_all`` into
+``<datasets>/<map>/<tier>``); then the Tuner runs (or is restored with ``--resume``); finally
+``summary.csv`` and a table. Exit code 0 when every trial finished, 1 when some failed for good,
+130 when the sweep was interrupted (rerun with ``--resume``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rayeaq.config import load_run_config
+from rayeaq.config.base import validate
+from rayeaq.config.schema import RunConfig
+from rayeaq.data.card import read_card
+from rayeaq.errors import ConfigError, DatasetError
+from rayeaq.runinfo import write_run_info
+from rayeaq.sweep.space import check_space, grid_points, needed_datasets
+from rayeaq.sweep.summary import format_table, write_summary
+
+EXIT_OK, EXIT_TRIALS_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Where the sweep writes and reads, resolved before Ray starts."""
+
+    storage_path: str
+    """Tune's storage path (a local absolute directory or a bucket URI)."""
+    name: str
+    """Experiment name (the results directory under storage_path)."""
+    local_dir: Path
+    """Local directory for run info, summary.csv and (by default) the datasets."""
+    datasets_root: Path
+    """Root of the shared datasets, laid out <map>/<tier>/."""
+
+    @property
+    def experiment_path(self) -> str:
+        return f"{self.storage_path.rstrip('/')}/{self.name}"
+
+    @property
+    def remote(self) -> bool:
+        return "://" in self.storage_path
+
+
+def plan(cfg: RunConfig, out: str | None) -> Plan:
+    """Resolve the results directory (``--out`` wins over ``tune.storage_path``/``name``)."""
+    if out is not None:
+        exp = Path(out).expanduser().resolve()
+        storage, name, local = str(exp.parent), exp.name, exp
+    else:
+        name = cfg.name or "sweep"
+        storage = cfg.tune.storage_path
+        if "://" in storage:
+            local = Path("results/tune-driver").resolve() / name
+        else:
+            storage = str(Path(storage).expanduser().resolve())
+            local = Path(storage) / name
+    root = Path(cfg.tune.dataset_dir).expanduser().resolve() if cfg.tune.dataset_dir else local / "datasets"
+    return Plan(storage, name, local, root)
+
+
+def load_sweep(config: str, overrides: list[str]) -> tuple[RunConfig, list[dict]]:
+    """The validated sweep config and its grid points; raises a one-line ConfigError otherwise."""
+    cfg = load_run_config(config, overrides)
+    base = cfg.model_dump(mode="python")
+    check_space(base, cfg.tune, config)
+    points = grid_points(cfg.tune)
+    if not points:
+        raise ConfigError(f"{config}: tune.space: the grid is empty")
+    return cfg, points
+
+
+def check_datasets(cfg: RunConfig, points: list[dict], p: Plan) -> dict[str, list[str]]:
+    """Map -> tiers to collect. With ``tune.dataset_dir`` every dataset must exist (DatasetError otherwise)."""
+    missing: dict[str, list[str]] = {}
+    for map_name, tiers in sorted(needed_datasets(cfg, points).items()):
+        for tier in sorted(tiers):
+            directory = p.datasets_root / map_name / tier
+            if (directory / "card.json").is_file():
+                card = read_card(directory)
+                if card.map != map_name:
+                    raise DatasetError(f"{directory}: dataset is of map {card.map!r}, expected {map_name!r}")
+                continue
+            if cfg.tune.dataset_dir is not None:
+                raise DatasetError(f"{directory}: no dataset there (tune.dataset_dir must hold <map>/<tier>/ "
+                                   f"datasets written by python -m rayeaq.collect)")
+            missing.setdefault(map_name, []).append(tier)
+    return missing
+
+
+def collect_missing(cfg: RunConfig, missing: dict[str, list[str]], root: Path) -> None:
+    """Collect the missing datasets with the config's collect section (inside the sweep's Ray session)."""
+    from rayeaq.collect.driver import collect_all
+
+    for map_name, tiers in missing.items():
+        data = cfg.model_dump(mode="python")
+        data["env"]["map"] = map_name
+        data["collect"]["tiers"] = tiers
+        ccfg = validate(RunConfig, data, f"tune datasets for {map_name}")
+        print(f"tune: collecting {', '.join(tiers)} on {map_name} -> {root / map_name}", flush=True)
+        totals = collect_all(ccfg, root / map_name)
+        print(f"tune: collected {totals['episodes']} episodes ({'; '.join(totals['tiers'])})", flush=True)
+
+
+def run_sweep(config: str, overrides: list[str], out: str | None, resume: bool, dashboard: bool) -> int:
+    """The whole command; returns the exit code."""
+    cfg, points = load_sweep(config, overrides)
+    if dashboard:
+        cfg = cfg.model_copy(update={"ray": cfg.ray.model_copy(update={"dashboard": True})})
+    p = plan(cfg, out)
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.5")
+    missing = check_datasets(cfg, points, p)
+
+    from rayeaq.sweep import ray_tune  # Ray Tune only from here on
+
+    exists = ray_tune.can_restore(p.experiment_path)
+    if resume and not exists:
+        raise ConfigError(f"--resume: no sweep to resume at {p.experiment_path}")
+    if not resume and exists:
+        raise ConfigError(f"{p.experiment_path} holds a sweep already; add --resume to continue it, "
+                          f"or choose another --out")
+    write_run_info(p.local_dir, cfg, "tune", {
+        "experiment_path": p.experiment_path, "datasets_root": str(p.datasets_root),
+        "grid_points": len(points), "resume": resume,
+    })
+    from rayeaq.ray_session import ray_session
+
+    start = time.perf_counter()
+    with ray_session(cfg.ray) as info:
+        if dashboard:
+            from rayeaq.dashboard import announce
+
+            announce(info)
+        collect_missing(cfg, missing, p.datasets_root)
+        base = cfg.model_dump(mode="python")
+        if resume:
+            print(f"tune: resuming {p.experiment_path}", flush=True)
+            tuner = ray_tune.restore_tuner(cfg, base, p.experiment_path, str(p.datasets_root))
+        else:
+            print(f"tune: {len(points)} grid point(s) x {cfg.tune.num_samples} sample(s) -> {p.experiment_path}",
+                  flush=True)
+            tuner = ray_tune.build_tuner(cfg, base, points, str(p.datasets_root), p.storage_path, p.name)
+        results = ray_tune.fit(tuner)
+        rows = ray_tune.result_rows(results)
+    summary = write_summary(rows, p.local_dir)
+    if p.remote:
+        ray_tune.upload(summary, p.experiment_path)
+    print(format_table(rows, cfg.tune.metric, cfg.tune.mode))
+    failed = [r for r in rows if r["status"] == "ERROR"]
+    unfinished = [r for r in rows if r["status"] == "STOPPED"] if cfg.tune.scheduler == "fifo" else []
+    print(f"tune: {len(rows)} trials in {time.perf_counter() - start:.0f} s: {len(rows) - len(failed) - len(unfinished)} "
+          f"finished, {len(failed)} failed, {len(unfinished)} unfinished; summary {summary}", flush=True)
+    if unfinished:
+        print(f"tune: interrupted; continue with: python -m rayeaq.tune {config} ... --resume", flush=True)
+        return EXIT_INTERRUPTED
+    return EXIT_TRIALS_FAILED if failed else EXIT_OK

@@ -1,0 +1,96 @@
+"""Tune adapter of a trial: the function trainable and the Ray-backed stage functions.
+
+The trainable turns Tune's sampled ``config`` into a run config (:func:`rayeaq.sweep.space.trial_config`),
+runs :func:`rayeaq.sweep.trial.run_stages` in the trial's working directory and forwards each report
+to ``ray.tune.report`` (with a checkpoint after the fit and at the end). The fit runs as a Ray Train
+``TorchTrainer`` inside the trial; a :class:`StageReportCallback` (a ``TuneReportCallback``) forwards
+its loss reports to Tune as they come.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Callable
+
+from ray import tune
+from ray.tune.integration.ray_train import TuneReportCallback
+
+from rayeaq.config.schema import RunConfig
+from rayeaq.sweep.space import trial_config
+from rayeaq.sweep.trial import run_stages
+
+
+class StageReportCallback(TuneReportCallback):
+    """``TuneReportCallback`` that renames the generator's metrics and adds the trial's progress fields."""
+
+    def __init__(self, progress: dict[str, Any]):
+        super().__init__()
+        self._progress = progress
+
+    def after_report(self, run_context, metrics, checkpoint):  # noqa: D102 - see TuneReportCallback
+        renamed = [{**self._progress, **{f"gen_{k}": v for k, v in m.items()}} for m in metrics]
+        super().after_report(run_context, renamed, None)
+
+
+class RayStages:
+    """The stage functions a trial runs, backed by Ray Train (fit), Ray tasks (augment) and RLlib (evaluate)."""
+
+    def fit(self, cfg: RunConfig, dataset: Path, out: Path, on_metrics: Callable[[dict], None]) -> Path:
+        from rayeaq.diffusion import ray_fit
+
+        callback = StageReportCallback({"stage": "fit", "score": 0.0, "evaluations": 0})
+        result = ray_fit.fit_generator(cfg, dataset, out, callbacks=[callback])
+        on_metrics({f"gen_{k}": v for k, v in result.metrics.items()})
+        return result.checkpoint_dir
+
+    def augment(self, cfg: RunConfig, dataset: Path, checkpoint: Path | None, out: Path) -> dict[str, float]:
+        from rayeaq.diffusion import augment
+
+        return augment.run_augment(cfg, dataset, checkpoint, out)
+
+    def evaluate(self, cfg: RunConfig, sources: list[tuple[str, float]], out: Path,
+                 on_eval: Callable[[dict], None]) -> dict[str, Any]:
+        from rayeaq.qmix.run import run_evaluation
+
+        return run_evaluation(cfg, sources, out, report=on_eval)
+
+
+def dataset_path(datasets_root: str, cfg: RunConfig) -> Path:
+    """The shared dataset of the trial's map and tier."""
+    return Path(datasets_root) / cfg.env.map / cfg.tune.collect_tier
+
+
+def make_trainable(base: dict[str, Any], datasets_root: str, keep_synthetic: bool):
+    """The Tune function trainable; ``base`` is the sweep's resolved run config (a plain dict)."""
+
+    def eaq_trial(config: dict[str, Any]) -> None:
+        params = {**config.get("point", {}), **{k: v for k, v in config.items() if k != "point"}}
+        cfg = trial_config(base, params)
+        work = Path(os.getcwd())
+        restored = _restored_checkpoint(work)
+
+        def report(metrics: dict[str, Any], checkpoint_dir: Path | None) -> None:
+            checkpoint = tune.Checkpoint.from_directory(str(checkpoint_dir)) if checkpoint_dir else None
+            tune.report(metrics, checkpoint=checkpoint)
+
+        run_stages(cfg, dataset_path(datasets_root, cfg), work, RayStages(), report, restored, keep_synthetic)
+
+    return eaq_trial
+
+
+def _restored_checkpoint(work: Path) -> Path | None:
+    """A local copy of the checkpoint Tune restored this trial from, if any."""
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is None:
+        return None
+    local = work / "restored"
+    if local.exists():
+        shutil.rmtree(local)
+    with checkpoint.as_directory() as directory:
+        shutil.copytree(directory, local)
+    return local
+
+
+__all__ = ["make_trainable", "RayStages", "StageReportCallback", "dataset_path"]

@@ -1,0 +1,137 @@
+"""Tune adapter: the ``Tuner`` of a sweep (new or restored), its scheduler, search algorithm and console table.
+
+Only this module and :mod:`rayeaq.sweep.ray_trial` import Ray Tune. Each trial reserves
+``tune.resources`` for its own process (a small CPU share by default); the Train workers, learners
+and rollout actors it starts reserve their own, so concurrent trials never starve them.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ray import tune
+from ray.tune import CLIReporter
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+from rayeaq.config.schema import RunConfig
+from rayeaq.errors import ConfigError
+from rayeaq.sweep.ray_trial import make_trainable
+from rayeaq.sweep.space import label, random_dims
+
+METRIC_COLUMNS = {"stage": "stage", "score": "score", "win_rate": "win", "gen_loss": "gen_loss",
+                  "learner_loss": "q_loss", "aug_kept": "kept", "time_total_s": "s"}
+
+
+def param_space(cfg: RunConfig, points: list[dict[str, Any]]) -> dict[str, Any]:
+    """Tune's param space: the (deduplicated) grid points under ``point``, random dimensions beside them."""
+    space: dict[str, Any] = {"point": tune.grid_search(points)}
+    for key, (kind, arg) in random_dims(cfg.tune).items():
+        space[key] = tune.choice(list(arg)) if kind == "choice" else getattr(tune, kind)(*arg)
+    return space
+
+
+def _trainable(cfg: RunConfig, base: dict[str, Any], datasets_root: str):
+    r = cfg.tune.resources
+    fn = make_trainable(base, datasets_root, cfg.tune.keep_synthetic)
+    return tune.with_resources(fn, {"cpu": r.cpu, "gpu": r.gpu})
+
+
+def _scheduler(cfg: RunConfig):
+    t = cfg.tune
+    if t.scheduler == "asha":
+        return ASHAScheduler(time_attr="evaluations", grace_period=t.asha.grace_period,
+                             reduction_factor=t.asha.reduction_factor, max_t=t.asha.max_t)
+    return FIFOScheduler()
+
+
+def _search_alg(cfg: RunConfig):
+    t = cfg.tune
+    try:
+        if t.search_alg == "optuna":
+            from ray.tune.search.optuna import OptunaSearch
+
+            return OptunaSearch()
+        if t.search_alg == "hyperopt":
+            from ray.tune.search.hyperopt import HyperOptSearch
+
+            return HyperOptSearch()
+    except (ImportError, AssertionError) as err:
+        raise ConfigError(f"tune.search_alg: {t.search_alg} needs its package installed ({err})") from None
+    return None  # BasicVariantGenerator: grid + random sampling
+
+
+def _reporter(points: list[dict[str, Any]]) -> CLIReporter:
+    keys = sorted({k for p in points for k in p})
+    params = {f"point/{k}": k.rsplit(".", 1)[-1] for k in keys}
+    return CLIReporter(parameter_columns=params, metric_columns=METRIC_COLUMNS, max_report_frequency=20,
+                       sort_by_metric=False, max_progress_rows=40)
+
+
+def _trial_name(trial) -> str:
+    return f"{trial.trial_id}_{label(trial.config.get('point', {}))}"
+
+
+def build_tuner(cfg: RunConfig, base: dict[str, Any], points: list[dict[str, Any]], datasets_root: str,
+                storage_path: str, name: str) -> tune.Tuner:
+    """A new Tuner for the sweep."""
+    t = cfg.tune
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", str(t.checkpoint_period_s))
+    tune_config = tune.TuneConfig(
+        metric=t.metric, mode=t.mode, num_samples=t.num_samples, max_concurrent_trials=t.max_concurrent_trials,
+        scheduler=_scheduler(cfg), search_alg=_search_alg(cfg),
+        trial_name_creator=_trial_name, trial_dirname_creator=_trial_name,
+    )
+    run_config = tune.RunConfig(
+        name=name, storage_path=storage_path, verbose=t.verbose, progress_reporter=_reporter(points),
+        failure_config=tune.FailureConfig(max_failures=t.max_failures),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+        sync_config=tune.SyncConfig(sync_artifacts=True),
+    )
+    return tune.Tuner(_trainable(cfg, base, datasets_root), param_space=param_space(cfg, points),
+                      tune_config=tune_config, run_config=run_config)
+
+
+def can_restore(experiment_path: str) -> bool:
+    return tune.Tuner.can_restore(experiment_path)
+
+
+def restore_tuner(cfg: RunConfig, base: dict[str, Any], experiment_path: str, datasets_root: str) -> tune.Tuner:
+    """The Tuner of an interrupted sweep: finished trials kept, unfinished resumed, errored per the policy."""
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", str(cfg.tune.checkpoint_period_s))
+    policy = cfg.tune.on_resume_errored
+    return tune.Tuner.restore(
+        experiment_path, trainable=_trainable(cfg, base, datasets_root), resume_unfinished=True,
+        resume_errored=policy == "resume", restart_errored=policy == "restart",
+    )
+
+
+def fit(tuner: tune.Tuner):
+    """Run the sweep; returns Tune's ResultGrid."""
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the classic table with our columns
+    return tuner.fit()
+
+
+def result_rows(results) -> list[dict[str, Any]]:
+    """Plain summary rows from a ResultGrid (see :func:`rayeaq.sweep.summary.trial_row`)."""
+    from rayeaq.sweep.summary import trial_row
+
+    rows = []
+    for result in results:
+        metrics = dict(result.metrics or {})
+        config = result.config or {}
+        params = {**config.get("point", {}), **{k: v for k, v in config.items() if k != "point"}}
+        error = None if result.error is None else f"{type(result.error).__name__}: {result.error}"
+        status = "ERROR" if error else ("TERMINATED" if metrics.get("done") else "STOPPED")
+        name = os.path.basename(str(result.path).rstrip("/"))
+        rows.append(trial_row(name, status, params, metrics, error, str(result.path)))
+    return rows
+
+
+def upload(local_file, experiment_path: str) -> None:
+    """Copy a driver-side file (summary.csv) into a bucket experiment directory."""
+    import pyarrow.fs
+
+    fs, root = pyarrow.fs.FileSystem.from_uri(experiment_path)
+    with open(local_file, "rb") as src, fs.open_output_stream(f"{root}/{os.path.basename(str(local_file))}") as dst:
+        dst.write(src.read())

@@ -1,0 +1,164 @@
+"""One trial's stages, without Tune: fit -> augment -> mix at ``ratio`` -> evaluate, timed and reported.
+
+:func:`run_stages` is called by the Tune trainable (:mod:`rayeaq.sweep.ray_trial`) with the stage
+functions and a ``report(metrics, checkpoint_dir=None)`` callback; everything here is plain Python,
+so the order, the mixing rule and the metric names are testable without Ray.
+
+Every report carries ``stage``, ``score`` (the latest normalized return, 0 before the first
+evaluation), ``evaluations`` (the scheduler's clock) and the stage timings so far. A trial restored
+from a checkpoint taken after its fit skips the fit.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from rayeaq.config.schema import RunConfig
+from rayeaq.data.card import read_card
+
+STATE_FILE = "trial_state.json"
+GENERATOR_AUGMENTERS = ("eaq", "eaq_noq")
+
+Report = Callable[[dict[str, Any], "Path | None"], None]
+
+
+class Stages(Protocol):
+    """The stage functions a trial runs (Ray-backed in the sweep, plain in tests)."""
+
+    def fit(self, cfg: RunConfig, dataset: Path, out: Path, on_metrics: Callable[[dict], None]) -> Path:
+        """Fit the generator on ``dataset`` into ``out``; return the checkpoint directory."""
+
+    def augment(self, cfg: RunConfig, dataset: Path, checkpoint: Path | None, out: Path) -> dict[str, float]:
+        """Write the synthetic dataset into ``out``; return its fidelity figures."""
+
+    def evaluate(self, cfg: RunConfig, sources: list[tuple[str, float]], out: Path,
+                 on_eval: Callable[[dict], None]) -> dict[str, Any]:
+        """Train and score the offline learner on the mixture; return its final summary."""
+
+
+@dataclass
+class Progress:
+    """What the trial has reported so far (merged into every report)."""
+
+    stage: str = "setup"
+    score: float = 0.0
+    evaluations: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def row(self, **metrics: Any) -> dict[str, Any]:
+        return {"stage": self.stage, "score": self.score, "evaluations": self.evaluations,
+                **{f"time_{k}_s": round(v, 3) for k, v in self.timings.items()}, **metrics}
+
+
+def mixture(real: Path, synthetic: Path | None, ratio: float) -> list[tuple[str, float]]:
+    """Real episodes once, plus synthetic ones weighted so that there are ``ratio`` per real episode."""
+    sources = [(str(real), 1.0)]
+    if synthetic is None or ratio <= 0:
+        return sources
+    n_real = read_card(real).stats.episodes
+    n_syn = read_card(synthetic).stats.episodes
+    if n_syn == 0:
+        return sources
+    return sources + [(str(synthetic), ratio * n_real / n_syn)]
+
+
+def _restore_state(restored: Path | None, work: Path) -> dict[str, Any]:
+    """The stage state of a restored checkpoint (the generator copied back into ``work/fit``)."""
+    if restored is None or not (restored / STATE_FILE).is_file():
+        return {}
+    state = json.loads((restored / STATE_FILE).read_text(encoding="utf-8"))
+    if (restored / "generator").is_dir():
+        shutil.copytree(restored / "generator", work / "fit" / "checkpoint", dirs_exist_ok=True)
+    return state
+
+
+def run_stages(cfg: RunConfig, dataset: Path, work: Path, stages: Stages, report: Report,
+               restored: Path | None = None, keep_synthetic: bool = False) -> dict[str, Any]:
+    """Run the trial's stages in ``work``; return the final metrics (also reported with the final checkpoint)."""
+    augmenter = cfg.augment.augmenter
+    progress = Progress()
+    state = _restore_state(restored, work)
+    fitted: Path | None = None
+    fit_metrics: dict[str, Any] = state.get("fit_metrics", {})
+    if augmenter in GENERATOR_AUGMENTERS:
+        progress.stage = "fit"
+        if state.get("fit_done"):
+            fitted = work / "fit" / "checkpoint"
+            progress.timings["fit"] = float(state.get("time_fit_s", 0.0))
+        else:
+            start = time.perf_counter()
+
+            def on_fit(metrics: dict) -> None:
+                fit_metrics.update(metrics)
+                report(progress.row(**metrics), None)
+
+            fitted = stages.fit(cfg, dataset, work / "fit", on_fit)
+            progress.timings["fit"] = time.perf_counter() - start
+            ckpt = _stage_checkpoint(work, "fit", {"fit_done": True, "fit_metrics": fit_metrics,
+                                                   "time_fit_s": progress.timings["fit"]}, fitted)
+            report(progress.row(**fit_metrics), ckpt)
+
+    synthetic: Path | None = None
+    fidelity: dict[str, float] = {}
+    if augmenter != "none":
+        progress.stage = "augment"
+        start = time.perf_counter()
+        synthetic = work / "synthetic"
+        if synthetic.exists():
+            shutil.rmtree(synthetic)
+        fidelity = {f"aug_{k}": v for k, v in stages.augment(cfg, dataset, fitted, synthetic).items()}
+        progress.timings["augment"] = time.perf_counter() - start
+        report(progress.row(**fidelity), None)
+
+    progress.stage = "evaluate"
+    sources = mixture(dataset, synthetic, cfg.augment.ratio)
+    start = time.perf_counter()
+
+    def on_eval(row: dict) -> None:
+        progress.evaluations += 1
+        progress.score = float(row["normalized_return"])
+        report(progress.row(**_eval_metrics(row)), None)
+
+    summary = stages.evaluate(cfg, sources, work / "evaluate", on_eval)
+    progress.timings["evaluate"] = time.perf_counter() - start
+    if synthetic is not None and not keep_synthetic:
+        for shard_dir in [p for p in synthetic.iterdir() if p.is_dir()]:
+            shutil.rmtree(shard_dir)
+    progress.stage = "done"
+    final = progress.row(**fit_metrics, **fidelity, **_eval_metrics(summary), done=True,
+                         train_episodes=_mixture_size(sources))
+    ckpt = _stage_checkpoint(work, "done", {"fit_done": fitted is not None, "fit_metrics": fit_metrics,
+                                            "final": final}, fitted, work / "evaluate")
+    report(final, ckpt)
+    return final
+
+
+def _eval_metrics(row: dict[str, Any]) -> dict[str, Any]:
+    keys = {"win_rate": "win_rate", "normalized_return": "normalized_return", "return_mean": "return_mean",
+            "total_loss": "learner_loss", "td_loss": "td_loss", "updates": "learner_updates",
+            "dataset_normalized_return": "dataset_normalized_return", "dataset_win_rate": "dataset_win_rate"}
+    return {name: row[key] for key, name in keys.items() if key in row}
+
+
+def _mixture_size(sources: list[tuple[str, float]]) -> int:
+    return int(sum(round(read_card(p).stats.episodes * w) for p, w in sources))
+
+
+def _stage_checkpoint(work: Path, name: str, state: dict[str, Any], generator: Path | None,
+                      evaluate: Path | None = None) -> Path:
+    """A directory for Tune to persist: the stage state, the generator and the evaluator's outputs."""
+    ckpt = work / "checkpoints" / name
+    if ckpt.exists():
+        shutil.rmtree(ckpt)
+    ckpt.mkdir(parents=True)
+    (ckpt / STATE_FILE).write_text(json.dumps(state, indent=2, default=float), encoding="utf-8")
+    if generator is not None:
+        shutil.copytree(generator, ckpt / "generator")
+    if evaluate is not None:
+        shutil.copytree(evaluate, ckpt / "evaluate")
+    return ckpt
