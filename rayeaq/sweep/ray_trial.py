@@ -74,6 +74,8 @@ def make_trainable(base: dict[str, Any], datasets_root: str, keep_synthetic: boo
         def report(metrics: dict[str, Any], checkpoint_dir: Path | None) -> None:
             checkpoint = tune.Checkpoint.from_directory(str(checkpoint_dir)) if checkpoint_dir else None
             tune.report(metrics, checkpoint=checkpoint)
+            if checkpoint_dir is not None:  # persisted by Tune; drop the staging copy
+                shutil.rmtree(checkpoint_dir, ignore_errors=True)
 
         run_stages(cfg, dataset_path(datasets_root, cfg), work, RayStages(), report, restored, keep_synthetic)
 

@@ -20,6 +20,7 @@ from typing import Any, Callable, Protocol
 
 from rayeaq.config.schema import RunConfig
 from rayeaq.data.card import read_card
+from rayeaq.runinfo import write_run_info
 
 STATE_FILE = "trial_state.json"
 GENERATOR_AUGMENTERS = ("eaq", "eaq_noq")
@@ -81,6 +82,11 @@ def run_stages(cfg: RunConfig, dataset: Path, work: Path, stages: Stages, report
                restored: Path | None = None, keep_synthetic: bool = False) -> dict[str, Any]:
     """Run the trial's stages in ``work``; return the final metrics (also reported with the final checkpoint)."""
     augmenter = cfg.augment.augmenter
+    write_run_info(work, cfg, "tune_trial", {
+        "real_dataset": str(dataset), "real_fingerprint": read_card(dataset).fingerprint,
+        "synthetic_dataset": str(work / "synthetic") if augmenter != "none" else None,
+        "restored_from_checkpoint": restored is not None,
+    })
     progress = Progress()
     state = _restore_state(restored, work)
     fitted: Path | None = None

@@ -1,0 +1,97 @@
+"""Sweep config checks (no Ray): every bad input is one line, found before any trial starts; grid dedupe."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rayeaq.errors import ConfigError, DatasetError, UserError
+from rayeaq.sweep.driver import check_datasets, load_sweep, plan
+from rayeaq.sweep.space import grid_points, label, trial_config
+
+REPO = Path(__file__).resolve().parents[1]
+QUICKSTART = str(REPO / "tune_configs" / "quickstart.yaml")
+EAQ = str(REPO / "tune_configs" / "eaq.yaml")
+
+
+def _space(text: str) -> list[str]:
+    return [f"tune.space={text}"]
+
+
+@pytest.mark.parametrize("space, expected", [
+    ("{diffusion.nope: {grid_search: [1, 2]}}", "tune.space.diffusion.nope: unknown key"),
+    ("{augment.augmenter: {grid_search: []}}", "grid_search needs a non-empty list"),
+    ("{augment.augmenter: {grid_search: [eaq, magic]}}", "augment.augmenter: expected one of"),
+    ("{env.map: {grid_search: [3m, 99z]}}", "env.map: expected a SMAX map"),
+    ("{collect_tier: {choice: [good, great]}}", "collect_tier: expected one of"),
+    ("{ray.num_cpus: {grid_search: [1, 2]}}", "the ray section cannot vary"),
+    ("{augment.ratio: {gridsearch: [0.5]}}", "expected a value or one of"),
+    ("{augment.ratio: {uniform: [1.0, 0.5]}}", "uniform needs low < high"),
+    ("{diffusion.horizon: {grid_search: [16, 1]}}", "diffusion.horizon"),
+    ("{}", "expected at least one key to sweep"),
+])
+def test_bad_space_is_one_line_config_error(space, expected):
+    with pytest.raises(ConfigError) as err:
+        load_sweep(QUICKSTART, _space(space))
+    message = str(err.value)
+    assert expected in message and "\n" not in message
+
+
+def test_unknown_tune_key_and_missing_dataset(tmp_path):
+    with pytest.raises(ConfigError, match="tune.bogus: unknown key"):
+        load_sweep(QUICKSTART, ["tune.bogus=1"])
+    cfg, points = load_sweep(QUICKSTART, [f"tune.dataset_dir={tmp_path / 'nowhere'}"])
+    with pytest.raises(DatasetError, match="no dataset there") as err:
+        check_datasets(cfg, points, plan(cfg, str(tmp_path / "out")))
+    assert "\n" not in str(err.value)
+
+
+def test_cli_exits_2_with_one_line_before_ray_starts(tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "rayeaq.tune", QUICKSTART, "tune.space={augment.augmenter: {grid_search: [bogus]}}",
+         "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "augment.augmenter" in lines[0]
+    assert not out.exists()  # nothing written, no Ray started
+
+
+def test_grid_dedupes_ignored_keys_and_keeps_seeds_paired():
+    cfg, points = load_sweep(QUICKSTART, _space(
+        "{augment.augmenter: {grid_search: [none, eaq, eaq_noq, gaussian_noise]}, "
+        "diffusion.q_weight: {grid_search: [0.1, 1.0]}, augment.ratio: {grid_search: [0.5, 1.0]}, seed: {grid_search: [0, 1]}}"
+    ))
+    by_aug: dict[str, list[dict]] = {}
+    for p in points:
+        by_aug.setdefault(p["augment.augmenter"], []).append(p)
+    assert len(by_aug["none"]) == 2  # one per seed: λ and ratio ignored
+    assert len(by_aug["eaq"]) == 8 and len(by_aug["eaq_noq"]) == 4 and len(by_aug["gaussian_noise"]) == 4
+    base = cfg.model_dump(mode="python")
+    noq = trial_config(base, by_aug["eaq_noq"][0])
+    assert noq.diffusion.q_weight == 0.0
+    # The same seed value gives the same derived stage seeds whatever the augmenter (paired comparisons).
+    a = trial_config(base, by_aug["none"][0])
+    b = trial_config(base, by_aug["eaq"][0])
+    assert a.seed == b.seed == 0
+    assert label(by_aug["eaq"][0]).startswith("eaq_q0.1")
+
+
+def test_paper_config_is_valid_and_large():
+    cfg, points = load_sweep(EAQ, [])
+    assert {"good", "medium", "poor"} <= set(cfg.tune.space["collect_tier"]["grid_search"])
+    seeds = cfg.tune.space["seed"]["grid_search"]
+    assert len(seeds) >= 5
+    assert len(points) >= 100
+    assert cfg.fit.use_gpu and cfg.tune.resources.gpu >= 0
+
+
+def test_tier_key_and_user_error_base():
+    cfg, _ = load_sweep(QUICKSTART, [])
+    run = trial_config(cfg.model_dump(mode="python"), {"collect_tier": "poor", "augment.augmenter": "eaq_noq"})
+    assert run.tune.collect_tier == "poor" and run.diffusion.q_weight == 0.0
+    assert issubclass(ConfigError, UserError)
