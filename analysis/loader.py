@@ -196,14 +196,18 @@ def _datasets(trial_dir: Path, config: Mapping[str, Any], root: Path | None, map
               tier: Any) -> dict[str, str | None]:
     """Real and synthetic dataset directories of a trial.
 
-    Synthetic: a dataset card with ``source: synthetic`` under the trial directory (``rayeaq.tune`` writes
-    ``<trial>/synthetic``). Real: the evaluate stage's ``run.json`` (``datasets: [{path, source}]``) when
-    present, else ``<dataset root>/<map>/<tier>`` — the sweep's shared layout — with the dataset root from
+    First the trial's ``run.json`` files: ``real_dataset`` / ``synthetic_dataset`` (``rayeaq.tune``'s trial
+    record) or ``datasets: [{path, source}]`` (``rayeaq.evaluate``'s). Then, for the synthetic one, a dataset
+    card with ``source: synthetic`` under the trial directory; for the real one, ``<dataset root>/<map>/<tier>`` — the sweep's shared layout — with the dataset root from
     ``tune.dataset_dir`` or ``<results>/datasets`` next to (or above) the trial.
     """
     found: dict[str, str | None] = {"real_dataset": None, "synthetic_dataset": None}
     for run in _stage_files(trial_dir, "run.json"):
-        for entry in (_read_json(run) or {}).get("datasets", []) or []:
+        record = _read_json(run) or {}
+        for key in found:  # rayeaq.tune's trial run.json: {"real_dataset": ..., "synthetic_dataset": ...}
+            if isinstance(record.get(key), str) and not found[key]:
+                found[key] = record[key]
+        for entry in record.get("datasets", []) or []:
             if not isinstance(entry, dict) or "path" not in entry:
                 continue
             source = entry.get("source") or _card_field(Path(entry["path"]), "source")
@@ -232,9 +236,13 @@ def _card_field(dataset_dir: Path, key: str) -> Any:
 
 
 def _resolved_config(trial_dir: Path, root: Path | None) -> dict[str, Any]:
-    """The run config the trial's unswept values come from, flattened: the shallowest ``config.resolved.yaml``
-    inside the trial, else the nearest one in the directories above it (the sweep's), up to ``root``'s parent.
-    {} when none."""
+    """The run config the trial's unswept values come from, flattened: the ``config`` of the trial's own
+    ``run.json`` (``rayeaq.tune`` writes the trial's resolved config there), else the shallowest
+    ``config.resolved.yaml`` inside the trial, else the nearest one in the directories above it (the sweep's),
+    up to ``root``'s parent. {} when none."""
+    record = _read_json(trial_dir / "run.json")
+    if isinstance(record, dict) and isinstance(record.get("config"), dict):
+        return flatten(record["config"])
     for path in _stage_files(trial_dir, "config.resolved.yaml"):
         return flatten(_read_yaml(path))
     stop = root.parent if root is not None else None

@@ -50,7 +50,8 @@ def kernel_manager(cwd: Path):
             return KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
                               display_name=f"Python ({sys.executable})", language="python", env={})
 
-    return _ThisPython(kernel_name="python3")
+    # IPC sockets in the report directory: no TCP ports, and no "running over TCP without encryption" warning
+    return _ThisPython(kernel_name="python3", transport="ipc", ip=str(cwd / ".kernel"))
 
 
 def parameter_cell(params: dict):
@@ -81,13 +82,16 @@ def execute_notebook(source: Path, params: dict, out: Path, timeout: int = 900) 
     nb = jupytext.read(source)
     inject(nb, params)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    client = NotebookClient(nb, timeout=timeout, km=kernel_manager(out), resources={"metadata": {"path": str(out)}})
+    km = kernel_manager(out)
+    client = NotebookClient(nb, timeout=timeout, km=km, resources={"metadata": {"path": str(out)}})
     failure = None
     try:
         client.execute()
     except CellExecutionError as err:
         failure = err
     finally:
+        if km.has_kernel:  # we own the kernel manager, so nbclient leaves the kernel running
+            km.shutdown_kernel(now=True)
         ipynb = out / f"{source.stem}.ipynb"
         nbformat.write(nb, ipynb)
         write_html(nb, out / f"{source.stem}.html")
