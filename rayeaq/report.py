@@ -96,8 +96,8 @@ def execute_notebook(source: Path, params: dict, out: Path, timeout: int = 900) 
         nbformat.write(nb, ipynb)
         write_html(nb, out / f"{source.stem}.html")
     if failure is not None:
-        last = str(failure).strip().splitlines()[-1] if str(failure).strip() else type(failure).__name__
-        raise ReportError(f"notebook {source.name} failed ({last}); see {ipynb}")
+        what = f"{getattr(failure, 'ename', type(failure).__name__)}: {getattr(failure, 'evalue', '')}".strip()
+        raise ReportError(f"notebook {source.name} failed ({' '.join(what.split())}); see {ipynb}")
     return ipynb
 
 

@@ -69,7 +69,13 @@ def test_parameters_are_injected_after_the_tagged_cell():
     assert set(report.NOTEBOOKS) == {p.stem for p in report.notebook_dir().glob("*.py")}
 
 
-def test_kernel_runs_this_interpreter(tmp_path):
+def test_kernel_runs_this_interpreter(tmp_path, monkeypatch):
+    # a "python3" kernel spec elsewhere on the machine (here: a broken one first on JUPYTER_PATH) is never used
+    spec = tmp_path / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({"argv": ["/bin/false", "{connection_file}"],
+                                                  "display_name": "broken", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import sys, os; print(sys.executable)")])
     source = tmp_path / "probe.py"
     import jupytext
