@@ -14,8 +14,9 @@
 # # Sensitivity to λ, horizon and augmentation ratio
 #
 # For each hyper-parameter, the IQM over seeds (95 % stratified-bootstrap CI) of `eaq` — and of `eaq_noq`
-# for horizon and ratio — at each value it takes, the other hyper-parameters fixed at their most common
-# value. The dashed line and band are `none` (no augmentation) in the same map × tier.
+# for horizon and ratio — at each value it takes, the other hyper-parameters fixed at the sweep's base value
+# (else their most common one). On the λ axis `eaq_noq` is EAQ's λ = 0 point. The dashed line and band are
+# `none` (no augmentation) in the same map × tier.
 
 # %% tags=["parameters"]
 import os
@@ -41,8 +42,10 @@ baseline = tables.main_table(tables.select_main(trials, prefer=results.defaults)
 
 # %%
 curves = {}
+lambda_trials = trials.assign(augmenter=trials["augmenter"].replace({"eaq_noq": "eaq"}))  # λ = 0 is eaq_noq
 for param, augmenters in [("q_weight", ["eaq"]), ("horizon", ["eaq", "eaq_noq"]), ("ratio", ["eaq", "eaq_noq"])]:
-    curves[param] = tables.sensitivity(trials, param, metric, augmenters, reps=bootstrap_reps,
+    source = lambda_trials if param == "q_weight" else trials
+    curves[param] = tables.sensitivity(source, param, metric, augmenters, reps=bootstrap_reps,
                                        prefer=results.defaults)
     curves[param].to_csv(out / "tables" / f"sensitivity_{param}.csv", index=False)
     print(f"{param}: {sorted(curves[param][param].unique().tolist())}")
