@@ -1,0 +1,66 @@
+"""Ray Train fitting: 2 CPU workers complete, the checkpoint loads with weights_only and a rerun resumes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rayeaq.config import load_run_config
+from rayeaq.data.writer import write_dataset
+from rayeaq.diffusion.testing import toy_episodes
+from rayeaq.diffusion.train import FAULT_NAN_ENV, NonFiniteLossError
+from rayeaq.envs.spec import EnvSpec
+from rayeaq.errors import DatasetError
+
+SPEC = EnvSpec(backend="smax", map="3m", n_agents=2, n_enemies=2, n_actions=7, obs_shape=6, state_shape=8,
+               episode_limit=15, action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
+               max_return=2.0, reward_scale="test")
+TINY = ["diffusion.dim=8", "diffusion.dim_mults=[1,2]", "diffusion.n_diffusion_steps=10", "diffusion.groups=4",
+        "fit.batch_size=8", "fit.report_every=1", "fit.checkpoint_every=2", "fit.cpus_per_worker=0.9"]
+
+
+@pytest.fixture(scope="module")
+def toy_dataset(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("toy_real")
+    write_dataset(directory, toy_episodes(SPEC, 12, seed=1), SPEC, source="real", shard_episodes=6)
+    return directory
+
+
+def test_fit_two_workers_then_resume(ray_local, toy_dataset, tmp_path):
+    from rayeaq.fit import run_fit
+
+    out = tmp_path / "fit"
+    cfg = load_run_config(None, TINY + ["fit.steps=4", "fit.num_workers=2"])
+    first = run_fit(cfg, toy_dataset, out)
+    assert first["step"] == 4 and first["resumed_from"] == 0 and first["workers"] == 2
+    payload = torch.load(out / "checkpoint" / "generator.pt", weights_only=True)
+    assert payload["world_size"] == 2 and set(payload) >= {"model", "ema", "normalizer", "layout", "diffusion", "fit"}
+    assert [row["step"] for row in payload["history"]] == [1, 2, 3, 4]
+    assert (out / "losses.csv").is_file() and (out / "run.json").is_file() and (out / "config.resolved.yaml").is_file()
+
+    cfg = load_run_config(None, TINY + ["fit.steps=6", "fit.num_workers=2"])
+    second = run_fit(cfg, toy_dataset, out)
+    assert second["resumed_from"] == 4 and second["step"] == 6
+    payload = torch.load(out / "checkpoint" / "generator.pt", weights_only=True)
+    assert [row["step"] for row in payload["history"]] == [1, 2, 3, 4, 5, 6]
+
+
+def test_nan_loss_stops_with_one_line_error(ray_local, toy_dataset, tmp_path, monkeypatch):
+    from rayeaq.fit import run_fit
+
+    monkeypatch.setenv(FAULT_NAN_ENV, "3")
+    cfg = load_run_config(None, TINY + ["fit.steps=5", "fit.num_workers=1"])
+    with pytest.raises(NonFiniteLossError) as err:
+        run_fit(cfg, toy_dataset, tmp_path / "nan")
+    assert "\n" not in str(err.value) and "loss became nan at step 3" in str(err.value)
+
+
+def test_fit_refuses_synthetic_data(toy_dataset, tmp_path):
+    from rayeaq.diffusion.fit_core import load_real_dataset
+
+    synthetic = tmp_path / "syn"
+    episodes = toy_episodes(SPEC, 3, seed=2)
+    episodes.source[:] = "synthetic"
+    write_dataset(synthetic, episodes, SPEC, source="synthetic")
+    with pytest.raises(DatasetError, match="real data only"):
+        load_real_dataset(synthetic)
