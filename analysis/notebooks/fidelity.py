@@ -22,7 +22,7 @@ import os
 
 results_dir = os.environ.get("RAYEAQ_RESULTS_DIR", "results/tune")
 out_dir = os.environ.get("RAYEAQ_REPORT_DIR", "")
-tsne_rows = 400  # observation rows per side
+tsne_rows = 300  # observation rows per side
 tsne_panels = 3  # trials shown (one per map × tier × augmenter, eaq first)
 
 # %%
