@@ -37,11 +37,12 @@ def _default_tiers() -> dict[str, TierSpec]:
 
 
 class PolicyConfig(StrictModel):
-    """The scripted heuristic that ε-mixtures are built from."""
+    """The behaviour policy that ε-mixtures are built from."""
 
     kind: Literal["heuristic_mix", "random", "qmix_checkpoint"] = "heuristic_mix"
-    """heuristic_mix: ε-mixture of heuristic and uniform-random legal actions (ε per tier);
-    random: uniform over available actions; qmix_checkpoint: a trained QMIX policy (later)."""
+    """heuristic_mix: ε-mixture of the heuristic and uniform legal actions (ε calibrated per tier);
+    random: uniform over available actions (every tier); qmix_checkpoint: ε-mixture of a trained
+    QMIX/BC checkpoint's greedy policy (``checkpoint``) and uniform legal actions."""
     target: Literal["weakest", "nearest"] = "weakest"
     """Which enemy in range the heuristic attacks."""
     checkpoint: str | None = None

@@ -50,26 +50,54 @@ def episode_seeds(root_seed: int, tier: str, ids: np.ndarray) -> np.ndarray:
     return np.array([derive_seed(root_seed, "collect", tier, int(i)) for i in ids], dtype=np.int64)
 
 
-def policy_name(epsilon: float, target: str) -> str:
+def policy_name(epsilon: float, cfg: CollectConfig) -> str:
+    """Name of the behaviour policy recorded with every episode."""
     if epsilon >= 1.0:
         return "random"
-    return f"heuristic_mix(epsilon={epsilon:.3f},target={target})"
+    if cfg.policy.kind == "qmix_checkpoint":
+        return f"qmix_mix(epsilon={epsilon:.3f},checkpoint={cfg.policy.checkpoint})"
+    return f"heuristic_mix(epsilon={epsilon:.3f},target={cfg.policy.target})"
+
+
+def episode_stream(spec: EnvSpec, seeds: np.ndarray, epsilon: float, cfg: CollectConfig, stats_only: bool = False):
+    """The configured behaviour policy's episodes: fused JAX collector, or the host loop for a checkpoint."""
+    if cfg.policy.kind == "qmix_checkpoint":
+        from rayeaq.collect.host_rollout import run_episodes_host
+
+        policy = _checkpoint_policy(str(cfg.policy.checkpoint))
+        return run_episodes_host(spec, seeds, epsilon, policy, n_slots=cfg.envs_per_worker, stats_only=stats_only)
+    from rayeaq.collect.rollout import run_episodes
+
+    return run_episodes(
+        spec, seeds, epsilon, target_mode=cfg.policy.target, n_slots=cfg.envs_per_worker,
+        chunk_steps=cfg.chunk_steps, stats_only=stats_only,
+    )
+
+
+_POLICIES: dict[str, object] = {}
+
+
+def _checkpoint_policy(path: str):
+    """Greedy QMIX/BC policy of a checkpoint, loaded once per process."""
+    if path not in _POLICIES:
+        import torch
+
+        from rayeaq.qmix.policy import load_greedy_policy
+
+        torch.set_num_threads(1)
+        _POLICIES[path] = load_greedy_policy(path)
+    return _POLICIES[path]
 
 
 def measure_epsilons(
     spec: EnvSpec, epsilons: list[float], n_episodes: int, root_seed: int, tier: str, cfg: CollectConfig
 ) -> list[dict]:
     """Win rate and mean return of the ε-mixture for each ε (``n_episodes`` each, fixed seeds)."""
-    from rayeaq.collect.rollout import run_episodes
-
     rows = []
     for eps in epsilons:
         ids = np.arange(n_episodes)
         seeds = np.array([derive_seed(root_seed, "calibrate", tier, f"{eps:.4f}", int(i)) for i in ids])
-        for _, stats in run_episodes(
-            spec, seeds, eps, target_mode=cfg.policy.target, n_slots=cfg.envs_per_worker,
-            chunk_steps=cfg.chunk_steps, stats_only=True,
-        ):
+        for _, stats in episode_stream(spec, seeds, eps, cfg, stats_only=True):
             pass
         rows.append(
             {
@@ -107,8 +135,6 @@ def collect_shards(
     Returns one summary per shard written (or found). Shards already present are skipped, so a
     retried or resumed call never duplicates or loses episodes.
     """
-    from rayeaq.collect.rollout import run_episodes
-
     shard_dir = Path(dataset_dir) / SHARD_DIR
     todo = [s for s in shards if not (shard_dir / s.name).is_file()]
     summaries = [{"shard": s.name, "episodes": s.stop - s.first, "steps": 0, "skipped": True} for s in shards if s not in todo]
@@ -118,10 +144,8 @@ def collect_shards(
     seeds = episode_seeds(root_seed, tier, ids)
     owner = np.concatenate([np.full(s.stop - s.first, k) for k, s in enumerate(todo)])
     remaining = np.array([s.stop - s.first for s in todo])
-    behaviour = policy_name(epsilon, cfg.policy.target)
-    for completed, buffers in run_episodes(
-        spec, seeds, epsilon, target_mode=cfg.policy.target, n_slots=cfg.envs_per_worker, chunk_steps=cfg.chunk_steps
-    ):
+    behaviour = policy_name(epsilon, cfg)
+    for completed, buffers in episode_stream(spec, seeds, epsilon, cfg):
         np.subtract.at(remaining, owner[completed], 1)
         for k in np.unique(owner[completed]):
             if remaining[k] == 0:
@@ -208,8 +232,7 @@ def collect_local(
         source="real",
         tier=tier,
         quality={"tier": tier, "epsilon": epsilon},
-        behaviour_policy={"kind": "heuristic_mix", "epsilon": epsilon, "target": cfg.policy.target,
-                          "name": policy_name(epsilon, cfg.policy.target)},
+        behaviour_policy={**cfg.policy.model_dump(mode="json"), "epsilon": epsilon, "name": policy_name(epsilon, cfg)},
         generation={"seed": root_seed, "episodes": n_episodes, "shard_episodes": cfg.shard_episodes},
         code_version=code_version(),
     )

@@ -24,10 +24,9 @@ def collect_all(cfg: RunConfig, out: Path) -> dict:
             "env.backend: collection with backend 'sc2' is not implemented yet (the SMAC-API adapter exists: "
             "rayeaq.envs.make_env); use backend smax"
         )
-    if cfg.collect.policy.kind != "heuristic_mix":
-        raise ConfigError(
-            f"collect.policy.kind: {cfg.collect.policy.kind!r} is not implemented yet; expected 'heuristic_mix'"
-        )
+    policy = cfg.collect.policy
+    if policy.kind == "qmix_checkpoint" and (policy.checkpoint is None or not Path(policy.checkpoint).is_dir()):
+        raise ConfigError(f"collect.policy.checkpoint: expected a QMIX checkpoint directory, got {policy.checkpoint!r}")
     spec = env_spec(cfg.env)
     out.mkdir(parents=True, exist_ok=True)
     write_run_info(out, cfg, "collect", {"env_spec": spec.to_dict()})
@@ -64,7 +63,9 @@ def _collect_tier(pool, cfg: RunConfig, spec, tier: str, directory: Path, totals
     band = ccfg.tier_bands[tier]
     calibration = core.load_calibration(directory)
     if calibration is None:
-        if band.epsilon is not None:
+        if ccfg.policy.kind == "random":
+            calibration = {**core.tier_band_record(tier, band), "epsilon": 1.0, "band_met": None, "table": []}
+        elif band.epsilon is not None:
             calibration = {**core.tier_band_record(tier, band), "epsilon": band.epsilon, "band_met": None, "table": []}
         else:
             table = pool.calibrate(tier, list(core.EPSILON_GRID), ccfg.calibration_episodes)
@@ -91,8 +92,8 @@ def _collect_tier(pool, cfg: RunConfig, spec, tier: str, directory: Path, totals
             "band_met": calibration["band_met"],
             "calibration": calibration["table"],
         },
-        behaviour_policy={"kind": "heuristic_mix", "epsilon": epsilon, "target": ccfg.policy.target,
-                          "name": core.policy_name(epsilon, ccfg.policy.target)},
+        behaviour_policy={**ccfg.policy.model_dump(mode="json"), "epsilon": epsilon,
+                          "name": core.policy_name(epsilon, ccfg)},
         generation={"seed": cfg.seed, "episodes": ccfg.episodes, "shard_episodes": ccfg.shard_episodes,
                     "env": cfg.env.model_dump(mode="json")},
         code_version=code_version(),

@@ -47,7 +47,9 @@ class SMAXBatchEnv:
         finished environments are frozen and give reward 0.
         """
         self._carry, out = self._step(self._carry, jnp.asarray(actions, dtype=jnp.int32))
-        return tuple(np.asarray(x) for x in out)
+        *out, terminated = (np.asarray(x) for x in out)
+        self.last_terminated = terminated  # [B] this step ended the battle (not the time limit)
+        return tuple(out)
 
 
 def _reset_one(env, seed):
@@ -58,13 +60,14 @@ def _reset_one(env, seed):
 
 
 def _step_one(env, carry, actions):
-    state, run_key, t, done, won = carry
+    state, run_key, t, was_done, won = carry
     _, env_key = smax_core.step_keys(run_key, t)
     out = smax_core.step(env, env_key, state, actions)
-    new_state = jax.tree.map(lambda new, old: jnp.where(done, old, new), out.state, state)
+    new_state = jax.tree.map(lambda new, old: jnp.where(was_done, old, new), out.state, state)
     obs, world, avail = smax_core.observe(env, new_state)
-    reward = jnp.where(done, 0.0, out.reward)
-    won = won | jnp.where(done, False, out.won)
-    done = done | out.done
-    carry = (new_state, run_key, t + jnp.where(done, 0, 1), done, won)
-    return carry, (obs, world, avail, reward, done, won)
+    reward = jnp.where(was_done, 0.0, out.reward)
+    won = won | (out.won & ~was_done)
+    terminated = out.terminated & ~was_done
+    done = was_done | out.done
+    carry = (new_state, run_key, t + jnp.where(was_done, 0, 1), done, won)
+    return carry, (obs, world, avail, reward, done, won, terminated)
