@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from rayeaq.config.base import StrictModel
 
@@ -63,14 +63,21 @@ class DiffusionConfig(StrictModel):
             raise ValueError("expected a non-empty list of positive integers")
         return value
 
-    @model_validator(mode="after")
-    def _groups_divide(self) -> "DiffusionConfig":
-        bad = [self.dim * m for m in self.dim_mults if (self.dim * m) % self.groups]
+    @field_validator("groups")
+    @classmethod
+    def _groups_divide(cls, value: int, info: ValidationInfo) -> int:
+        widths = [info.data["dim"] * m for m in info.data.get("dim_mults", [])] if "dim" in info.data else []
+        bad = [w for w in widths if w % value]
         if bad:
-            raise ValueError(f"diffusion.groups={self.groups} must divide every level's channels {bad}")
-        if self.beta_schedule == "linear" and self.beta_end <= self.beta_start:
-            raise ValueError("diffusion.beta_end must exceed diffusion.beta_start")
-        return self
+            raise ValueError(f"expected a divisor of every level's channels {widths}")
+        return value
+
+    @field_validator("beta_end")
+    @classmethod
+    def _beta_order(cls, value: float, info: ValidationInfo) -> float:
+        if "beta_start" in info.data and value <= info.data["beta_start"]:
+            raise ValueError("expected beta_end > beta_start")
+        return value
 
 
 class FitConfig(StrictModel):

@@ -1,0 +1,116 @@
+"""Augment: every augmenter writes a dataset the reader loads and validates; fidelity; mixing; config errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from rayeaq.config import load_run_config
+from rayeaq.data.reader import load_dataset
+from rayeaq.data.writer import write_dataset
+from rayeaq.diffusion.augment_core import FIDELITY_FILE, run_augment
+from rayeaq.diffusion.fit_core import fit_inputs, load_real_dataset
+from rayeaq.diffusion.layout import Layout, Normalizer
+from rayeaq.diffusion.mixing import load_augmented
+from rayeaq.diffusion.testing import toy_episodes
+from rayeaq.diffusion.train import Trainer, save_checkpoint
+from rayeaq.envs.spec import EnvSpec
+from rayeaq.errors import ConfigError, DatasetError
+
+SPEC = EnvSpec(backend="smax", map="3m", n_agents=2, n_enemies=2, n_actions=7, obs_shape=6, state_shape=8,
+               episode_limit=15, action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
+               max_return=2.0, reward_scale="test")
+TINY = ["diffusion.dim=8", "diffusion.dim_mults=[1,2]", "diffusion.n_diffusion_steps=10", "diffusion.groups=4"]
+
+
+@pytest.fixture(scope="module")
+def real_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("real")
+    write_dataset(directory, toy_episodes(SPEC, 20, seed=3), SPEC, source="real", tier="medium")
+    return directory
+
+
+def make_checkpoint(real_dir, directory, q_weight: float):
+    """A briefly trained generator checkpoint written by the plain training core (no Ray Train)."""
+    torch.set_num_threads(1)
+    cfg = load_run_config(None, TINY + [f"diffusion.q_weight={q_weight}", "fit.steps=30", "fit.batch_size=8"])
+    inputs = fit_inputs(cfg, load_real_dataset(real_dir))
+    from rayeaq.diffusion.train import prepare_data
+
+    layout, norm = Layout.from_dict(inputs["layout"]), Normalizer.from_dict(inputs["normalizer"])
+    trainer = Trainer(cfg.diffusion, cfg.fit, layout, norm)
+    trainer.run(prepare_data(load_dataset(real_dir).episodes, layout, norm, 8), seed=0)
+    save_checkpoint(directory, trainer.payload({"spec": inputs["spec"], "dataset": inputs["dataset"], "history": [],
+                                                "resumed_from": 0, "world_size": 1}))
+    return directory
+
+
+def test_eaq_writes_valid_synthetic_dataset(ray_local, real_dir, tmp_path):
+    ckpt = make_checkpoint(real_dir, tmp_path / "ckpt", q_weight=0.5)
+    cfg = load_run_config(None, TINY + ["augment.augmenter=eaq", "augment.num_episodes=10", "augment.tasks=2",
+                                        "augment.sampling_steps=5", "augment.drop_illegal=false"])
+    report = run_augment(cfg, real_dir, ckpt, tmp_path / "out")
+    data = load_dataset(tmp_path / "out")
+    assert data.card.source == "synthetic" and len(data.episodes) == report["kept"] == 10
+    assert (data.episodes.source == "synthetic").all()
+    payload = torch.load(ckpt / "generator.pt", weights_only=True)
+    assert data.card.generation["generator_fingerprint"] == payload["fingerprint"]
+    e = data.episodes
+    assert (e.length >= 1).all() and not e.filled[np.arange(len(e)), e.length].any()
+    chosen = np.take_along_axis(e.avail_actions, e.actions[..., None], -1)[..., 0]
+    assert chosen[e.filled].all()  # decoded actions are always available ones
+    saved = json.loads((tmp_path / "out" / FIDELITY_FILE).read_text())
+    for key in ("share_kept", "legal_action_share", "reward", "return", "obs_wasserstein", "obs_mmd", "coverage"):
+        assert key in saved
+    assert 0.0 <= saved["legal_action_share"] <= 1.0 and saved["sampled"] == 15
+
+    with pytest.raises(ConfigError, match="eaq_noq needs"):
+        run_augment(load_run_config(None, TINY + ["augment.augmenter=eaq_noq"]), real_dir, ckpt, tmp_path / "x")
+
+
+def test_dom2_replicate_copies_once_per_threshold(real_dir, tmp_path):
+    cfg = load_run_config(None, ["augment.augmenter=dom2_replicate", "augment.dom2_thresholds=[0.3,1.0]"])
+    run_augment(cfg, real_dir, None, tmp_path / "dom2")
+    real, syn = load_dataset(real_dir).episodes, load_dataset(tmp_path / "dom2").episodes
+    expected = int((real.episode_return > 0.3).sum() + (real.episode_return > 1.0).sum())
+    assert len(syn) == expected and (syn.episode_return > 0.3).all()
+
+
+def test_gaussian_noise_and_mixing(real_dir, tmp_path):
+    cfg = load_run_config(None, ["augment.augmenter=gaussian_noise", "augment.ratio=1.0", "augment.noise_sigma=0.1"])
+    report = run_augment(cfg, real_dir, None, tmp_path / "noise")
+    syn = load_dataset(tmp_path / "noise")
+    assert len(syn.episodes) == 20 and report["obs_wasserstein"]["mean"] > 0
+    assert syn.card.generation["augmenter"] == "gaussian_noise"
+    mixed, sets = load_augmented(real_dir, tmp_path / "noise", ratio=0.5, seed=0)
+    assert len(mixed) == 30 and (mixed.source == "synthetic").sum() == 10
+    assert np.unique(mixed.episode_id).size == 30
+    with pytest.raises(DatasetError, match="generate more"):
+        load_augmented(real_dir, tmp_path / "noise", ratio=2.0, seed=0)
+    run_augment(load_run_config(None, ["augment.augmenter=none"]), real_dir, None, tmp_path / "none")
+    alone, _ = load_augmented(real_dir, tmp_path / "none", ratio=1.0, seed=0)
+    assert len(alone) == 20 and json.loads((tmp_path / "none" / FIDELITY_FILE).read_text())["kept"] == 0
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("augment.augmenter=diffuser", "augment.augmenter: expected one of"),
+    ("diffusion.kernel_size=4", "diffusion.kernel_size: expected an odd kernel size"),
+    ("diffusion.q_weight=-1", "diffusion.q_weight"),
+    ("fit.num_workers=0", "fit.num_workers"),
+    ("diffusion.groups=5", "diffusion.groups: expected a divisor"),
+    ("diffusion.beta_end=0.00001", "diffusion.beta_end: expected beta_end > beta_start"),
+    ("fit.bogus=1", "fit.bogus: unknown key"),
+])
+def test_config_errors_are_one_line(override, expected):
+    with pytest.raises(ConfigError) as err:
+        load_run_config(None, [override])
+    assert expected in str(err.value) and "\n" not in str(err.value) and str(err.value).startswith("command line")
+
+
+def test_horizon_longer_than_episode_is_an_error(real_dir):
+    cfg = load_run_config(None, ["diffusion.horizon=64"])
+    with pytest.raises(ConfigError, match="diffusion.horizon"):
+        fit_inputs(cfg, load_real_dataset(real_dir))
