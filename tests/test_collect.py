@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from rayeaq.collect.core import FAULT_ENV
@@ -106,3 +107,35 @@ def test_bad_collect_config_fails_before_ray(bad, tmp_path):
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert bad.split("=")[0] in proc.stderr
+
+
+def test_trained_checkpoint_as_behaviour_policy(ray_local, tmp_path, real_3m_poor_dataset):
+    """Closing the loop: a BC checkpoint trained by rayeaq.evaluate is the behaviour policy of collect."""
+    from rayeaq.evaluate import main as evaluate_main
+
+    run = tmp_path / "bc"
+    assert evaluate_main([
+        "tune_configs/evaluate_3m.yaml", "evaluate.algorithm=bc", "evaluate.updates=20", "evaluate.eval_interval=20",
+        "evaluate.eval_episodes=4", "evaluate.final_eval_episodes=4", "evaluate.eval_envs=4", "evaluate.hidden_dim=16",
+        "--dataset", str(real_3m_poor_dataset), "--out", str(run),
+    ]) == 0
+    checkpoint = json.loads((run / "summary.json").read_text())["checkpoint"]
+    cfg = load_run_config(None, TINY + [
+        "collect.workers=1", "collect.episodes=24", "collect.policy.kind=qmix_checkpoint",
+        f"collect.policy.checkpoint={checkpoint}",
+    ])
+    collect_all(cfg, tmp_path / "loop")
+    data = load_dataset(tmp_path / "loop" / "poor")
+    assert len(data.episodes) == 24
+    assert data.card.behaviour_policy["kind"] == "qmix_checkpoint"
+    assert all(name.startswith("qmix_mix(epsilon=0.300") for name in data.episodes.behaviour_policy)
+    taken = np.take_along_axis(data.episodes.avail_actions, data.episodes.actions[..., None], axis=-1)[..., 0]
+    assert taken[data.episodes.filled].all()
+
+
+def test_missing_checkpoint_is_a_config_error(tmp_path):
+    from rayeaq.errors import ConfigError
+
+    cfg = load_run_config(None, TINY + ["collect.policy.kind=qmix_checkpoint", f"collect.policy.checkpoint={tmp_path}/none"])
+    with pytest.raises(ConfigError, match="collect.policy.checkpoint"):
+        collect_all(cfg, tmp_path / "x")
