@@ -32,13 +32,12 @@ def base_parser(prog: str, description: str, config_required: bool = True) -> ar
 
 def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> None:
     """Run ``main``; a :class:`UserError` prints one line and exits 2, Ctrl-C exits 130."""
-    prog = (sys.argv[0] if argv is None else "rayeaq").rsplit("/", 1)[-1]
     try:
         code = main(argv)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted; rerun the same command to resume", file=sys.stderr)
+        print("interrupted; rerun the same command to resume", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
     sys.exit(code or 0)

@@ -139,3 +139,12 @@ def test_missing_checkpoint_is_a_config_error(tmp_path):
     cfg = load_run_config(None, TINY + ["collect.policy.kind=qmix_checkpoint", f"collect.policy.checkpoint={tmp_path}/none"])
     with pytest.raises(ConfigError, match="collect.policy.checkpoint"):
         collect_all(cfg, tmp_path / "x")
+
+
+def test_out_dir_of_another_config_is_refused(ray_local, tmp_path):
+    from rayeaq.errors import ConfigError
+
+    _collect(tmp_path, "same", 1)
+    cfg = load_run_config(None, TINY + ["seed=4"])
+    with pytest.raises(ConfigError, match="different seed"):
+        collect_all(cfg, tmp_path / "same")

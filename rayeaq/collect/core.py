@@ -190,6 +190,19 @@ def _maybe_inject_fault(shard: ShardPlan, dataset_dir: Path) -> None:
     os._exit(17)
 
 
+def content_key(cfg, tier: str) -> str:
+    """Hash of everything that decides a tier's episodes (not how many workers collect them)."""
+    import hashlib
+
+    c = cfg.collect
+    decisive = {
+        "seed": cfg.seed, "tier": tier, "env": cfg.env.model_dump(mode="json"), "episodes": c.episodes,
+        "shard_episodes": c.shard_episodes, "band": c.tier_bands[tier].model_dump(mode="json"),
+        "policy": c.policy.model_dump(mode="json"), "calibration_episodes": c.calibration_episodes,
+    }
+    return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def save_calibration(dataset_dir: Path, record: dict) -> None:
     dataset_dir.mkdir(parents=True, exist_ok=True)
     tmp = dataset_dir / ".calibration.json.tmp"

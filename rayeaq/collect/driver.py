@@ -55,13 +55,19 @@ def collect_all(cfg: RunConfig, out: Path) -> dict:
 def _collect_tier(pool, cfg: RunConfig, spec, tier: str, directory: Path, totals: dict):
     ccfg = cfg.collect
     shards = core.plan_shards(ccfg.episodes, ccfg.shard_episodes)
-    if (directory / "card.json").is_file():
+    key = core.content_key(cfg, tier)
+    calibration = core.load_calibration(directory)
+    if calibration is not None and calibration.get("content_key") != key:
+        raise ConfigError(
+            f"{directory} holds a {tier} dataset collected with a different seed, env, episode count or "
+            "behaviour policy; choose another --out or delete it"
+        )
+    if calibration is not None and (directory / "card.json").is_file():
         card = read_card(directory)
         if card.stats.episodes == ccfg.episodes and card.shards == [s.name for s in shards]:
             print(f"[{tier}] complete already ({card.stats.episodes} episodes, fingerprint {card.fingerprint}); kept")
             return card
     band = ccfg.tier_bands[tier]
-    calibration = core.load_calibration(directory)
     if calibration is None:
         if ccfg.policy.kind == "random":
             calibration = {**core.tier_band_record(tier, band), "epsilon": 1.0, "band_met": None, "table": []}
@@ -71,6 +77,7 @@ def _collect_tier(pool, cfg: RunConfig, spec, tier: str, directory: Path, totals
             table = pool.calibrate(tier, list(core.EPSILON_GRID), ccfg.calibration_episodes)
             epsilon, met = core.choose_epsilon(band, table)
             calibration = {**core.tier_band_record(tier, band), "epsilon": epsilon, "band_met": met, "table": table}
+        calibration["content_key"] = key
         core.save_calibration(directory, calibration)
     epsilon = calibration["epsilon"]
     if calibration["band_met"] is False:
