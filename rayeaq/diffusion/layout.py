@@ -265,11 +265,13 @@ def decode(x_raw: np.ndarray, layout: Layout, norm: Normalizer, max_return: floa
     ended = has_done & (length > 0)
     terminated[np.arange(b)[ended], length[ended] - 1] = True
     ret = reward.sum(axis=1).astype(np.float32)
+    # the win bonus (half the maximum return: SMAX +1 of 2) arrives on the last step only
+    last_reward = reward[np.arange(b), np.maximum(length - 1, 0)]
     episodes = EpisodeBatch(
         obs=obs.astype(np.float32), state=state.astype(np.float32), avail_actions=avail, actions=actions,
         reward=reward, terminated=terminated, filled=steps.copy(),
         episode_id=np.arange(b, dtype=np.int64), length=length, episode_return=ret,
-        battle_won=ended & (ret >= 0.5 * max_return), seed=np.zeros(b, np.int64),
+        battle_won=ended & (last_reward >= 0.5 * max_return - 1e-3), seed=np.zeros(b, np.int64),
         source=np.array(["synthetic"] * b, dtype=object), behaviour_policy=np.array(["synthetic"] * b, dtype=object),
     )
     return Decoded(episodes, legal.sum(axis=(1, 2)), (steps.sum(axis=1) * layout.n_agents), no_action)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         save = tr.step % cfg.fit.checkpoint_every == 0 or last
         if not (report or save):
             return
-        row = {"step": tr.step, **metrics}
+        row = {"step": tr.step, "time": time.time(), **metrics}
         history.append(row)
         if save:
             with tempfile.TemporaryDirectory() as tmp:

@@ -1,0 +1,175 @@
+"""Generator benchmarks (issue 3); prints what it measured.
+
+(a) training steps/s of our temporal U-Net vs diffusers.UNet1DModel (about the same parameter count)
+    on the same (B, F, T) batch of the SMAX 3m layout;
+(b) time to sample N episodes with DDIM vs full DDPM from a generator fitted on real SMAX 3m
+    episodes, with the fidelity figures of each;
+(c) Ray Train throughput (windows/s) with 1 and 2 CPU workers.
+
+    .venv/bin/python benchmarks/diffusion.py [--episodes 1000] [--fit-steps 300] [--skip-ray]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.2")
+import torch  # noqa: E402
+
+from rayeaq.config import load_run_config  # noqa: E402
+from rayeaq.data.reader import load_dataset  # noqa: E402
+
+COLLECT = textwrap.dedent(
+    """
+    import os, sys
+    os.environ["JAX_PLATFORMS"] = "cpu"
+    from rayeaq.collect.config import CollectConfig
+    from rayeaq.collect.core import collect_shards, plan_shards
+    from rayeaq.data.writer import finalize_dataset
+    from rayeaq.envs.maps import smax_spec
+    spec = smax_spec("3m")
+    n = int(sys.argv[2])
+    collect_shards(spec, "medium", plan_shards(n, n), 0.3, 0, CollectConfig(envs_per_worker=64, chunk_steps=16), sys.argv[1])
+    finalize_dataset(sys.argv[1], spec, source="real", tier="medium")
+    """
+)
+
+
+def real_dataset(directory: Path, n: int) -> Path:
+    if not (directory / "card.json").is_file():
+        subprocess.run([sys.executable, "-c", COLLECT, str(directory), str(n)], check=True, capture_output=True)
+    return directory
+
+
+def bench_unet(channels: int, rows: int, batch: int, steps: int) -> dict:
+    from diffusers import UNet1DModel
+
+    from rayeaq.diffusion.unet import TemporalUNet
+
+    ours = TemporalUNet(channels, 32, (1, 2, 4))
+    ref = UNet1DModel(sample_size=rows, in_channels=channels, out_channels=channels, extra_in_channels=0,
+                      time_embedding_type="positional", flip_sin_to_cos=False, use_timestep_embedding=True, freq_shift=1,
+                      block_out_channels=(32, 64, 128), down_block_types=("DownResnetBlock1D",) * 3,
+                      up_block_types=("UpResnetBlock1D",) * 2, mid_block_type="MidResTemporalBlock1D",
+                      out_block_type="OutConv1DBlock", act_fn="mish", norm_num_groups=8, layers_per_block=1,
+                      downsample_each_block=False)
+    pad = (-rows) % 4  # diffusers' U-Net does not pad: give it the padded horizon ours pads internally
+    x = torch.randn(batch, channels, rows)
+    k = torch.randint(0, 100, (batch,))
+    out = {}
+    for name, net, call in (("ours", ours, lambda: ours(x, k)),
+                            ("diffusers", ref, lambda: ref(torch.nn.functional.pad(x, (0, pad)), k).sample[..., :rows])):
+        opt = torch.optim.Adam(net.parameters(), 1e-4)
+        for i in range(steps + 3):
+            if i == 3:
+                start = time.perf_counter()
+            loss = ((call() - x) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        out[name] = {"steps_per_s": steps / (time.perf_counter() - start), "params": sum(p.numel() for p in net.parameters())}
+    out["ratio_ours_over_diffusers"] = out["ours"]["steps_per_s"] / out["diffusers"]["steps_per_s"]
+    return out
+
+
+def fit_plain(cfg, dataset_dir: Path, ckpt_dir: Path) -> float:
+    from rayeaq.diffusion.fit_core import fit_inputs, load_real_dataset
+    from rayeaq.diffusion.layout import Layout, Normalizer
+    from rayeaq.diffusion.train import Trainer, prepare_data, save_checkpoint
+
+    inputs = fit_inputs(cfg, load_real_dataset(dataset_dir))
+    layout, norm = Layout.from_dict(inputs["layout"]), Normalizer.from_dict(inputs["normalizer"])
+    trainer = Trainer(cfg.diffusion, cfg.fit, layout, norm)
+    start = time.perf_counter()
+    last = trainer.run(prepare_data(load_dataset(dataset_dir).episodes, layout, norm, cfg.diffusion.window_stride), seed=0)
+    save_checkpoint(ckpt_dir, trainer.payload({"spec": inputs["spec"], "dataset": inputs["dataset"], "history": [],
+                                               "resumed_from": 0, "world_size": 1}))
+    return {"seconds": time.perf_counter() - start, "final_loss": last["loss"]}
+
+
+def bench_sampling(dataset_dir: Path, ckpt_dir: Path, n: int) -> dict:
+    from rayeaq.diffusion.fidelity import fidelity_report
+    from rayeaq.diffusion.sample import Generator
+    from rayeaq.diffusion.train import load_checkpoint
+
+    real = load_dataset(dataset_dir).episodes
+    gen = Generator(load_checkpoint(ckpt_dir))
+    out = {}
+    for sampler, steps in (("ddim", 20), ("ddpm", gen.dcfg.n_diffusion_steps)):
+        start = time.perf_counter()
+        decoded, _ = gen.sample(n, sampler, steps, seed=1, batch_size=250)
+        seconds = time.perf_counter() - start
+        keep = decoded.valid & (decoded.legal_steps == decoded.agent_steps)
+        legal = float(decoded.legal_steps.sum() / max(decoded.agent_steps.sum(), 1))
+        rep = fidelity_report(real, decoded.episodes.select(keep), sampled=n, legal_share=legal, n_samples=1000, seed=0)
+        out[sampler] = {"network_calls": steps, "seconds": seconds, **{k: rep[k] for k in (
+            "share_kept", "legal_action_share")}, "obs_mmd": rep.get("obs_mmd"), "coverage": rep.get("coverage"),
+            "obs_w1_mean": rep.get("obs_wasserstein", {}).get("mean"),
+            "return_real": rep.get("return", {}).get("real"), "return_synthetic": rep.get("return", {}).get("synthetic")}
+    out["speedup_ddim"] = out["ddpm"]["seconds"] / out["ddim"]["seconds"]
+    return out
+
+
+def bench_ray(dataset_dir: Path, work: Path, steps: int) -> dict:
+    from rayeaq.fit import run_fit
+    from rayeaq.ray_session import ray_session
+
+    out = {}
+    base = ["diffusion.dim=32", f"fit.steps={steps}", "fit.batch_size=32", "fit.report_every=10",
+            f"fit.checkpoint_every={steps}", "fit.cpus_per_worker=0.9", "ray.num_cpus=4"]
+    with ray_session(load_run_config(None, base).ray):
+        for workers in (1, 2):
+            cfg = load_run_config(None, base + [f"fit.num_workers={workers}"])
+            start = time.perf_counter()
+            run_fit(cfg, dataset_dir, work / f"ray{workers}")
+            wall = time.perf_counter() - start
+            hist = torch.load(work / f"ray{workers}" / "checkpoint" / "generator.pt", weights_only=True)["history"]
+            span = hist[-1]["time"] - hist[0]["time"]
+            windows = (hist[-1]["step"] - hist[0]["step"]) * 32 * workers
+            out[f"{workers}_workers"] = {"wall_seconds": wall, "steps_per_s": (hist[-1]["step"] - hist[0]["step"]) / span,
+                                         "windows_per_s": windows / span}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--episodes", type=int, default=1000, help="episodes sampled per sampler in (b)")
+    parser.add_argument("--real-episodes", type=int, default=200)
+    parser.add_argument("--fit-steps", type=int, default=300)
+    parser.add_argument("--unet-steps", type=int, default=20)
+    parser.add_argument("--ray-steps", type=int, default=40)
+    parser.add_argument("--skip-ray", action="store_true")
+    parser.add_argument("--work", default=None, help="work directory (default: a temporary one)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    work = Path(args.work or tempfile.mkdtemp(prefix="bench_diffusion_"))
+    results: dict = {"torch_threads": 1, "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M")}
+    dataset = real_dataset(work / "real3m", args.real_episodes)
+    card = load_dataset(dataset).card
+    cfg = load_run_config(None, ["diffusion.dim=32", f"fit.steps={args.fit_steps}", "fit.batch_size=32", "fit.lr=1e-3"])
+    from rayeaq.diffusion.layout import Layout
+
+    layout = Layout.for_dataset(card, None, True, True)
+    results["layout"] = {"F": layout.channels, "T": layout.rows, "real_episodes": card.stats.episodes}
+    results["a_unet"] = bench_unet(layout.channels, layout.rows, 32, args.unet_steps)
+    print(json.dumps({"a_unet": results["a_unet"]}, indent=1), flush=True)
+    results["b_fit_plain"] = fit_plain(cfg, dataset, work / "ckpt")
+    results["b_sampling"] = bench_sampling(dataset, work / "ckpt", args.episodes)
+    print(json.dumps({"b": results["b_sampling"]}, indent=1), flush=True)
+    if not args.skip_ray:
+        results["c_ray_train"] = bench_ray(dataset, work, args.ray_steps)
+    print(json.dumps(results, indent=1))
+    (work / "results.json").write_text(json.dumps(results, indent=1))
+    print(f"written {work / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()
