@@ -27,7 +27,7 @@ TINY = [
     "collect.episodes=60", "collect.shard_episodes=30", "collect.envs_per_worker=32",
     "collect.tier_bands.medium.epsilon=0.1",  # fixed ε: no calibration in tests
     "diffusion.n_diffusion_steps=10", "fit.steps=20", "fit.report_every=5", "fit.checkpoint_every=20",
-    "augment.sampling_steps=3", "augment.fidelity_samples=50", "augment.batch_size=64",
+    "augment.sampling_steps=3", "augment.drop_illegal=false", "augment.fidelity_samples=50", "augment.batch_size=64",
     "evaluate.updates=20", "evaluate.eval_interval=10", "evaluate.eval_episodes=8",
     "evaluate.final_eval_episodes=16", "evaluate.eval_envs=16", "evaluate.batch_size=8",
     "tune.checkpoint_period_s=1", "ray.num_cpus=4",
@@ -72,7 +72,7 @@ def test_tiny_sweep_runs_real_stages(sweep):
         assert row["status"] == "TERMINATED", row
         assert 0.0 <= float(row["score"]) <= 1.0 and float(row["normalized_return"]) == float(row["score"])
     eaq = rows[("eaq", "0.1")]
-    assert float(eaq["gen_loss"]) > 0 and float(eaq["time_fit_s"]) > 0 and float(eaq["aug_kept"]) >= 0
+    assert float(eaq["gen_loss"]) > 0 and float(eaq["time_fit_s"]) > 0 and float(eaq["aug_share_kept"]) > 0
     assert rows[("none", "")]["gen_loss"] == "" and rows[("none", "")]["time_augment_s"] == ""
     # Every trial's directory: params, per-report metrics, resolved config, checkpoint, evaluator outputs.
     trial = Path(eaq["path"])

@@ -9,6 +9,7 @@ found before Ray starts; then the shared datasets are collected where missing (`
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -108,6 +109,12 @@ def collect_missing(cfg: RunConfig, missing: dict[str, list[str]], root: Path) -
         print(f"tune: collected {totals['episodes']} episodes ({'; '.join(totals['tiers'])})", flush=True)
 
 
+def write_timings(directory: Path, timings: dict[str, float]) -> None:
+    """``timings.json``: the driver's phases (Ray start, collection, Tune, Ray stop), for the benchmark."""
+    (directory / "timings.json").write_text(json.dumps({k: round(v, 2) for k, v in timings.items()}, indent=2),
+                                            encoding="utf-8")
+
+
 def run_sweep(config: str, overrides: list[str], out: str | None, resume: bool, dashboard: bool) -> int:
     """The whole command; returns the exit code."""
     cfg, points = load_sweep(config, overrides)
@@ -133,12 +140,17 @@ def run_sweep(config: str, overrides: list[str], out: str | None, resume: bool, 
     from rayeaq.ray_session import ray_session
 
     start = time.perf_counter()
+    timings: dict[str, float] = {}
     with ray_session(cfg.ray) as info:
+        timings["ray_start_s"] = time.perf_counter() - start
         if dashboard:
             from rayeaq.dashboard import announce
 
             announce(info)
+        mark = time.perf_counter()
         collect_missing(cfg, missing, p.datasets_root)
+        timings["collect_s"] = time.perf_counter() - mark
+        mark = time.perf_counter()
         base = cfg.model_dump(mode="python")
         if resume:
             print(f"tune: resuming {p.experiment_path}", flush=True)
@@ -149,6 +161,11 @@ def run_sweep(config: str, overrides: list[str], out: str | None, resume: bool, 
             tuner = ray_tune.build_tuner(cfg, base, points, str(p.datasets_root), p.storage_path, p.name)
         results = ray_tune.fit(tuner)
         rows = ray_tune.result_rows(results)
+        timings["tune_fit_s"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+    timings["ray_stop_s"] = time.perf_counter() - mark
+    timings["total_s"] = time.perf_counter() - start
+    write_timings(p.local_dir, timings)
     summary = write_summary(rows, p.local_dir)
     if p.remote:
         ray_tune.upload(summary, p.experiment_path)

@@ -9,6 +9,7 @@ its loss reports to Tune as they come.
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 from pathlib import Path
@@ -38,17 +39,21 @@ class RayStages:
     """The stage functions a trial runs, backed by Ray Train (fit), Ray tasks (augment) and RLlib (evaluate)."""
 
     def fit(self, cfg: RunConfig, dataset: Path, out: Path, on_metrics: Callable[[dict], None]) -> Path:
-        from rayeaq.diffusion import ray_fit
+        from rayeaq.fit import run_fit
 
         callback = StageReportCallback({"stage": "fit", "score": 0.0, "evaluations": 0})
-        result = ray_fit.fit_generator(cfg, dataset, out, callbacks=[callback])
-        on_metrics({f"gen_{k}": v for k, v in result.metrics.items()})
-        return result.checkpoint_dir
+        if "callbacks" in inspect.signature(run_fit).parameters:
+            summary = run_fit(cfg, dataset, out, callbacks=[callback])
+        else:  # until rayeaq.fit.run_fit forwards Train callbacks: only the final loss reaches Tune
+            summary = run_fit(cfg, dataset, out)
+        on_metrics({f"gen_{k}": v for k, v in summary["final"].items()})
+        return out / "checkpoint"
 
     def augment(self, cfg: RunConfig, dataset: Path, checkpoint: Path | None, out: Path) -> dict[str, float]:
-        from rayeaq.diffusion import augment
+        from rayeaq.diffusion.augment_core import run_augment
 
-        return augment.run_augment(cfg, dataset, checkpoint, out)
+        report = run_augment(cfg, dataset, checkpoint, out)
+        return {k: float(v) for k, v in report.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
     def evaluate(self, cfg: RunConfig, sources: list[tuple[str, float]], out: Path,
                  on_eval: Callable[[dict], None]) -> dict[str, Any]:

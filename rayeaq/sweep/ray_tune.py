@@ -11,16 +11,16 @@ import os
 from typing import Any
 
 from ray import tune
-from ray.tune import CLIReporter
+from ray.tune import CLIReporter, PlacementGroupFactory
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
 from rayeaq.config.schema import RunConfig
 from rayeaq.errors import ConfigError
 from rayeaq.sweep.ray_trial import make_trainable
-from rayeaq.sweep.space import label, random_dims
+from rayeaq.sweep.space import label, random_dims, trial_config
 
 METRIC_COLUMNS = {"stage": "stage", "score": "score", "win_rate": "win", "gen_loss": "gen_loss",
-                  "learner_loss": "q_loss", "aug_kept": "kept", "time_total_s": "s"}
+                  "learner_loss": "q_loss", "aug_share_kept": "kept", "time_total_s": "s"}
 
 
 def param_space(cfg: RunConfig, points: list[dict[str, Any]]) -> dict[str, Any]:
@@ -31,10 +31,33 @@ def param_space(cfg: RunConfig, points: list[dict[str, Any]]) -> dict[str, Any]:
     return space
 
 
+def trial_bundles(cfg: RunConfig) -> list[dict[str, float]]:
+    """The trial's placement-group bundles: its own process, then what its stages start inside the group.
+
+    Tune places a trial's child tasks and actors in the trial's placement group, so the augment sampling
+    tasks (eaq, eaq_noq), remote RLlib learners and rollout actors each get a bundle here. Ray Train's
+    workers schedule in a placement group of their own (``fit.cpus_per_worker``, ``fit.use_gpu``).
+    """
+    def bundle(cpu: float, gpu: float = 0.0) -> dict[str, float]:
+        return {"CPU": cpu, **({"GPU": gpu} if gpu > 0 else {})}
+
+    r, a, e = cfg.tune.resources, cfg.augment, cfg.evaluate
+    bundles = [bundle(r.cpu, r.gpu)]
+    if a.augmenter in ("eaq", "eaq_noq"):
+        bundles += [bundle(a.cpus_per_task)] * a.tasks
+    bundles += [bundle(e.num_cpus_per_learner, e.num_gpus_per_learner)] * e.num_learners
+    bundles += [bundle(e.rollout_worker_cpus)] * e.rollout_workers
+    return bundles
+
+
 def _trainable(cfg: RunConfig, base: dict[str, Any], datasets_root: str):
-    r = cfg.tune.resources
     fn = make_trainable(base, datasets_root, cfg.tune.keep_synthetic)
-    return tune.with_resources(fn, {"cpu": r.cpu, "gpu": r.gpu})
+
+    def resources(config: dict[str, Any]) -> PlacementGroupFactory:
+        params = {**config.get("point", {}), **{k: v for k, v in config.items() if k != "point"}}
+        return PlacementGroupFactory(trial_bundles(trial_config(base, params)), strategy="PACK")
+
+    return tune.with_resources(fn, resources)
 
 
 def _scheduler(cfg: RunConfig):

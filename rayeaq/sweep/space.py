@@ -74,6 +74,11 @@ def check_space(base: dict[str, Any], tcfg: TuneConfig, source: str) -> None:
             raise ConfigError(f"{where}: grid_search cannot be used with tune.search_alg={tcfg.search_alg}; use choice")
         for value in _candidates(domain):
             trial_config(base, {key: value}, source=where)
+    for point in grid_points(tcfg):
+        cfg = trial_config(base, point, source=f"{source}: tune.space")
+        if cfg.augment.augmenter == "eaq" and cfg.diffusion.q_weight <= 0:
+            raise ConfigError(f"{source}: tune.space: augmenter eaq with diffusion.q_weight = 0 is eaq_noq; "
+                              f"sweep eaq_noq instead")
 
 
 def grid_points(tcfg: TuneConfig) -> list[dict[str, Any]]:
