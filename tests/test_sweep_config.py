@@ -10,7 +10,7 @@ import pytest
 
 from rayeaq.errors import ConfigError, DatasetError, UserError
 from rayeaq.sweep.driver import check_datasets, load_sweep, plan
-from rayeaq.sweep.space import grid_points, label, trial_config
+from rayeaq.sweep.space import IGNORED_VALUE, label, trial_config, trial_params
 
 REPO = Path(__file__).resolve().parents[1]
 QUICKSTART = str(REPO / "tune_configs" / "quickstart.yaml")
@@ -72,11 +72,12 @@ def test_grid_dedupes_ignored_keys_and_keeps_seeds_paired():
     assert len(by_aug["none"]) == 2  # one per seed: λ and ratio ignored
     assert len(by_aug["eaq"]) == 8 and len(by_aug["eaq_noq"]) == 4 and len(by_aug["gaussian_noise"]) == 4
     base = cfg.model_dump(mode="python")
-    noq = trial_config(base, by_aug["eaq_noq"][0])
+    assert by_aug["none"][0]["diffusion.q_weight"] == IGNORED_VALUE  # kept as a key for Tune's table
+    noq = trial_config(base, trial_params({"point": by_aug["eaq_noq"][0]}))
     assert noq.diffusion.q_weight == 0.0
     # The same seed value gives the same derived stage seeds whatever the augmenter (paired comparisons).
-    a = trial_config(base, by_aug["none"][0])
-    b = trial_config(base, by_aug["eaq"][0])
+    a = trial_config(base, trial_params({"point": by_aug["none"][0]}))
+    b = trial_config(base, trial_params({"point": by_aug["eaq"][0]}))
     assert a.seed == b.seed == 0
     assert label(by_aug["eaq"][0]).startswith("eaq_q0.1")
 

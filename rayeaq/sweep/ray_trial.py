@@ -19,7 +19,7 @@ from ray import tune
 from ray.tune.integration.ray_train import TuneReportCallback
 
 from rayeaq.config.schema import RunConfig
-from rayeaq.sweep.space import trial_config
+from rayeaq.sweep.space import trial_config, trial_params
 from rayeaq.sweep.trial import run_stages
 
 
@@ -71,7 +71,7 @@ def make_trainable(base: dict[str, Any], datasets_root: str, keep_synthetic: boo
     """The Tune function trainable; ``base`` is the sweep's resolved run config (a plain dict)."""
 
     def eaq_trial(config: dict[str, Any]) -> None:
-        params = {**config.get("point", {}), **{k: v for k, v in config.items() if k != "point"}}
+        params = trial_params(config)
         cfg = trial_config(base, params)
         work = Path(os.getcwd())
         restored = _restored_checkpoint(work)

@@ -17,7 +17,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from rayeaq.config.schema import RunConfig
 from rayeaq.errors import ConfigError
 from rayeaq.sweep.ray_trial import make_trainable
-from rayeaq.sweep.space import label, random_dims, trial_config
+from rayeaq.sweep.space import label, random_dims, trial_config, trial_params
 
 METRIC_COLUMNS = {"stage": "stage", "score": "score", "win_rate": "win", "gen_loss": "gen_loss",
                   "learner_loss": "q_loss", "aug_share_kept": "kept", "time_total_s": "s"}
@@ -54,7 +54,7 @@ def _trainable(cfg: RunConfig, base: dict[str, Any], datasets_root: str):
     fn = make_trainable(base, datasets_root, cfg.tune.keep_synthetic)
 
     def resources(config: dict[str, Any]) -> PlacementGroupFactory:
-        params = {**config.get("point", {}), **{k: v for k, v in config.items() if k != "point"}}
+        params = trial_params(config)
         return PlacementGroupFactory(trial_bundles(trial_config(base, params)), strategy="PACK")
 
     return tune.with_resources(fn, resources)
@@ -143,7 +143,7 @@ def result_rows(results) -> list[dict[str, Any]]:
     for result in results:
         metrics = dict(result.metrics or {})
         config = result.config or {}
-        params = {**config.get("point", {}), **{k: v for k, v in config.items() if k != "point"}}
+        params = trial_params(config)
         error = None if result.error is None else f"{type(result.error).__name__}: {result.error}"
         status = "ERROR" if error else ("TERMINATED" if metrics.get("done") else "STOPPED")
         name = os.path.basename(str(result.path).rstrip("/"))

@@ -21,6 +21,8 @@ from rayeaq.sweep.config import TuneConfig
 TIER_KEY = "collect_tier"
 FORBIDDEN_PREFIXES = ("tune", "ray", "collect", "name")
 """Sections a trial cannot vary: the sweep itself, the cluster, and the shared datasets."""
+IGNORED_VALUE = "-"
+"""Value of a grid key the point's augmenter ignores (never a valid run-config value)."""
 RANDOM_KINDS = ("choice", "uniform", "loguniform", "randint")
 
 # Keys each augmenter ignores (dotted prefixes); dropped from its grid points when tune.dedupe is on.
@@ -75,7 +77,7 @@ def check_space(base: dict[str, Any], tcfg: TuneConfig, source: str) -> None:
         for value in _candidates(domain):
             trial_config(base, {key: value}, source=where)
     for point in grid_points(tcfg):
-        cfg = trial_config(base, point, source=f"{source}: tune.space")
+        cfg = trial_config(base, trial_params({"point": point}), source=f"{source}: tune.space")
         if cfg.augment.augmenter == "eaq" and cfg.diffusion.q_weight <= 0:
             raise ConfigError(f"{source}: tune.space: augmenter eaq with diffusion.q_weight = 0 is eaq_noq; "
                               f"sweep eaq_noq instead")
@@ -99,10 +101,17 @@ def grid_points(tcfg: TuneConfig) -> list[dict[str, Any]]:
 
 
 def relevant(point: dict[str, Any]) -> dict[str, Any]:
-    """``point`` without the keys its augmenter ignores (augmenter unknown here: keep everything)."""
+    """``point`` with the keys its augmenter ignores set to :data:`IGNORED_VALUE` (every point keeps every key,
+    which Tune's console table needs); :func:`trial_params` drops them again."""
     augmenter = point.get("augment.augmenter")
     ignored = IGNORED.get(augmenter, ()) if isinstance(augmenter, str) else ()
-    return {k: v for k, v in point.items() if k == "augment.augmenter" or not k.startswith(ignored)}
+    return {k: (IGNORED_VALUE if k != "augment.augmenter" and k.startswith(ignored) else v) for k, v in point.items()}
+
+
+def trial_params(config: dict[str, Any]) -> dict[str, Any]:
+    """A trial's parameters from Tune's config (the grid ``point`` and the sampled keys), ignored keys dropped."""
+    merged = {**config.get("point", {}), **{k: v for k, v in config.items() if k != "point"}}
+    return {k: v for k, v in merged.items() if not (isinstance(v, str) and v == IGNORED_VALUE)}
 
 
 def random_dims(tcfg: TuneConfig) -> dict[str, tuple[str, list[Any]]]:
@@ -141,6 +150,7 @@ def label(params: dict[str, Any]) -> str:
     short = {"augment.augmenter": "", "diffusion.q_weight": "q", "diffusion.horizon": "h", "augment.ratio": "r",
              "seed": "s", "env.map": "", TIER_KEY: ""}
     parts = []
+    params = trial_params({"point": params})
     for key in sorted(params, key=lambda k: (list(short).index(k) if k in short else len(short), k)):
         value = params[key]
         if isinstance(value, float):
