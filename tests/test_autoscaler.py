@@ -34,7 +34,14 @@ REPO = Path(__file__).resolve().parents[1]
 RAY = str(Path(sys.executable).with_name("ray"))
 HEAD_CPUS = 1
 
-WORKLOAD: list[str] = [sys.executable, str(REPO / "deploy/autoscale_demo.py"), "--actors", "3", "--work-s", "2"]
+WORKLOAD: list[str] = [
+    sys.executable, "-m", "rayeaq.tune", str(REPO / "tune_configs/quickstart.yaml"),
+    "collect.episodes=60", "collect.shard_episodes=30", "collect.tier_bands.medium.epsilon=0.1",
+    "fit.steps=20", "fit.checkpoint_every=20", "augment.drop_illegal=false", "evaluate.updates=20",
+    "evaluate.eval_interval=10", "evaluate.eval_episodes=8", "evaluate.final_eval_episodes=16",
+    "tune.space={augment.augmenter: {grid_search: [eaq, eaq_noq]}}", "tune.max_concurrent_trials=2",
+    "--out", os.path.join(tempfile.gettempdir(), f"rayeaq-autoscale-sweep-{os.getpid()}"),
+]  # two concurrent trials, each 0.01 CPU + a 0.99-CPU Train worker: more than the 1-CPU head
 """The command that needs more CPUs than the head has. Swap for a sweep, e.g.
 ``[sys.executable, "-m", "rayeaq.tune", "tune_configs/<tiny>.yaml", "--out", ...]``."""
 WORKLOAD_TIMEOUT_S = 420
