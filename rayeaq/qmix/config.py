@@ -28,8 +28,9 @@ class EvaluateConfig(StrictModel):
     """Updates between hard copies of the online networks into the target networks."""
     double_q: bool = True
     """Double-Q targets: argmax by the online agent network, value by the target network."""
-    cql_weight: float = Field(default=0.0, ge=0.0)
-    """Weight of the per-agent CQL regulariser (logsumexp over legal actions - Q of the data action); 0 = plain QMIX."""
+    cql_weight: float = Field(default=1.0, ge=0.0)
+    """Weight of the per-agent CQL regulariser (logsumexp over legal actions - Q of the data action); 0 = plain
+    QMIX, which does not learn from narrow behaviour data (one action per state: see benchmarks/RESULTS.md)."""
     hidden_dim: int = Field(default=64, ge=1, le=4096)
     """Agent network width (MLP and GRU)."""
     mixing_embed_dim: int = Field(default=32, ge=1, le=4096)
