@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Sequence
 
 from rayeaq.cli import base_parser, run_cli
-from rayeaq.collect.config import CollectConfig
 from rayeaq.config import load_run_config
 from rayeaq.envs.maps import list_maps_table
 
