@@ -23,8 +23,12 @@ def default_out(cfg) -> Path:
     return Path("results") / "fit" / name
 
 
-def run_fit(cfg, dataset_dir: str | Path, out: str | Path) -> dict:
-    """Fit (needs a started Ray), export the checkpoint, write ``OUT/fit.json``; returns the summary."""
+def run_fit(cfg, dataset_dir: str | Path, out: str | Path, callbacks: list | None = None) -> dict:
+    """Fit (needs a started Ray), export the checkpoint, write ``OUT/fit.json``; returns the summary.
+
+    ``callbacks`` are Ray Train ``RunConfig`` callbacks (a Tune trial passes one that forwards every
+    loss report to Tune as it comes).
+    """
     from rayeaq.diffusion.fit_core import export_checkpoint, fit_inputs, load_real_dataset
     from rayeaq.diffusion.ray_fit import fit_with_ray
     from rayeaq.runinfo import write_run_info
@@ -34,7 +38,7 @@ def run_fit(cfg, dataset_dir: str | Path, out: str | Path) -> dict:
     inputs = fit_inputs(cfg, dataset)
     write_run_info(out, cfg, "fit", {"dataset": inputs["dataset"], "layout": inputs["layout"]})
     start = time.perf_counter()
-    result = fit_with_ray(cfg, inputs, out)
+    result = fit_with_ray(cfg, inputs, out, callbacks=callbacks)
     if result.checkpoint is None:
         raise RuntimeError("Ray Train finished without a checkpoint")
     with result.checkpoint.as_directory() as directory:

@@ -78,7 +78,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     trainer.run(data, seed=derive_seed(cfg.seed, "fit", "batches", rank), on_step=on_step)
 
 
-def fit_with_ray(cfg, inputs: dict[str, Any], out: Path):
+def fit_with_ray(cfg, inputs: dict[str, Any], out: Path, callbacks: list | None = None):
     """Run the TorchTrainer; returns Ray Train's ``Result``. Needs a started Ray (``ray_session``)."""
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
@@ -98,6 +98,7 @@ def fit_with_ray(cfg, inputs: dict[str, Any], out: Path):
             storage_path=str((out / "ray_train").resolve()),
             checkpoint_config=CheckpointConfig(num_to_keep=cfg.fit.keep_checkpoints),
             failure_config=FailureConfig(max_failures=0),
+            callbacks=callbacks or [],
         ),
     )
     try:

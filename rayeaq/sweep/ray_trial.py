@@ -9,7 +9,6 @@ its loss reports to Tune as they come.
 
 from __future__ import annotations
 
-import inspect
 import os
 import shutil
 from pathlib import Path
@@ -42,10 +41,7 @@ class RayStages:
         from rayeaq.fit import run_fit
 
         callback = StageReportCallback({"stage": "fit", "score": 0.0, "evaluations": 0})
-        if "callbacks" in inspect.signature(run_fit).parameters:
-            summary = run_fit(cfg, dataset, out, callbacks=[callback])
-        else:  # until rayeaq.fit.run_fit forwards Train callbacks: only the final loss reaches Tune
-            summary = run_fit(cfg, dataset, out)
+        summary = run_fit(cfg, dataset, out, callbacks=[callback])
         on_metrics({f"gen_{k}": v for k, v in summary["final"].items()})
         return out / "checkpoint"
 
