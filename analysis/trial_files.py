@@ -162,7 +162,9 @@ def _datasets(trial_dir: Path, config: Mapping[str, Any], root: Path | None, map
         record = _read_json(run) or {}
         for key in found:  # rayeaq.tune's trial run.json: {"real_dataset": ..., "synthetic_dataset": ...}
             if isinstance(record.get(key), str) and not found[key]:
-                found[key] = record[key]
+                path = run.parent / record[key]  # relative paths are relative to the run.json
+                if path.is_dir():
+                    found[key] = str(path)
         for entry in record.get("datasets", []) or []:
             if not isinstance(entry, dict) or "path" not in entry:
                 continue

@@ -115,7 +115,7 @@ def test_evaluate_cli_end_to_end_on_smax(ray_local, tmp_path):
     assert rows[-1]["dataset_episodes"] == 18  # weight 0.5 + weight 1 of 12 episodes
     assert rows[-1]["normalized_return"] == pytest.approx(rows[-1]["return_mean"] / 2.0)
     marl = json.loads((out / "marl_eval.json").read_text())
-    run = marl["smax"]["3m"]["qmix"]["seed_0"]
+    run = marl["smax"]["3m"]["qmix_cql"]["seed_0"]  # evaluate_3m.yaml: QMIX + CQL
     assert len(run["step_1"]["return"]) == 6 and run["step_1"]["step_count"] == 20
     assert "absolute_metrics" in run
     assert (out / "run.json").is_file() and (out / "config.resolved.yaml").is_file()

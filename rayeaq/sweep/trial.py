@@ -84,7 +84,8 @@ def run_stages(cfg: RunConfig, dataset: Path, work: Path, stages: Stages, report
     augmenter = cfg.augment.augmenter
     write_run_info(work, cfg, "tune_trial", {
         "real_dataset": str(dataset), "real_fingerprint": read_card(dataset).fingerprint,
-        "synthetic_dataset": str(work / "synthetic") if augmenter != "none" else None,
+        # relative to the trial directory: Tune copies the working directory into the results directory
+        "synthetic_dataset": "synthetic" if augmenter != "none" else None,
         "restored_from_checkpoint": restored is not None,
     })
     progress = Progress()
@@ -136,8 +137,8 @@ def run_stages(cfg: RunConfig, dataset: Path, work: Path, stages: Stages, report
         for shard_dir in [p for p in synthetic.iterdir() if p.is_dir()]:
             shutil.rmtree(shard_dir)
     progress.stage = "done"
-    final = progress.row(**fit_metrics, **fidelity, **_eval_metrics(summary), done=True,
-                         train_episodes=_mixture_size(sources))
+    final = progress.row(**fit_metrics, **fidelity, **_eval_metrics(summary), **_real_data_metrics(dataset),
+                         done=True, train_episodes=_mixture_size(sources))
     ckpt = _stage_checkpoint(work, "done", {"fit_done": fitted is not None, "fit_metrics": fit_metrics,
                                             "final": final}, fitted, work / "evaluate")
     report(final, ckpt)
@@ -147,8 +148,16 @@ def run_stages(cfg: RunConfig, dataset: Path, work: Path, stages: Stages, report
 def _eval_metrics(row: dict[str, Any]) -> dict[str, Any]:
     keys = {"win_rate": "win_rate", "normalized_return": "normalized_return", "return_mean": "return_mean",
             "total_loss": "learner_loss", "td_loss": "td_loss", "updates": "learner_updates",
-            "dataset_normalized_return": "dataset_normalized_return", "dataset_win_rate": "dataset_win_rate"}
+            # the evaluator's "dataset" is its training mixture (real + synthetic)
+            "dataset_normalized_return": "mixture_normalized_return", "dataset_win_rate": "mixture_win_rate"}
     return {name: row[key] for key, name in keys.items() if key in row}
+
+
+def _real_data_metrics(dataset: Path) -> dict[str, float]:
+    """The real dataset's own figures (the reference every augmenter is compared with)."""
+    stats = read_card(dataset).stats
+    return {"dataset_return_mean": stats.mean_return, "dataset_normalized_return": stats.normalized_return,
+            "dataset_win_rate": stats.win_rate}
 
 
 def _mixture_size(sources: list[tuple[str, float]]) -> int:
