@@ -69,12 +69,12 @@ def core_collector(map_name: str, batch: int, episodes: int, epsilon: float) -> 
     from rayeaq.envs.maps import smax_spec
 
     spec = smax_spec(map_name)
-    for _ in run_episodes(spec, np.arange(256), epsilon, n_slots=batch):  # compile / warm cache
+    for _ in run_episodes(spec, np.arange(episodes) + 10**6, epsilon, n_slots=batch):  # compile: same shapes
         pass
     start = time.perf_counter()
-    for _, buffers in run_episodes(spec, np.arange(episodes) + 10_000, epsilon, n_slots=batch):
+    for _, assembler in run_episodes(spec, np.arange(episodes) + 10_000, epsilon, n_slots=batch):
         pass
-    return float(buffers.filled.sum()) / (time.perf_counter() - start)
+    return float(assembler.whole().filled.sum()) / (time.perf_counter() - start)
 
 
 def command(map_name: str, batch: int, episodes: int, epsilon: float) -> tuple[float, float, str]:
@@ -83,7 +83,7 @@ def command(map_name: str, batch: int, episodes: int, epsilon: float) -> tuple[f
             sys.executable, "-m", "rayeaq.collect", str(ROOT / "tune_configs" / "collect_3m.yaml"),
             "--out", tmp, f"env.map={map_name}", f"collect.episodes={episodes}", "collect.tiers=[medium]",
             f"collect.tier_bands.medium.epsilon={epsilon}", "collect.workers=1",
-            f"collect.envs_per_worker={batch}", f"collect.shard_episodes={max(episodes // 4, 1)}",
+            f"collect.envs_per_worker={batch}", "collect.shard_episodes=1000",
         ]
         start = time.perf_counter()
         proc = subprocess.run(args, capture_output=True, text=True, cwd=ROOT)

@@ -18,12 +18,17 @@ def _greedy_policy(spec):
     return GreedyPolicy(nets)
 
 
+def _last(stream):
+    *_, (_, assembler) = stream
+    return assembler.whole()
+
+
 def test_host_policy_episodes_are_legal_and_batch_independent():
     spec = smax_spec("3m")
     policy = _greedy_policy(spec)
     seeds = np.arange(10) + 50
-    *_, (_, a) = run_episodes_host(spec, seeds, 0.2, policy, n_slots=5)
-    *_, (_, b) = run_episodes_host(spec, seeds, 0.2, policy, n_slots=10)
+    a = _last(run_episodes_host(spec, seeds, 0.2, policy, n_slots=5))
+    b = _last(run_episodes_host(spec, seeds, 0.2, policy, n_slots=10))
     assert a.complete.all() and b.complete.all()
     assert np.array_equal(a.length, b.length) and np.array_equal(a.actions, b.actions)
     taken = np.take_along_axis(a.avail_actions, a.actions[..., None], axis=-1)[..., 0]
@@ -31,6 +36,6 @@ def test_host_policy_episodes_are_legal_and_batch_independent():
     rows = np.arange(spec.max_seq_len)[None, :]
     assert np.array_equal(a.filled, rows < a.length[:, None])
     # ε = 1 ignores the policy: same as any other fully random run of these seeds
-    *_, (_, r1) = run_episodes_host(spec, seeds, 1.0, policy, n_slots=5)
-    *_, (_, r2) = run_episodes_host(spec, seeds, 1.0, _greedy_policy(spec), n_slots=10)
+    r1 = _last(run_episodes_host(spec, seeds, 1.0, policy, n_slots=5))
+    r2 = _last(run_episodes_host(spec, seeds, 1.0, _greedy_policy(spec), n_slots=10))
     assert np.array_equal(r1.actions, r2.actions)

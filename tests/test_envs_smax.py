@@ -80,7 +80,8 @@ def test_heuristic_wins_are_reported():
     from rayeaq.collect.rollout import run_episodes
 
     spec = smax_spec("3m")
-    *_, (_, buffers) = run_episodes(spec, np.arange(64), 0.0, n_slots=64, chunk_steps=32)
+    *_, (_, assembler) = run_episodes(spec, np.arange(64), 0.0, n_slots=64, chunk_steps=32)
+    buffers = assembler.whole()
     assert buffers.won.mean() > 0.3
     returns = buffers.returns()
     assert (returns[buffers.won] > 1.0).all()  # win bonus of 1 on top of damage

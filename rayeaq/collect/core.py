@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,18 +60,20 @@ def policy_name(epsilon: float, cfg: CollectConfig) -> str:
     return f"heuristic_mix(epsilon={epsilon:.3f},target={cfg.policy.target})"
 
 
-def episode_stream(spec: EnvSpec, seeds: np.ndarray, epsilon: float, cfg: CollectConfig, stats_only: bool = False):
+def episode_stream(spec: EnvSpec, seeds: np.ndarray, epsilon: float, cfg: CollectConfig, stats_only: bool = False,
+                   shard_sizes: list[int] | None = None):
     """The configured behaviour policy's episodes: fused JAX collector, or the host loop for a checkpoint."""
     if cfg.policy.kind == "qmix_checkpoint":
         from rayeaq.collect.host_rollout import run_episodes_host
 
         policy = _checkpoint_policy(str(cfg.policy.checkpoint))
-        return run_episodes_host(spec, seeds, epsilon, policy, n_slots=cfg.envs_per_worker, stats_only=stats_only)
+        return run_episodes_host(spec, seeds, epsilon, policy, n_slots=cfg.envs_per_worker, stats_only=stats_only,
+                                 shard_sizes=shard_sizes)
     from rayeaq.collect.rollout import run_episodes
 
     return run_episodes(
         spec, seeds, epsilon, target_mode=cfg.policy.target, n_slots=cfg.envs_per_worker,
-        chunk_steps=cfg.chunk_steps, stats_only=stats_only,
+        chunk_steps=cfg.chunk_steps, stats_only=stats_only, shard_sizes=shard_sizes,
     )
 
 
@@ -142,36 +145,40 @@ def collect_shards(
         return summaries
     ids = np.concatenate([s.ids for s in todo])
     seeds = episode_seeds(root_seed, tier, ids)
-    owner = np.concatenate([np.full(s.stop - s.first, k) for k, s in enumerate(todo)])
-    remaining = np.array([s.stop - s.first for s in todo])
+    sizes = [s.stop - s.first for s in todo]
+    starts = np.concatenate([[0], np.cumsum(sizes)])
     behaviour = policy_name(epsilon, cfg)
-    for completed, buffers in episode_stream(spec, seeds, epsilon, cfg):
-        np.subtract.at(remaining, owner[completed], 1)
-        for k in np.unique(owner[completed]):
-            if remaining[k] == 0:
-                start = int(np.searchsorted(owner, k))
-                sel = slice(start, start + todo[k].stop - todo[k].first)
-                batch = _batch_from_buffers(buffers, sel, ids[sel], seeds[sel], behaviour)
+    # Shards are written by a background thread (Parquet encoding releases the GIL) while the simulator
+    # keeps stepping; a shard's buffer is complete and no longer touched when it is handed over.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-writer") as writer:
+        pending = []
+        for _, assembler in episode_stream(spec, seeds, epsilon, cfg, shard_sizes=sizes):
+            for k in assembler.complete_shards():
+                sel = slice(int(starts[k]), int(starts[k + 1]))
+                batch = _batch_from_buffer(assembler.pop(k), ids[sel], seeds[sel], behaviour)
                 _maybe_inject_fault(todo[k], Path(dataset_dir))
-                write_shard(shard_dir, batch, todo[k].name)
-                summaries.append({"shard": todo[k].name, "episodes": len(batch), "steps": batch.transitions, "skipped": False})
+                pending.append(writer.submit(write_shard, shard_dir, batch, todo[k].name))
+                summaries.append({"shard": todo[k].name, "episodes": len(batch), "steps": batch.transitions,
+                                  "skipped": False})
+        for future in pending:
+            future.result()  # re-raises a failed write
     return summaries
 
 
-def _batch_from_buffers(buffers, sel: slice, ids: np.ndarray, seeds: np.ndarray, behaviour: str) -> EpisodeBatch:
+def _batch_from_buffer(buffer, ids: np.ndarray, seeds: np.ndarray, behaviour: str) -> EpisodeBatch:
     n = len(ids)
     return EpisodeBatch(
-        obs=buffers.obs[sel],
-        state=buffers.state[sel],
-        avail_actions=buffers.avail_actions[sel],
-        actions=buffers.actions[sel],
-        reward=buffers.reward[sel],
-        terminated=buffers.terminated[sel],
-        filled=buffers.filled[sel],
+        obs=buffer.obs,
+        state=buffer.state,
+        avail_actions=buffer.avail_actions,
+        actions=buffer.actions,
+        reward=buffer.reward,
+        terminated=buffer.terminated,
+        filled=buffer.filled,
         episode_id=ids.astype(np.int64),
-        length=buffers.length[sel],
-        episode_return=(buffers.reward[sel] * buffers.filled[sel]).sum(axis=1).astype(np.float32),
-        battle_won=buffers.won[sel],
+        length=buffer.length,
+        episode_return=buffer.returns().astype(np.float32),
+        battle_won=buffer.won,
         seed=seeds.astype(np.int64),
         source=np.array(["real"] * n, dtype=object),
         behaviour_policy=np.array([behaviour] * n, dtype=object),

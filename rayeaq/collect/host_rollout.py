@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from rayeaq.collect.rollout import EpisodeAssembler
+from rayeaq.collect.assembly import EpisodeAssembler
 from rayeaq.envs.config import EnvConfig
 from rayeaq.envs.spec import EnvSpec
 
@@ -32,13 +32,14 @@ def run_episodes_host(
     *,
     n_slots: int = 128,
     stats_only: bool = False,
+    shard_sizes: list[int] | None = None,
 ) -> Iterator[tuple[np.ndarray, object]]:
     from rayeaq.envs.smax_batch import SMAXBatchEnv
 
     n = len(seeds)
     n_slots = max(1, min(n_slots, n))
     env = SMAXBatchEnv(EnvConfig(map=spec.map, episode_limit=spec.episode_limit), n_slots)
-    sink = EpisodeAssembler(spec, n)
+    sink = EpisodeAssembler(spec, shard_sizes or [n])
     for start in range(0, n, n_slots):
         pos = np.arange(start, min(start + n_slots, n))
         batch_seeds = np.resize(seeds[pos], n_slots)  # pad a short last batch (extra slots ignored)
@@ -70,4 +71,5 @@ def run_episodes_host(
 
 
 def _stats(sink: EpisodeAssembler) -> dict[str, np.ndarray]:
-    return {"return": sink.returns(), "won": sink.won, "length": sink.length}
+    whole = sink.whole()
+    return {"return": whole.returns(), "won": whole.won, "length": whole.length}

@@ -81,7 +81,8 @@ class CollectorPool:
 
 
 def _group(shards: list[core.ShardPlan], workers: int) -> list[list[core.ShardPlan]]:
-    """Contiguous groups, about two per worker, so the queue balances but each call stays long."""
+    """Contiguous groups, about two per worker, so the queue balances but each call stays long (memory
+    does not grow with a group: the actor buffers only the shards with episodes in flight)."""
     n_groups = max(1, min(len(shards), 2 * workers))
     size = -(-len(shards) // n_groups)
     return [shards[i : i + size] for i in range(0, len(shards), size)]

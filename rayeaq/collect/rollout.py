@@ -11,12 +11,12 @@ Each call of the jitted chunk advances all slots ``chunk_steps`` steps and retur
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 from typing import Any, Callable, Iterator, NamedTuple
 
 import numpy as np
 
+from rayeaq.collect.assembly import EpisodeAssembler
 from rayeaq.envs import smax_core
 from rayeaq.envs.spec import EnvSpec
 from rayeaq.policies import smax_policies
@@ -134,51 +134,6 @@ def make_chunk_fn(env, chunk_steps: int, target_mode: int) -> Callable:
     return chunk
 
 
-@dataclass
-class EpisodeAssembler:
-    """Host-side buffers for ``n`` episodes; scatters step records into padded ``[n, T, ...]`` arrays."""
-
-    spec: EnvSpec
-    n: int
-
-    def __post_init__(self) -> None:
-        s, n, t = self.spec, self.n, self.spec.max_seq_len
-        self.obs = np.zeros((n, t, s.n_agents, s.obs_shape), np.float32)
-        self.state = np.zeros((n, t, s.state_shape), np.float32)
-        self.avail_actions = np.zeros((n, t, s.n_agents, s.n_actions), np.bool_)
-        self.actions = np.zeros((n, t, s.n_agents), np.int64)
-        self.reward = np.zeros((n, t), np.float32)
-        self.terminated = np.zeros((n, t), np.bool_)
-        self.filled = np.zeros((n, t), np.bool_)
-        self.length = np.zeros(n, np.int64)
-        self.won = np.zeros(n, np.bool_)
-        self.complete = np.zeros(n, np.bool_)
-
-    def add(self, records: dict[str, np.ndarray]) -> np.ndarray:
-        """Scatter one chunk of records; returns the work positions of episodes completed in it."""
-        active = records["pos"] >= 0
-        ep, t = records["pos"][active], records["t"][active]
-        self.obs[ep, t] = records["obs"][active]
-        self.state[ep, t] = records["state"][active]
-        self.avail_actions[ep, t] = records["avail_actions"][active]
-        self.actions[ep, t] = records["actions"][active]
-        self.reward[ep, t] = records["reward"][active]
-        self.filled[ep, t] = True
-        done = records["done"]
-        ep, t = records["pos"][done], records["t"][done]
-        self.obs[ep, t + 1] = records["next_obs"][done]
-        self.state[ep, t + 1] = records["next_state"][done]
-        self.avail_actions[ep, t + 1] = records["next_avail"][done]
-        self.terminated[ep, t] = records["terminated"][done]
-        self.length[ep] = t + 1
-        self.won[ep] = records["won"][done]
-        self.complete[ep] = True
-        return ep
-
-    def returns(self) -> np.ndarray:
-        return (self.reward * self.filled).sum(axis=1)
-
-
 def run_episodes(
     spec: EnvSpec,
     seeds: np.ndarray,
@@ -188,12 +143,14 @@ def run_episodes(
     n_slots: int = 128,
     chunk_steps: int = 64,
     stats_only: bool = False,
+    shard_sizes: list[int] | None = None,
 ) -> Iterator[tuple[np.ndarray, "EpisodeAssembler | dict[str, np.ndarray]"]]:
     """Play one episode per seed with the ε-mixture policy; yields after every chunk.
 
-    Yields ``(completed_positions, assembler)`` (or per-episode stats when ``stats_only``: then the
-    second item is a dict with ``return``, ``won``, ``length`` arrays over all positions). The
-    chunk dispatch of step k+1 overlaps the host scatter of chunk k.
+    Yields ``(completed_positions, assembler)``; the assembler holds the work list split into
+    ``shard_sizes`` consecutive shards (default: one), each buffered only while it is being filled.
+    With ``stats_only`` the second item is a dict of ``return``, ``won``, ``length`` over all
+    positions instead. The chunk dispatch of step k+1 overlaps the host scatter of chunk k.
     """
     env = smax_core.make_smax(spec.map, spec.episode_limit)
     n_work = len(seeds)
@@ -208,7 +165,7 @@ def run_episodes(
         stats = {"return": np.zeros(n_work, np.float32), "won": np.zeros(n_work, np.bool_), "length": np.zeros(n_work, np.int64)}
         sink: Any = stats
     else:
-        sink = EpisodeAssembler(spec, n_work)
+        sink = EpisodeAssembler(spec, shard_sizes or [n_work])
     keys = ("pos", "t", "reward", "done", "won") if stats_only else None
     done_count = 0
     slots, records = chunk(slots, seeds_dev, n_dev, eps_dev)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from rayeaq.data.batch import EpisodeBatch
 from rayeaq.data.card import SCHEMA_VERSION, SHARD_DIR, SUMMARY_NAME, DatasetCard, compute_stats, write_card
-from rayeaq.data.shards import episode_digests, field_shapes, fingerprint, read_shard, write_shard
+from rayeaq.data.shards import DIGEST, field_shapes, fingerprint, read_shard_index, write_shard
 from rayeaq.envs.spec import EnvSpec
 from rayeaq.errors import DatasetError
 
@@ -38,13 +38,9 @@ def finalize_dataset(
     if not names:
         raise DatasetError(f"{shard_dir}: no shards to finalize")
     shapes = field_shapes(spec.max_seq_len, spec.n_agents, spec.obs_shape, spec.state_shape, spec.n_actions)
-    digests: list[tuple[int, str]] = []
-    summaries = []
-    for name in names:
-        batch = read_shard(shard_dir / name, shapes)
-        digests.extend(episode_digests(batch))
-        summaries.append(episode_summary(batch, name))
+    summaries = [read_shard_index(shard_dir / name, shapes).assign(shard=name) for name in names]
     summary = pd.concat(summaries, ignore_index=True).sort_values("episode_id", kind="stable")
+    digests = list(zip(summary["episode_id"].astype(int), summary.pop(DIGEST)))
     if summary["episode_id"].duplicated().any():
         dup = int(summary.loc[summary["episode_id"].duplicated(), "episode_id"].iloc[0])
         raise DatasetError(f"{shard_dir}: field episode_id: episode {dup} appears in two shards")
@@ -79,22 +75,6 @@ def finalize_dataset(
     )
     write_card(directory, card)
     return card
-
-
-def episode_summary(batch: EpisodeBatch, shard: str) -> pd.DataFrame:
-    """One row per episode: ids, length, return, outcome, provenance and the shard holding it."""
-    return pd.DataFrame(
-        {
-            "episode_id": batch.episode_id,
-            "length": batch.length,
-            "return": batch.episode_return,
-            "battle_won": batch.battle_won,
-            "seed": batch.seed,
-            "source": batch.source.astype(str),
-            "behaviour_policy": batch.behaviour_policy.astype(str),
-            "shard": shard,
-        }
-    )
 
 
 def write_dataset(
