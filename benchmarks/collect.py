@@ -99,7 +99,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--map", default="3m")
     parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--episodes", type=int, default=4000)
+    parser.add_argument("--episodes", type=int, default=40000)
     parser.add_argument("--epsilon", type=float, default=0.1)
     args = parser.parse_args()
 

@@ -84,7 +84,7 @@ def _collect_tier(pool, cfg: RunConfig, spec, tier: str, directory: Path, totals
         print(f"[{tier}] warning: no ε reaches win-rate band {band.win_rate}; using the closest, ε={epsilon}")
     start = time.perf_counter()
     with tqdm(total=ccfg.episodes, desc=f"collect {tier} (ε={epsilon:.2f})", unit="ep", leave=False) as bar:
-        summaries = pool.collect(tier, shards, epsilon, directory, lambda s: bar.update(s["episodes"]))
+        summaries = pool.collect(tier, shards, epsilon, directory, lambda done: bar.update(done - bar.n))
     totals["collect_seconds"] += time.perf_counter() - start
     totals["collected_steps"] += sum(s["steps"] for s in summaries)
     card = finalize_dataset(

@@ -16,6 +16,7 @@ import ray
 
 from rayeaq.collect import core
 from rayeaq.collect.config import CollectConfig
+from rayeaq.data.card import SHARD_DIR
 from rayeaq.envs.spec import EnvSpec
 
 
@@ -24,9 +25,7 @@ class CollectorActor:
     """Holds one compiled collector (JAX) and runs calibration and shard collection."""
 
     def __init__(self, spec: EnvSpec, cfg: CollectConfig, root_seed: int):
-        import torch  # noqa: F401  (bounded below: JAX and torch share worker processes)
-
-        torch.set_num_threads(1)
+        # torch is imported (with bounded threads) only for a checkpoint policy: see core._checkpoint_policy
         self.spec, self.cfg, self.root_seed = spec, cfg, root_seed
 
     def measure(self, tier: str, epsilons: list[float], n_episodes: int) -> list[dict]:
@@ -45,8 +44,10 @@ class CollectorPool:
             options["runtime_env"] = {"env_vars": {core.FAULT_ENV: os.environ[core.FAULT_ENV]}}
         self.actors = [CollectorActor.options(**options).remote(spec, cfg, root_seed) for _ in range(cfg.workers)]
 
-    def map(self, calls: list[Callable], on_result: Callable[[object], None]) -> list:
-        """Run ``call(actor) -> ObjectRef`` for each item on the next idle actor; results in order."""
+    def map(self, calls: list[Callable], on_result: Callable[[object], None],
+            on_tick: Callable[[], None] | None = None) -> list:
+        """Run ``call(actor) -> ObjectRef`` for each item on the next idle actor; results in order.
+        ``on_tick`` is called about once a second while calls run (progress polling)."""
         results: list = [None] * len(calls)
         queue = list(enumerate(calls))
         running: dict = {}
@@ -56,7 +57,11 @@ class CollectorPool:
                 index, call = queue.pop(0)
                 actor = idle.pop(0)
                 running[call(actor)] = (index, actor)
-            ready, _ = ray.wait(list(running), num_returns=1)
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
+            if on_tick is not None:
+                on_tick()
+            if not ready:
+                continue
             index, actor = running.pop(ready[0])
             results[index] = ray.get(ready[0])
             on_result(results[index])
@@ -68,11 +73,19 @@ class CollectorPool:
         return [row for rows in self.map(calls, lambda _: None) for row in rows]
 
     def collect(
-        self, tier: str, shards: list[core.ShardPlan], epsilon: float, dataset_dir: Path, on_shard: Callable[[dict], None]
+        self, tier: str, shards: list[core.ShardPlan], epsilon: float, dataset_dir: Path,
+        on_progress: Callable[[int], None],
     ) -> list[dict]:
+        """Collect ``shards``; ``on_progress(episodes on disk)`` is called as shards appear."""
         groups = _group(shards, len(self.actors))
         calls = [lambda a, g=g: a.collect.remote(tier, g, epsilon, str(dataset_dir)) for g in groups]
-        nested = self.map(calls, lambda summaries: [on_shard(s) for s in summaries])
+        shard_dir = Path(dataset_dir) / SHARD_DIR
+        sizes = {s.name: s.stop - s.first for s in shards}
+
+        def poll() -> None:  # shards are published atomically: what is on disk is done
+            on_progress(sum(sizes.get(p.name, 0) for p in shard_dir.glob("shard-*.parquet")))
+
+        nested = self.map(calls, lambda _: poll(), on_tick=poll)
         return [s for group in nested for s in group]
 
     def shutdown(self) -> None:
@@ -81,8 +94,8 @@ class CollectorPool:
 
 
 def _group(shards: list[core.ShardPlan], workers: int) -> list[list[core.ShardPlan]]:
-    """Contiguous groups, about two per worker, so the queue balances but each call stays long (memory
-    does not grow with a group: the actor buffers only the shards with episodes in flight)."""
-    n_groups = max(1, min(len(shards), 2 * workers))
+    """Contiguous groups, one per worker alone, else about two per worker so the queue balances; each
+    call stays long (memory does not grow with a group: an actor buffers only shards in flight)."""
+    n_groups = max(1, min(len(shards), 1 if workers == 1 else 2 * workers))
     size = -(-len(shards) // n_groups)
     return [shards[i : i + size] for i in range(0, len(shards), size)]
