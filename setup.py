@@ -2,6 +2,16 @@
 
 from setuptools import find_packages, setup
 
+ANALYSIS = [
+    "jupytext>=1.16",
+    "nbformat>=5.9",
+    "nbclient>=0.10",
+    "nbconvert>=7.10",
+    "ipykernel>=6.29",
+    "matplotlib>=3.8",
+    "scikit-learn>=1.4",
+]
+
 setup(
     name="rayeaq",
     version="0.1.0",
@@ -25,31 +35,13 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={
-        "test": [
-            "pytest>=8",
-            "pytest-timeout>=2.3",
-            "diffusers>=0.30",
-            # reference implementation the analysis statistics are tested against
-            "rliable>=1.2",
-            # the analysis notebooks are executed by tests/test_report.py
-            "jupytext>=1.16",
-            "nbformat>=5.9",
-            "nbclient>=0.10",
-            "nbconvert>=7.10",
-            "ipykernel>=6.29",
-            "matplotlib>=3.8",
-            "scikit-learn>=1.4",
-        ],
         # python -m rayeaq.report: analysis notebooks (jupytext sources executed headless) -> HTML, PNG, CSV
-        "analysis": [
-            "jupytext>=1.16",
-            "nbformat>=5.9",
-            "nbclient>=0.10",
-            "nbconvert>=7.10",
-            "ipykernel>=6.29",
-            "matplotlib>=3.8",
-            "scikit-learn>=1.4",
-        ],
+        "analysis": ANALYSIS,
+        # the test suite: references the code is checked against (diffusers schedulers, rliable) and the
+        # analysis packages (tests/test_report.py executes the notebooks)
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "diffusers>=0.30", "rliable>=1.2"] + ANALYSIS,
+        # benchmarks/: the reference implementations timed side by side with ours
+        "bench": ["diffusers>=0.30", "torchrl>=0.14"],
         # The real StarCraft II SMAC is NOT on PyPI (the PyPI package `smac` is SMAC3, an
         # AutoML tool). Install it from its repository (see README); these are the extra
         # packages it needs next to jaxmarl.
