@@ -2,7 +2,8 @@
 
 ``L = ||τ0 - fθ(τk, k)||² + λ · L_Qtot``. With ``objective = "qtot"`` the network's own Q-total channel
 is both fitted (inside the reconstruction term, target = return-to-go) and maximised
-(``L_Qtot = -mean over step rows of the predicted Q-total``). With ``objective = "critic"`` a QMIX-style
+(``L_Qtot = -mean over step rows of the predicted Q-total / F``, i.e. per tensor element like the
+reconstruction mean). With ``objective = "critic"`` a QMIX-style
 critic is fitted to the real return-to-go and ``L_Qtot = -mean critic(fθ(τk, k))`` through frozen critic
 weights, so only the denoiser is pushed. λ = 0 is EAQ⁻Q. One forward = one loss, so DDP wraps it whole.
 """
@@ -43,11 +44,16 @@ class EAQModel(nn.Module):
         recon = (((pred - x0) ** 2) * self.channel_weights[None, :, None]).mean()
         mask = valid.float()
         denom = mask.sum().clamp(min=1.0)
+        # L_Qtot is scaled to one tensor element like the reconstruction mean (the paper's sums over τ0's
+        # F x H elements and over the H Q-total entries): otherwise it weighs F times more, and the Q-total
+        # channel runs away from its target (seen: +17 normalised units at λ = 0.1 with F = 348). Scaled,
+        # the channel settles λ/2 above its return-to-go target at the optimum.
+        q_scale = 1.0 / x0.shape[1]
         out = {"recon": recon}
         if self.objective == "qtot":
             q_pred = pred[:, self.qtot_channel]
-            out["q_loss"] = -(q_pred * mask).sum() / denom
-            out["q_pred"] = out["q_loss"].detach().neg()
+            out["q_pred"] = ((q_pred * mask).sum() / denom).detach()
+            out["q_loss"] = -(q_pred * mask).sum() / denom * q_scale
             out["loss"] = recon + self.q_weight * out["q_loss"]
         else:
             assert self.critic is not None
@@ -55,7 +61,7 @@ class EAQModel(nn.Module):
             out["critic_loss"] = (((q_real - x0[:, self.qtot_channel]) ** 2) * mask).sum() / denom
             frozen = {name: p.detach() for name, p in self.critic.named_parameters()}
             q_pred = functional_call(self.critic, frozen, (pred,))
-            out["q_loss"] = -(q_pred * mask).sum() / denom
-            out["q_pred"] = out["q_loss"].detach().neg()
+            out["q_pred"] = ((q_pred * mask).sum() / denom).detach()
+            out["q_loss"] = -(q_pred * mask).sum() / denom * q_scale
             out["loss"] = recon + out["critic_loss"] + self.q_weight * out["q_loss"]
         return out
