@@ -145,6 +145,9 @@ def test_out_dir_of_another_config_is_refused(ray_local, tmp_path):
     from rayeaq.errors import ConfigError
 
     _collect(tmp_path, "same", 1)
+    run_before = (tmp_path / "same" / "run.json").read_text()
     cfg = load_run_config(None, TINY + ["seed=4"])
     with pytest.raises(ConfigError, match="different seed"):
         collect_all(cfg, tmp_path / "same")
+    assert (tmp_path / "same" / "run.json").read_text() == run_before  # the refused run changed nothing
+    assert set(json.loads(run_before)["dataset_fingerprints"]) == {"poor"}

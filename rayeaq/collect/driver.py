@@ -27,9 +27,12 @@ def collect_all(cfg: RunConfig, out: Path) -> dict:
     policy = cfg.collect.policy
     if policy.kind == "qmix_checkpoint" and (policy.checkpoint is None or not Path(policy.checkpoint).is_dir()):
         raise ConfigError(f"collect.policy.checkpoint: expected a QMIX checkpoint directory, got {policy.checkpoint!r}")
+    for tier in cfg.collect.tiers:  # before anything is written: never overwrite another config's data
+        _check_same_content(cfg, tier, out / tier)
     spec = env_spec(cfg.env)
     out.mkdir(parents=True, exist_ok=True)
     write_run_info(out, cfg, "collect", {"env_spec": spec.to_dict()})
+    fingerprints: dict[str, str] = {}
     totals = {"episodes": 0, "transitions": 0, "wins": 0.0, "return_sum": 0.0, "collected_steps": 0,
               "collect_seconds": 0.0, "tiers": []}
     with ray_session(cfg.ray):
@@ -39,6 +42,7 @@ def collect_all(cfg: RunConfig, out: Path) -> dict:
         try:
             for tier in cfg.collect.tiers:
                 card = _collect_tier(pool, cfg, spec, tier, out / tier, totals)
+                fingerprints[tier] = card.fingerprint
                 totals["episodes"] += card.stats.episodes
                 totals["transitions"] += card.stats.transitions
                 totals["wins"] += card.stats.win_rate * card.stats.episodes
@@ -46,10 +50,20 @@ def collect_all(cfg: RunConfig, out: Path) -> dict:
                 totals["tiers"].append(f"{tier}: {card.stats.episodes} ep, win {card.stats.win_rate:.2f}")
         finally:
             pool.shutdown()
+    write_run_info(out, cfg, "collect", {"env_spec": spec.to_dict(), "dataset_fingerprints": fingerprints})
     n = max(totals["episodes"], 1)
     totals["win_rate"] = totals["wins"] / n
     totals["mean_return"] = totals["return_sum"] / n
     return totals
+
+
+def _check_same_content(cfg: RunConfig, tier: str, directory: Path) -> None:
+    calibration = core.load_calibration(directory)
+    if calibration is not None and calibration.get("content_key") != core.content_key(cfg, tier):
+        raise ConfigError(
+            f"{directory} holds a {tier} dataset collected with a different seed, env, episode count or "
+            "behaviour policy; choose another --out or delete it"
+        )
 
 
 def _collect_tier(pool, cfg: RunConfig, spec, tier: str, directory: Path, totals: dict):
@@ -57,11 +71,6 @@ def _collect_tier(pool, cfg: RunConfig, spec, tier: str, directory: Path, totals
     shards = core.plan_shards(ccfg.episodes, ccfg.shard_episodes)
     key = core.content_key(cfg, tier)
     calibration = core.load_calibration(directory)
-    if calibration is not None and calibration.get("content_key") != key:
-        raise ConfigError(
-            f"{directory} holds a {tier} dataset collected with a different seed, env, episode count or "
-            "behaviour policy; choose another --out or delete it"
-        )
     if calibration is not None and (directory / "card.json").is_file():
         card = read_card(directory)
         if card.stats.episodes == ccfg.episodes and card.shards == [s.name for s in shards]:
