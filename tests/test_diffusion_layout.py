@@ -117,6 +117,19 @@ def test_windows_decode_to_segments(real_episodes: EpisodeBatch):
         assert valid[w].sum() == min(max(remaining, 0), h)
 
 
+@pytest.mark.parametrize("h, stride", [(8, 4), (8, 8), (5, 3), (21, 8), (2, 1)])
+def test_every_terminal_row_is_in_a_window(h, stride):
+    t = 21  # episode_limit 20: lengths up to 20 put the terminal row on the last padded row
+    length = np.array([0, 1, 2, 7, 8, 13, 16, 19, 20])
+    ep, st = window_starts(length, t, h, stride)
+    assert (st >= 0).all() and (st + h <= t).all()
+    for i, n in enumerate(length):
+        starts = st[ep == i]
+        assert ((starts <= n) & (n < starts + h)).any(), (n, starts)  # terminal row (and last step) covered
+        assert len(set(starts.tolist())) == len(starts)
+        assert n == 0 or (starts < n).all()  # every window holds at least one step
+
+
 def test_decode_masks_after_first_done_and_clips():
     spec = smax_spec("3m", 10)
     layout = Layout(spec.n_agents, spec.obs_shape, spec.n_actions, spec.state_shape, 10, 11, True, True)

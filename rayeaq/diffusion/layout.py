@@ -142,8 +142,15 @@ def encode_episodes(batch: EpisodeBatch, layout: Layout) -> np.ndarray:
 
 def window_starts(length: np.ndarray, t: int, h: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
     """(episode index, start row) of every window: starts every ``stride`` rows before the episode's
-    end, never running past the ``t`` padded rows (at least the window at row 0)."""
-    starts = [[s for s in range(0, max(int(n), 1), stride) if s + h <= t] or [0] for n in length]
+    end, never running past the ``t`` padded rows, plus the window ending at the episode's terminal
+    row (row ``length``), so that the last step, the done flag and the terminal observation of every
+    episode are in some window."""
+    starts = []
+    for n in length:
+        n = int(n)
+        own = [s for s in range(0, max(n, 1), stride) if s + h <= t]
+        last = max(0, min(n + 1, t) - h)  # the window whose last row is the terminal row
+        starts.append(own if last in own else own + [last])
     ep = np.concatenate([np.full(len(s), i, dtype=np.int64) for i, s in enumerate(starts)])
     return ep, np.concatenate([np.asarray(s, dtype=np.int64) for s in starts])
 
@@ -151,8 +158,8 @@ def window_starts(length: np.ndarray, t: int, h: int, stride: int) -> tuple[np.n
 def encode_windows(batch: EpisodeBatch, layout: Layout, stride: int) -> tuple[np.ndarray, np.ndarray]:
     """Windows of ``layout.rows`` rows -> ``(x [W,F,H], valid [W,H])``; ``valid`` marks step rows.
 
-    Windows start every ``stride`` rows inside each episode (at least one step in the window) and
-    never run past the padded episode.
+    Windows start every ``stride`` rows inside each episode (at least one step in the window), plus
+    one ending at the episode's terminal row, and never run past the padded episode.
     """
     full = encode_episodes(batch, layout)
     h = layout.rows

@@ -24,6 +24,7 @@ from rayeaq.diffusion.config import DiffusionConfig, FitConfig
 from rayeaq.diffusion.layout import Layout, Normalizer, encode_windows
 from rayeaq.diffusion.model import EAQModel
 from rayeaq.errors import UserError
+from rayeaq.runinfo import derive_seed
 
 CHECKPOINT_FILE = "generator.pt"
 CHECKPOINT_FORMAT = 1
@@ -77,7 +78,7 @@ class Trainer:
         self.fault_nan_step: int | None = None
 
     def train_step(self, data: TrainData, generator: torch.Generator) -> dict[str, float]:
-        """One optimiser step on a random batch; raises :class:`NonFiniteLossError` on NaN/inf."""
+        """One optimiser step on a random batch drawn with ``generator``; raises :class:`NonFiniteLossError` on NaN/inf."""
         n = data.x.shape[0]
         idx = torch.randint(0, n, (self.fcfg.batch_size,), generator=generator)
         x0 = data.x[idx].to(self.device)
@@ -110,10 +111,12 @@ class Trainer:
             e.copy_(b)
 
     def run(self, data: TrainData, seed: int, on_step: Callable[["Trainer", dict[str, float]], None] | None = None) -> dict[str, float]:
-        """Train until ``fcfg.steps``; the batch generator is reseeded from (seed, step) so resumes are exact."""
-        generator = torch.Generator().manual_seed(seed + self.step)
+        """Train until ``fcfg.steps``; each step's batch is drawn from a generator seeded with (seed, step),
+        so a resumed run draws the same batches as an uninterrupted one."""
+        generator = torch.Generator()
         metrics: dict[str, float] = {}
         while self.step < self.fcfg.steps:
+            generator.manual_seed(derive_seed(seed, "batches", self.step))
             metrics = self.train_step(data, generator)
             if on_step is not None:
                 on_step(self, metrics)
@@ -145,6 +148,8 @@ class Trainer:
         if self.model.critic is not None:
             self.model.critic.load_state_dict(payload["critic"])
         self.optimizer.load_state_dict(payload["optimizer"])
+        for group in self.optimizer.param_groups:  # the configured fit.lr wins over the checkpoint's
+            group["lr"] = self.fcfg.lr
         self.step = int(payload["step"])
 
 
