@@ -29,13 +29,14 @@ def run_fit(cfg, dataset_dir: str | Path, out: str | Path, callbacks: list | Non
     ``callbacks`` are Ray Train ``RunConfig`` callbacks (a Tune trial passes one that forwards every
     loss report to Tune as it comes).
     """
-    from rayeaq.diffusion.fit_core import export_checkpoint, fit_inputs, load_real_dataset
+    from rayeaq.diffusion.fit_core import check_out_dir, export_checkpoint, fit_inputs, load_real_dataset
     from rayeaq.diffusion.ray_fit import fit_with_ray
     from rayeaq.runinfo import write_run_info
 
     out = Path(out)
     dataset = load_real_dataset(dataset_dir)
     inputs = fit_inputs(cfg, dataset)
+    check_out_dir(out, cfg, inputs)
     write_run_info(out, cfg, "fit", {"dataset": inputs["dataset"], "layout": inputs["layout"]})
     start = time.perf_counter()
     result = fit_with_ray(cfg, inputs, out, callbacks=callbacks)

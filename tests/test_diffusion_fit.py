@@ -10,7 +10,7 @@ from rayeaq.data.writer import write_dataset
 from rayeaq.diffusion.testing import toy_episodes
 from rayeaq.diffusion.train import FAULT_NAN_ENV, NonFiniteLossError
 from rayeaq.envs.spec import EnvSpec
-from rayeaq.errors import DatasetError
+from rayeaq.errors import ConfigError, DatasetError
 
 SPEC = EnvSpec(backend="smax", map="3m", n_agents=2, n_enemies=2, n_actions=7, obs_shape=6, state_shape=8,
                episode_limit=15, action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
@@ -64,3 +64,26 @@ def test_fit_refuses_synthetic_data(toy_dataset, tmp_path):
     write_dataset(synthetic, episodes, SPEC, source="synthetic")
     with pytest.raises(DatasetError, match="real data only"):
         load_real_dataset(synthetic)
+
+
+def test_fit_refuses_out_of_another_fit(toy_dataset, tmp_path):
+    """A rerun resumes from OUT's checkpoint, so OUT must hold a fit of the same dataset and diffusion config."""
+    from rayeaq.data.reader import load_dataset
+    from rayeaq.diffusion.fit_core import check_out_dir, fit_inputs
+    from rayeaq.fit import run_fit
+    from rayeaq.runinfo import write_run_info
+
+    out = tmp_path / "fit"
+    cfg = load_run_config(None, TINY + ["fit.steps=4"])
+    inputs = fit_inputs(cfg, load_dataset(toy_dataset))
+    check_out_dir(out, cfg, inputs)  # nothing there yet
+    write_run_info(out, cfg, "fit", {"dataset": inputs["dataset"], "layout": inputs["layout"]})
+    check_out_dir(out, load_run_config(None, TINY + ["fit.steps=8", "fit.lr=1e-5"]), inputs)  # fit.* may change
+    other = load_run_config(None, TINY + ["diffusion.q_weight=0.5"])
+    with pytest.raises(ConfigError, match="holds a fit of another diffusion config; use another --out") as err:
+        run_fit(other, toy_dataset, out)  # refused before Ray is needed
+    assert "\n" not in str(err.value)
+    elsewhere = tmp_path / "other_real"
+    write_dataset(elsewhere, toy_episodes(SPEC, 5, seed=9), SPEC, source="real")
+    with pytest.raises(ConfigError, match="another dataset"):
+        check_out_dir(out, cfg, fit_inputs(cfg, load_dataset(elsewhere)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,8 @@ from typing import Any
 from rayeaq.data.reader import Dataset, load_dataset
 from rayeaq.diffusion.layout import Layout, Normalizer
 from rayeaq.diffusion.train import CHECKPOINT_FILE, fit_normalizer, load_checkpoint
-from rayeaq.errors import DatasetError
+from rayeaq.errors import ConfigError, DatasetError
+from rayeaq.runinfo import RUN_FILE
 
 
 def load_real_dataset(path: str | Path) -> Dataset:
@@ -35,6 +37,25 @@ def fit_inputs(cfg, dataset: Dataset) -> dict[str, Any]:
         "dataset": {"path": str(Path(dataset.path).resolve()), "fingerprint": card.fingerprint,
                     "episodes": card.stats.episodes, "tier": card.tier},
     }
+
+
+def check_out_dir(out: str | Path, cfg, inputs: dict[str, Any]) -> None:
+    """A rerun into ``out`` resumes the fit there, so it must be of the same dataset and ``diffusion`` section."""
+    path = Path(out) / RUN_FILE
+    if not path.is_file():
+        return
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        record = {}
+    if not isinstance(record, dict) or record.get("stage") != "fit":
+        return
+    old_dataset = record.get("dataset") if isinstance(record.get("dataset"), dict) else {}
+    same_data = old_dataset.get("fingerprint") == inputs["dataset"]["fingerprint"]
+    same_config = (record.get("config") or {}).get("diffusion") == cfg.diffusion.model_dump(mode="json")
+    if not (same_data and same_config):
+        what = "dataset" if not same_data else "diffusion config"
+        raise ConfigError(f"{out} holds a fit of another {what}; use another --out")
 
 
 def export_checkpoint(source_dir: str | Path, out: Path) -> dict[str, Any]:
