@@ -75,6 +75,39 @@ def test_save_restore_gives_identical_greedy_actions(ray_local, tmp_path):
     assert np.array_equal(runs[0], runs[2]) and np.array_equal(runs[1], runs[2])
 
 
+def test_config_defaults_agree_and_the_module_spec_follows_later_training_calls():
+    from rayeaq.qmix.config import EvaluateConfig
+    from rayeaq.qmix.ray_algorithm import QMIXConfig
+
+    ep = toy_episodes(2, seed=15)
+    assert QMIXConfig().cql_weight == EvaluateConfig().cql_weight == 1.0
+    cfg = QMIXConfig().qmix(net=_spec(ep)).training(gamma=0.5).qmix(double_q=False)
+    model_config = cfg.get_multi_rl_module_spec().rl_module_specs["qmix"].model_config
+    assert model_config["gamma"] == 0.5 and model_config["double_q"] is False
+
+
+def test_evaluate_config_rejects_more_learners_than_batch_episodes():
+    from rayeaq.config import load_run_config
+    from rayeaq.errors import ConfigError
+
+    load_run_config("tune_configs/evaluate_3m.yaml", ["evaluate.batch_size=4", "evaluate.num_learners=4"])
+    with pytest.raises(ConfigError, match=r"evaluate\.num_learners: expected num_learners <= batch_size=2"):
+        load_run_config("tune_configs/evaluate_3m.yaml", ["evaluate.batch_size=2", "evaluate.num_learners=4"])
+
+
+def test_local_rollout_keeps_the_drivers_torch_threads(monkeypatch):
+    from types import SimpleNamespace
+
+    from rayeaq.qmix import ray_rollout
+
+    monkeypatch.setattr(ray_rollout, "make_env", lambda cfg, n: SimpleNamespace(spec=SimpleNamespace(max_return=2.0)))
+    try:
+        runner = ray_rollout.RolloutRunner(None, _spec(toy_episodes(2, seed=16)), 4, 0, 0.5, torch_threads=2)
+        assert torch.get_num_threads() == 2 and runner.max_return == 2.0
+    finally:
+        torch.set_num_threads(1)
+
+
 def test_policy_reset_clears_one_slot():
     from rayeaq.qmix.networks import QMIXNetworks
     from rayeaq.qmix.policy import GreedyPolicy
@@ -100,13 +133,23 @@ def test_evaluate_cli_end_to_end_on_smax(ray_local, tmp_path):
                       n_actions=spec.n_actions, seed=14)
     write_dataset(tmp_path / "ds", ep, spec, source="real", tier="good", behaviour_policy={"kind": "toy"})
     assert len(load_dataset(tmp_path / "ds").episodes) == 12
+    from rayeaq.config import load_run_config
+    from rayeaq.qmix.run import build_config
+    from rayeaq.runinfo import derive_seed
+
+    qcfg = build_config(load_run_config("tune_configs/evaluate_3m.yaml", []), [(str(tmp_path / "ds"), 0.5)], 1)
+    assert qcfg.mixture_seed == derive_seed(0, "evaluate", "mixture") != qcfg.data_seed  # episodes vs batches
     out = tmp_path / "run"
-    code = main([
-        "tune_configs/evaluate_3m.yaml", "evaluate.updates=20", "evaluate.eval_interval=10",
-        "evaluate.eval_episodes=4", "evaluate.final_eval_episodes=6", "evaluate.eval_envs=4",
-        "evaluate.hidden_dim=16", "--dataset", f"{tmp_path / 'ds'}:0.5", "--dataset", str(tmp_path / "ds"),
-        "--out", str(out),
-    ])
+    try:
+        code = main([
+            "tune_configs/evaluate_3m.yaml", "evaluate.updates=20", "evaluate.eval_interval=10",
+            "evaluate.eval_episodes=4", "evaluate.final_eval_episodes=6", "evaluate.eval_envs=4",
+            "evaluate.hidden_dim=16", "evaluate.torch_threads=2", "--dataset", f"{tmp_path / 'ds'}:0.5",
+            "--dataset", str(tmp_path / "ds"), "--out", str(out),
+        ])
+        assert torch.get_num_threads() == 2  # the in-driver rollouts keep evaluate.torch_threads
+    finally:
+        torch.set_num_threads(1)
     assert code == 0
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["updates"] for r in rows] == [10, 20]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from rayeaq.config.base import StrictModel
 
@@ -63,3 +63,11 @@ class EvaluateConfig(StrictModel):
     """torch.set_num_threads in the learner/driver process (JAX shares it during rollouts)."""
     checkpoint: bool = True
     """Write an RLlib checkpoint of the final algorithm to OUT/checkpoint."""
+
+    @field_validator("num_learners")
+    @classmethod
+    def _learners_fit_the_batch(cls, value: int, info: ValidationInfo) -> int:
+        batch_size = info.data.get("batch_size")  # declared above, so already validated
+        if batch_size is not None and value > batch_size:
+            raise ValueError(f"expected num_learners <= batch_size={batch_size} (each learner gets a shard of the batch)")
+        return value

@@ -35,13 +35,19 @@ from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 from ray.rllib.utils.annotations import override
 from ray.rllib.utils.metrics import LEARNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
 
+from rayeaq.qmix.config import EvaluateConfig
 from rayeaq.qmix.networks import NetSpec
 from rayeaq.qmix.ray_module import MODULE_ID, module_spec, spaces
 from rayeaq.qmix.sampler import EpisodeSampler
 
 
 class QMIXConfig(AlgorithmConfig):
-    """Offline QMIX / QMIX+CQL / BC on a dataset mixture (see the module docstring for the RLlib mapping)."""
+    """Offline QMIX / QMIX+CQL / BC on a dataset mixture (see the module docstring for the RLlib mapping).
+
+    Defaults of the QMIX options are those of :class:`rayeaq.qmix.config.EvaluateConfig`. The module spec
+    is built from ``net``, ``gamma`` and ``double_q`` when RLlib asks for it
+    (:meth:`get_default_rl_module_spec`), so ``.training()`` and ``.qmix()`` may be called in any order.
+    """
 
     def __init__(self, algo_class: type | None = None) -> None:
         super().__init__(algo_class=algo_class or QMIX)
@@ -55,7 +61,7 @@ class QMIXConfig(AlgorithmConfig):
         self.create_env_on_local_worker = False
         # QMIX-specific settings (set through .qmix()).
         self.qmix_algorithm = "qmix"
-        self.cql_weight = 0.0
+        self.cql_weight = EvaluateConfig.model_fields["cql_weight"].default
         self.double_q = True
         self.target_update_interval = 200
         self.batch_size_episodes = 32
@@ -63,6 +69,7 @@ class QMIXConfig(AlgorithmConfig):
         self.net: NetSpec | None = None
         self.datasets: list[tuple[str, float]] = []
         self.data_seed = 0
+        self.mixture_seed = 0
         self.env_config: Any = None  # rayeaq.envs.config.EnvConfig
         self.eval_envs = 64
         self.eval_seed = 0
@@ -82,6 +89,7 @@ class QMIXConfig(AlgorithmConfig):
         net: NetSpec = NotProvided,
         datasets: list[tuple[str, float]] = NotProvided,
         data_seed: int = NotProvided,
+        mixture_seed: int = NotProvided,
         env_config: Any = NotProvided,
         eval_envs: int = NotProvided,
         eval_seed: int = NotProvided,
@@ -89,12 +97,14 @@ class QMIXConfig(AlgorithmConfig):
         rollout_worker_cpus: float = NotProvided,
         torch_threads: int = NotProvided,
     ) -> "QMIXConfig":
-        """Set the QMIX-specific options (RLlib's builder style: only the given ones change)."""
+        """Set the QMIX-specific options (RLlib's builder style: only the given ones change).
+
+        ``data_seed`` seeds the batch sampler, ``mixture_seed`` the choice of episodes in the mixture
+        (:func:`rayeaq.data.reader.load_mixture`, for fractional weights)."""
         for key, value in list(locals().items()):
             if key != "self" and value is not NotProvided:
                 setattr(self, key, value)
         if self.net is not None:
-            self.rl_module(rl_module_spec=module_spec(self.net, self.gamma, self.double_q))
             obs_space, act_space = spaces(self.net)
             self.environment(observation_space=obs_space, action_space=act_space)
             self.multi_agent(policies={MODULE_ID}, policy_mapping_fn=lambda agent_id, episode, **kw: MODULE_ID)
@@ -102,11 +112,14 @@ class QMIXConfig(AlgorithmConfig):
 
     @override(AlgorithmConfig)
     def get_default_rl_module_spec(self) -> Any:
+        """The team module's spec from the current ``net``, ``gamma`` and ``double_q``."""
         from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
         from rayeaq.qmix.ray_module import QMIXTeamModule
 
-        return RLModuleSpec(module_class=QMIXTeamModule)
+        if self.net is None:
+            return RLModuleSpec(module_class=QMIXTeamModule)
+        return module_spec(self.net, self.gamma, self.double_q)
 
     @override(AlgorithmConfig)
     def get_default_learner_class(self) -> type:
@@ -156,7 +169,7 @@ class QMIX(Algorithm):
         if self.config.datasets:
             from rayeaq.data.reader import load_mixture
 
-            episodes, datasets = load_mixture(self.config.datasets, seed=self.config.data_seed)
+            episodes, datasets = load_mixture(self.config.datasets, seed=self.config.mixture_seed)
             self.set_episodes(episodes, max_return=datasets[0].card.max_return)
 
     def set_episodes(self, episodes: Any, max_return: float) -> None:
@@ -212,7 +225,8 @@ class QMIX(Algorithm):
 
         if self._rollout is None:
             c = self.config
-            self._rollout = RolloutRunner(c.env_config, c.net, c.eval_envs, c.rollout_workers, c.rollout_worker_cpus)
+            self._rollout = RolloutRunner(c.env_config, c.net, c.eval_envs, c.rollout_workers, c.rollout_worker_cpus,
+                                          torch_threads=c.torch_threads)
         seeds = (self.config.eval_seed + np.arange(episodes, dtype=np.int64)) % (2**31 - 1)
         result = self._rollout.run(self.net_state(), seeds)
         metrics = result.summary(self._rollout.max_return)

@@ -19,7 +19,6 @@ import gymnasium as gym
 import numpy as np
 import torch
 from ray.rllib.core.columns import Columns
-from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.rllib.core.rl_module.torch import TorchRLModule
 
@@ -59,11 +58,10 @@ def spaces(spec: NetSpec) -> tuple[gym.Space, gym.Space]:
     return obs, gym.spaces.MultiDiscrete([spec.n_actions] * spec.n_agents)
 
 
-def module_spec(spec: NetSpec, gamma: float, double_q: bool) -> MultiRLModuleSpec:
-    """The MultiRLModuleSpec with the one team module."""
+def module_spec(spec: NetSpec, gamma: float, double_q: bool) -> RLModuleSpec:
+    """The RLModuleSpec of the one team module (RLlib wraps it in a MultiRLModuleSpec under :data:`MODULE_ID`)."""
     obs_space, act_space = spaces(spec)
     model_config = dict(spec.to_dict(), gamma=gamma, double_q=double_q)
-    single = RLModuleSpec(
+    return RLModuleSpec(
         module_class=QMIXTeamModule, observation_space=obs_space, action_space=act_space, model_config=model_config
     )
-    return MultiRLModuleSpec(rl_module_specs={MODULE_ID: single})

@@ -39,10 +39,12 @@ class LocalRollout:
 class RolloutRunner:
     """``workers = 0``: a :class:`LocalRollout` in this process; ``workers > 0``: that many Ray actors."""
 
-    def __init__(self, env_config: Any, net: NetSpec, n_envs: int, workers: int, cpus_per_worker: float) -> None:
+    def __init__(
+        self, env_config: Any, net: NetSpec, n_envs: int, workers: int, cpus_per_worker: float, torch_threads: int = 1
+    ) -> None:
         self.workers = []
-        if workers == 0:
-            self.local = LocalRollout(env_config, net, n_envs)
+        if workers == 0:  # in this process: keep its torch thread count (the learner's ``torch_threads``)
+            self.local = LocalRollout(env_config, net, n_envs, torch_threads)
             self.max_return = self.local.max_return()
             return
         import ray
