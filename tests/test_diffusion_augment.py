@@ -101,12 +101,14 @@ def test_gaussian_noise_and_mixing(real_dir, tmp_path):
     ("diffusion.q_weight=-1", "diffusion.q_weight"),
     ("fit.num_workers=0", "fit.num_workers"),
     ("diffusion.groups=5", "diffusion.groups: expected a divisor"),
+    ("diffusion.dim=6 diffusion.dim_mults=[2] diffusion.groups=4", "diffusion.groups: expected a divisor of dim"),
+    ("diffusion.dim=9 diffusion.groups=1", "diffusion.dim: expected an even number"),
     ("diffusion.beta_end=0.00001", "diffusion.beta_end: expected beta_end > beta_start"),
     ("fit.bogus=1", "fit.bogus: unknown key"),
 ])
 def test_config_errors_are_one_line(override, expected):
     with pytest.raises(ConfigError) as err:
-        load_run_config(None, [override])
+        load_run_config(None, override.split())
     assert expected in str(err.value) and "\n" not in str(err.value) and str(err.value).startswith("command line")
 
 

@@ -23,13 +23,13 @@ class DiffusionConfig(StrictModel):
     include_avail: bool = True
     """Add the per-agent available-action channels (needed by a QMIX learner)."""
     dim: int = Field(default=32, ge=4, le=1024)
-    """Channels of the U-Net's first level."""
+    """Channels of the U-Net's first level and of its output block (even: sinusoidal step embedding)."""
     dim_mults: list[int] = [1, 2, 4]
     """Channel multiplier per U-Net level; the horizon is padded to a multiple of 2**(levels-1)."""
     kernel_size: int = Field(default=5, ge=1, le=15)
     """Temporal Conv1D kernel size (odd)."""
     groups: int = Field(default=8, ge=1)
-    """GroupNorm groups (must divide every level's channel count)."""
+    """GroupNorm groups (must divide dim and every level's channel count)."""
     n_diffusion_steps: int = Field(default=100, ge=2, le=5000)
     """K, the number of DDPM noising steps."""
     beta_schedule: Literal["cosine", "linear"] = "cosine"
@@ -49,6 +49,13 @@ class DiffusionConfig(StrictModel):
     action_weight: float = Field(default=1.0, gt=0.0)
     """Weight of the one-hot action channels in the reconstruction loss."""
 
+    @field_validator("dim")
+    @classmethod
+    def _even(cls, value: int) -> int:
+        if value % 2:
+            raise ValueError("expected an even number of channels (sinusoidal step embedding)")
+        return value
+
     @field_validator("kernel_size")
     @classmethod
     def _odd(cls, value: int) -> int:
@@ -66,10 +73,11 @@ class DiffusionConfig(StrictModel):
     @field_validator("groups")
     @classmethod
     def _groups_divide(cls, value: int, info: ValidationInfo) -> int:
-        widths = [info.data["dim"] * m for m in info.data.get("dim_mults", [])] if "dim" in info.data else []
-        bad = [w for w in widths if w % value]
-        if bad:
-            raise ValueError(f"expected a divisor of every level's channels {widths}")
+        dim = info.data.get("dim")
+        # the output block normalises dim channels, level i dim * dim_mults[i]
+        widths = [dim] + [dim * m for m in info.data.get("dim_mults", [])] if dim is not None else []
+        if any(w % value for w in widths):
+            raise ValueError(f"expected a divisor of dim and of every level's channels {sorted(set(widths))}")
         return value
 
     @field_validator("beta_end")
