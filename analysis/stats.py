@@ -182,7 +182,8 @@ def score_matrix(df: pd.DataFrame, value: str, seed_col: str = "seed", task_cols
         raise ValueError(f"expected one row per {keys}, found duplicates")
     if not tasks:
         return _as_matrix(df.sort_values(seed_col)[value].to_numpy())
-    wide = df.pivot_table(index=seed_col, columns=tasks, values=value, aggfunc="first", dropna=False)
+    # pivot, not pivot_table(dropna=False): tasks are the task_cols combinations present, not their product.
+    wide = df.pivot(index=seed_col, columns=tasks, values=value)
     if wide.isna().any().any():
         raise ValueError(f"expected every task {tasks} to have a run for every {seed_col}; some are missing")
     return _as_matrix(wide.to_numpy())

@@ -1,7 +1,8 @@
 """The Ray dashboard for users of the CLIs: where it is, whether it answers, and what to watch there.
 
-Used by ``--dashboard`` of the stage CLIs and ``rayeaq.tune``: after :func:`rayeaq.ray_session.ray_session`
-started (or joined) Ray, call :func:`announce` with its info dict or with a ``ray.init`` context.
+Used by ``python -m rayeaq.tune --dashboard`` (the only CLI with that flag): after
+:func:`rayeaq.ray_session.ray_session` started (or joined) Ray, call :func:`announce` with its info dict or
+with a ``ray.init`` context. (``ray.dashboard: true`` in a run config starts the dashboard for any command.)
 Standard library only; importing this module does not import Ray.
 
 The dashboard's HTTP API needs the same ``RAY_AUTH_MODE`` as the cluster (``rayeaq.ray_session`` sets
@@ -74,12 +75,15 @@ def announce(context: Any, stream: TextIO | None = None) -> str | None:
     stream = stream or sys.stderr
     url = dashboard_url(context)
     if url is None:
-        print("Ray dashboard: not running (start Ray with --dashboard, or `ray start --head "
+        print("Ray dashboard: not running (set ray.dashboard=true, or `ray start --head "
               "--include-dashboard=true` and set RAY_ADDRESS).", file=stream)
         return None
-    auth = os.environ.get("RAY_AUTH_MODE", "token (Ray's default)")
-    print(f"Ray dashboard: {url}   (RAY_AUTH_MODE={auth})", file=stream)
-    print(f"  from another shell: RAY_ADDRESS={url} RAY_AUTH_MODE={os.environ.get('RAY_AUTH_MODE', 'disabled')}"
-          " ray job list", file=stream)
+    auth = os.environ.get("RAY_AUTH_MODE")
+    if auth:
+        print(f"Ray dashboard: {url}   (RAY_AUTH_MODE={auth})", file=stream)
+        print(f"  from another shell: RAY_ADDRESS={url} RAY_AUTH_MODE={auth} ray job list", file=stream)
+    else:
+        print(f"Ray dashboard: {url}   (RAY_AUTH_MODE unset: Ray's default, token auth)", file=stream)
+        print(f"  from another shell: RAY_ADDRESS={url} ray job list", file=stream)
     print(WHAT_TO_WATCH, file=stream, end="")
     return url

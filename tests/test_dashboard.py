@@ -81,13 +81,19 @@ def test_dashboard_url_from_contexts():
     assert dashboard.dashboard_url(SimpleNamespace(dashboard_url="")) is None
 
 
-def test_announce_prints_url_and_what_to_watch():
+def test_announce_prints_url_and_what_to_watch(monkeypatch):
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     buf = io.StringIO()
     assert dashboard.announce({"dashboard_url": "127.0.0.1:1234"}, buf) == "http://127.0.0.1:1234"
     text = buf.getvalue()
     assert "http://127.0.0.1:1234" in text
     for tab in ("Jobs", "Actors", "Train", "Cluster", "GPU"):
         assert tab in text
+    assert "(RAY_AUTH_MODE=disabled)" in text and "RAY_ADDRESS=http://127.0.0.1:1234 RAY_AUTH_MODE=disabled ray" in text
+    monkeypatch.delenv("RAY_AUTH_MODE")
+    buf = io.StringIO()
+    dashboard.announce("127.0.0.1:1234", buf)
+    assert "RAY_AUTH_MODE unset" in buf.getvalue() and "RAY_AUTH_MODE=" not in buf.getvalue()
     buf = io.StringIO()
     assert dashboard.announce(None, buf) is None and "not running" in buf.getvalue()
 

@@ -55,9 +55,18 @@ pretty.to_csv(out / "tables" / "main_table_formatted.csv", index=False)
 pretty
 
 # %% [markdown]
-# Relative improvement of `eaq` over `none` per tier (the paper's headline numbers):
+# Relative improvement of `eaq` over `none` per map × tier (the cells of the table above):
 
 # %%
-headline = table[table["augmenter"] == "eaq"][["map", "tier", "normalized_return_rel_impr", "normalized_return_rel_low",
+per_cell = table[table["augmenter"] == "eaq"][["map", "tier", "normalized_return_rel_impr", "normalized_return_rel_low",
                                                "normalized_return_rel_high"]]
-headline.assign(**{c: headline[c] * 100 for c in headline.columns[2:]}).round(1)
+per_cell.assign(**{c: per_cell[c] * 100 for c in per_cell.columns[2:]}).round(1)
+
+# %% [markdown]
+# Per tier, pooled over maps (the paper's headline "+17.3 % medium / +12.9 % poor" form): the IQM over every
+# seed × map of the tier, maps as tasks, with a stratified-bootstrap interval (seeds resampled within each map).
+
+# %%
+headline = tables.tier_improvement_table(main_trials, "eaq", "none", reps=bootstrap_reps)
+headline.to_csv(out / "tables" / "tier_improvement.csv", index=False)
+headline.assign(**{c: headline[c] * 100 for c in ("rel_impr", "rel_low", "rel_high")}).round(1)
