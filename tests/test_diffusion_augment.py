@@ -14,7 +14,7 @@ from rayeaq.data.writer import write_dataset
 from rayeaq.diffusion.augment_core import FIDELITY_FILE, run_augment
 from rayeaq.diffusion.fit_core import fit_inputs, load_real_dataset
 from rayeaq.diffusion.layout import Layout, Normalizer
-from rayeaq.diffusion.mixing import load_augmented
+from rayeaq.diffusion.mixing import load_augmented, synthetic_weight
 from rayeaq.diffusion.testing import toy_episodes
 from rayeaq.diffusion.train import Trainer, save_checkpoint
 from rayeaq.envs.spec import EnvSpec
@@ -88,8 +88,12 @@ def test_gaussian_noise_and_mixing(real_dir, tmp_path):
     mixed, sets = load_augmented(real_dir, tmp_path / "noise", ratio=0.5, seed=0)
     assert len(mixed) == 30 and (mixed.source == "synthetic").sum() == 10
     assert np.unique(mixed.episode_id).size == 30
-    with pytest.raises(DatasetError, match="generate more"):
-        load_augmented(real_dir, tmp_path / "noise", ratio=2.0, seed=0)
+    capped, _ = load_augmented(real_dir, tmp_path / "noise", ratio=2.0, seed=0)  # 40 asked, 20 there
+    assert len(capped) == 40 and (capped.source == "synthetic").sum() == 20
+    syn_ids = capped.episode_id[capped.source == "synthetic"]
+    assert np.unique(syn_ids).size == 20  # each synthetic episode at most once
+    with pytest.raises(DatasetError, match="ratio must be >= 0"):
+        load_augmented(real_dir, tmp_path / "noise", ratio=-1.0, seed=0)
     run_augment(load_run_config(None, ["augment.augmenter=none"]), real_dir, None, tmp_path / "none")
     alone, _ = load_augmented(real_dir, tmp_path / "none", ratio=1.0, seed=0)
     assert len(alone) == 20 and json.loads((tmp_path / "none" / FIDELITY_FILE).read_text())["kept"] == 0
@@ -116,3 +120,9 @@ def test_horizon_longer_than_episode_is_an_error(real_dir):
     cfg = load_run_config(None, ["diffusion.horizon=64"])
     with pytest.raises(ConfigError, match="diffusion.horizon"):
         fit_inputs(cfg, load_real_dataset(real_dir))
+
+
+def test_synthetic_weight_caps_at_one_copy():
+    assert synthetic_weight(0.5, 20, 40) == (0.25, 0.5)
+    assert synthetic_weight(1.0, 100, 7) == (1.0, 0.07)  # a weak generator's 7 episodes are used once, not 14 times
+    assert synthetic_weight(0.0, 20, 40) == (0.0, 0.0) and synthetic_weight(1.0, 20, 0) == (0.0, 0.0)

@@ -96,3 +96,25 @@ def test_tier_key_and_user_error_base():
     run = trial_config(cfg.model_dump(mode="python"), {"collect_tier": "poor", "augment.augmenter": "eaq_noq"})
     assert run.tune.collect_tier == "poor" and run.diffusion.q_weight == 0.0
     assert issubclass(ConfigError, UserError)
+
+
+def test_trial_mixture_uses_each_synthetic_episode_at_most_once(tmp_path):
+    from rayeaq.data.writer import write_dataset
+    from rayeaq.diffusion.testing import toy_episodes
+    from rayeaq.envs.spec import EnvSpec
+    from rayeaq.sweep.summary import FINAL_METRICS
+    from rayeaq.sweep.trial import mixture
+
+    spec = EnvSpec(backend="smax", map="3m", n_agents=2, n_enemies=2, n_actions=7, obs_shape=6, state_shape=8,
+                   episode_limit=15, action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
+                   max_return=2.0, reward_scale="test")
+    write_dataset(tmp_path / "real", toy_episodes(spec, 10, seed=0), spec, source="real")
+    syn = toy_episodes(spec, 4, seed=1)
+    syn.source[:] = "synthetic"
+    write_dataset(tmp_path / "syn", syn, spec, source="synthetic")
+    sources, achieved = mixture(tmp_path / "real", tmp_path / "syn", 1.0)  # 10 asked, 4 there: not 2.5 copies
+    assert sources == [(str(tmp_path / "real"), 1.0), (str(tmp_path / "syn"), 1.0)] and achieved == pytest.approx(0.4)
+    sources, achieved = mixture(tmp_path / "real", tmp_path / "syn", 0.2)
+    assert sources[1][1] == pytest.approx(0.5) and achieved == pytest.approx(0.2)
+    assert mixture(tmp_path / "real", None, 1.0) == ([(str(tmp_path / "real"), 1.0)], 0.0)
+    assert "aug_ratio_effective" in FINAL_METRICS

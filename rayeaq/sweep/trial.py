@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from rayeaq.config.schema import RunConfig
-from rayeaq.data.card import read_card
+from rayeaq.data.card import CARD_NAME, read_card
+from rayeaq.diffusion.mixing import synthetic_weight
 from rayeaq.runinfo import write_run_info
 
 STATE_FILE = "trial_state.json"
@@ -56,16 +57,16 @@ class Progress:
                 **{f"time_{k}_s": round(v, 3) for k, v in self.timings.items()}, **metrics}
 
 
-def mixture(real: Path, synthetic: Path | None, ratio: float) -> list[tuple[str, float]]:
-    """Real episodes once, plus synthetic ones weighted so that there are ``ratio`` per real episode."""
+def mixture(real: Path, synthetic: Path | None, ratio: float) -> tuple[list[tuple[str, float]], float]:
+    """(sources, achieved ratio): real episodes once, plus synthetic ones weighted so that there are
+    ``ratio`` per real episode, each at most once (the rule of :func:`rayeaq.diffusion.mixing.synthetic_weight`)."""
     sources = [(str(real), 1.0)]
-    if synthetic is None or ratio <= 0:
-        return sources
-    n_real = read_card(real).stats.episodes
-    n_syn = read_card(synthetic).stats.episodes
-    if n_syn == 0:
-        return sources
-    return sources + [(str(synthetic), ratio * n_real / n_syn)]
+    if synthetic is None or ratio <= 0 or not (synthetic / CARD_NAME).is_file():
+        return sources, 0.0
+    weight, achieved = synthetic_weight(ratio, read_card(real).stats.episodes, read_card(synthetic).stats.episodes)
+    if weight == 0:
+        return sources, 0.0
+    return sources + [(str(synthetic), weight)], achieved
 
 
 def _restore_state(restored: Path | None, work: Path) -> dict[str, Any]:
@@ -123,7 +124,7 @@ def run_stages(cfg: RunConfig, dataset: Path, work: Path, stages: Stages, report
         report(progress.row(**fidelity), None)
 
     progress.stage = "evaluate"
-    sources = mixture(dataset, synthetic, cfg.augment.ratio)
+    sources, ratio_effective = mixture(dataset, synthetic, cfg.augment.ratio)
     start = time.perf_counter()
 
     def on_eval(row: dict) -> None:
@@ -138,7 +139,7 @@ def run_stages(cfg: RunConfig, dataset: Path, work: Path, stages: Stages, report
             shutil.rmtree(shard_dir)
     progress.stage = "done"
     final = progress.row(**fit_metrics, **fidelity, **_eval_metrics(summary), **_real_data_metrics(dataset),
-                         done=True, train_episodes=_mixture_size(sources))
+                         done=True, train_episodes=_mixture_size(sources), aug_ratio_effective=ratio_effective)
     ckpt = _stage_checkpoint(work, "done", {"fit_done": fitted is not None, "fit_metrics": fit_metrics,
                                             "final": final}, fitted, work / "evaluate")
     report(final, ckpt)
