@@ -8,12 +8,14 @@ themselves write PNG figures and CSV tables. Everything goes to ``RESULTS_DIR/re
 
     report/index.html, report/<notebook>.ipynb, report/<notebook>.html, report/figures/*.png, report/tables/*.csv
 
-A missing or empty results directory (no trial with an evaluation) is a one-line error, exit 2.
+A missing or empty results directory (no trial with an evaluation), or missing analysis extras, is a one-line
+error, exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import time
@@ -27,8 +29,31 @@ NOTEBOOKS = ("main_table", "improvement", "sensitivity", "learning_curves", "fid
 """Executed in this order; names of ``analysis/notebooks/<name>.py``."""
 
 
+EXTRAS = ("jupytext", "nbformat", "nbclient", "nbconvert", "ipykernel", "matplotlib", "sklearn")
+"""Modules of the ``analysis`` extra that the report needs (checked before anything runs)."""
+
+
 class ReportError(UserError):
-    """The report cannot be made (bad results directory, or a notebook failed)."""
+    """The report cannot be made (bad results directory, missing extras, or a notebook failed)."""
+
+
+def require_extras(modules: Sequence[str] | None = None) -> None:
+    """Raise :class:`ReportError` (one line) when a module of the ``analysis`` extra (:data:`EXTRAS`) is missing."""
+    missing = [m for m in (EXTRAS if modules is None else modules) if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ReportError(f"the report needs the analysis extras (missing: {', '.join(missing)}): "
+                          'pip install -e ".[analysis]"')
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 def notebook_dir() -> Path:
@@ -129,6 +154,7 @@ def write_index(out: Path, names: Sequence[str]) -> Path:
 def make_report(results_dir: str | Path, out: str | Path | None = None, only: Sequence[str] | None = None,
                 reps: int | None = None, log=print) -> Path:
     """Validate ``results_dir``, execute the notebooks, return the report directory."""
+    require_extras()
     from analysis.loader import load_results
 
     results_dir = Path(results_dir).resolve()
@@ -157,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("results_dir", help="a Ray Tune results directory (what rayeaq.tune wrote)")
     parser.add_argument("--out", default=None, help="report directory (default: RESULTS_DIR/report)")
     parser.add_argument("--only", nargs="+", default=None, metavar="NAME", help=f"notebooks to run ({', '.join(NOTEBOOKS)})")
-    parser.add_argument("--reps", type=int, default=None, help="bootstrap replicates (default: each notebook's)")
+    parser.add_argument("--reps", type=positive_int, default=None, help="bootstrap replicates (default: each notebook's)")
     args = parser.parse_args(argv)
     out = make_report(args.results_dir, args.out, args.only, args.reps)
     figures = sorted((out / "figures").glob("*.png"))

@@ -26,7 +26,7 @@ FIGURES = ["learning_curves_normalized_return.png", "learning_curves_win_rate.pn
            "sensitivity_horizon.png", "sensitivity_q_weight.png", "sensitivity_ratio.png", "tsne_real_vs_synthetic.png"]
 TABLES = ["fidelity.csv", "learning_curves_normalized_return.csv", "learning_curves_win_rate.csv", "main_table.csv",
           "main_table_formatted.csv", "probability_of_improvement.csv", "sensitivity_horizon.csv",
-          "sensitivity_q_weight.csv", "sensitivity_ratio.csv"]
+          "sensitivity_q_weight.csv", "sensitivity_ratio.csv", "tier_improvement.csv"]
 REPS = 200
 
 
@@ -55,6 +55,16 @@ def test_missing_or_empty_results_dir_is_one_line_exit_2(tmp_path):
         assert done.returncode == 2, done.stderr
         assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert not (target / "report").exists()
+
+
+def test_reps_must_be_positive_and_missing_extras_are_one_line(tmp_path, monkeypatch, capsys):
+    for bad in ("0", "-3", "x"):
+        with pytest.raises(SystemExit) as exit_info:
+            report.main([str(tmp_path), "--reps", bad])
+        assert exit_info.value.code == 2 and "expected a positive integer" in capsys.readouterr().err
+    monkeypatch.setattr(report, "EXTRAS", ("jupytext", "rayeaq_no_such_module"))
+    with pytest.raises(report.ReportError, match=r"missing: rayeaq_no_such_module\): pip install -e \"\.\[analysis\]\""):
+        report.make_report(tmp_path)
 
 
 def test_parameters_are_injected_after_the_tagged_cell():
@@ -124,6 +134,9 @@ def test_report_numbers_are_the_loaders(report_dir, sweep_dir):
     poi = pd.read_csv(report_dir / "tables" / "probability_of_improvement.csv")
     expected_pairs = {("eaq", "none"), ("eaq", "eaq_noq")} if "eaq" in AUGMENTERS else set()
     assert set(zip(poi["x"], poi["y"])) == expected_pairs
+    tiers = pd.read_csv(report_dir / "tables" / "tier_improvement.csv")
+    expected_tiers = tables.tier_improvement_table(main_trials, "eaq", "none", reps=REPS)
+    np.testing.assert_allclose(tiers["rel_impr"], expected_tiers["rel_impr"])
 
 
 @pytest.mark.slow
