@@ -126,3 +126,49 @@ def test_synthetic_weight_caps_at_one_copy():
     assert synthetic_weight(0.5, 20, 40) == (0.25, 0.5)
     assert synthetic_weight(1.0, 100, 7) == (1.0, 0.07)  # a weak generator's 7 episodes are used once, not 14 times
     assert synthetic_weight(0.0, 20, 40) == (0.0, 0.0) and synthetic_weight(1.0, 20, 0) == (0.0, 0.0)
+
+
+def test_rerun_into_out_drops_the_old_dataset(real_dir, tmp_path):
+    out = tmp_path / "aug"
+    run_augment(load_run_config(None, ["augment.augmenter=gaussian_noise"]), real_dir, None, out)
+    assert (out / "card.json").is_file() and (out / "shards").is_dir() and (out / "episodes.parquet").is_file()
+    (out / "notes.txt").write_text("mine")
+    run_augment(load_run_config(None, ["augment.augmenter=none"]), real_dir, None, out)
+    assert not any((out / name).exists() for name in ("card.json", "shards", "episodes.parquet"))
+    assert (out / "notes.txt").is_file() and json.loads((out / FIDELITY_FILE).read_text())["kept"] == 0
+    alone, _ = load_augmented(real_dir, out, ratio=1.0, seed=0)
+    assert len(alone) == 20 and (alone.source == "real").all()
+    with pytest.raises(ConfigError, match="real dataset"):
+        run_augment(load_run_config(None, ["augment.augmenter=none"]), real_dir, None, real_dir)
+
+
+def test_dom2_without_qualifying_episode_names_thresholds(real_dir, tmp_path):
+    best = float(load_dataset(real_dir).episodes.episode_return.max())
+    cfg = load_run_config(None, ["augment.augmenter=dom2_replicate", "augment.dom2_thresholds=[50.0]"])
+    with pytest.raises(ConfigError, match="augment.dom2_thresholds") as err:
+        run_augment(cfg, real_dir, None, tmp_path / "dom2")
+    assert f"maximum episode return is {best:.3g}" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_returns_above_max_return_are_invalid(real_dir, tmp_path, monkeypatch):
+    """A sampled episode whose return exceeds the card's max_return cannot happen in the game: dropped, counted."""
+    import rayeaq.diffusion.ray_augment as ray_augment
+
+    ckpt = make_checkpoint(real_dir, tmp_path / "ckpt", q_weight=0.5)
+    episodes = load_dataset(real_dir).episodes.select(np.arange(12))
+    episodes.reward[:4, 0] += 10.0  # four impossible episodes (max_return 2)
+    episodes.episode_return = (episodes.reward * episodes.filled).sum(axis=1).astype(np.float32)
+
+    def fake_sample(path, n, seed, acfg):
+        assert n == 12
+        steps = episodes.filled.sum(axis=1) * episodes.n_agents
+        return {"episodes": episodes, "legal": steps, "agent_steps": steps, "valid": np.ones(n, bool),
+                "qtot0": np.zeros(n, np.float32), "seed": np.zeros(n, np.int64)}
+
+    monkeypatch.setattr(ray_augment, "sample_with_ray", fake_sample)
+    cfg = load_run_config(None, TINY + ["augment.augmenter=eaq", "augment.num_episodes=8", "augment.oversample=1.5"])
+    report = run_augment(cfg, real_dir, ckpt, tmp_path / "out")
+    data = load_dataset(tmp_path / "out")
+    assert report["dropped_over_max_return"] == 4 and report["kept"] == len(data.episodes) == 8
+    assert (data.episodes.episode_return <= 2.0 + 1e-3).all()
+    assert json.loads((tmp_path / "out" / FIDELITY_FILE).read_text())["dropped_over_max_return"] == 4

@@ -1,20 +1,24 @@
 """What ``python -m rayeaq.augment`` does: run the chosen augmenter, filter, write the synthetic dataset.
 
 The output directory is itself the dataset (``card.json``, ``shards/``, ``episodes.parquet``) plus
-``fidelity.json`` and the run info. ``augmenter = none`` writes no episodes, only ``fidelity.json``
-(``kept = 0``) and the run info; :func:`rayeaq.diffusion.mixing.load_augmented` treats it as no data.
+``fidelity.json`` and the run info; a rerun first removes the dataset files an earlier run left there.
+``augmenter = none`` writes no episodes, only ``fidelity.json`` (``kept = 0``) and the run info;
+:func:`rayeaq.diffusion.mixing.load_augmented` treats it as no data. Sampled episodes are kept only
+when valid: at least one step, an available action for every agent on every step, a return within
+the dataset's ``max_return`` and (``augment.drop_illegal``) no unavailable argmax action.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rayeaq.data.card import DatasetCard
+from rayeaq.data.card import CARD_NAME, SHARD_DIR, SUMMARY_NAME, DatasetCard
 from rayeaq.data.reader import load_dataset
 from rayeaq.data.writer import write_dataset
 from rayeaq.diffusion.augmenters import dom2_replicate, gaussian_noise, relabel
@@ -25,6 +29,24 @@ from rayeaq.errors import ConfigError, DatasetError, UserError
 from rayeaq.runinfo import code_version, derive_seed
 
 FIDELITY_FILE = "fidelity.json"
+RETURN_TOLERANCE = 1e-3  # float32 sums of per-step rewards may pass max_return by rounding
+
+
+def clear_output(out: Path, dataset_dir: str | Path) -> None:
+    """Remove the synthetic dataset an earlier run left in ``out`` (card, shards, summary; nothing else)."""
+    if out.resolve() == Path(dataset_dir).resolve():
+        raise ConfigError(f"--out {out}: is the real dataset's directory; use another --out")
+    if (out / CARD_NAME).is_file():
+        try:
+            source = json.loads((out / CARD_NAME).read_text(encoding="utf-8")).get("source")
+        except (OSError, ValueError, AttributeError):
+            source = None  # an unreadable card: an interrupted earlier run's leftover
+        if source == "real":
+            raise ConfigError(f"--out {out}: holds a real dataset; use another --out")
+    if (out / SHARD_DIR).is_dir():
+        shutil.rmtree(out / SHARD_DIR)
+    for name in (CARD_NAME, SUMMARY_NAME):
+        (out / name).unlink(missing_ok=True)
 
 
 def spec_from_card(card: DatasetCard) -> EnvSpec:
@@ -55,6 +77,7 @@ def run_augment(cfg, dataset_dir: str | Path, checkpoint: str | Path | None, out
     real = load_dataset(dataset_dir)
     if real.card.source != "real":
         raise DatasetError(f"{dataset_dir}: field source: augment reads a real dataset, got {real.card.source!r}")
+    clear_output(out, dataset_dir)
     n = acfg.num_episodes if acfg.num_episodes is not None else max(1, round(acfg.ratio * len(real.episodes)))
     generation: dict[str, Any] = {"augmenter": acfg.augmenter, "seed": cfg.seed, "source_dataset": real.card.fingerprint,
                                   "source_path": str(Path(dataset_dir).resolve()), "config": acfg.model_dump(mode="json")}
@@ -65,6 +88,10 @@ def run_augment(cfg, dataset_dir: str | Path, checkpoint: str | Path | None, out
     elif acfg.augmenter == "dom2_replicate":
         synthetic = dom2_replicate(real.episodes, acfg.dom2_thresholds)
         sampled = len(synthetic)
+        if sampled == 0:
+            best = float(real.episodes.episode_return.max()) if len(real.episodes) else float("nan")
+            raise ConfigError(f"augment.dom2_thresholds: no real episode's return exceeds any of {acfg.dom2_thresholds} "
+                              f"(the dataset's maximum episode return is {best:.3g}); lower the thresholds")
         synthetic = relabel(synthetic, "dom2_replicate", synthetic.seed)
     elif acfg.augmenter == "gaussian_noise":
         rng = np.random.default_rng(derive_seed(cfg.seed, "augment", "gaussian_noise"))
@@ -82,7 +109,10 @@ def run_augment(cfg, dataset_dir: str | Path, checkpoint: str | Path | None, out
         sampled = math.ceil(n * acfg.oversample)
         result = sample_with_ray(path, sampled, cfg.seed, acfg)
         legal_share = float(result["legal"].sum() / max(int(result["agent_steps"].sum()), 1))
-        keep = result["valid"] & ((result["legal"] == result["agent_steps"]) if acfg.drop_illegal else True)
+        # a return above the dataset's maximum is impossible in the game (SMAX: <= 2): invalid, like no action
+        over = result["episodes"].episode_return > real.card.max_return + RETURN_TOLERANCE
+        extra["dropped_over_max_return"] = int(over.sum())
+        keep = result["valid"] & ~over & ((result["legal"] == result["agent_steps"]) if acfg.drop_illegal else True)
         index = np.flatnonzero(keep)[:n]
         synthetic = relabel(result["episodes"].select(index), acfg.augmenter, result["seed"][index])
         extra["predicted_qtot0_mean"] = float(result["qtot0"].mean())
@@ -94,7 +124,8 @@ def run_augment(cfg, dataset_dir: str | Path, checkpoint: str | Path | None, out
                              seed=derive_seed(cfg.seed, "augment", "fidelity"))
     report.update(augmenter=acfg.augmenter, requested=n if acfg.augmenter not in ("none", "dom2_replicate") else sampled, **extra)
     if synthetic is not None and len(synthetic) == 0:
-        raise UserError(f"augment: all {sampled} sampled episodes were invalid (fit longer, or set augment.drop_illegal=false)")
+        raise UserError(f"augment: all {sampled} sampled episodes were invalid ({extra.get('dropped_over_max_return', 0)} "
+                        f"with a return above max_return {real.card.max_return:g}; fit longer, or set augment.drop_illegal=false)")
     if synthetic is not None:
         card = write_dataset(out, synthetic, spec_from_card(real.card), source="synthetic", tier=real.card.tier,
                              behaviour_policy={"augmenter": acfg.augmenter}, generation=generation,
