@@ -10,6 +10,7 @@ outputs), ``DIR/summary.csv`` and a table at the end. ``--resume`` continues an 
 from __future__ import annotations
 
 import os
+import sys
 from typing import Sequence
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -31,4 +32,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    run_cli(main, sys.argv[1:])

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rayeaq.errors import ConfigError, DatasetError, UserError
-from rayeaq.sweep.driver import check_datasets, load_sweep, plan
+from rayeaq.sweep.driver import check_datasets, check_shared_datasets, load_sweep, plan, run_sweep
 from rayeaq.sweep.space import IGNORED_VALUE, label, trial_config, trial_params
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,6 +59,28 @@ def test_cli_exits_2_with_one_line_before_ray_starts(tmp_path):
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and "augment.augmenter" in lines[0]
     assert not out.exists()  # nothing written, no Ray started
+
+
+@pytest.mark.parametrize("overrides, env", [
+    (["tune.storage_path=s3://bucket/rayeaq"], None),
+    (["tune.storage_path=gs://bucket/rayeaq"], None),
+    ([], "ray://head:10001"),
+    (["ray.address=auto"], None),
+])
+def test_cluster_or_bucket_needs_shared_dataset_dir(tmp_path, monkeypatch, overrides, env):
+    """Datasets collected on the driver's disk are unreadable from other nodes: refused before Ray starts."""
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    if env:
+        monkeypatch.setenv("RAY_ADDRESS", env)
+    out = None if any("storage_path" in o for o in overrides) else str(tmp_path / "out")
+    with pytest.raises(ConfigError, match="tune.dataset_dir: expected a directory every node can read") as err:
+        run_sweep(QUICKSTART, overrides, out, resume=False, dashboard=False)
+    assert "\n" not in str(err.value) and not (tmp_path / "out").exists()
+    cfg, _ = load_sweep(QUICKSTART, overrides + [f"tune.dataset_dir={tmp_path / 'shared'}"])
+    check_shared_datasets(cfg, plan(cfg, out))  # a shared dataset_dir is accepted
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    local, _ = load_sweep(QUICKSTART, [])
+    check_shared_datasets(local, plan(local, str(tmp_path / "out")))  # local Ray, local storage: fine
 
 
 def test_grid_dedupes_ignored_keys_and_keeps_seeds_paired():

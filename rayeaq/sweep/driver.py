@@ -1,10 +1,10 @@
 """Driver of ``python -m rayeaq.tune``: check the config, prepare the datasets, run or resume Tune, summarise.
 
-Order: every user mistake (unknown key, empty grid, unknown augmenter or map, missing dataset) is
-found before Ray starts; then the shared datasets are collected where missing (``collect_all`` into
-``<datasets>/<map>/<tier>``); then the Tuner runs (or is restored with ``--resume``); finally
-``summary.csv`` and a table. Exit code 0 when every trial finished, 1 when some failed for good,
-130 when the sweep was interrupted (rerun with ``--resume``).
+Order: every user mistake (unknown key, empty grid, unknown augmenter or map, missing dataset, no
+shared ``tune.dataset_dir`` on a cluster or with bucket storage) is found before Ray starts; then the
+shared datasets are collected where missing (``collect_all`` into ``<datasets>/<map>/<tier>``); then the
+Tuner runs (or is restored with ``--resume``); finally ``summary.csv`` and a table. Exit code 0 when every
+trial finished, 1 when some failed for good, 130 when the sweep was interrupted (rerun with ``--resume``).
 """
 
 from __future__ import annotations
@@ -66,6 +66,17 @@ def plan(cfg: RunConfig, out: str | None) -> Plan:
     return Plan(storage, name, local, root)
 
 
+def check_shared_datasets(cfg: RunConfig, p: Plan) -> None:
+    """On a cluster or with bucket storage, the datasets must be where every node reads them: ``tune.dataset_dir``."""
+    if cfg.tune.dataset_dir is not None:
+        return
+    address = os.environ.get("RAY_ADDRESS") or cfg.ray.address
+    if p.remote or address:
+        why = f"tune.storage_path is {p.storage_path}" if p.remote else f"Ray joins the cluster at {address}"
+        raise ConfigError(f"tune.dataset_dir: expected a directory every node can read ({why}, so datasets under "
+                          f"{p.datasets_root} on the driver's disk would be unreadable from other nodes)")
+
+
 def load_sweep(config: str, overrides: list[str]) -> tuple[RunConfig, list[dict]]:
     """The validated sweep config and its grid points; raises a one-line ConfigError otherwise."""
     cfg = load_run_config(config, overrides)
@@ -121,7 +132,9 @@ def run_sweep(config: str, overrides: list[str], out: str | None, resume: bool, 
     if dashboard:
         cfg = cfg.model_copy(update={"ray": cfg.ray.model_copy(update={"dashboard": True})})
     p = plan(cfg, out)
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    check_shared_datasets(cfg, p)
+    # before Ray starts, so that a local Ray's workers inherit them too
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's classic status table with our columns
     os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.5")
     missing = check_datasets(cfg, points, p)
 

@@ -131,7 +131,6 @@ def restore_tuner(cfg: RunConfig, base: dict[str, Any], experiment_path: str, da
 
 def fit(tuner: tune.Tuner):
     """Run the sweep; returns Tune's ResultGrid."""
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the classic table with our columns
     return tuner.fit()
 
 
