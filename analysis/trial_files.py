@@ -13,23 +13,27 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from rayeaq.sweep.space import IGNORED_VALUE
 
 PARAMS: dict[str, tuple[str, ...]] = {
-    "map": ("env.map", "map"),
-    "tier": ("collect_tier", "tier", "dataset.tier", "data.tier", "collect.tier"),
-    "augmenter": ("augment.augmenter", "augmenter"),
-    "q_weight": ("diffusion.q_weight", "q_weight", "lambda"),
-    "horizon": ("diffusion.horizon", "horizon"),
-    "ratio": ("augment.ratio", "ratio"),
+    "map": ("env.map",),
+    "tier": ("collect_tier", "tune.collect_tier"),
+    "augmenter": ("augment.augmenter",),
+    "q_weight": ("diffusion.q_weight",),
+    "horizon": ("diffusion.horizon",),
+    "ratio": ("augment.ratio",),
     "seed": ("seed",),
 }
-"""Canonical parameter column -> the dotted keys it is read from, first match wins."""
+"""Canonical parameter column -> the dotted keys it is read from (``rayeaq.tune``'s grid keys, then the
+trial's resolved run config), first match wins."""
 
 METRICS: tuple[str, ...] = (
     "win_rate", "normalized_return", "return_mean", "dataset_return_mean", "dataset_normalized_return",
-    "dataset_win_rate", "learner_loss",
+    "dataset_win_rate", "mixture_normalized_return", "mixture_win_rate", "learner_loss",
 )
-"""Evaluation metrics given canonical columns; a reported ``evaluate/win_rate`` becomes ``win_rate`` too."""
+"""Evaluation metrics given canonical columns; a reported ``evaluate/win_rate`` becomes ``win_rate`` too.
+``dataset_*`` are the real dataset's own figures, ``mixture_*`` those of the evaluator's training mixture
+(real + synthetic), as ``rayeaq.sweep`` reports them."""
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "learner_loss": ("learner_loss", "total_loss"),
@@ -47,13 +51,15 @@ IGNORED_BY: dict[str, tuple[str, ...]] = {
 PARAM_PREFIXES = ("point.",)
 """Prefixes ``rayeaq.tune`` nests grid points under in ``params.json`` (stripped)."""
 
-FIDELITY_PREFIXES = ("aug_", "fidelity.", "fidelity/", "fidelity_")
-"""Reported metric prefixes that hold the augment stage's fidelity figures."""
+FIDELITY_PREFIXES = ("aug_",)
+"""Reported metric prefixes that hold the augment stage's fidelity figures (``rayeaq.sweep``'s ``aug_*``)."""
+NOT_FIDELITY = frozenset({"aug_ratio_effective"})
+"""``aug_*`` metrics that describe the training mixture, not the generator (kept as plain columns)."""
 
 TUNE_BOOKKEEPING = frozenset({
     "timestamp", "checkpoint_dir_name", "done", "training_iteration", "trial_id", "date", "time_this_iter_s",
     "time_total_s", "pid", "hostname", "node_ip", "time_since_restore", "iterations_since_restore", "config",
-    "should_checkpoint", "logdir", "experiment_tag", "iterations_since_restore",
+    "should_checkpoint", "logdir", "experiment_tag",
 })
 """Keys Tune adds to every reported result (kept in ``reports``, not treated as metrics)."""
 
@@ -205,9 +211,8 @@ def _resolved_config(trial_dir: Path, root: Path | None) -> dict[str, Any]:
         return flatten(_read_yaml(path))
     stop = root.parent if root is not None else None
     for parent in trial_dir.parents:
-        for name in ("config.resolved.yaml", "sweep.resolved.yaml"):
-            if (parent / name).is_file():
-                return flatten(_read_yaml(parent / name))
+        if (parent / "config.resolved.yaml").is_file():
+            return flatten(_read_yaml(parent / "config.resolved.yaml"))
         if parent == stop:
             break
     return {}
@@ -235,13 +240,19 @@ def _is_eval_row(row: Mapping[str, Any]) -> bool:
     return _finite_number(resolve(row, "win_rate")) or _finite_number(resolve(row, "normalized_return"))
 
 
+def _evaluator_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row of the evaluator's ``metrics.jsonl`` in the sweep's names: its ``dataset_*`` figures describe its
+    training mixture, so they become ``mixture_*`` (``dataset_*`` is the real dataset's, from its card)."""
+    return {("mixture_" + k[len("dataset_"):] if k.startswith("dataset_") else k): v for k, v in row.items()}
+
+
 def _eval_rows(trial_dir: Path, reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Evaluation rows (those with a win rate or normalized return): from the Tune reports, else from the
     evaluate stage's ``metrics.jsonl``."""
     rows = [r for r in reports if _is_eval_row(r)]
     if not rows:
         for path in _stage_files(trial_dir, METRICS_JSONL):
-            rows = [flatten(r) for r in _read_jsonl(path) if _is_eval_row(flatten(r))]
+            rows = [_evaluator_row(flatten(r)) for r in _read_jsonl(path) if _is_eval_row(flatten(r))]
             if rows:
                 break
     # a resumed trial may report the same step twice: keep the last report of each step
@@ -267,7 +278,7 @@ def _fidelity(trial_dir: Path, reports: list[dict[str, Any]]) -> dict[str, float
     for row in reports:
         for key, value in row.items():
             prefix = next((p for p in FIDELITY_PREFIXES if key.startswith(p)), None)
-            if prefix is not None and _finite_number(value):
+            if prefix is not None and key not in NOT_FIDELITY and _finite_number(value):
                 out["fidelity." + key[len(prefix):]] = float(value)
     return out
 
@@ -279,24 +290,23 @@ def _status(trial_dir: Path, evals: list[dict[str, Any]]) -> str:
 
 
 def _params(trial_dir: Path) -> dict[str, Any]:
-    """``params.json`` flattened, with ``rayeaq.tune``'s ``point.`` nesting removed."""
+    """``params.json`` flattened, with ``rayeaq.tune``'s ``point.`` nesting removed; a grid key the trial's
+    augmenter ignores (``rayeaq.sweep``'s :data:`~rayeaq.sweep.space.IGNORED_VALUE`) is None (NaN)."""
     out: dict[str, Any] = {}
     for key, value in flatten(_read_json(trial_dir / "params.json") or {}).items():
         prefix = next((p for p in PARAM_PREFIXES if key.startswith(p)), "")
         if _scalar(value):
-            out[key[len(prefix):]] = value
+            out[key[len(prefix):]] = None if value == IGNORED_VALUE else value
     return out
 
 
 def _canonical(params: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
-    """The :data:`PARAMS` columns: from the swept parameters, else the run config; the ones the trial's
-    augmenter ignores are None; ``eaq_noq`` has λ = 0 by definition."""
+    """The :data:`PARAMS` columns: from the swept parameters, else the run config (unless the grid marks the
+    key as ignored); the ones the trial's augmenter ignores are None; ``eaq_noq`` has λ = 0 by definition."""
     out: dict[str, Any] = {}
     for name, keys in PARAMS.items():
         value = next((params[k] for k in keys if params.get(k) is not None), None)
-        if value is None and name == "tier":
-            value = config.get("tune.collect_tier")
-        if value is None:
+        if value is None and not any(k in params for k in keys):  # not swept (an ignored key stays None)
             value = next((config[k] for k in keys if config.get(k) is not None), None)
         out[name] = value
     out["augmenter"] = out["augmenter"] or "none"  # no augment stage: the real data only

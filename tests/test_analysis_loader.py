@@ -127,6 +127,32 @@ def test_bad_results_directories(tmp_path):
     assert len(loader.load_results(tmp_path, require_eval=False).trials) == 1
 
 
+def test_ignored_grid_values_and_dataset_vs_mixture_figures(tmp_path):
+    (tmp_path / "config.resolved.yaml").write_text(
+        "env: {map: 3m}\ndiffusion: {q_weight: 0.1, horizon: 16}\naugment: {ratio: 0.5}\ntune: {collect_tier: medium}\n")
+    swept = tmp_path / "exp" / "t1"  # a rayeaq.tune trial: ratio marked ignored by the grid
+    swept.mkdir(parents=True)
+    (swept / "params.json").write_text(json.dumps(
+        {"point": {"augment.augmenter": "eaq", "augment.ratio": "-", "collect_tier": "poor", "seed": 1}}))
+    (swept / "result.json").write_text(json.dumps(
+        {"win_rate": 0.5, "normalized_return": 0.4, "dataset_normalized_return": 0.3, "mixture_normalized_return": 0.35,
+         "mixture_win_rate": 0.2, "learner_updates": 10, "aug_mmd": 0.7, "aug_ratio_effective": 0.5, "done": True}) + "\n")
+    plain = tmp_path / "exp" / "t2"  # only the evaluator's metrics.jsonl: its dataset_* is the mixture's
+    (plain / "evaluate").mkdir(parents=True)
+    (plain / "params.json").write_text('{"seed": 2}')
+    (plain / "evaluate" / "metrics.jsonl").write_text(json.dumps(
+        {"updates": 10, "final": True, "win_rate": 0.1, "normalized_return": 0.2, "dataset_normalized_return": 0.9,
+         "dataset_win_rate": 0.8}) + "\n")
+    t = loader.load_results(tmp_path).trials.set_index("seed")
+    assert t.loc[1, "tier"] == "poor" and t.loc[2, "tier"] == "medium" and (t["map"] == "3m").all()
+    assert np.isnan(t.loc[1, "ratio"]) and pd.isna(t.loc[1, "augment.ratio"]) and t.loc[1, "horizon"] == 16
+    assert t.loc[1, "dataset_normalized_return"] == 0.3 and t.loc[1, "mixture_normalized_return"] == 0.35
+    assert t.loc[1, "mixture_win_rate"] == 0.2 and t.loc[1, "fidelity.mmd"] == 0.7
+    assert t.loc[1, "aug_ratio_effective"] == 0.5 and "fidelity.ratio_effective" not in t  # a mixture figure
+    assert np.isnan(t.loc[2, "dataset_normalized_return"]) and t.loc[2, "mixture_normalized_return"] == 0.9
+    assert t.loc[2, "mixture_win_rate"] == 0.8
+
+
 # ----------------------------------------------------------------------------------------------- tables
 
 
