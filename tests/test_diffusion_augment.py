@@ -36,6 +36,7 @@ def real_dir(tmp_path_factory):
 def make_checkpoint(real_dir, directory, q_weight: float):
     """A briefly trained generator checkpoint written by the plain training core (no Ray Train)."""
     torch.set_num_threads(1)
+    torch.manual_seed(0)  # the initial weights: the same generator whatever ran before
     cfg = load_run_config(None, TINY + [f"diffusion.q_weight={q_weight}", "fit.steps=30", "fit.batch_size=8"])
     inputs = fit_inputs(cfg, load_real_dataset(real_dir))
     from rayeaq.diffusion.train import prepare_data
@@ -51,10 +52,12 @@ def make_checkpoint(real_dir, directory, q_weight: float):
 def test_eaq_writes_valid_synthetic_dataset(ray_local, real_dir, tmp_path):
     ckpt = make_checkpoint(real_dir, tmp_path / "ckpt", q_weight=0.5)
     cfg = load_run_config(None, TINY + ["augment.augmenter=eaq", "augment.num_episodes=10", "augment.tasks=2",
-                                        "augment.sampling_steps=5", "augment.drop_illegal=false"])
+                                        "augment.sampling_steps=5", "augment.drop_illegal=false", "augment.oversample=4"])
     report = run_augment(cfg, real_dir, ckpt, tmp_path / "out")
     data = load_dataset(tmp_path / "out")
     assert data.card.source == "synthetic" and len(data.episodes) == report["kept"] == 10
+    # a barely trained generator writes impossible returns too: those are dropped (counted), never written
+    assert (data.episodes.episode_return <= 2.0 + 1e-3).all() and report["dropped_over_max_return"] >= 0
     assert (data.episodes.source == "synthetic").all()
     payload = torch.load(ckpt / "generator.pt", weights_only=True)
     assert data.card.generation["generator_fingerprint"] == payload["fingerprint"]
@@ -65,7 +68,7 @@ def test_eaq_writes_valid_synthetic_dataset(ray_local, real_dir, tmp_path):
     saved = json.loads((tmp_path / "out" / FIDELITY_FILE).read_text())
     for key in ("share_kept", "legal_action_share", "reward", "return", "obs_wasserstein", "obs_mmd", "coverage"):
         assert key in saved
-    assert 0.0 <= saved["legal_action_share"] <= 1.0 and saved["sampled"] == 15
+    assert 0.0 <= saved["legal_action_share"] <= 1.0 and saved["sampled"] == 40
 
     with pytest.raises(ConfigError, match="eaq_noq needs"):
         run_augment(load_run_config(None, TINY + ["augment.augmenter=eaq_noq"]), real_dir, ckpt, tmp_path / "x")
