@@ -41,6 +41,8 @@ WORKLOAD: list[str] = [
     "evaluate.eval_interval=10", "evaluate.eval_episodes=8", "evaluate.final_eval_episodes=16",
     "tune.space={augment.augmenter: {grid_search: [eaq, eaq_noq]}}", "tune.max_concurrent_trials=2",
     "--out", os.path.join(tempfile.gettempdir(), f"rayeaq-autoscale-sweep-{os.getpid()}"),
+    # with RAY_ADDRESS set the sweep needs a dataset directory every node reads: on one machine, any local one
+    f"tune.dataset_dir={os.path.join(tempfile.gettempdir(), f'rayeaq-autoscale-datasets-{os.getpid()}')}",
 ]  # two concurrent trials, each 0.01 CPU + a 0.99-CPU Train worker: more than the 1-CPU head
 """The command that needs more CPUs than the head has. Swap for a sweep, e.g.
 ``[sys.executable, "-m", "rayeaq.tune", "tune_configs/<tiny>.yaml", "--out", ...]``."""

@@ -69,6 +69,17 @@ def test_kuberay_cluster_autoscales_from_zero():
 def test_kuberay_job_runs_the_sweep_on_that_cluster():
     job, cluster = _load("kuberay/rayjob.yaml"), _load("kuberay/raycluster.yaml")
     assert job["apiVersion"] == "ray.io/v1" and job["kind"] == "RayJob"
-    assert job["spec"]["entrypoint"].split() == ["python", "-m", "rayeaq.tune", "tune_configs/eaq.yaml"]
+    assert job["spec"]["entrypoint"].split() == ["python", "-m", "rayeaq.tune", "tune_configs/eaq.yaml",
+                                                 "tune.dataset_dir=/mnt/shared/rayeaq/datasets"]
     assert job["spec"]["clusterSelector"]["ray.io/cluster"] == cluster["metadata"]["name"]
     assert job["spec"]["runtimeEnvYAML"] and yaml.safe_load(job["spec"]["runtimeEnvYAML"])["env_vars"]["RAY_AUTH_MODE"]
+
+
+def test_kuberay_pods_mount_the_shared_dataset_dir():
+    """The RayJob's tune.dataset_dir must be a volume every pod of the cluster mounts."""
+    cluster = yaml.safe_load((DEPLOY / "kuberay" / "raycluster.yaml").read_text())
+    groups = [cluster["spec"]["headGroupSpec"]] + cluster["spec"]["workerGroupSpecs"]
+    for group in groups:
+        pod = group["template"]["spec"]
+        mounts = {m["mountPath"] for c in pod["containers"] for m in c.get("volumeMounts", [])}
+        assert "/mnt/shared" in mounts and any("persistentVolumeClaim" in v for v in pod["volumes"])
