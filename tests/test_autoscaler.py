@@ -34,6 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 RAY = str(Path(sys.executable).with_name("ray"))
 HEAD_CPUS = 1
 
+SHARED_DATASETS = os.path.join(tempfile.gettempdir(), f"rayeaq-autoscale-datasets-{os.getpid()}")
 WORKLOAD: list[str] = [
     sys.executable, "-m", "rayeaq.tune", str(REPO / "tune_configs/quickstart.yaml"),
     "collect.episodes=60", "collect.shard_episodes=30", "collect.tier_bands.medium.epsilon=0.1",
@@ -42,7 +43,7 @@ WORKLOAD: list[str] = [
     "tune.space={augment.augmenter: {grid_search: [eaq, eaq_noq]}}", "tune.max_concurrent_trials=2",
     "--out", os.path.join(tempfile.gettempdir(), f"rayeaq-autoscale-sweep-{os.getpid()}"),
     # with RAY_ADDRESS set the sweep needs a dataset directory every node reads: on one machine, any local one
-    f"tune.dataset_dir={os.path.join(tempfile.gettempdir(), f'rayeaq-autoscale-datasets-{os.getpid()}')}",
+    f"tune.dataset_dir={SHARED_DATASETS}",
 ]  # two concurrent trials, each 0.01 CPU + a 0.99-CPU Train worker: more than the 1-CPU head
 """The command that needs more CPUs than the head has. Swap for a sweep, e.g.
 ``[sys.executable, "-m", "rayeaq.tune", "tune_configs/<tiny>.yaml", "--out", ...]``."""
@@ -161,6 +162,7 @@ def test_fake_cluster_scales_up_runs_the_workload_and_scales_down(request, tmp_p
         env.pop("RAY_FAKE_CLUSTER")
         observer = subprocess.Popen([sys.executable, "-c", OBSERVER, cluster.address, str(observations)], env=env,
                                     stdout=subprocess.DEVNULL, stderr=open(tmp_path / "observer.err", "w"))
+        os.makedirs(SHARED_DATASETS, exist_ok=True)  # every "node" of the fake cluster reads this directory
         t0 = time.monotonic()
         result = subprocess.run(WORKLOAD, env=env, cwd=REPO, capture_output=True, text=True,
                                 timeout=WORKLOAD_TIMEOUT_S)

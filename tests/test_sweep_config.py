@@ -44,9 +44,11 @@ def test_unknown_tune_key_and_missing_dataset(tmp_path):
     with pytest.raises(ConfigError, match="tune.bogus: unknown key"):
         load_sweep(QUICKSTART, ["tune.bogus=1"])
     cfg, points = load_sweep(QUICKSTART, [f"tune.dataset_dir={tmp_path / 'nowhere'}"])
-    with pytest.raises(DatasetError, match="no dataset there") as err:
+    with pytest.raises(DatasetError, match="tune.dataset_dir does not exist") as err:
         check_datasets(cfg, points, plan(cfg, str(tmp_path / "out")))
     assert "\n" not in str(err.value)
+    (tmp_path / "nowhere").mkdir()  # an existing (shared) directory: what is missing there gets collected
+    assert check_datasets(cfg, points, plan(cfg, str(tmp_path / "out"))) == {"3m": ["medium"]}
 
 
 def test_cli_exits_2_with_one_line_before_ray_starts(tmp_path):

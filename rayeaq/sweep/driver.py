@@ -89,7 +89,10 @@ def load_sweep(config: str, overrides: list[str]) -> tuple[RunConfig, list[dict]
 
 
 def check_datasets(cfg: RunConfig, points: list[dict], p: Plan) -> dict[str, list[str]]:
-    """Map -> tiers to collect. With ``tune.dataset_dir`` every dataset must exist (DatasetError otherwise)."""
+    """Map -> tiers to collect (into ``tune.dataset_dir`` when given: that directory itself must exist)."""
+    if cfg.tune.dataset_dir is not None and not p.datasets_root.is_dir():
+        raise DatasetError(f"{p.datasets_root}: tune.dataset_dir does not exist (create it, shared by every node, "
+                           "and the sweep collects the missing <map>/<tier> datasets into it)")
     missing: dict[str, list[str]] = {}
     for map_name, tiers in sorted(needed_datasets(cfg, points).items()):
         for tier in sorted(tiers):
@@ -99,9 +102,6 @@ def check_datasets(cfg: RunConfig, points: list[dict], p: Plan) -> dict[str, lis
                 if card.map != map_name:
                     raise DatasetError(f"{directory}: dataset is of map {card.map!r}, expected {map_name!r}")
                 continue
-            if cfg.tune.dataset_dir is not None:
-                raise DatasetError(f"{directory}: no dataset there (tune.dataset_dir must hold <map>/<tier>/ "
-                                   f"datasets written by python -m rayeaq.collect)")
             missing.setdefault(map_name, []).append(tier)
     return missing
 
