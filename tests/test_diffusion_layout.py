@@ -12,7 +12,8 @@ import pytest
 
 from rayeaq.data.batch import EpisodeBatch
 from rayeaq.data.shards import field_shapes, read_shard
-from rayeaq.diffusion.layout import Layout, Normalizer, decode, encode_episodes, encode_windows, window_starts
+from rayeaq.diffusion.layout import (Layout, Normalizer, decode, done_change_point, encode_episodes, encode_windows,
+                                     window_starts)
 from rayeaq.envs.maps import smax_spec
 
 COLLECT = textwrap.dedent(
@@ -118,16 +119,45 @@ def test_windows_decode_to_segments(real_episodes: EpisodeBatch):
 
 
 @pytest.mark.parametrize("h, stride", [(8, 4), (8, 8), (5, 3), (21, 8), (2, 1)])
-def test_every_terminal_row_is_in_a_window(h, stride):
-    t = 21  # episode_limit 20: lengths up to 20 put the terminal row on the last padded row
+def test_every_window_starts_at_the_first_row(h, stride):
+    """A generated window is written as an episode: training windows begin where episodes begin."""
+    t = 21
     length = np.array([0, 1, 2, 7, 8, 13, 16, 19, 20])
     ep, st = window_starts(length, t, h, stride)
-    assert (st >= 0).all() and (st + h <= t).all()
-    for i, n in enumerate(length):
-        starts = st[ep == i]
-        assert ((starts <= n) & (n < starts + h)).any(), (n, starts)  # terminal row (and last step) covered
-        assert len(set(starts.tolist())) == len(starts)
-        assert n == 0 or (starts < n).all()  # every window holds at least one step
+    assert ep.tolist() == list(range(len(length))) and (st == 0).all()
+
+
+def test_done_change_point_ignores_isolated_noise():
+    rng = np.random.default_rng(0)
+    h = 30
+    change = rng.integers(1, h, size=200)
+    clean = (np.arange(h)[None, :] >= change[:, None]).astype(np.float64)
+    noisy = clean + rng.normal(0, 0.2, size=clean.shape)
+    first, has = done_change_point(noisy)
+    assert has.all() and (first == change).mean() > 0.97
+    spike = np.zeros((1, h))
+    spike[0, 3] = 0.8  # one spurious row above 0.5: the first crossing would end the episode at row 3
+    first, has = done_change_point(spike)
+    assert not has[0] and first[0] == h - 1
+    dip = clean[:1].copy()
+    dip[0, change[0] + 1:] = 1.0
+    if change[0] + 1 < h:
+        dip[0, change[0] + 1] = 0.3  # one row inside the done run below 0.5
+    first, has = done_change_point(dip)
+    assert has[0] and first[0] == change[0]
+
+
+def test_decode_of_noisy_encodings_recovers_episodes(real_episodes: EpisodeBatch):
+    batch = real_episodes
+    layout = Layout.for_dataset(card_of(batch, batch.max_seq_len - 1), None, True, True)
+    x = encode_episodes(batch, layout)
+    norm = Normalizer.fit(x, layout.binary_mask())
+    noisy = x + np.random.default_rng(1).normal(0, 0.15, size=x.shape).astype(np.float32) * (
+        norm.high - norm.low)[None, :, None]
+    out = decode(noisy, layout, norm, max_return=2.0).episodes
+    assert (out.length == batch.length).mean() > 0.95
+    steps = batch.filled
+    assert (out.actions[steps] == batch.actions[steps]).mean() > 0.95
 
 
 def test_decode_masks_after_first_done_and_clips():
@@ -138,8 +168,9 @@ def test_decode_masks_after_first_done_and_clips():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2, layout.channels, 11)).astype(np.float32) * 3
     x[:, layout.done_channel] = 0.0
-    x[0, layout.done_channel, 4] = 0.9  # first done at row 4 -> 5 steps
-    x[0, layout.done_channel, 7] = 0.9
+    x[0, layout.done_channel, 4:] = 0.9  # done from row 4 on -> 5 steps
+    x[0, layout.done_channel, 7] = 0.2  # a noisy row inside the done run does not reopen the episode
+    x[1, layout.done_channel, 2] = 0.9  # an isolated spike does not end the episode
     idx = layout.index_arrays()
     x[:, idx["avail"]] = 1.0
     x[1, idx["avail"][0, :], 2] = 0.0  # agent 0 has no action on row 2 -> invalid

@@ -43,15 +43,22 @@ def test_ddpm_sampling_matches_diffusers(schedule):
     torch.testing.assert_close(got, x, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("n_sampling", [10, 7])
-def test_ddim_matches_diffusers(n_sampling):
+@pytest.mark.parametrize("spacing", ["leading", "trailing"])
+@pytest.mark.parametrize("n_sampling", [10, 7, 5])
+def test_ddim_matches_diffusers(n_sampling, spacing):
     ours = GaussianDiffusion(K, "cosine", clip_denoised=False)
     ref = DDIMScheduler(num_train_timesteps=K, beta_schedule="squaredcos_cap_v2", prediction_type="sample",
-                        clip_sample=False, set_alpha_to_one=True, steps_offset=0, timestep_spacing="leading")
+                        clip_sample=False, set_alpha_to_one=True, steps_offset=0, timestep_spacing=spacing)
     ref.set_timesteps(n_sampling)
-    assert ours.ddim_timesteps(n_sampling) == ref.timesteps.tolist()
+    assert ours.ddim_timesteps(n_sampling, spacing) == ref.timesteps.tolist()
+    if spacing == "trailing":
+        assert ours.ddim_timesteps(n_sampling, spacing)[0] == K - 1  # from pure noise
+    if spacing == "trailing" and K % n_sampling:
+        # diffusers steps each timestep to t - K // n, which is not the next listed timestep when n does not
+        # divide K (49 -> 42 but 28 -> 21 though the list has 20); ours always steps to the next listed one
+        return
     shape = (3, 4, 9)
-    got = ours.sample_ddim(fake_x0, shape, torch.Generator().manual_seed(5), n_sampling)
+    got = ours.sample_ddim(fake_x0, shape, torch.Generator().manual_seed(5), n_sampling, spacing=spacing)
     x = torch.randn(shape, generator=torch.Generator().manual_seed(5))
     for k in ref.timesteps.tolist():
         x = ref.step(fake_x0(x, torch.full((shape[0],), k, dtype=torch.long)), k, x, eta=0.0).prev_sample

@@ -132,6 +132,8 @@ class AugmentConfig(StrictModel):
     """ddim (fast, deterministic) or ddpm (all K steps)."""
     sampling_steps: int = Field(default=20, ge=1)
     """DDIM steps (ignored by ddpm)."""
+    timestep_spacing: Literal["trailing", "leading"] = "trailing"
+    """DDIM step spacing, as diffusers': trailing starts from pure noise (step K-1); leading at (n-1)·K//n."""
     use_ema: bool = True
     """Sample with the EMA weights."""
     batch_size: int = Field(default=256, ge=1)

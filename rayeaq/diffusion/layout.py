@@ -141,25 +141,21 @@ def encode_episodes(batch: EpisodeBatch, layout: Layout) -> np.ndarray:
 
 
 def window_starts(length: np.ndarray, t: int, h: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
-    """(episode index, start row) of every window: starts every ``stride`` rows before the episode's
-    end, never running past the ``t`` padded rows, plus the window ending at the episode's terminal
-    row (row ``length``), so that the last step, the done flag and the terminal observation of every
-    episode are in some window."""
-    starts = []
-    for n in length:
-        n = int(n)
-        own = [s for s in range(0, max(n, 1), stride) if s + h <= t]
-        last = max(0, min(n + 1, t) - h)  # the window whose last row is the terminal row
-        starts.append(own if last in own else own + [last])
-    ep = np.concatenate([np.full(len(s), i, dtype=np.int64) for i, s in enumerate(starts)])
-    return ep, np.concatenate([np.asarray(s, dtype=np.int64) for s in starts])
+    """(episode index, start row) of every training window: one per episode, starting at row 0.
+
+    A generated window is written as an episode, so it must begin where episodes begin: a window that
+    starts mid-battle would teach the generator to open episodes mid-fight (and a recurrent learner
+    would start its hidden state there). ``stride`` is kept for the signature; windows never repeat.
+    """
+    del t, h, stride
+    return np.arange(len(length), dtype=np.int64), np.zeros(len(length), dtype=np.int64)
 
 
 def encode_windows(batch: EpisodeBatch, layout: Layout, stride: int) -> tuple[np.ndarray, np.ndarray]:
     """Windows of ``layout.rows`` rows -> ``(x [W,F,H], valid [W,H])``; ``valid`` marks step rows.
 
-    Windows start every ``stride`` rows inside each episode (at least one step in the window), plus
-    one ending at the episode's terminal row, and never run past the padded episode.
+    One window per episode, from row 0 (an episode longer than the window is seen up to its
+    ``layout.rows``-th row, and a sample decodes as that truncated prefix).
     """
     full = encode_episodes(batch, layout)
     h = layout.rows
@@ -230,6 +226,28 @@ class Decoded:
         return (self.episodes.length > 0) & ~self.no_action
 
 
+def done_change_point(done: np.ndarray, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """The row where a noisy done channel ``[B, H]`` switches from "not done" to "done" for good.
+
+    The done flag of an encoded episode is a step function (0 on its steps, 1 from the battle's last
+    step on), so the decoder fits one: the change row ``c`` in ``0..H`` (``H`` = no done in the window)
+    minimising ``Σ_{t<c} max(d_t − θ, 0) + Σ_{t≥c} max(θ − d_t, 0)``, the total amount by which the
+    rows disagree with the step. One noisy row above θ no longer ends the episode (the first crossing
+    did), and one noisy row below θ inside the done run no longer extends it. Ties go to the later row.
+    Returns ``(first done row [B], has_done [B])``; rows are ``h - 1`` where there is no done.
+    """
+    b, h = done.shape
+    above = np.maximum(done - threshold, 0.0)  # cost of a row before the change (should be 0)
+    below = np.maximum(threshold - done, 0.0)  # cost of a row after the change (should be 1)
+    zero = np.zeros((b, 1), dtype=np.float64)
+    before = np.concatenate([zero, np.cumsum(above, axis=1)], axis=1)  # [B, H+1]: Σ_{t<c} above
+    after = np.concatenate([np.cumsum(below[:, ::-1], axis=1)[:, ::-1], zero], axis=1)  # Σ_{t≥c} below
+    cost = before + after
+    change = h - np.argmin(cost[:, ::-1], axis=1)  # the last minimum: ties keep the episode running
+    has_done = change < h
+    return np.where(has_done, change, h - 1), has_done
+
+
 def decode(x_raw: np.ndarray, layout: Layout, norm: Normalizer, max_return: float,
            done_threshold: float = 0.5) -> Decoded:
     """Raw-scale tensors ``[B, F, H]`` -> episodes padded to ``episode_limit + 1`` rows."""
@@ -239,9 +257,7 @@ def decode(x_raw: np.ndarray, layout: Layout, norm: Normalizer, max_return: floa
     x = x_raw.copy()
     x[:, cont] = np.clip(x[:, cont], norm.low[cont, None], norm.high[cont, None])
     idx = layout.index_arrays()
-    done = x[:, layout.done_channel] > done_threshold  # [B,H]
-    has_done = done.any(axis=1)
-    first = np.where(has_done, done.argmax(axis=1), h - 1)
+    first, has_done = done_change_point(x[:, layout.done_channel], done_threshold)
     length = np.where(has_done, first + 1, h - 1).astype(np.int64)
     length = np.minimum(length, t - 1)
     term_row = np.minimum(length, h - 1)  # a done on the window's last row: terminal obs copied from it

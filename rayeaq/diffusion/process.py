@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -79,9 +80,15 @@ class GaussianDiffusion(nn.Module):
             return mean
         return mean + self.post_var[k].sqrt() * noise
 
-    def ddim_timesteps(self, n_sampling: int) -> list[int]:
-        """diffusers' ``leading`` spacing: ``[(n-1)*s, ..., s, 0]`` with ``s = K // n``."""
+    def ddim_timesteps(self, n_sampling: int, spacing: str = "trailing") -> list[int]:
+        """DDIM's steps, as diffusers' ``timestep_spacing``: ``leading`` = ``[(n-1)*s, ..., s, 0]`` with
+        ``s = K // n`` (starts at ``(n-1)*s``, short of pure noise when n is small); ``trailing`` =
+        ``round(arange(K, 0, -K/n)) - 1`` (starts at ``K - 1``: from pure noise)."""
         n = min(n_sampling, self.n_steps)
+        if spacing == "trailing":
+            return [int(k) for k in (np.round(np.arange(self.n_steps, 0, -self.n_steps / n)).astype(np.int64) - 1)]
+        if spacing != "leading":
+            raise ValueError(f"expected timestep spacing 'leading' or 'trailing', got {spacing!r}")
         step = self.n_steps // n
         return [i * step for i in reversed(range(n))]
 
@@ -106,10 +113,10 @@ class GaussianDiffusion(nn.Module):
 
     @torch.no_grad()
     def sample_ddim(self, denoise: Denoise, shape: tuple[int, ...], generator: torch.Generator, n_sampling: int,
-                    device: str | torch.device = "cpu") -> torch.Tensor:
+                    device: str | torch.device = "cpu", spacing: str = "trailing") -> torch.Tensor:
         """DDIM with ``n_sampling`` deterministic steps -> ``x0 [B, F, H]`` (normalised scale)."""
         x = torch.randn(shape, generator=generator, device=device)
-        steps = self.ddim_timesteps(n_sampling)
+        steps = self.ddim_timesteps(n_sampling, spacing)
         for i, k in enumerate(steps):
             k_prev = steps[i + 1] if i + 1 < len(steps) else -1
             kk = torch.full((shape[0],), k, device=device, dtype=torch.long)

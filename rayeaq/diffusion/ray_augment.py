@@ -21,7 +21,8 @@ def sample_chunk(checkpoint: str, n: int, seed: int, acfg: dict) -> dict:
     cfg = AugmentConfig.model_validate(acfg)
     torch.set_num_threads(1)
     gen = Generator(load_checkpoint(checkpoint), use_ema=cfg.use_ema)
-    decoded, qtot = gen.sample(n, cfg.sampler, cfg.sampling_steps, seed, cfg.batch_size, cfg.done_threshold)
+    decoded, qtot = gen.sample(n, cfg.sampler, cfg.sampling_steps, seed, cfg.batch_size, cfg.done_threshold,
+                               cfg.timestep_spacing)
     return {"episodes": decoded.episodes, "legal": decoded.legal_steps, "agent_steps": decoded.agent_steps,
             "valid": decoded.valid, "qtot0": qtot[:, 0], "seed": np.full(n, seed, np.int64)}
 

@@ -29,20 +29,21 @@ class Generator:
         self.diffusion = GaussianDiffusion(d.n_diffusion_steps, d.beta_schedule, d.beta_start, d.beta_end, d.clip_denoised)
 
     @torch.no_grad()
-    def sample_normalized(self, n: int, sampler: str, steps: int, generator: torch.Generator) -> torch.Tensor:
-        """``[n, F, H]`` samples on the normalised scale."""
+    def sample_normalized(self, n: int, sampler: str, steps: int, generator: torch.Generator,
+                          spacing: str = "trailing") -> torch.Tensor:
+        """``[n, F, H]`` samples on the normalised scale (``spacing``: DDIM's timestep spacing)."""
         shape = (n, self.layout.channels, self.layout.rows)
         if sampler == "ddpm":
             return self.diffusion.sample_ddpm(self.denoiser, shape, generator)
-        return self.diffusion.sample_ddim(self.denoiser, shape, generator, steps)
+        return self.diffusion.sample_ddim(self.denoiser, shape, generator, steps, spacing=spacing)
 
     def sample(self, n: int, sampler: str, steps: int, seed: int, batch_size: int,
-               done_threshold: float = 0.5) -> tuple[Decoded, np.ndarray]:
+               done_threshold: float = 0.5, spacing: str = "trailing") -> tuple[Decoded, np.ndarray]:
         """Sample ``n`` windows in batches and decode them; also return the raw-scale Q-total channel ``[n, H]``."""
         generator = torch.Generator().manual_seed(seed)
         parts = []
         for start in range(0, n, batch_size):
-            parts.append(self.sample_normalized(min(batch_size, n - start), sampler, steps, generator))
+            parts.append(self.sample_normalized(min(batch_size, n - start), sampler, steps, generator, spacing))
         x = self.norm.unnormalize(torch.cat(parts).numpy())
         decoded = decode(x, self.layout, self.norm, self.max_return, done_threshold)
         return decoded, x[:, self.layout.qtot_channel]
