@@ -50,7 +50,7 @@ TINY = [
     "tune.keep_synthetic=true",
     "collect.episodes=48", "collect.shard_episodes=48", "collect.envs_per_worker=32",
     "collect.tier_bands.medium.epsilon=0.1",  # fixed ε: no calibration
-    "diffusion.n_diffusion_steps=10", "fit.steps=10", "fit.report_every=5", "fit.checkpoint_every=10",
+    "diffusion.horizon=8", "diffusion.n_diffusion_steps=10", "fit.steps=10", "fit.report_every=5", "fit.checkpoint_every=10",
     "augment.sampling_steps=3", "augment.fidelity_samples=50", "augment.batch_size=64",
     f"evaluate.updates={UPDATES}", f"evaluate.eval_interval={EVAL_INTERVAL}", "evaluate.eval_episodes=8",
     "evaluate.final_eval_episodes=16", "evaluate.eval_envs=8", "evaluate.batch_size=8",
