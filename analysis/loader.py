@@ -25,8 +25,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rayeaq.errors import UserError
-
 from analysis.trial_files import (
     METRICS,
     PARAMS,
@@ -46,6 +44,7 @@ from analysis.trial_files import (
     flatten,
     resolve,
 )
+from rayeaq.core.errors import UserError
 
 
 class ResultsError(UserError):

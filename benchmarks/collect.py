@@ -29,11 +29,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def raw_smax(map_name: str, batch: int, steps: int = 64, repeats: int = 20) -> float:
-    from rayeaq.envs import smax_core
-    from rayeaq.envs.maps import smax_spec
-
     import jax
     import jax.numpy as jnp
+
+    from rayeaq.envs.smax import core as smax_core
+    from rayeaq.envs.smax.maps import smax_spec
 
     env = smax_core.make_smax(map_name, smax_spec(map_name).episode_limit)
 
@@ -65,8 +65,8 @@ def raw_smax(map_name: str, batch: int, steps: int = 64, repeats: int = 20) -> f
 
 
 def core_collector(map_name: str, batch: int, episodes: int, epsilon: float) -> float:
-    from rayeaq.collect.rollout import run_episodes
-    from rayeaq.envs.maps import smax_spec
+    from rayeaq.envs.smax.maps import smax_spec
+    from rayeaq.stages.collect.rollout import run_episodes
 
     spec = smax_spec(map_name)
     for _ in run_episodes(spec, np.arange(episodes) + 10**6, epsilon, n_slots=batch):  # compile: same shapes

@@ -24,17 +24,17 @@ from pathlib import Path
 os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.2")
 import torch  # noqa: E402
 
-from rayeaq.config import load_run_config  # noqa: E402
 from rayeaq.data.reader import load_dataset  # noqa: E402
+from rayeaq.run_config import load_run_config  # noqa: E402
 
 COLLECT = textwrap.dedent(
     """
     import os, sys
     os.environ["JAX_PLATFORMS"] = "cpu"
-    from rayeaq.collect.config import CollectConfig
-    from rayeaq.collect.core import collect_shards, plan_shards
+    from rayeaq.stages.collect.config import CollectConfig
+    from rayeaq.stages.collect.core import collect_shards, plan_shards
     from rayeaq.data.writer import finalize_dataset
-    from rayeaq.envs.maps import smax_spec
+    from rayeaq.envs.smax.maps import smax_spec
     spec = smax_spec("3m")
     n = int(sys.argv[2])
     collect_shards(spec, "medium", plan_shards(n, n), 0.3, 0, CollectConfig(envs_per_worker=64, chunk_steps=16), sys.argv[1])
@@ -52,7 +52,7 @@ def real_dataset(directory: Path, n: int) -> Path:
 def bench_unet(channels: int, rows: int, batch: int, steps: int) -> dict:
     from diffusers import UNet1DModel
 
-    from rayeaq.diffusion.unet import TemporalUNet
+    from rayeaq.generators.eaq.unet import TemporalUNet
 
     ours = TemporalUNet(channels, 32, (1, 2, 4))
     ref = UNet1DModel(sample_size=rows, in_channels=channels, out_channels=channels, extra_in_channels=0,
@@ -81,9 +81,9 @@ def bench_unet(channels: int, rows: int, batch: int, steps: int) -> dict:
 
 
 def fit_plain(cfg, dataset_dir: Path, ckpt_dir: Path) -> float:
-    from rayeaq.diffusion.fit_core import fit_inputs, load_real_dataset
-    from rayeaq.diffusion.layout import Layout, Normalizer
-    from rayeaq.diffusion.train import Trainer, prepare_data, save_checkpoint
+    from rayeaq.generators.eaq.fit_core import fit_inputs, load_real_dataset
+    from rayeaq.generators.eaq.layout import Layout, Normalizer
+    from rayeaq.generators.eaq.train import Trainer, prepare_data, save_checkpoint
 
     inputs = fit_inputs(cfg, load_real_dataset(dataset_dir))
     layout, norm = Layout.from_dict(inputs["layout"]), Normalizer.from_dict(inputs["normalizer"])
@@ -96,9 +96,9 @@ def fit_plain(cfg, dataset_dir: Path, ckpt_dir: Path) -> float:
 
 
 def bench_sampling(dataset_dir: Path, ckpt_dir: Path, n: int) -> dict:
-    from rayeaq.diffusion.fidelity import fidelity_report
-    from rayeaq.diffusion.sample import Generator
-    from rayeaq.diffusion.train import load_checkpoint
+    from rayeaq.generators.eaq.fidelity import fidelity_report
+    from rayeaq.generators.eaq.sample import Generator
+    from rayeaq.generators.eaq.train import load_checkpoint
 
     real = load_dataset(dataset_dir).episodes
     gen = Generator(load_checkpoint(ckpt_dir))
@@ -120,8 +120,8 @@ def bench_sampling(dataset_dir: Path, ckpt_dir: Path, n: int) -> dict:
 
 
 def bench_ray(dataset_dir: Path, work: Path, steps: int) -> dict:
-    from rayeaq.fit import run_fit
-    from rayeaq.ray_session import ray_session
+    from rayeaq.core.ray_session import ray_session
+    from rayeaq.stages.fit import run_fit
 
     out = {}
     base = ["diffusion.dim=32", f"fit.steps={steps}", "fit.batch_size=32", "fit.report_every=10",
@@ -156,7 +156,7 @@ def main() -> None:
     dataset = real_dataset(work / "real3m", args.real_episodes)
     card = load_dataset(dataset).card
     cfg = load_run_config(None, ["diffusion.dim=32", f"fit.steps={args.fit_steps}", "fit.batch_size=32", "fit.lr=1e-3"])
-    from rayeaq.diffusion.layout import Layout
+    from rayeaq.generators.eaq.layout import Layout
 
     layout = Layout.for_dataset(card, None, True, True)
     results["layout"] = {"F": layout.channels, "T": layout.rows, "real_episodes": card.stats.episodes}

@@ -21,7 +21,9 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -29,11 +31,13 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 import numpy as np
 import torch
 
-from rayeaq.envs.maps import smax_spec
-from rayeaq.qmix.losses import qmix_loss
-from rayeaq.qmix.networks import NetSpec, QMIXNetworks
-from rayeaq.qmix.sampler import EpisodeSampler
-from rayeaq.qmix.toy import toy_episodes
+from rayeaq.envs.smax.maps import smax_spec
+from rayeaq.learners.qmix.losses import qmix_loss
+from rayeaq.learners.qmix.networks import NetSpec, QMIXNetworks
+from rayeaq.learners.qmix.sampler import EpisodeSampler
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test suite's episode makers
+from support.random_episodes import toy_episodes  # noqa: E402
 
 
 def timed(step, seconds: float, warmup: int = 3) -> float:
@@ -63,7 +67,7 @@ def bench_plain(spec: NetSpec, batch: dict, seconds: float) -> float:
 
 
 def bench_rllib(spec: NetSpec, batch: dict, seconds: float) -> float:
-    from rayeaq.qmix.ray_algorithm import QMIXConfig, to_train_batch
+    from rayeaq.learners.qmix.ray_algorithm import QMIXConfig, to_train_batch
 
     group = QMIXConfig().debugging(log_level="ERROR").qmix(net=spec).build_learner_group()
     mab = to_train_batch(batch, 1)[0]
@@ -103,7 +107,7 @@ def bench_torchrl(spec: NetSpec, batch: dict, seconds: float) -> float:
     obs = torch.from_numpy(batch["obs"])
     b, t = obs.shape[:2]
     last = np.concatenate([np.full_like(batch["actions"][:, :1], -1), batch["actions"][:, :-1]], 1)
-    from rayeaq.qmix.controller import build_inputs
+    from rayeaq.learners.qmix.controller import build_inputs
 
     x = build_inputs(obs, torch.from_numpy(last), a, True)
     m = b * (t - 1)
@@ -134,7 +138,7 @@ def bench_torchrl(spec: NetSpec, batch: dict, seconds: float) -> float:
 
 def bench_rollouts(map_name: str, n_envs: int, episodes: int) -> tuple[float, float]:
     from rayeaq.envs.config import EnvConfig
-    from rayeaq.qmix.ray_rollout import LocalRollout
+    from rayeaq.learners.qmix.ray_rollout import LocalRollout
 
     env_cfg = EnvConfig(map=map_name)
     s = smax_spec(map_name, env_cfg.resolved_episode_limit)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from rayeaq.cli import base_parser, run_cli
-from rayeaq.config import load_run_config
+from rayeaq.run_config import load_run_config
 
 
 def default_out(cfg) -> Path:
@@ -27,13 +27,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cfg = load_run_config(args.config, args.overrides)
     out = Path(args.out) if args.out else default_out(cfg)
-    from rayeaq.diffusion.augment_core import run_augment
-    from rayeaq.runinfo import write_run_info
+    from rayeaq.core.runinfo import write_run_info
+    from rayeaq.stages.augment import run_augment
 
     write_run_info(out, cfg, "augment", {"dataset": args.dataset, "checkpoint": args.checkpoint})
     start = time.perf_counter()
     if cfg.augment.augmenter in ("eaq", "eaq_noq"):
-        from rayeaq.ray_session import ray_session
+        from rayeaq.core.ray_session import ray_session
 
         with ray_session(cfg.ray):
             report = run_augment(cfg, args.dataset, args.checkpoint, out)

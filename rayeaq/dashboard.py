@@ -5,7 +5,7 @@ Used by ``python -m rayeaq.tune --dashboard`` (the only CLI with that flag): aft
 with a ``ray.init`` context. (``ray.dashboard: true`` in a run config starts the dashboard for any command.)
 Standard library only; importing this module does not import Ray.
 
-The dashboard's HTTP API needs the same ``RAY_AUTH_MODE`` as the cluster (``rayeaq.ray_session`` sets
+The dashboard's HTTP API needs the same ``RAY_AUTH_MODE`` as the cluster (``rayeaq.core.ray_session`` sets
 ``disabled`` unless told otherwise); with token auth every ``/api/*`` call answers 401 without a token.
 """
 

@@ -26,12 +26,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from rayeaq.config import load_run_config
-    from rayeaq.data.reader import parse_dataset_arg
+    from rayeaq.core.ray_session import ray_session
+    from rayeaq.core.runinfo import write_run_info
     from rayeaq.data.card import read_card
-    from rayeaq.qmix.run import algo_name, run_evaluation
-    from rayeaq.ray_session import ray_session
-    from rayeaq.runinfo import write_run_info
+    from rayeaq.data.reader import parse_dataset_arg
+    from rayeaq.run_config import load_run_config
+    from rayeaq.stages.evaluate import algo_name, run_evaluation
 
     cfg = load_run_config(args.config, args.overrides)
     sources = [parse_dataset_arg(text) for text in args.dataset]

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Sequence
 
 from rayeaq.cli import run_cli
-from rayeaq.errors import UserError
+from rayeaq.core.errors import UserError
 
 NOTEBOOKS = ("main_table", "improvement", "sensitivity", "learning_curves", "fidelity")
 """Executed in this order; names of ``analysis/notebooks/<name>.py``."""

@@ -1,47 +1,20 @@
 """A real tiny ``rayeaq.tune`` sweep shared by the analysis tests (tests/test_analysis_loader.py, test_report.py).
 
-The quickstart config with budgets cut to the bone: SMAX 3m medium tier, augmenters none / eaq / eaq_noq
-(only none while the generator stages are missing), seeds 0 and 1 (6 trials), synthetic shards kept for the t-SNE. It runs once per test session through the
+The quickstart config with budgets cut to the bone: SMAX 3m medium tier, augmenters none / eaq / eaq_noq,
+seeds 0 and 1 (6 trials), synthetic shards kept for the t-SNE. It runs once per test session through the
 sweep's own CLI entry point (``rayeaq.tune.main``) inside the session's Ray (the ``ray_local`` fixture);
 both test modules call :func:`tiny_sweep`, which memoises the directory.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-
-import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "tune_configs" / "quickstart.yaml"
 
 
-def _stage_modules() -> list[str]:
-    """What the sweep's Ray stages import (``from rayeaq.fit import run_fit`` -> ``rayeaq.fit:run_fit``),
-    read from their source so that this check follows the sweep's code."""
-    import re
-
-    source = (REPO / "rayeaq" / "sweep" / "ray_trial.py").read_text(encoding="utf-8")
-    return [f"{pkg}:{name}" for pkg, name in re.findall(r"from (rayeaq\.[\w.]+) import (\w+)", source)]
-
-
-def _importable(target: str) -> bool:
-    """``package:name`` can be imported (a submodule or an attribute of the package)."""
-    pkg, name = target.split(":")
-    try:
-        module = importlib.import_module(pkg)
-        return hasattr(module, name) or importlib.util.find_spec(f"{pkg}.{name}") is not None
-    except Exception:  # noqa: BLE001 - a half-written stage module counts as missing
-        return False
-
-
-MISSING = [m for m in _stage_modules() if not _importable(m)]
-GENERATOR = not MISSING
-"""Whether the generator's fit and augment stages (issue 3) are installed; without them only ``none`` runs."""
-requires_generator = pytest.mark.skipif(not GENERATOR, reason=f"the generator stages {MISSING} that rayeaq.sweep "
-                                        "imports are not in this checkout yet")
-AUGMENTERS = ("none", "eaq", "eaq_noq") if GENERATOR else ("none",)
+AUGMENTERS = ("none", "eaq", "eaq_noq")
 SEEDS = (0, 1)
 UPDATES, EVAL_INTERVAL = 20, 10
 TINY = [

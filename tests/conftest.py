@@ -18,7 +18,7 @@ def ray_local():
     """A local Ray with 4 logical CPUs (more than the 2 physical ones, to avoid starvation hangs)."""
     import ray
 
-    from rayeaq.ray_session import runtime_env
+    from rayeaq.core.ray_session import runtime_env
 
     if not ray.is_initialized():
         ray.init(
@@ -33,8 +33,8 @@ def ray_local():
 
 
 def _collect(tmp_path_factory, name: str, map_name: str, episodes: int, epsilon: float, tier: str):
-    from rayeaq.collect.core import collect_local
-    from rayeaq.envs.maps import smax_spec
+    from rayeaq.envs.smax.maps import smax_spec
+    from rayeaq.stages.collect.core import collect_local
 
     directory = tmp_path_factory.mktemp(name) / tier
     collect_local(smax_spec(map_name), directory, episodes, epsilon, root_seed=1234, tier=tier)

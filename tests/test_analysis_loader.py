@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from analysis_sweep import AUGMENTERS, EVAL_INTERVAL, SEEDS, UPDATES, tiny_sweep
 
 from analysis import loader, stats, tables
-from analysis_sweep import AUGMENTERS, EVAL_INTERVAL, SEEDS, UPDATES, requires_generator, tiny_sweep
 
 pytestmark = pytest.mark.slow  # the session's tiny sweep is shared with tests/test_report.py
 
@@ -85,7 +85,6 @@ def test_real_dataset_and_its_own_mean(results, sweep_dir):
     assert t.loc["none", "synthetic_dataset"].isna().all()
 
 
-@requires_generator
 def test_synthetic_datasets_and_fidelity(results, sweep_dir):
     from rayeaq.data.card import read_card
 
@@ -207,7 +206,6 @@ def test_curves(results):
     assert ((curves["ci_low"] <= curves["iqm"]) & (curves["iqm"] <= curves["ci_high"])).all()
 
 
-@requires_generator
 def test_sensitivity_and_fidelity_tables(results):
     lam = tables.sensitivity(results.trials, "q_weight", augmenters=["eaq", "eaq_noq"], reps=100)
     assert sorted(lam["q_weight"]) == [0.0, 0.1]

@@ -9,11 +9,11 @@ import sys
 import numpy as np
 import pytest
 
-from rayeaq.collect.core import FAULT_ENV
-from rayeaq.collect.driver import collect_all
-from rayeaq.config import load_run_config
 from rayeaq.data.card import read_card
 from rayeaq.data.reader import load_dataset
+from rayeaq.run_config import load_run_config
+from rayeaq.stages.collect.core import FAULT_ENV
+from rayeaq.stages.collect.driver import collect_all
 
 TINY = [
     "env.map=3m",
@@ -134,7 +134,7 @@ def test_trained_checkpoint_as_behaviour_policy(ray_local, tmp_path, real_3m_poo
 
 
 def test_missing_checkpoint_is_a_config_error(tmp_path):
-    from rayeaq.errors import ConfigError
+    from rayeaq.core.errors import ConfigError
 
     cfg = load_run_config(None, TINY + ["collect.policy.kind=qmix_checkpoint", f"collect.policy.checkpoint={tmp_path}/none"])
     with pytest.raises(ConfigError, match="collect.policy.checkpoint"):
@@ -142,7 +142,7 @@ def test_missing_checkpoint_is_a_config_error(tmp_path):
 
 
 def test_out_dir_of_another_config_is_refused(ray_local, tmp_path):
-    from rayeaq.errors import ConfigError
+    from rayeaq.core.errors import ConfigError
 
     _collect(tmp_path, "same", 1)
     run_before = (tmp_path / "same" / "run.json").read_text()

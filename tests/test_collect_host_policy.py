@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rayeaq.collect.host_rollout import run_episodes_host
-from rayeaq.envs.maps import smax_spec
+from rayeaq.envs.smax.maps import smax_spec
+from rayeaq.stages.collect.host_rollout import run_episodes_host
 
 
 def _greedy_policy(spec):
-    from rayeaq.qmix.networks import NetSpec, QMIXNetworks
-    from rayeaq.qmix.policy import GreedyPolicy
+    from rayeaq.learners.qmix.networks import NetSpec, QMIXNetworks
+    from rayeaq.learners.qmix.policy import GreedyPolicy
 
     torch.manual_seed(0)
     nets = QMIXNetworks(NetSpec(spec.n_agents, spec.n_actions, spec.obs_shape, spec.state_shape, hidden_dim=16))

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rayeaq.config import load_run_config
-from rayeaq.errors import ConfigError
+from rayeaq.core.errors import ConfigError
+from rayeaq.run_config import load_run_config
 
 ROOT = Path(__file__).resolve().parent.parent
 YAMLS = sorted((ROOT / "tune_configs").glob("*.yaml"))

@@ -8,13 +8,13 @@ import shutil
 import numpy as np
 import pytest
 
+from rayeaq.core.errors import DatasetError
 from rayeaq.data.batch import EpisodeBatch
 from rayeaq.data.card import read_card
 from rayeaq.data.reader import load_dataset, load_mixture, parse_dataset_arg
 from rayeaq.data.shards import write_shard
 from rayeaq.data.writer import write_dataset
-from rayeaq.envs.maps import smax_spec
-from rayeaq.errors import DatasetError
+from rayeaq.envs.smax.maps import smax_spec
 
 
 def random_batch(spec, n: int, seed: int = 0, first_id: int = 0, source: str = "real") -> EpisodeBatch:

@@ -7,18 +7,18 @@ import json
 import numpy as np
 import pytest
 import torch
+from support.smooth_episodes import toy_episodes
 
-from rayeaq.config import load_run_config
+from rayeaq.augmenters.mixing import load_augmented, synthetic_weight
+from rayeaq.core.errors import ConfigError, DatasetError
 from rayeaq.data.reader import load_dataset
 from rayeaq.data.writer import write_dataset
-from rayeaq.diffusion.augment_core import FIDELITY_FILE, run_augment
-from rayeaq.diffusion.fit_core import fit_inputs, load_real_dataset
-from rayeaq.diffusion.layout import Layout, Normalizer
-from rayeaq.diffusion.mixing import load_augmented, synthetic_weight
-from rayeaq.diffusion.testing import toy_episodes
-from rayeaq.diffusion.train import Trainer, save_checkpoint
 from rayeaq.envs.spec import EnvSpec
-from rayeaq.errors import ConfigError, DatasetError
+from rayeaq.generators.eaq.fit_core import fit_inputs, load_real_dataset
+from rayeaq.generators.eaq.layout import Layout, Normalizer
+from rayeaq.generators.eaq.train import Trainer, save_checkpoint
+from rayeaq.run_config import load_run_config
+from rayeaq.stages.augment import FIDELITY_FILE, run_augment
 
 SPEC = EnvSpec(backend="smax", map="3m", n_agents=2, n_enemies=2, n_actions=7, obs_shape=6, state_shape=8,
                episode_limit=15, action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
@@ -39,7 +39,7 @@ def make_checkpoint(real_dir, directory, q_weight: float):
     torch.manual_seed(0)  # the initial weights: the same generator whatever ran before
     cfg = load_run_config(None, TINY + [f"diffusion.q_weight={q_weight}", "fit.steps=30", "fit.batch_size=8"])
     inputs = fit_inputs(cfg, load_real_dataset(real_dir))
-    from rayeaq.diffusion.train import prepare_data
+    from rayeaq.generators.eaq.train import prepare_data
 
     layout, norm = Layout.from_dict(inputs["layout"]), Normalizer.from_dict(inputs["normalizer"])
     trainer = Trainer(cfg.diffusion, cfg.fit, layout, norm)
@@ -155,7 +155,7 @@ def test_dom2_without_qualifying_episode_names_thresholds(real_dir, tmp_path):
 
 def test_returns_above_max_return_are_invalid(real_dir, tmp_path, monkeypatch):
     """A sampled episode whose return exceeds the card's max_return cannot happen in the game: dropped, counted."""
-    import rayeaq.diffusion.ray_augment as ray_augment
+    import rayeaq.generators.eaq.ray_sample as ray_augment
 
     ckpt = make_checkpoint(real_dir, tmp_path / "ckpt", q_weight=0.5)
     episodes = load_dataset(real_dir).episodes.select(np.arange(12))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from support.smooth_episodes import toy_episodes
 
-from rayeaq.config import load_run_config
+from rayeaq.core.errors import ConfigError, DatasetError
 from rayeaq.data.writer import write_dataset
-from rayeaq.diffusion.testing import toy_episodes
-from rayeaq.diffusion.train import FAULT_NAN_ENV, NonFiniteLossError
 from rayeaq.envs.spec import EnvSpec
-from rayeaq.errors import ConfigError, DatasetError
+from rayeaq.generators.eaq.train import FAULT_NAN_ENV, NonFiniteLossError
+from rayeaq.run_config import load_run_config
 
 SPEC = EnvSpec(backend="smax", map="3m", n_agents=2, n_enemies=2, n_actions=7, obs_shape=6, state_shape=8,
                episode_limit=15, action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
@@ -27,7 +27,7 @@ def toy_dataset(tmp_path_factory):
 
 
 def test_fit_two_workers_then_resume(ray_local, toy_dataset, tmp_path):
-    from rayeaq.fit import run_fit
+    from rayeaq.stages.fit import run_fit
 
     out = tmp_path / "fit"
     cfg = load_run_config(None, TINY + ["fit.steps=4", "fit.num_workers=2"])
@@ -46,7 +46,7 @@ def test_fit_two_workers_then_resume(ray_local, toy_dataset, tmp_path):
 
 
 def test_nan_loss_stops_with_one_line_error(ray_local, toy_dataset, tmp_path, monkeypatch):
-    from rayeaq.fit import run_fit
+    from rayeaq.stages.fit import run_fit
 
     monkeypatch.setenv(FAULT_NAN_ENV, "3")
     cfg = load_run_config(None, TINY + ["fit.steps=5", "fit.num_workers=1"])
@@ -56,7 +56,7 @@ def test_nan_loss_stops_with_one_line_error(ray_local, toy_dataset, tmp_path, mo
 
 
 def test_fit_refuses_synthetic_data(toy_dataset, tmp_path):
-    from rayeaq.diffusion.fit_core import load_real_dataset
+    from rayeaq.generators.eaq.fit_core import load_real_dataset
 
     synthetic = tmp_path / "syn"
     episodes = toy_episodes(SPEC, 3, seed=2)
@@ -68,10 +68,10 @@ def test_fit_refuses_synthetic_data(toy_dataset, tmp_path):
 
 def test_fit_refuses_out_of_another_fit(toy_dataset, tmp_path):
     """A rerun resumes from OUT's checkpoint, so OUT must hold a fit of the same dataset and diffusion config."""
+    from rayeaq.core.runinfo import write_run_info
     from rayeaq.data.reader import load_dataset
-    from rayeaq.diffusion.fit_core import check_out_dir, fit_inputs
-    from rayeaq.fit import run_fit
-    from rayeaq.runinfo import write_run_info
+    from rayeaq.generators.eaq.fit_core import check_out_dir, fit_inputs
+    from rayeaq.stages.fit import run_fit
 
     out = tmp_path / "fit"
     cfg = load_run_config(None, TINY + ["fit.steps=4"])

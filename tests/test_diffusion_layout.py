@@ -12,17 +12,24 @@ import pytest
 
 from rayeaq.data.batch import EpisodeBatch
 from rayeaq.data.shards import field_shapes, read_shard
-from rayeaq.diffusion.layout import (Layout, Normalizer, decode, done_change_point, encode_episodes, encode_windows,
-                                     window_starts)
-from rayeaq.envs.maps import smax_spec
+from rayeaq.envs.smax.maps import smax_spec
+from rayeaq.generators.eaq.layout import (
+    Layout,
+    Normalizer,
+    decode,
+    done_change_point,
+    encode_episodes,
+    encode_windows,
+    window_starts,
+)
 
 COLLECT = textwrap.dedent(
     """
     import os, sys
     os.environ["JAX_PLATFORMS"] = "cpu"
-    from rayeaq.collect.config import CollectConfig
-    from rayeaq.collect.core import collect_shards, plan_shards
-    from rayeaq.envs.maps import smax_spec
+    from rayeaq.stages.collect.config import CollectConfig
+    from rayeaq.stages.collect.core import collect_shards, plan_shards
+    from rayeaq.envs.smax.maps import smax_spec
     collect_shards(smax_spec("3m"), "medium", plan_shards(24, 24), 0.3, 0,
                    CollectConfig(envs_per_worker=24, chunk_steps=16), sys.argv[1])
     """

@@ -6,7 +6,7 @@ import pytest
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler
 
-from rayeaq.diffusion.process import GaussianDiffusion
+from rayeaq.generators.eaq.process import GaussianDiffusion
 
 K = 50
 SCHEDULES = {"cosine": "squaredcos_cap_v2", "linear": "linear"}

@@ -5,13 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from support.smooth_episodes import toy_episodes
 
-from rayeaq.diffusion.config import DiffusionConfig, FitConfig
-from rayeaq.diffusion.layout import Layout
-from rayeaq.diffusion.sample import Generator
-from rayeaq.diffusion.testing import toy_episodes
-from rayeaq.diffusion.train import (Trainer, fit_normalizer, load_checkpoint, prepare_data, save_checkpoint)
 from rayeaq.envs.spec import EnvSpec
+from rayeaq.generators.eaq.config import DiffusionConfig, FitConfig
+from rayeaq.generators.eaq.layout import Layout
+from rayeaq.generators.eaq.sample import Generator
+from rayeaq.generators.eaq.train import (
+    Trainer,
+    fit_normalizer,
+    load_checkpoint,
+    prepare_data,
+    save_checkpoint,
+)
 
 SPEC = EnvSpec(backend="smax", map="3m", n_agents=2, n_enemies=2, n_actions=7, obs_shape=6, state_shape=8,
                episode_limit=15, action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),

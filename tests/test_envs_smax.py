@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rayeaq.envs import EnvConfig, env_spec, make_env
-from rayeaq.envs.maps import SMAX_MAPS, SMAX_UNITS, smax_spec
+from rayeaq.envs.smax.maps import SMAX_MAPS, SMAX_UNITS, smax_spec
 
 MAPS = ["3m", "2s3z"]
 
@@ -47,7 +47,7 @@ def test_sizes_agree_with_env_info_and_jaxmarl(map_name):
 
 
 def test_map_table_matches_jaxmarl():
-    from rayeaq.envs.smax_import import load_smax
+    from rayeaq.envs.smax.imports import load_smax
 
     smax = load_smax()
     from jaxmarl.environments.smax.smax_env import MAP_NAME_TO_SCENARIO
@@ -77,7 +77,7 @@ def test_random_episodes_legal_and_battle_won_matches_units(map_name):
 
 def test_heuristic_wins_are_reported():
     """The scripted policy wins 3m often: battle_won must be True then, with the +1 bonus paid."""
-    from rayeaq.collect.rollout import run_episodes
+    from rayeaq.stages.collect.rollout import run_episodes
 
     spec = smax_spec("3m")
     *_, (_, assembler) = run_episodes(spec, np.arange(64), 0.0, n_slots=64, chunk_steps=32)
@@ -113,7 +113,7 @@ def test_illegal_action_is_refused():
 
 
 def test_batched_env_matches_single_env():
-    from rayeaq.envs.smax_batch import SMAXBatchEnv
+    from rayeaq.envs.smax.batch import SMAXBatchEnv
 
     cfg = EnvConfig(map="3m")
     batch = SMAXBatchEnv(cfg, n_envs=4)
@@ -137,8 +137,8 @@ def test_batched_env_matches_single_env():
 
 
 def test_move_directions_match_smax_decoding():
-    from rayeaq.envs import smax_core
-    from rayeaq.policies.smax_policies import MOVE_DIRECTIONS
+    from rayeaq.envs.smax import core as smax_core
+    from rayeaq.policies.smax import MOVE_DIRECTIONS
 
     env = smax_core.make_smax("3m", 60)
     import jax.numpy as jnp
@@ -148,7 +148,7 @@ def test_move_directions_match_smax_decoding():
 
 
 def test_sc2_backend_missing_gives_clear_error():
-    from rayeaq.errors import EnvUnavailableError
+    from rayeaq.core.errors import EnvUnavailableError
 
     with pytest.raises(EnvUnavailableError, match="oxwhirl SMAC"):
         env_spec(EnvConfig(backend="sc2", map="3m"))

@@ -10,14 +10,14 @@ import json
 
 import pytest
 
-from rayeaq.config import load_run_config
+from rayeaq.run_config import load_run_config
 
 RANDOM_WIN_RATE = 0.0  # uniform legal actions on 3m: 0 % wins in 128 episodes, mean return 0.176
 RANDOM_RETURN = 0.176
 
 
 def _run(tmp_path, dataset, *overrides):
-    from rayeaq.qmix.run import run_evaluation
+    from rayeaq.stages.evaluate import run_evaluation
 
     cfg = load_run_config("tune_configs/evaluate_3m.yaml", [
         "evaluate.eval_interval=100000", "evaluate.final_eval_episodes=64", "evaluate.checkpoint=false", *overrides,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from support.random_episodes import toy_episodes
 
-from rayeaq.qmix.controller import build_inputs, masked_argmax, shift_actions
-from rayeaq.qmix.losses import bc_loss, cql_loss, qmix_loss
-from rayeaq.qmix.mixer import QMixer
-from rayeaq.qmix.networks import NetSpec, QMIXNetworks
-from rayeaq.qmix.sampler import EpisodeSampler
-from rayeaq.qmix.toy import toy_episodes
+from rayeaq.learners.qmix.controller import build_inputs, masked_argmax, shift_actions
+from rayeaq.learners.qmix.losses import bc_loss, cql_loss, qmix_loss
+from rayeaq.learners.qmix.mixer import QMixer
+from rayeaq.learners.qmix.networks import NetSpec, QMIXNetworks
+from rayeaq.learners.qmix.sampler import EpisodeSampler
 
 torch.set_num_threads(1)
 

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 import torch
+from support.random_episodes import toy_episodes
 
-from rayeaq.qmix.networks import NetSpec
-from rayeaq.qmix.toy import toy_episodes
+from rayeaq.learners.qmix.networks import NetSpec
 
 torch.set_num_threads(1)
 
@@ -21,8 +21,8 @@ def _spec(ep, mixer=True) -> NetSpec:
 
 @pytest.mark.parametrize("algorithm,cql", [("qmix", 0.0), ("qmix", 1.0), ("bc", 0.0)])
 def test_learner_group_update_lowers_the_loss_on_a_fixed_batch(ray_local, algorithm, cql):
-    from rayeaq.qmix.ray_algorithm import QMIXConfig, to_train_batch
-    from rayeaq.qmix.sampler import EpisodeSampler
+    from rayeaq.learners.qmix.ray_algorithm import QMIXConfig, to_train_batch
+    from rayeaq.learners.qmix.sampler import EpisodeSampler
 
     ep = toy_episodes(12, seed=11)
     cfg = (QMIXConfig().training(lr=3e-3).debugging(seed=1)
@@ -40,8 +40,8 @@ def test_learner_group_update_lowers_the_loss_on_a_fixed_batch(ray_local, algori
 
 
 def test_save_restore_gives_identical_greedy_actions(ray_local, tmp_path):
-    from rayeaq.qmix.policy import load_greedy_policy
-    from rayeaq.qmix.ray_algorithm import QMIX, QMIXConfig
+    from rayeaq.learners.qmix.policy import load_greedy_policy
+    from rayeaq.learners.qmix.ray_algorithm import QMIX, QMIXConfig
 
     ep = toy_episodes(16, seed=12)
     cfg = QMIXConfig().debugging(seed=2).qmix(net=_spec(ep), updates_per_iteration=15, batch_size_episodes=8,
@@ -60,7 +60,7 @@ def test_save_restore_gives_identical_greedy_actions(ray_local, tmp_path):
     restored.stop()
 
     policies = [load_greedy_policy(path), load_greedy_policy(path)]
-    from rayeaq.qmix.policy import GreedyPolicy
+    from rayeaq.learners.qmix.policy import GreedyPolicy
 
     policies.append(GreedyPolicy.from_state(cfg.net, before))
     runs = []
@@ -76,8 +76,8 @@ def test_save_restore_gives_identical_greedy_actions(ray_local, tmp_path):
 
 
 def test_config_defaults_agree_and_the_module_spec_follows_later_training_calls():
-    from rayeaq.qmix.config import EvaluateConfig
-    from rayeaq.qmix.ray_algorithm import QMIXConfig
+    from rayeaq.learners.qmix.config import EvaluateConfig
+    from rayeaq.learners.qmix.ray_algorithm import QMIXConfig
 
     ep = toy_episodes(2, seed=15)
     assert QMIXConfig().cql_weight == EvaluateConfig().cql_weight == 1.0
@@ -87,8 +87,8 @@ def test_config_defaults_agree_and_the_module_spec_follows_later_training_calls(
 
 
 def test_evaluate_config_rejects_more_learners_than_batch_episodes():
-    from rayeaq.config import load_run_config
-    from rayeaq.errors import ConfigError
+    from rayeaq.core.errors import ConfigError
+    from rayeaq.run_config import load_run_config
 
     load_run_config("tune_configs/evaluate_3m.yaml", ["evaluate.batch_size=4", "evaluate.num_learners=4"])
     with pytest.raises(ConfigError, match=r"evaluate\.num_learners: expected num_learners <= batch_size=2"):
@@ -98,7 +98,7 @@ def test_evaluate_config_rejects_more_learners_than_batch_episodes():
 def test_local_rollout_keeps_the_drivers_torch_threads(monkeypatch):
     from types import SimpleNamespace
 
-    from rayeaq.qmix import ray_rollout
+    from rayeaq.learners.qmix import ray_rollout
 
     monkeypatch.setattr(ray_rollout, "make_env", lambda cfg, n: SimpleNamespace(spec=SimpleNamespace(max_return=2.0)))
     try:
@@ -109,8 +109,8 @@ def test_local_rollout_keeps_the_drivers_torch_threads(monkeypatch):
 
 
 def test_policy_reset_clears_one_slot():
-    from rayeaq.qmix.networks import QMIXNetworks
-    from rayeaq.qmix.policy import GreedyPolicy
+    from rayeaq.learners.qmix.networks import QMIXNetworks
+    from rayeaq.learners.qmix.policy import GreedyPolicy
 
     ep = toy_episodes(4, seed=13)
     torch.manual_seed(0)
@@ -125,7 +125,7 @@ def test_evaluate_cli_end_to_end_on_smax(ray_local, tmp_path):
     """Plumbing on a tiny random dataset with 3m's sizes: train, evaluate on real SMAX, write every output."""
     from rayeaq.data.reader import load_dataset
     from rayeaq.data.writer import write_dataset
-    from rayeaq.envs.maps import smax_spec
+    from rayeaq.envs.smax.maps import smax_spec
     from rayeaq.evaluate import main
 
     spec = smax_spec("3m", 60)
@@ -133,9 +133,9 @@ def test_evaluate_cli_end_to_end_on_smax(ray_local, tmp_path):
                       n_actions=spec.n_actions, seed=14)
     write_dataset(tmp_path / "ds", ep, spec, source="real", tier="good", behaviour_policy={"kind": "toy"})
     assert len(load_dataset(tmp_path / "ds").episodes) == 12
-    from rayeaq.config import load_run_config
-    from rayeaq.qmix.run import build_config
-    from rayeaq.runinfo import derive_seed
+    from rayeaq.core.runinfo import derive_seed
+    from rayeaq.run_config import load_run_config
+    from rayeaq.stages.evaluate import build_config
 
     qcfg = build_config(load_run_config("tune_configs/evaluate_3m.yaml", []), [(str(tmp_path / "ds"), 0.5)], 1)
     assert qcfg.mixture_seed == derive_seed(0, "evaluate", "mixture") != qcfg.data_seed  # episodes vs batches
@@ -163,7 +163,7 @@ def test_evaluate_cli_end_to_end_on_smax(ray_local, tmp_path):
     assert "absolute_metrics" in run
     assert (out / "run.json").is_file() and (out / "config.resolved.yaml").is_file()
     summary = json.loads((out / "summary.json").read_text())
-    from rayeaq.qmix.policy import load_greedy_policy
+    from rayeaq.learners.qmix.policy import load_greedy_policy
 
     policy = load_greedy_policy(summary["checkpoint"])
     actions, _ = policy(ep.obs[:2, 0], ep.avail_actions[:2, 0])

@@ -17,9 +17,9 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
+from analysis_sweep import AUGMENTERS, REPO, tiny_sweep
 
 from analysis import loader, tables
-from analysis_sweep import AUGMENTERS, REPO, requires_generator, tiny_sweep
 from rayeaq import report
 
 FIGURES = ["learning_curves_normalized_return.png", "learning_curves_win_rate.png", "probability_of_improvement.png",
@@ -140,7 +140,6 @@ def test_report_numbers_are_the_loaders(report_dir, sweep_dir):
 
 
 @pytest.mark.slow
-@requires_generator
 def test_tsne_of_real_and_synthetic_observations(report_dir):
     import matplotlib.image
 

@@ -6,8 +6,8 @@ import json
 import subprocess
 import sys
 
+from rayeaq.augmenters.mixing import load_augmented
 from rayeaq.data.reader import load_dataset
-from rayeaq.diffusion.mixing import load_augmented
 
 TINY = ["diffusion.horizon=16", "diffusion.dim=8", "diffusion.dim_mults=[1,2]", "diffusion.groups=4",
         "diffusion.n_diffusion_steps=10", "fit.steps=20", "fit.batch_size=16", "fit.report_every=10",

@@ -8,8 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from rayeaq.errors import ConfigError, DatasetError, UserError
-from rayeaq.sweep.driver import check_datasets, check_shared_datasets, load_sweep, plan, run_sweep
+from rayeaq.core.errors import ConfigError, DatasetError, UserError
+from rayeaq.sweep.driver import (
+    check_datasets,
+    check_shared_datasets,
+    load_sweep,
+    plan,
+    run_sweep,
+)
 from rayeaq.sweep.space import IGNORED_VALUE, label, trial_config, trial_params
 
 REPO = Path(__file__).resolve().parents[1]
@@ -123,8 +129,9 @@ def test_tier_key_and_user_error_base():
 
 
 def test_trial_mixture_uses_each_synthetic_episode_at_most_once(tmp_path):
+    from support.smooth_episodes import toy_episodes
+
     from rayeaq.data.writer import write_dataset
-    from rayeaq.diffusion.testing import toy_episodes
     from rayeaq.envs.spec import EnvSpec
     from rayeaq.sweep.summary import FINAL_METRICS
     from rayeaq.sweep.trial import mixture

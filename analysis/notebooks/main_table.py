@@ -27,8 +27,6 @@ bootstrap_reps = 2000
 # %%
 from pathlib import Path
 
-import pandas as pd
-
 from analysis import loader, tables
 
 out = Path(out_dir or Path(results_dir) / "report")

@@ -29,8 +29,6 @@ metric = "normalized_return"
 # %%
 from pathlib import Path
 
-import pandas as pd
-
 from analysis import figures, loader, tables
 
 out = Path(out_dir or Path(results_dir) / "report")

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from rayeaq.errors import DatasetError
+from rayeaq.core.errors import DatasetError
 
 SCHEMA_VERSION = 1
 CARD_NAME = "card.json"

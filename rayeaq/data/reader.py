@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from rayeaq.core.errors import DatasetError
 from rayeaq.data.batch import EpisodeBatch
 from rayeaq.data.card import SHARD_DIR, DatasetCard, read_card
 from rayeaq.data.shards import field_shapes, read_shard
-from rayeaq.errors import DatasetError
 
 
 @dataclass

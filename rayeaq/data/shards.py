@@ -18,8 +18,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from rayeaq.core.errors import DatasetError
 from rayeaq.data.batch import EPISODE_FIELDS, STEP_FIELDS, EpisodeBatch
-from rayeaq.errors import DatasetError
 
 # On-disk dtypes (smaller than in memory where lossless).
 DISK_DTYPES: dict[str, pa.DataType] = {

@@ -13,11 +13,24 @@ from typing import Any
 
 import pandas as pd
 
+from rayeaq.core.errors import DatasetError
 from rayeaq.data.batch import EpisodeBatch
-from rayeaq.data.card import SCHEMA_VERSION, SHARD_DIR, SUMMARY_NAME, DatasetCard, compute_stats, write_card
-from rayeaq.data.shards import DIGEST, field_shapes, fingerprint, read_shard_index, write_shard
+from rayeaq.data.card import (
+    SCHEMA_VERSION,
+    SHARD_DIR,
+    SUMMARY_NAME,
+    DatasetCard,
+    compute_stats,
+    write_card,
+)
+from rayeaq.data.shards import (
+    DIGEST,
+    field_shapes,
+    fingerprint,
+    read_shard_index,
+    write_shard,
+)
 from rayeaq.envs.spec import EnvSpec
-from rayeaq.errors import DatasetError
 
 
 def finalize_dataset(

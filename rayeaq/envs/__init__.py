@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rayeaq.envs.config import EnvConfig
-from rayeaq.envs.maps import smax_spec
+from rayeaq.envs.smax.maps import smax_spec
 from rayeaq.envs.spec import EnvSpec
 
 
@@ -21,10 +21,10 @@ def env_spec(cfg: EnvConfig) -> EnvSpec:
 def make_env(cfg: EnvConfig, seed: int = 0):
     """One environment with SMAC's methods (reset, step, get_obs, get_state, get_avail_actions, ...)."""
     if cfg.backend == "smax":
-        from rayeaq.envs.smax_env import SMAXEnv
+        from rayeaq.envs.smax.env import SMAXEnv
 
         return SMAXEnv(cfg.map, cfg.resolved_episode_limit, seed=seed)
-    from rayeaq.envs.sc2_env import SC2Env
+    from rayeaq.envs.sc2.env import SC2Env
 
     return SC2Env(cfg.map, cfg.episode_limit, seed=seed)
 

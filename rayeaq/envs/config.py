@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from rayeaq.config.base import StrictModel
-from rayeaq.envs.maps import SMAX_MAPS, default_episode_limit
+from rayeaq.core.config import StrictModel
+from rayeaq.envs.smax.maps import SMAX_MAPS, default_episode_limit
 
 
 class EnvConfig(StrictModel):

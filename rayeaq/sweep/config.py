@@ -20,8 +20,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from rayeaq.collect.config import Tier
-from rayeaq.config.base import StrictModel
+from rayeaq.core.config import StrictModel
+from rayeaq.stages.collect.config import Tier
 
 DOMAIN_KINDS = ("grid_search", "choice", "uniform", "loguniform", "randint")
 

@@ -15,12 +15,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rayeaq.config import load_run_config
-from rayeaq.config.base import validate
-from rayeaq.config.schema import RunConfig
+from rayeaq.core.config import validate
+from rayeaq.core.errors import ConfigError, DatasetError
+from rayeaq.core.runinfo import write_run_info
 from rayeaq.data.card import read_card
-from rayeaq.errors import ConfigError, DatasetError
-from rayeaq.runinfo import write_run_info
+from rayeaq.run_config import RunConfig, load_run_config
 from rayeaq.sweep.space import check_space, grid_points, needed_datasets
 from rayeaq.sweep.summary import format_table, write_summary
 
@@ -108,7 +107,7 @@ def check_datasets(cfg: RunConfig, points: list[dict], p: Plan) -> dict[str, lis
 
 def collect_missing(cfg: RunConfig, missing: dict[str, list[str]], root: Path) -> None:
     """Collect the missing datasets with the config's collect section (inside the sweep's Ray session)."""
-    from rayeaq.collect.driver import collect_all
+    from rayeaq.stages.collect.driver import collect_all
 
     for map_name, tiers in missing.items():
         data = cfg.model_dump(mode="python")
@@ -150,7 +149,7 @@ def run_sweep(config: str, overrides: list[str], out: str | None, resume: bool, 
         "experiment_path": p.experiment_path, "datasets_root": str(p.datasets_root),
         "grid_points": len(points), "resume": resume,
     })
-    from rayeaq.ray_session import ray_session
+    from rayeaq.core.ray_session import ray_session
 
     start = time.perf_counter()
     timings: dict[str, float] = {}

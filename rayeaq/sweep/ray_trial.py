@@ -17,7 +17,7 @@ from typing import Any, Callable
 from ray import tune
 from ray.tune.integration.ray_train import TuneReportCallback
 
-from rayeaq.config.schema import RunConfig
+from rayeaq.run_config import RunConfig
 from rayeaq.sweep.space import trial_config, trial_params
 from rayeaq.sweep.trial import run_stages
 
@@ -38,7 +38,7 @@ class RayStages:
     """The stage functions a trial runs, backed by Ray Train (fit), Ray tasks (augment) and RLlib (evaluate)."""
 
     def fit(self, cfg: RunConfig, dataset: Path, out: Path, on_metrics: Callable[[dict], None]) -> Path:
-        from rayeaq.fit import run_fit
+        from rayeaq.stages.fit import run_fit
 
         callback = StageReportCallback({"stage": "fit", "score": 0.0, "evaluations": 0})
         summary = run_fit(cfg, dataset, out, callbacks=[callback])
@@ -46,14 +46,14 @@ class RayStages:
         return out / "checkpoint"
 
     def augment(self, cfg: RunConfig, dataset: Path, checkpoint: Path | None, out: Path) -> dict[str, float]:
-        from rayeaq.diffusion.augment_core import run_augment
+        from rayeaq.stages.augment import run_augment
 
         report = run_augment(cfg, dataset, checkpoint, out)
         return {k: float(v) for k, v in report.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
     def evaluate(self, cfg: RunConfig, sources: list[tuple[str, float]], out: Path,
                  on_eval: Callable[[dict], None]) -> dict[str, Any]:
-        from rayeaq.qmix.run import run_evaluation
+        from rayeaq.stages.evaluate import run_evaluation
 
         return run_evaluation(cfg, sources, out, report=on_eval)
 

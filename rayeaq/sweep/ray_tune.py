@@ -14,8 +14,8 @@ from ray import tune
 from ray.tune import CLIReporter, PlacementGroupFactory
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
-from rayeaq.config.schema import RunConfig
-from rayeaq.errors import ConfigError
+from rayeaq.core.errors import ConfigError
+from rayeaq.run_config import RunConfig
 from rayeaq.sweep.ray_trial import make_trainable
 from rayeaq.sweep.space import label, random_dims, trial_config, trial_params
 

@@ -12,10 +12,10 @@ import copy
 import itertools
 from typing import Any, Iterable
 
-from rayeaq.collect.config import Tier
-from rayeaq.config.base import validate
-from rayeaq.config.schema import RunConfig
-from rayeaq.errors import ConfigError
+from rayeaq.core.config import validate
+from rayeaq.core.errors import ConfigError
+from rayeaq.run_config import RunConfig
+from rayeaq.stages.collect.config import Tier
 from rayeaq.sweep.config import TuneConfig
 
 TIER_KEY = "collect_tier"

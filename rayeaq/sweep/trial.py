@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from rayeaq.config.schema import RunConfig
+from rayeaq.augmenters.mixing import synthetic_weight
+from rayeaq.core.runinfo import write_run_info
 from rayeaq.data.card import CARD_NAME, read_card
-from rayeaq.diffusion.mixing import synthetic_weight
-from rayeaq.runinfo import write_run_info
+from rayeaq.run_config import RunConfig
 
 STATE_FILE = "trial_state.json"
 GENERATOR_AUGMENTERS = ("eaq", "eaq_noq")

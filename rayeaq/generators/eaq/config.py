@@ -1,0 +1,163 @@
+"""Generator sections of a run config (diffusion model, fitting, augmentation)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from rayeaq.core.config import StrictModel
+
+Augmenter = Literal["none", "eaq", "eaq_noq", "dom2_replicate", "gaussian_noise"]
+
+
+class DiffusionConfig(StrictModel):
+    """EAQ diffusion model, episode layout and objective."""
+
+    horizon: int | None = Field(default=None, ge=2, le=10_000)
+    """Rows per training window; None = whole padded episodes (episode_limit + 1 rows)."""
+    window_stride: int = Field(default=8, ge=1)
+    """Step between window starts inside an episode (only when horizon is set)."""
+    include_state: bool = True
+    """Add the global state channels (needed by a QMIX learner)."""
+    include_avail: bool = True
+    """Add the per-agent available-action channels (needed by a QMIX learner)."""
+    dim: int = Field(default=32, ge=4, le=1024)
+    """Channels of the U-Net's first level and of its output block (even: sinusoidal step embedding)."""
+    dim_mults: list[int] = [1, 2, 4]
+    """Channel multiplier per U-Net level; the horizon is padded to a multiple of 2**(levels-1)."""
+    kernel_size: int = Field(default=5, ge=1, le=15)
+    """Temporal Conv1D kernel size (odd)."""
+    groups: int = Field(default=8, ge=1)
+    """GroupNorm groups (must divide dim and every level's channel count)."""
+    n_diffusion_steps: int = Field(default=100, ge=2, le=5000)
+    """K, the number of DDPM noising steps."""
+    beta_schedule: Literal["cosine", "linear"] = "cosine"
+    """Noise schedule (cosine = diffusers' squaredcos_cap_v2)."""
+    beta_start: float = Field(default=1e-4, gt=0.0, lt=1.0)
+    """First beta of the linear schedule."""
+    beta_end: float = Field(default=0.02, gt=0.0, lt=1.0)
+    """Last beta of the linear schedule."""
+    clip_denoised: bool = True
+    """Clip predicted clean trajectories to [-1, 1] (the normalised range) while sampling."""
+    objective: Literal["qtot", "critic"] = "qtot"
+    """qtot: L_Qtot maximises the model's own Q-total channel; critic: a QMIX-style critic scores predictions."""
+    q_weight: float = Field(default=0.1, ge=0.0)
+    """λ in L = ||τ0 - fθ(τk,k)||² + λ·L_Qtot; 0 is the ablation EAQ⁻Q."""
+    critic_hidden: int = Field(default=64, ge=4)
+    """Hidden width of the critic's agent network and mixer (objective = critic)."""
+    action_weight: float = Field(default=1.0, gt=0.0)
+    """Weight of the one-hot action channels in the reconstruction loss."""
+
+    @field_validator("dim")
+    @classmethod
+    def _even(cls, value: int) -> int:
+        if value % 2:
+            raise ValueError("expected an even number of channels (sinusoidal step embedding)")
+        return value
+
+    @field_validator("kernel_size")
+    @classmethod
+    def _odd(cls, value: int) -> int:
+        if value % 2 == 0:
+            raise ValueError("expected an odd kernel size")
+        return value
+
+    @field_validator("dim_mults")
+    @classmethod
+    def _mults(cls, value: list[int]) -> list[int]:
+        if not value or any(m < 1 for m in value):
+            raise ValueError("expected a non-empty list of positive integers")
+        return value
+
+    @field_validator("groups")
+    @classmethod
+    def _groups_divide(cls, value: int, info: ValidationInfo) -> int:
+        dim = info.data.get("dim")
+        # the output block normalises dim channels, level i dim * dim_mults[i]
+        widths = [dim] + [dim * m for m in info.data.get("dim_mults", [])] if dim is not None else []
+        if any(w % value for w in widths):
+            raise ValueError(f"expected a divisor of dim and of every level's channels {sorted(set(widths))}")
+        return value
+
+    @field_validator("beta_end")
+    @classmethod
+    def _beta_order(cls, value: float, info: ValidationInfo) -> float:
+        if "beta_start" in info.data and value <= info.data["beta_start"]:
+            raise ValueError("expected beta_end > beta_start")
+        return value
+
+
+class FitConfig(StrictModel):
+    """Fitting the generator with Ray Train (DDP over CPU or GPU workers)."""
+
+    steps: int = Field(default=2000, ge=1)
+    """Optimiser steps in total (a resumed run continues to this count)."""
+    batch_size: int = Field(default=64, ge=1)
+    """Windows per optimiser step per worker."""
+    lr: float = Field(default=2e-4, gt=0.0, le=1.0)
+    """Adam learning rate."""
+    grad_clip: float | None = Field(default=1.0, gt=0.0)
+    """Max global gradient norm; None disables clipping."""
+    ema_decay: float = Field(default=0.995, ge=0.0, lt=1.0)
+    """Decay of the exponential moving average of the denoiser weights."""
+    ema_start: int = Field(default=100, ge=0)
+    """Steps before the EMA starts tracking (it copies the weights until then)."""
+    num_workers: int = Field(default=1, ge=1, le=1024)
+    """Ray Train workers (DDP ranks)."""
+    use_gpu: bool = False
+    """One GPU per worker and the nccl backend (gloo on CPU)."""
+    cpus_per_worker: float = Field(default=0.9, gt=0.0)
+    """Logical CPUs each Train worker reserves (fractional avoids starvation on small machines)."""
+    checkpoint_every: int = Field(default=500, ge=1)
+    """Steps between checkpoints (the last step is always checkpointed)."""
+    report_every: int = Field(default=50, ge=1)
+    """Steps between loss reports to Ray Train."""
+    keep_checkpoints: int = Field(default=2, ge=1)
+    """Checkpoints Ray Train keeps."""
+    torch_threads: int = Field(default=1, ge=1, le=256)
+    """torch.set_num_threads in each worker."""
+
+
+class AugmentConfig(StrictModel):
+    """Producing synthetic episodes: which augmenter, how many, how they are sampled and filtered."""
+
+    augmenter: Augmenter = "eaq"
+    """none | eaq (λ>0 checkpoint) | eaq_noq (λ=0 checkpoint) | dom2_replicate | gaussian_noise."""
+    num_episodes: int | None = Field(default=None, ge=1)
+    """Synthetic episodes to write; None = ratio × real episodes."""
+    ratio: float = Field(default=1.0, ge=0.0)
+    """Synthetic episodes per real episode, when sizing the output and when mixing."""
+    sampler: Literal["ddim", "ddpm"] = "ddim"
+    """ddim (fast, deterministic) or ddpm (all K steps)."""
+    sampling_steps: int = Field(default=20, ge=1)
+    """DDIM steps (ignored by ddpm)."""
+    timestep_spacing: Literal["trailing", "leading"] = "trailing"
+    """DDIM step spacing, as diffusers': trailing starts from pure noise (step K-1); leading at (n-1)·K//n."""
+    use_ema: bool = True
+    """Sample with the EMA weights."""
+    batch_size: int = Field(default=256, ge=1)
+    """Episodes sampled per forward batch."""
+    tasks: int = Field(default=2, ge=1, le=4096)
+    """Ray tasks the sampling is spread over."""
+    cpus_per_task: float = Field(default=0.5, gt=0.0)
+    """Logical CPUs each sampling task reserves."""
+    oversample: float = Field(default=1.5, ge=1.0, le=20.0)
+    """Sample this many times the requested episodes so that enough survive filtering."""
+    drop_illegal: bool = True
+    """Drop episodes in which an agent's unrestricted argmax action is unavailable."""
+    done_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    """Done flag threshold (on the [0, 1] scale)."""
+    dom2_thresholds: list[float] = [0.5, 1.0, 1.5]
+    """DOM2 Algorithm 1: an episode is copied once per threshold its return exceeds."""
+    noise_sigma: float = Field(default=0.05, gt=0.0)
+    """gaussian_noise: σ of the noise, in units of each observation feature's real std."""
+    fidelity_samples: int = Field(default=1000, ge=10)
+    """Observation rows per side used for MMD and coverage."""
+
+    @field_validator("dom2_thresholds")
+    @classmethod
+    def _thresholds(cls, value: list[float]) -> list[float]:
+        if not value:
+            raise ValueError("expected at least one return threshold")
+        return sorted(value)

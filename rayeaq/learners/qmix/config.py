@@ -1,0 +1,73 @@
+"""Evaluator section of a run config (``evaluate``): offline QMIX / CQL / BC and its greedy evaluation."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from rayeaq.core.config import StrictModel
+
+
+class EvaluateConfig(StrictModel):
+    """Offline learner (QMIX, QMIX+CQL or behaviour cloning) trained on a dataset, scored by greedy rollouts."""
+
+    algorithm: Literal["qmix", "bc"] = "qmix"
+    """qmix: offline QMIX (CQL when cql_weight > 0); bc: behaviour cloning on the same agent network."""
+    updates: int = Field(default=5000, ge=1, le=10_000_000)
+    """Gradient updates (learner steps) to train for."""
+    batch_size: int = Field(default=32, ge=1, le=65_536)
+    """Episodes per update (sequence batch, padded to the longest episode drawn)."""
+    lr: float = Field(default=5e-4, gt=0.0, le=1.0)
+    """Adam learning rate."""
+    gamma: float = Field(default=0.99, ge=0.0, le=1.0)
+    """Discount factor of the TD target."""
+    grad_clip: float = Field(default=10.0, gt=0.0)
+    """Global-norm gradient clipping (EPyMARL's grad_norm_clip)."""
+    target_update_interval: int = Field(default=200, ge=1)
+    """Updates between hard copies of the online networks into the target networks."""
+    double_q: bool = True
+    """Double-Q targets: argmax by the online agent network, value by the target network."""
+    cql_weight: float = Field(default=1.0, ge=0.0)
+    """Weight of the per-agent CQL regulariser (logsumexp over legal actions - Q of the data action); 0 = plain
+    QMIX, which does not learn from narrow behaviour data (one action per state: see benchmarks/RESULTS.md)."""
+    hidden_dim: int = Field(default=64, ge=1, le=4096)
+    """Agent network width (MLP and GRU)."""
+    mixing_embed_dim: int = Field(default=32, ge=1, le=4096)
+    """Mixer embedding width."""
+    hypernet_embed: int = Field(default=64, ge=1, le=4096)
+    """Hidden width of the two-layer hyper-networks that produce the mixing weights."""
+    obs_last_action: bool = True
+    """Append the agent's previous action (one-hot) to its input."""
+    obs_agent_id: bool = True
+    """Append the agent id (one-hot) to its input (parameters are shared across agents)."""
+    eval_interval: int = Field(default=1000, ge=1)
+    """Updates between intermediate evaluations."""
+    eval_episodes: int = Field(default=32, ge=1, le=100_000)
+    """Greedy evaluation episodes at each intermediate evaluation (same seeds every time)."""
+    final_eval_episodes: int = Field(default=320, ge=1, le=100_000)
+    """Greedy evaluation episodes at the end of training."""
+    eval_envs: int = Field(default=64, ge=1, le=65_536)
+    """Environments stepped at once (jax.vmap) per rollout worker."""
+    rollout_workers: int = Field(default=0, ge=0, le=256)
+    """Ray actors running evaluation rollouts; 0 = in the driver process."""
+    rollout_worker_cpus: float = Field(default=0.5, gt=0.0)
+    """Logical CPUs each rollout actor reserves."""
+    num_learners: int = Field(default=0, ge=0, le=256)
+    """RLlib learners: 0 = one local learner; n > 0 = n remote learner actors (DDP, batch split among them)."""
+    num_gpus_per_learner: float = Field(default=0.0, ge=0.0)
+    """GPUs per learner (0 = CPU)."""
+    num_cpus_per_learner: float = Field(default=1.0, gt=0.0)
+    """Logical CPUs per remote learner actor."""
+    torch_threads: int = Field(default=1, ge=1, le=256)
+    """torch.set_num_threads in the learner/driver process (JAX shares it during rollouts)."""
+    checkpoint: bool = True
+    """Write an RLlib checkpoint of the final algorithm to OUT/checkpoint."""
+
+    @field_validator("num_learners")
+    @classmethod
+    def _learners_fit_the_batch(cls, value: int, info: ValidationInfo) -> int:
+        batch_size = info.data.get("batch_size")  # declared above, so already validated
+        if batch_size is not None and value > batch_size:
+            raise ValueError(f"expected num_learners <= batch_size={batch_size} (each learner gets a shard of the batch)")
+        return value

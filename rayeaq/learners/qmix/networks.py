@@ -1,0 +1,121 @@
+"""The team's networks: shared agent network + mixer, with target copies. Pure torch (no Ray).
+
+:class:`QMIXNetworks` is what the RLlib module wraps, what checkpoints hold and what the greedy
+policy runs; the same class serves QMIX/CQL (with a mixer) and BC (agent network only).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from rayeaq.learners.qmix.agent import RNNAgent
+from rayeaq.learners.qmix.controller import (
+    build_inputs,
+    input_dim,
+    masked_argmax,
+    shift_actions,
+)
+from rayeaq.learners.qmix.losses import TrainOutputs, td_targets
+from rayeaq.learners.qmix.mixer import QMixer
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """Sizes and input options of the team networks (stored with every checkpoint)."""
+
+    n_agents: int
+    n_actions: int
+    obs_dim: int
+    state_dim: int
+    hidden_dim: int = 64
+    mixing_embed_dim: int = 32
+    hypernet_embed: int = 64
+    obs_last_action: bool = True
+    obs_agent_id: bool = True
+    mixer: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class QMIXNetworks(nn.Module):
+    """Online agent network (+ mixer) and their target copies (no gradients)."""
+
+    def __init__(self, spec: NetSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        din = input_dim(spec.obs_dim, spec.n_agents, spec.n_actions, spec.obs_last_action, spec.obs_agent_id)
+        self.agent = RNNAgent(din, spec.n_actions, spec.hidden_dim)
+        self.mixer = QMixer(spec.n_agents, spec.state_dim, spec.mixing_embed_dim, spec.hypernet_embed) if spec.mixer else None
+        self.target_agent = copy.deepcopy(self.agent).requires_grad_(False)
+        self.target_mixer = copy.deepcopy(self.mixer).requires_grad_(False) if self.mixer is not None else None
+        # Global-state normaliser for the mixer, fitted on the training data (real and synthetic alike) and
+        # saved with the weights: SMAX states hold absolute positions (~0..32), which would otherwise put
+        # the initial Q_tot an order of magnitude above the largest possible return (2.0).
+        self.register_buffer("state_mean", torch.zeros(spec.state_dim))
+        self.register_buffer("state_std", torch.ones(spec.state_dim))
+
+    @torch.no_grad()
+    def fit_state_normaliser(self, states: torch.Tensor) -> None:
+        """Set the normaliser from states ``[M, Ds]`` (the filled rows of the training data)."""
+        self.state_mean.copy_(states.mean(0))
+        self.state_std.copy_(states.std(0).clamp(min=1e-3))
+
+    def norm_state(self, state: torch.Tensor) -> torch.Tensor:
+        return (state - self.state_mean) / self.state_std
+
+    # ---- acting --------------------------------------------------------------------------------
+    def inputs(self, obs: torch.Tensor, last_actions: torch.Tensor | None) -> torch.Tensor:
+        """Agent inputs ``[*L, N, Din]`` from obs ``[*L, N, Do]`` and last actions ``[*L, N]`` (-1 = none)."""
+        return build_inputs(obs, last_actions if self.spec.obs_last_action else None, self.spec.n_actions, self.spec.obs_agent_id)
+
+    @torch.no_grad()
+    def act(
+        self, obs: torch.Tensor, avail: torch.Tensor, hidden: torch.Tensor | None, last_actions: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decentralised greedy step: obs ``[B, N, Do]``, avail ``[B, N, A]``, hidden ``[B, N, H]`` or None,
+        last_actions ``[B, N]`` (-1 at the first step) -> (actions ``[B, N]`` int64, hidden ``[B, N, H]``)."""
+        if last_actions is None:
+            last_actions = torch.full(obs.shape[:-1], -1, dtype=torch.long, device=obs.device)
+        q, hidden = self.agent.forward_step(self.inputs(obs, last_actions), hidden)
+        return masked_argmax(q, avail), hidden
+
+    # ---- training ------------------------------------------------------------------------------
+    def train_outputs(self, batch: dict[str, torch.Tensor], gamma: float, double_q: bool = True) -> TrainOutputs:
+        """One pass over a sequence batch.
+
+        batch: obs ``[B,T,N,Do]``, state ``[B,T,Ds]``, avail_actions ``[B,T,N,A]`` bool, actions ``[B,T,N]``
+        int, reward ``[B,T]``, terminated ``[B,T]``, filled ``[B,T]`` (rows as in :mod:`rayeaq.data.batch`).
+        The target at row t uses row t + 1 (for the last step, the terminal observation at ``length``).
+        """
+        obs, actions, avail = batch["obs"], batch["actions"].long(), batch["avail_actions"].bool()
+        inputs = self.inputs(obs, shift_actions(actions))
+        q, _ = self.agent.forward_seq(inputs)  # [B, T, N, A]
+        step_actions = actions[:, :-1]
+        chosen = q[:, :-1].gather(-1, step_actions.unsqueeze(-1)).squeeze(-1)  # [B, T', N]
+        mask = batch["filled"][:, :-1].to(q.dtype)
+        q_tot = target = None
+        if self.mixer is not None:
+            state = self.norm_state(batch["state"])
+            q_tot = self.mixer(chosen, state[:, :-1])
+            with torch.no_grad():
+                q_tgt, _ = self.target_agent.forward_seq(inputs)
+                chooser = q.detach() if double_q else q_tgt
+                best = masked_argmax(chooser[:, 1:], avail[:, 1:])  # [B, T', N]
+                next_q = q_tgt[:, 1:].gather(-1, best.unsqueeze(-1)).squeeze(-1)
+                next_tot = self.target_mixer(next_q, state[:, 1:])
+                target = td_targets(batch["reward"][:, :-1].to(q.dtype), batch["terminated"][:, :-1], next_tot, gamma)
+        return TrainOutputs(
+            q=q[:, :-1], chosen_q=chosen, avail=avail[:, :-1], actions=step_actions, mask=mask, q_tot=q_tot, target=target
+        )
+
+    @torch.no_grad()
+    def update_targets(self) -> None:
+        """Hard copy of the online networks into the targets."""
+        self.target_agent.load_state_dict(self.agent.state_dict())
+        if self.mixer is not None:
+            self.target_mixer.load_state_dict(self.mixer.state_dict())

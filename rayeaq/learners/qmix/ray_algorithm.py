@@ -1,0 +1,251 @@
+"""RLlib adapter: ``QMIXConfig`` (an AlgorithmConfig) and ``QMIX`` (an Algorithm) for offline QMIX/CQL/BC.
+
+How the parts map onto RLlib 2.60's new API stack, and where they could not:
+
+- **Learning** is fully RLlib: a team :class:`~rayeaq.qmix.ray_module.QMIXTeamModule` inside a
+  MultiRLModule, trained by :class:`~rayeaq.qmix.ray_learner.QMIXTorchLearner` through the algorithm's
+  ``LearnerGroup`` (``num_learners=0``: one local learner; ``n > 0``: n remote learner actors with DDP,
+  each optionally on a GPU; the batch is split by episodes, one shard per learner).
+- **Data**: RLlib's offline API (``OfflineData``/``OfflinePreLearner``) cannot load multi-agent episodes in
+  2.60 (``NotImplementedError``), and its learner connectors build per-agent, per-timestep batches, not a
+  team's padded ``[B, T, N, ...]`` sequences. So ``training_step`` draws sequence batches from our own
+  reader (:func:`rayeaq.data.reader.load_mixture`) and hands them to ``LearnerGroup.update(batch=...)`` as a
+  ``MultiAgentBatch`` (no learner connector; ``_is_online = False`` and no ``input_``, so RLlib builds
+  neither EnvRunners nor OfflineData).
+- **Evaluation**: RLlib's EnvRunners step one gym/MultiAgentEnv per episode and expect per-agent
+  modules with connectors; our evaluation steps many SMAX battles at once with ``jax.vmap`` and a
+  recurrent team module. ``evaluate()`` is therefore overridden: it pulls the weights from the
+  LearnerGroup (``get_weights``) and runs decentralised greedy rollouts in the driver or in
+  ``rollout_workers`` Ray actors (:mod:`rayeaq.learners.qmix.ray_rollout`), returning RLlib's
+  ``{"evaluation": {...}}`` result shape.
+- **Checkpoints**: ``save_to_path``/``from_checkpoint`` are RLlib's (Checkpointable); the dataset and
+  the sampler's RNG are reloaded from the config on restore (the data is not copied into checkpoints).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from ray.rllib.algorithms.algorithm import Algorithm
+from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
+from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
+from ray.rllib.utils.annotations import override
+from ray.rllib.utils.metrics import LEARNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
+
+from rayeaq.learners.qmix.config import EvaluateConfig
+from rayeaq.learners.qmix.networks import NetSpec
+from rayeaq.learners.qmix.ray_module import MODULE_ID, module_spec, spaces
+from rayeaq.learners.qmix.sampler import EpisodeSampler
+
+
+class QMIXConfig(AlgorithmConfig):
+    """Offline QMIX / QMIX+CQL / BC on a dataset mixture (see the module docstring for the RLlib mapping).
+
+    Defaults of the QMIX options are those of :class:`rayeaq.qmix.config.EvaluateConfig`. The module spec
+    is built from ``net``, ``gamma`` and ``double_q`` when RLlib asks for it
+    (:meth:`get_default_rl_module_spec`), so ``.training()`` and ``.qmix()`` may be called in any order.
+    """
+
+    def __init__(self, algo_class: type | None = None) -> None:
+        super().__init__(algo_class=algo_class or QMIX)
+        self._is_online = False  # no EnvRunners: data comes from our dataset reader
+        self.lr = 5e-4
+        self.gamma = 0.99
+        self.grad_clip = 10.0
+        self.grad_clip_by = "global_norm"
+        self.add_default_connectors_to_learner_pipeline = False
+        self.num_env_runners = 0
+        self.create_env_on_local_worker = False
+        # QMIX-specific settings (set through .qmix()).
+        self.qmix_algorithm = "qmix"
+        self.cql_weight = EvaluateConfig.model_fields["cql_weight"].default
+        self.double_q = True
+        self.target_update_interval = 200
+        self.batch_size_episodes = 32
+        self.updates_per_iteration = 100
+        self.net: NetSpec | None = None
+        self.datasets: list[tuple[str, float]] = []
+        self.data_seed = 0
+        self.mixture_seed = 0
+        self.env_config: Any = None  # rayeaq.envs.config.EnvConfig
+        self.eval_envs = 64
+        self.eval_seed = 0
+        self.rollout_workers = 0
+        self.rollout_worker_cpus = 0.5
+        self.torch_threads = 1
+
+    def qmix(
+        self,
+        *,
+        qmix_algorithm: str = NotProvided,
+        cql_weight: float = NotProvided,
+        double_q: bool = NotProvided,
+        target_update_interval: int = NotProvided,
+        batch_size_episodes: int = NotProvided,
+        updates_per_iteration: int = NotProvided,
+        net: NetSpec = NotProvided,
+        datasets: list[tuple[str, float]] = NotProvided,
+        data_seed: int = NotProvided,
+        mixture_seed: int = NotProvided,
+        env_config: Any = NotProvided,
+        eval_envs: int = NotProvided,
+        eval_seed: int = NotProvided,
+        rollout_workers: int = NotProvided,
+        rollout_worker_cpus: float = NotProvided,
+        torch_threads: int = NotProvided,
+    ) -> "QMIXConfig":
+        """Set the QMIX-specific options (RLlib's builder style: only the given ones change).
+
+        ``data_seed`` seeds the batch sampler, ``mixture_seed`` the choice of episodes in the mixture
+        (:func:`rayeaq.data.reader.load_mixture`, for fractional weights)."""
+        for key, value in list(locals().items()):
+            if key != "self" and value is not NotProvided:
+                setattr(self, key, value)
+        if self.net is not None:
+            obs_space, act_space = spaces(self.net)
+            self.environment(observation_space=obs_space, action_space=act_space)
+            self.multi_agent(policies={MODULE_ID}, policy_mapping_fn=lambda agent_id, episode, **kw: MODULE_ID)
+        return self
+
+    @override(AlgorithmConfig)
+    def get_default_rl_module_spec(self) -> Any:
+        """The team module's spec from the current ``net``, ``gamma`` and ``double_q``."""
+        from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+        from rayeaq.learners.qmix.ray_module import QMIXTeamModule
+
+        if self.net is None:
+            return RLModuleSpec(module_class=QMIXTeamModule)
+        return module_spec(self.net, self.gamma, self.double_q)
+
+    @override(AlgorithmConfig)
+    def get_default_learner_class(self) -> type:
+        from rayeaq.learners.qmix.ray_learner import QMIXTorchLearner
+
+        return QMIXTorchLearner
+
+    @override(AlgorithmConfig)
+    def validate(self) -> None:
+        super().validate()
+        if self.net is None:
+            self._value_error("QMIXConfig.qmix(net=NetSpec(...)) is required (sizes of the team networks)")
+        if self.qmix_algorithm not in ("qmix", "bc"):
+            self._value_error(f"qmix_algorithm must be 'qmix' or 'bc', got {self.qmix_algorithm!r}")
+        if self.qmix_algorithm == "bc" and self.net.mixer:
+            self._value_error("behaviour cloning uses no mixer: NetSpec(mixer=False)")
+
+
+def to_train_batch(arrays: dict[str, np.ndarray], num_shards: int) -> list[MultiAgentBatch]:
+    """Padded sequence arrays ``[B, T, ...]`` -> ``num_shards`` MultiAgentBatches split by episodes."""
+    b = arrays["obs"].shape[0]
+    bounds = np.linspace(0, b, num_shards + 1).astype(int)
+    out = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        part = {k: v[lo:hi] for k, v in arrays.items()}
+        steps = int(part["filled"].sum())
+        out.append(MultiAgentBatch({MODULE_ID: SampleBatch(part)}, env_steps=steps))
+    return out
+
+
+class QMIX(Algorithm):
+    """Offline QMIX/BC: ``train()`` = ``updates_per_iteration`` LearnerGroup updates; ``evaluate()`` = greedy rollouts."""
+
+    @classmethod
+    @override(Algorithm)
+    def get_default_config(cls) -> QMIXConfig:
+        return QMIXConfig()
+
+    @override(Algorithm)
+    def setup(self, config: QMIXConfig) -> None:
+        torch.set_num_threads(config.torch_threads)
+        super().setup(config)
+        self._sampler: EpisodeSampler | None = None
+        self.dataset_stats: dict[str, float] = {}
+        self._rollout = None
+        self._env_steps_trained = 0
+        if self.config.datasets:
+            from rayeaq.data.reader import load_mixture
+
+            episodes, datasets = load_mixture(self.config.datasets, seed=self.config.mixture_seed)
+            self.set_episodes(episodes, max_return=datasets[0].card.max_return)
+
+    def set_episodes(self, episodes: Any, max_return: float) -> None:
+        """Train on these episodes (an :class:`EpisodeBatch`); records the data's own return and win rate."""
+        self._sampler = EpisodeSampler(episodes, seed=self.config.data_seed)
+        states = torch.from_numpy(episodes.state[episodes.filled])
+        self.learner_group.foreach_learner(lambda learner: learner.module[MODULE_ID].unwrapped().nets.fit_state_normaliser(states))
+        mean = float(episodes.episode_return.mean())
+        self.dataset_stats = {
+            "dataset_episodes": len(episodes),
+            "dataset_return_mean": mean,
+            "dataset_normalized_return": mean / max_return,
+            "dataset_win_rate": float(episodes.battle_won.mean()),
+        }
+
+    @override(Algorithm)
+    def training_step(self) -> None:
+        if self._sampler is None:
+            raise RuntimeError("QMIX has no data: give QMIXConfig.qmix(datasets=...) or call set_episodes()")
+        shards = max(1, self.config.num_learners)
+        for _ in range(self.config.updates_per_iteration):
+            batches = to_train_batch(self._sampler.sample(self.config.batch_size_episodes), shards)
+            self._env_steps_trained += sum(b.env_steps() for b in batches)
+            timesteps = {NUM_ENV_STEPS_SAMPLED_LIFETIME: self._env_steps_trained}
+            if shards == 1:
+                results = self.learner_group.update(batch=batches[0], timesteps=timesteps)
+            else:
+                results = self.learner_group.update(batches=batches, timesteps=timesteps)
+            self.metrics.aggregate(results, key=LEARNER_RESULTS)
+
+    # ---- evaluation -------------------------------------------------------------------------------
+    def greedy_policy(self):
+        """The current greedy policy (weights pulled from the LearnerGroup)."""
+        from rayeaq.learners.qmix.policy import GreedyPolicy
+
+        return GreedyPolicy.from_state(self.config.net, self.net_state())
+
+    def net_state(self) -> dict[str, np.ndarray]:
+        """State dict of the team networks (numpy), from the first learner."""
+        weights = self.learner_group.get_weights(module_ids=[MODULE_ID])[MODULE_ID]
+        return {k[len("nets."):]: np.asarray(v) for k, v in weights.items() if k.startswith("nets.")}
+
+    @override(Algorithm)
+    def evaluate(self, parallel_train_future: Any = None) -> dict:
+        """Greedy decentralised rollouts on ``evaluation_duration`` fixed seeds -> ``{"evaluation": metrics}``."""
+        metrics, _ = self.evaluate_episodes(int(self.config.evaluation_duration))
+        return {"evaluation": metrics}
+
+    def evaluate_episodes(self, episodes: int):
+        """(metrics, per-episode :class:`RolloutResult`) of ``episodes`` greedy episodes with fixed seeds
+        ``eval_seed + i``; metrics carry the training data's own mean return and win rate beside them."""
+        from rayeaq.learners.qmix.ray_rollout import RolloutRunner
+
+        if self._rollout is None:
+            c = self.config
+            self._rollout = RolloutRunner(c.env_config, c.net, c.eval_envs, c.rollout_workers, c.rollout_worker_cpus,
+                                          torch_threads=c.torch_threads)
+        seeds = (self.config.eval_seed + np.arange(episodes, dtype=np.int64)) % (2**31 - 1)
+        result = self._rollout.run(self.net_state(), seeds)
+        metrics = result.summary(self._rollout.max_return)
+        metrics.update(self.dataset_stats)
+        return metrics, result
+
+    @override(Algorithm)
+    def restore_from_path(self, path: Any, *args: Any, **kwargs: Any) -> None:
+        """RLlib's Checkpointable restore, minus Algorithm's EnvRunner weight sync (there are no EnvRunners)."""
+        super(Algorithm, self).restore_from_path(path, *args, **kwargs)
+
+    @override(Algorithm)
+    def cleanup(self) -> None:
+        if self._rollout is not None:
+            self._rollout.close()
+            self._rollout = None
+        super().cleanup()
+
+
+def restore(checkpoint_dir: str | Path) -> QMIX:
+    """``QMIX.from_checkpoint`` (RLlib); the dataset named in the saved config is reloaded."""
+    return QMIX.from_checkpoint(str(Path(checkpoint_dir).resolve()))

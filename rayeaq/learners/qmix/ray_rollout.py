@@ -1,0 +1,71 @@
+"""Ray adapter for evaluation rollouts: in the driver, or spread over rollout actors (one SMAXBatchEnv each)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from rayeaq.learners.qmix.networks import NetSpec
+from rayeaq.learners.qmix.rollout import RolloutResult, run_episodes
+
+
+def make_env(env_config: Any, n_envs: int):
+    from rayeaq.envs.smax.batch import SMAXBatchEnv
+
+    return SMAXBatchEnv(env_config, n_envs)
+
+
+class LocalRollout:
+    """Holds one batched env; plays greedy episodes with given network weights."""
+
+    def __init__(self, env_config: Any, net: NetSpec, n_envs: int, torch_threads: int = 1) -> None:
+        import torch
+
+        torch.set_num_threads(torch_threads)
+        self.env = make_env(env_config, n_envs)
+        self.n_envs = n_envs
+        self.net = net
+
+    def max_return(self) -> float:
+        return float(self.env.spec.max_return)
+
+    def run(self, state: dict[str, np.ndarray], seeds: np.ndarray) -> RolloutResult:
+        from rayeaq.learners.qmix.policy import GreedyPolicy
+
+        return run_episodes(GreedyPolicy.from_state(self.net, state), self.env, self.n_envs, seeds)
+
+
+class RolloutRunner:
+    """``workers = 0``: a :class:`LocalRollout` in this process; ``workers > 0``: that many Ray actors."""
+
+    def __init__(
+        self, env_config: Any, net: NetSpec, n_envs: int, workers: int, cpus_per_worker: float, torch_threads: int = 1
+    ) -> None:
+        self.workers = []
+        if workers == 0:  # in this process: keep its torch thread count (the learner's ``torch_threads``)
+            self.local = LocalRollout(env_config, net, n_envs, torch_threads)
+            self.max_return = self.local.max_return()
+            return
+        import ray
+
+        actor_cls = ray.remote(num_cpus=cpus_per_worker)(LocalRollout)
+        self.local = None
+        self.workers = [actor_cls.remote(env_config, net, n_envs) for _ in range(workers)]
+        self.max_return = ray.get(self.workers[0].max_return.remote())
+
+    def run(self, state: dict[str, np.ndarray], seeds: np.ndarray) -> RolloutResult:
+        if self.local is not None:
+            return self.local.run(state, seeds)
+        import ray
+
+        ref = ray.put(state)
+        chunks = [c for c in np.array_split(seeds, len(self.workers)) if len(c)]
+        return RolloutResult.concatenate(ray.get([w.run.remote(ref, c) for w, c in zip(self.workers, chunks)]))
+
+    def close(self) -> None:
+        import ray
+
+        for w in self.workers:
+            ray.kill(w)
+        self.workers = []

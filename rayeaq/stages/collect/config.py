@@ -1,0 +1,80 @@
+"""Collection section of a run config: behaviour policies, quality tiers, workers."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from rayeaq.core.config import StrictModel
+
+Tier = Literal["good", "medium", "poor"]
+
+
+class TierSpec(StrictModel):
+    """A quality tier: the target band of behaviour win rate, or a fixed ε."""
+
+    win_rate: tuple[float, float]
+    """[low, high] band of the behaviour policy's win rate that defines the tier."""
+    epsilon: float | None = Field(default=None, ge=0.0, le=1.0)
+    """Fix the ε of the heuristic/random mixture instead of calibrating it to the band."""
+
+    @field_validator("win_rate")
+    @classmethod
+    def _band(cls, band: tuple[float, float]) -> tuple[float, float]:
+        low, high = band
+        if not 0.0 <= low <= high <= 1.0:
+            raise ValueError("expected [low, high] with 0 <= low <= high <= 1")
+        return band
+
+
+def _default_tiers() -> dict[str, TierSpec]:
+    return {
+        "good": TierSpec(win_rate=(0.5, 1.0)),
+        "medium": TierSpec(win_rate=(0.2, 0.5)),
+        "poor": TierSpec(win_rate=(0.0, 0.1)),
+    }
+
+
+class PolicyConfig(StrictModel):
+    """The behaviour policy that ε-mixtures are built from."""
+
+    kind: Literal["heuristic_mix", "random", "qmix_checkpoint"] = "heuristic_mix"
+    """heuristic_mix: ε-mixture of the heuristic and uniform legal actions (ε calibrated per tier);
+    random: uniform over available actions (every tier); qmix_checkpoint: ε-mixture of a trained
+    QMIX/BC checkpoint's greedy policy (``checkpoint``) and uniform legal actions."""
+    target: Literal["weakest", "nearest"] = "weakest"
+    """Which enemy in range the heuristic attacks."""
+    checkpoint: str | None = None
+    """Path of a QMIX checkpoint when kind = qmix_checkpoint."""
+
+
+class CollectConfig(StrictModel):
+    """How many episodes of which tiers, collected by how many Ray actors."""
+
+    episodes: int = Field(default=1000, ge=1)
+    """Episodes per tier."""
+    tiers: list[Tier] = ["good", "medium", "poor"]
+    """Tiers to collect (each becomes its own dataset directory)."""
+    tier_bands: dict[Tier, TierSpec] = Field(default_factory=_default_tiers)
+    """Win-rate band (or fixed ε) per tier."""
+    policy: PolicyConfig = PolicyConfig()
+    workers: int = Field(default=2, ge=1, le=1024)
+    """Ray actors stepping environments in parallel."""
+    envs_per_worker: int = Field(default=128, ge=1, le=65_536)
+    """Environments each actor steps at once with jax.vmap."""
+    cpus_per_worker: float = Field(default=0.5, gt=0.0)
+    """Logical CPUs each actor reserves (fractional, so actors never starve other Ray tasks)."""
+    shard_episodes: int = Field(default=250, ge=1)
+    """Episodes per Parquet shard (one shard = one unit of work and of retry)."""
+    calibration_episodes: int = Field(default=128, ge=8)
+    """Episodes per ε candidate when calibrating a tier to its win-rate band."""
+    chunk_steps: int = Field(default=64, ge=1)
+    """Env steps per jitted scan call (memory vs. dispatch overhead)."""
+
+    @model_validator(mode="after")
+    def _tiers_have_bands(self) -> "CollectConfig":
+        missing = [t for t in self.tiers if t not in self.tier_bands]
+        if missing:
+            raise ValueError(f"tiers {missing} have no entry in collect.tier_bands")
+        return self

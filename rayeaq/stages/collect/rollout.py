@@ -1,0 +1,200 @@
+"""Fused, batched SMAX episode collection: policy and simulator in one jitted ``lax.scan``.
+
+``B`` environment *slots* run side by side. A slot plays one episode at a time; when it ends, the slot
+takes the next episode id from the work list (so no slot idles while work remains) and resets with
+that episode's own seed. Every episode's randomness comes from its seed only, so the same episode id
+gives the same episode whatever the number of slots or workers.
+
+Each call of the jitted chunk advances all slots ``chunk_steps`` steps and returns the step records
+``[K, B, ...]``; :class:`EpisodeAssembler` scatters them into padded episodes on the host.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, Callable, Iterator, NamedTuple
+
+import jax  # noqa: E402  (smax_core sets JAX_PLATFORMS first)
+import jax.numpy as jnp  # noqa: E402
+import numpy as np
+
+from rayeaq.envs.smax import core as smax_core
+from rayeaq.envs.spec import EnvSpec
+from rayeaq.policies import smax as smax_policies
+from rayeaq.stages.collect.assembly import EpisodeAssembler
+
+
+class Slots(NamedTuple):
+    """Carry of the scan: one entry per slot (leading axis B) plus the work-list cursor."""
+
+    env_state: Any
+    obs: jax.Array  # [B, N, Do]
+    world: jax.Array  # [B, Ds]
+    avail: jax.Array  # [B, N, A]
+    run_key: jax.Array  # [B, 2]
+    t: jax.Array  # [B] step within the episode
+    pos: jax.Array  # [B] index into the work list, -1 when idle
+    next_pos: jax.Array  # [] next unassigned work-list index
+
+
+def _where_tree(mask: jax.Array, new: Any, old: Any) -> Any:
+    def pick(a, b):
+        m = mask.reshape(mask.shape + (1,) * (a.ndim - mask.ndim))
+        return jnp.where(m, a, b)
+
+    return jax.tree.map(pick, new, old)
+
+
+def _start(env, seeds: jax.Array, positions: jax.Array):
+    """Reset slots for work-list ``positions`` (episode seeds looked up in ``seeds``)."""
+    reset_keys, run_keys = jax.vmap(smax_core.episode_keys)(seeds[positions])
+    states = jax.vmap(partial(smax_core.reset, env))(reset_keys)
+    obs, world, avail = jax.vmap(partial(smax_core.observe, env))(states)
+    return states, obs, world, avail, run_keys
+
+
+@partial(jax.jit, static_argnums=(0, 3))
+def init_slots(env, seeds: jax.Array, n_work: jax.Array, n_slots: int) -> Slots:
+    """Slots 0..B-1 start work-list entries 0..B-1 (slots beyond the work list stay idle)."""
+    positions = jnp.arange(n_slots)
+    states, obs, world, avail, run_keys = _start(env, seeds, jnp.minimum(positions, n_work - 1))
+    return Slots(
+        env_state=states,
+        obs=obs,
+        world=world,
+        avail=avail,
+        run_key=run_keys,
+        t=jnp.zeros(n_slots, jnp.int32),
+        pos=jnp.where(positions < n_work, positions, -1).astype(jnp.int32),
+        next_pos=jnp.minimum(n_slots, n_work).astype(jnp.int32),
+    )
+
+
+def make_chunk_fn(env, chunk_steps: int, target_mode: int) -> Callable:
+    """Jitted ``(slots, seeds [M], n_work, epsilon) -> (slots, records)``; records are ``[K, B, ...]``."""
+
+    def policy(key, state, avail, epsilon):
+        return smax_policies.epsilon_mix(key, env, state, avail, epsilon, target_mode)
+
+    def body(slots: Slots, _, seeds, n_work, epsilon):
+        policy_keys, env_keys = jax.vmap(smax_core.step_keys)(slots.run_key, slots.t)
+        actions = jax.vmap(policy, in_axes=(0, 0, 0, None))(policy_keys, slots.env_state, slots.avail, epsilon)
+        out = jax.vmap(partial(smax_core.step, env))(env_keys, slots.env_state, actions)
+        next_obs, next_world, next_avail = jax.vmap(partial(smax_core.observe, env))(out.state)
+        active = slots.pos >= 0
+        record = {
+            "pos": slots.pos,
+            "t": slots.t,
+            "obs": slots.obs,
+            "state": slots.world,
+            "avail_actions": slots.avail,
+            "actions": actions,
+            "reward": out.reward,
+            "done": out.done & active,
+            "won": out.won,
+            "terminated": out.terminated,
+            "next_obs": next_obs,
+            "next_state": next_world,
+            "next_avail": next_avail,
+        }
+        finished = active & out.done
+        new_pos = slots.next_pos + jnp.cumsum(finished) - 1
+        refill = finished & (new_pos < n_work)
+
+        def restart(_):
+            return _start(env, seeds, jnp.clip(new_pos, 0, n_work - 1))
+
+        def keep(_):
+            return out.state, next_obs, next_world, next_avail, slots.run_key
+
+        fresh = jax.lax.cond(jnp.any(refill), restart, keep, None)
+        env_state = _where_tree(refill, fresh[0], out.state)
+        obs = jnp.where(refill[:, None, None], fresh[1], next_obs)
+        world = jnp.where(refill[:, None], fresh[2], next_world)
+        avail = jnp.where(refill[:, None, None], fresh[3], next_avail)
+        run_key = jnp.where(refill[:, None], fresh[4], slots.run_key)
+        pos = jnp.where(finished, jnp.where(refill, new_pos, -1), slots.pos)
+        slots = Slots(
+            env_state=env_state,
+            obs=obs,
+            world=world,
+            avail=avail,
+            run_key=run_key,
+            t=jnp.where(finished, 0, slots.t + 1),
+            pos=pos.astype(jnp.int32),
+            next_pos=jnp.minimum(slots.next_pos + jnp.sum(finished), n_work).astype(jnp.int32),
+        )
+        return slots, record
+
+    @jax.jit
+    def chunk(slots: Slots, seeds: jax.Array, n_work: jax.Array, epsilon: jax.Array):
+        return jax.lax.scan(partial(body, seeds=seeds, n_work=n_work, epsilon=epsilon), slots, None, length=chunk_steps)
+
+    return chunk
+
+
+def run_episodes(
+    spec: EnvSpec,
+    seeds: np.ndarray,
+    epsilon: float,
+    *,
+    target_mode: str = "weakest",
+    n_slots: int = 128,
+    chunk_steps: int = 64,
+    stats_only: bool = False,
+    shard_sizes: list[int] | None = None,
+) -> Iterator[tuple[np.ndarray, "EpisodeAssembler | dict[str, np.ndarray]"]]:
+    """Play one episode per seed with the ε-mixture policy; yields after every chunk.
+
+    Yields ``(completed_positions, assembler)``; the assembler holds the work list split into
+    ``shard_sizes`` consecutive shards (default: one), each buffered only while it is being filled.
+    With ``stats_only`` the second item is a dict of ``return``, ``won``, ``length`` over all
+    positions instead. The chunk dispatch of step k+1 overlaps the host scatter of chunk k.
+    """
+    env = smax_core.make_smax(spec.map, spec.episode_limit)
+    n_work = len(seeds)
+    chunk = _cached_chunk_fn(env, chunk_steps, smax_policies.TARGET_MODES[target_mode])
+    # Pad the seed list to a power of two so different work sizes reuse one compiled function.
+    padded = np.zeros(max(4096, 1 << (n_work - 1).bit_length()), dtype=np.uint32)
+    padded[:n_work] = np.asarray(seeds, dtype=np.uint32)
+    seeds_dev = jnp.asarray(padded)
+    n_dev, eps_dev = jnp.int32(n_work), jnp.float32(epsilon)
+    slots = init_slots(env, seeds_dev, n_dev, n_slots)
+    if stats_only:
+        stats = {"return": np.zeros(n_work, np.float32), "won": np.zeros(n_work, np.bool_), "length": np.zeros(n_work, np.int64)}
+        sink: Any = stats
+    else:
+        sink = EpisodeAssembler(spec, shard_sizes or [n_work])
+    keys = ("pos", "t", "reward", "done", "won") if stats_only else None
+    done_count = 0
+    slots, records = chunk(slots, seeds_dev, n_dev, eps_dev)
+    while True:
+        pending = records
+        slots, records = chunk(slots, seeds_dev, n_dev, eps_dev)  # dispatched before we block below
+        host = {k: np.asarray(pending[k]) for k in (keys or pending)}
+        completed = _add_stats(sink, host) if stats_only else sink.add(host)
+        done_count += len(completed)
+        yield completed, sink
+        if done_count >= n_work:
+            return
+
+
+_CHUNK_FNS: dict[tuple[int, int, int], Callable] = {}
+
+
+def _cached_chunk_fn(env, chunk_steps: int, target_mode: int) -> Callable:
+    """One jitted chunk function per (env, chunk length, target mode): compile once per process."""
+    key = (id(env), chunk_steps, target_mode)
+    if key not in _CHUNK_FNS:
+        _CHUNK_FNS[key] = make_chunk_fn(env, chunk_steps, target_mode)
+    return _CHUNK_FNS[key]
+
+
+def _add_stats(stats: dict[str, np.ndarray], records: dict[str, np.ndarray]) -> np.ndarray:
+    active = records["pos"] >= 0
+    np.add.at(stats["return"], records["pos"][active], records["reward"][active])
+    done = records["done"]
+    ep = records["pos"][done]
+    stats["won"][ep] = records["won"][done]
+    stats["length"][ep] = records["t"][done] + 1
+    return ep
