@@ -13,7 +13,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from rayeaq.sweep.space import IGNORED_VALUE
+from rayeaq.sweep.space import IGNORED_VALUE, ignored_keys
 
 PARAMS: dict[str, tuple[str, ...]] = {
     "map": ("env.map",),
@@ -41,12 +41,12 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 """Canonical name -> the reported names it is read from (``rayeaq.sweep`` vs ``rayeaq.evaluate``)."""
 
-IGNORED_BY: dict[str, tuple[str, ...]] = {
-    "none": ("q_weight", "horizon", "ratio"),
-    "dom2_replicate": ("q_weight", "horizon"),
-    "gaussian_noise": ("q_weight", "horizon"),
-}
-"""Canonical parameters an augmenter does not use: NaN in its rows (the base config's value is meaningless)."""
+def ignored_by(augmenter: str) -> tuple[str, ...]:
+    """Canonical parameters an augmenter does not use (its registry entry's ignored keys): NaN in its rows."""
+    prefixes = ignored_keys(augmenter)
+    return tuple(name for name, keys in PARAMS.items() if name != "augmenter"
+                 and any(k.startswith(prefixes) for k in keys if "." in k))
+
 
 PARAM_PREFIXES = ("point.",)
 """Prefixes ``rayeaq.tune`` nests grid points under in ``params.json`` (stripped)."""
@@ -310,7 +310,7 @@ def _canonical(params: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str
             value = next((config[k] for k in keys if config.get(k) is not None), None)
         out[name] = value
     out["augmenter"] = out["augmenter"] or "none"  # no augment stage: the real data only
-    for name in IGNORED_BY.get(str(out["augmenter"]), ()):
+    for name in ignored_by(str(out["augmenter"])):
         out[name] = None
     if out["augmenter"] == "eaq_noq":
         out["q_weight"] = 0.0

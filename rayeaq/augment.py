@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from rayeaq.augmenters import AUGMENTERS
 from rayeaq.cli import base_parser, run_cli
 from rayeaq.run_config import load_run_config
 
@@ -32,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     write_run_info(out, cfg, "augment", {"dataset": args.dataset, "checkpoint": args.checkpoint})
     start = time.perf_counter()
-    if cfg.augment.augmenter in ("eaq", "eaq_noq"):
+    if AUGMENTERS.get(cfg.augment.augmenter).needs_generator:
         from rayeaq.core.ray_session import ray_session
 
         with ray_session(cfg.ray):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from rayeaq.cli import base_parser, run_cli
-from rayeaq.envs.smax.maps import list_maps_table
+from rayeaq.envs import BACKENDS
 from rayeaq.run_config import load_run_config
 
 
@@ -25,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--list-maps", action="store_true", help="list the maps with their sizes and exit")
     args = parser.parse_args(argv)
     if args.list_maps:
-        print(list_maps_table())
+        print("\n\n".join(backend.maps_table() for _, backend in BACKENDS.items()))
         return 0
     if args.config is None:
         parser.error("CONFIG is required (e.g. tune_configs/collect_3m.yaml)")

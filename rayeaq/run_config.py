@@ -11,10 +11,11 @@ from typing import Sequence
 
 from pydantic import Field
 
+from rayeaq.augmenters.config import AugmentConfig
 from rayeaq.core.config import StrictModel, load_config
 from rayeaq.core.ray_config import RayConfig
 from rayeaq.envs.config import EnvConfig
-from rayeaq.generators.eaq.config import AugmentConfig, DiffusionConfig, FitConfig
+from rayeaq.generators.eaq.config import DiffusionConfig, FitConfig
 from rayeaq.learners.qmix.config import EvaluateConfig
 from rayeaq.stages.collect.config import CollectConfig
 from rayeaq.sweep.config import TuneConfig

@@ -23,7 +23,7 @@ from rayeaq.stages.augment import FIDELITY_FILE, run_augment
 SPEC = EnvSpec(backend="smax", map="3m", n_agents=2, n_enemies=2, n_actions=7, obs_shape=6, state_shape=8,
                episode_limit=15, action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
                max_return=2.0, reward_scale="test")
-TINY = ["diffusion.dim=8", "diffusion.dim_mults=[1,2]", "diffusion.n_diffusion_steps=10", "diffusion.groups=4"]
+TINY = ["diffusion.horizon=8", "diffusion.dim=8", "diffusion.dim_mults=[1,2]", "diffusion.n_diffusion_steps=10", "diffusion.groups=4"]
 
 
 @pytest.fixture(scope="module")

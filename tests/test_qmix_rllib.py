@@ -134,8 +134,8 @@ def test_evaluate_cli_end_to_end_on_smax(ray_local, tmp_path):
     write_dataset(tmp_path / "ds", ep, spec, source="real", tier="good", behaviour_policy={"kind": "toy"})
     assert len(load_dataset(tmp_path / "ds").episodes) == 12
     from rayeaq.core.runinfo import derive_seed
+    from rayeaq.learners.qmix.run import build_config
     from rayeaq.run_config import load_run_config
-    from rayeaq.stages.evaluate import build_config
 
     qcfg = build_config(load_run_config("tune_configs/evaluate_3m.yaml", []), [(str(tmp_path / "ds"), 0.5)], 1)
     assert qcfg.mixture_seed == derive_seed(0, "evaluate", "mixture") != qcfg.data_seed  # episodes vs batches

@@ -1,10 +1,16 @@
-"""Baseline augmenters without a generator: DOM2 trajectory replication and Gaussian observation noise."""
+"""Baseline augmenters without a generator: none, DOM2 trajectory replication, Gaussian observation noise."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from rayeaq.augmenters.registry import AugmentInputs, Produced, augmenter
+from rayeaq.core.errors import ConfigError
+from rayeaq.core.runinfo import derive_seed
 from rayeaq.data.batch import EpisodeBatch
+
+_NO_GENERATOR = ("diffusion.", "fit.", "augment.sampler", "augment.sampling_steps", "augment.timestep_spacing",
+                 "augment.use_ema", "augment.oversample", "augment.drop_illegal", "augment.done_threshold")
 
 
 def dom2_replicate(real: EpisodeBatch, thresholds: list[float]) -> EpisodeBatch:
@@ -32,3 +38,31 @@ def relabel(batch: EpisodeBatch, behaviour: str, seeds: np.ndarray) -> EpisodeBa
     batch.behaviour_policy = np.array([behaviour] * n, dtype=object)
     batch.seed = np.asarray(seeds, dtype=np.int64)
     return batch
+
+
+@augmenter("none", ignores=("diffusion.", "fit.", "augment."))
+def produce_none(inputs: AugmentInputs) -> Produced:
+    """No augmentation: no dataset, only the fidelity file (``kept = 0``)."""
+    return Produced(None, 0)
+
+
+@augmenter("dom2_replicate", ignores=(*_NO_GENERATOR, "augment.noise_sigma"))
+def produce_dom2_replicate(inputs: AugmentInputs) -> Produced:
+    """DOM2's Algorithm 1 over the real episodes (``augment.dom2_thresholds``)."""
+    real = inputs.real.episodes
+    synthetic = dom2_replicate(real, inputs.cfg.dom2_thresholds)
+    if len(synthetic) == 0:
+        best = float(real.episode_return.max()) if len(real) else float("nan")
+        raise ConfigError(f"augment.dom2_thresholds: no real episode's return exceeds any of {inputs.cfg.dom2_thresholds} "
+                          f"(the dataset's maximum episode return is {best:.3g}); lower the thresholds")
+    return Produced(relabel(synthetic, "dom2_replicate", synthetic.seed), len(synthetic))
+
+
+@augmenter("gaussian_noise", ignores=(*_NO_GENERATOR, "augment.dom2_thresholds"))
+def produce_gaussian_noise(inputs: AugmentInputs) -> Produced:
+    """``requested`` real episodes with σ-scaled Gaussian noise on their observations."""
+    sigma = inputs.cfg.noise_sigma
+    rng = np.random.default_rng(derive_seed(inputs.seed, "augment", "gaussian_noise"))
+    synthetic = gaussian_noise(inputs.real.episodes, inputs.requested, sigma, rng)
+    return Produced(relabel(synthetic, f"gaussian_noise(sigma={sigma})", synthetic.seed), inputs.requested,
+                    requested=inputs.requested)

@@ -1,35 +1,37 @@
-"""What ``python -m rayeaq.augment`` does: run the chosen augmenter, filter, write the synthetic dataset.
+"""The augment stage: run the registered augmenter, measure fidelity, write the synthetic dataset.
 
 The output directory is itself the dataset (``card.json``, ``shards/``, ``episodes.parquet``) plus
 ``fidelity.json`` and the run info; a rerun first removes the dataset files an earlier run left there.
 ``augmenter = none`` writes no episodes, only ``fidelity.json`` (``kept = 0``) and the run info;
-:func:`rayeaq.diffusion.mixing.load_augmented` treats it as no data. Sampled episodes are kept only
-when valid: at least one step, an available action for every agent on every step, a return within
-the dataset's ``max_return`` and (``augment.drop_illegal``) no unavailable argmax action.
+:func:`rayeaq.augmenters.mixing.load_augmented` treats it as no data. What each augmenter keeps is its
+own business (:mod:`rayeaq.augmenters`).
 """
 
 from __future__ import annotations
 
 import json
-import math
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import numpy as np
-
-from rayeaq.augmenters.baselines import dom2_replicate, gaussian_noise, relabel
-from rayeaq.core.errors import ConfigError, DatasetError, UserError
+from rayeaq.augmenters import AUGMENTERS, AugmentInputs
+from rayeaq.augmenters.config import AugmentConfig
+from rayeaq.core.errors import ConfigError, DatasetError
 from rayeaq.core.runinfo import code_version, derive_seed
 from rayeaq.data.card import CARD_NAME, SHARD_DIR, SUMMARY_NAME, DatasetCard
 from rayeaq.data.reader import load_dataset
 from rayeaq.data.writer import write_dataset
 from rayeaq.envs.spec import EnvSpec
 from rayeaq.generators.eaq.fidelity import fidelity_report
-from rayeaq.generators.eaq.train import find_checkpoint, load_checkpoint
 
 FIDELITY_FILE = "fidelity.json"
-RETURN_TOLERANCE = 1e-3  # float32 sums of per-step rewards may pass max_return by rounding
+
+
+class AugmentRun(Protocol):
+    """The run-config sections the augment stage reads (a :class:`rayeaq.run_config.RunConfig` is one)."""
+
+    seed: int
+    augment: AugmentConfig
 
 
 def clear_output(out: Path, dataset_dir: str | Path) -> None:
@@ -57,75 +59,28 @@ def spec_from_card(card: DatasetCard) -> EnvSpec:
                    action_layout=tuple(card.action_layout), max_return=card.max_return, reward_scale=card.reward_scale)
 
 
-def check_generator(payload: dict, card: DatasetCard, augmenter: str, path: Path) -> None:
-    """The checkpoint must match the augmenter (λ > 0 for eaq, λ = 0 for eaq_noq) and the dataset's sizes."""
-    q_weight = float(payload["diffusion"]["q_weight"])
-    if augmenter == "eaq" and q_weight <= 0:
-        raise ConfigError(f"augment.augmenter: eaq needs a generator fitted with diffusion.q_weight > 0; {path} has 0 (use eaq_noq)")
-    if augmenter == "eaq_noq" and q_weight != 0:
-        raise ConfigError(f"augment.augmenter: eaq_noq needs a generator fitted with diffusion.q_weight = 0; {path} has {q_weight}")
-    lay = payload["layout"]
-    if (lay["n_agents"], lay["obs_dim"], lay["n_actions"], lay["state_dim"], lay["episode_limit"]) != (
-            card.n_agents, card.obs_shape, card.n_actions, card.state_shape, card.episode_limit):
-        raise DatasetError(f"{path}: generator was fitted on other sizes than the dataset {card.map} ({card.sizes()})")
-
-
-def run_augment(cfg, dataset_dir: str | Path, checkpoint: str | Path | None, out: str | Path) -> dict[str, Any]:
-    """Produce the synthetic dataset in ``out`` (needs Ray for eaq/eaq_noq); returns the fidelity report."""
+def run_augment(cfg: AugmentRun, dataset_dir: str | Path, checkpoint: str | Path | None,
+                out: str | Path) -> dict[str, Any]:
+    """Produce the synthetic dataset in ``out`` with the registered ``augment.augmenter`` (generators need a
+    started Ray); returns the fidelity report."""
     acfg = cfg.augment
     out = Path(out)
     real = load_dataset(dataset_dir)
     if real.card.source != "real":
         raise DatasetError(f"{dataset_dir}: field source: augment reads a real dataset, got {real.card.source!r}")
+    member = AUGMENTERS.get(acfg.augmenter)
     clear_output(out, dataset_dir)
     n = acfg.num_episodes if acfg.num_episodes is not None else max(1, round(acfg.ratio * len(real.episodes)))
+    produced = member.produce(AugmentInputs(real, n, acfg, cfg.seed, Path(checkpoint) if checkpoint else None))
+    synthetic = produced.episodes
     generation: dict[str, Any] = {"augmenter": acfg.augmenter, "seed": cfg.seed, "source_dataset": real.card.fingerprint,
-                                  "source_path": str(Path(dataset_dir).resolve()), "config": acfg.model_dump(mode="json")}
-    legal_share: float | None = None
-    extra: dict[str, Any] = {}
-    if acfg.augmenter == "none":
-        synthetic, sampled = None, 0
-    elif acfg.augmenter == "dom2_replicate":
-        synthetic = dom2_replicate(real.episodes, acfg.dom2_thresholds)
-        sampled = len(synthetic)
-        if sampled == 0:
-            best = float(real.episodes.episode_return.max()) if len(real.episodes) else float("nan")
-            raise ConfigError(f"augment.dom2_thresholds: no real episode's return exceeds any of {acfg.dom2_thresholds} "
-                              f"(the dataset's maximum episode return is {best:.3g}); lower the thresholds")
-        synthetic = relabel(synthetic, "dom2_replicate", synthetic.seed)
-    elif acfg.augmenter == "gaussian_noise":
-        rng = np.random.default_rng(derive_seed(cfg.seed, "augment", "gaussian_noise"))
-        synthetic = gaussian_noise(real.episodes, n, acfg.noise_sigma, rng)
-        sampled = n
-        synthetic = relabel(synthetic, f"gaussian_noise(sigma={acfg.noise_sigma})", synthetic.seed)
-    else:
-        if checkpoint is None:
-            raise UserError(f"augment.augmenter={acfg.augmenter} needs --checkpoint DIR (a rayeaq.fit output)")
-        path = find_checkpoint(checkpoint)
-        payload = load_checkpoint(path)
-        check_generator(payload, real.card, acfg.augmenter, path)
-        from rayeaq.generators.eaq.ray_sample import sample_with_ray
-
-        sampled = math.ceil(n * acfg.oversample)
-        result = sample_with_ray(path, sampled, cfg.seed, acfg)
-        legal_share = float(result["legal"].sum() / max(int(result["agent_steps"].sum()), 1))
-        # a return above the dataset's maximum is impossible in the game (SMAX: <= 2): invalid, like no action
-        over = result["episodes"].episode_return > real.card.max_return + RETURN_TOLERANCE
-        extra["dropped_over_max_return"] = int(over.sum())
-        keep = result["valid"] & ~over & ((result["legal"] == result["agent_steps"]) if acfg.drop_illegal else True)
-        index = np.flatnonzero(keep)[:n]
-        synthetic = relabel(result["episodes"].select(index), acfg.augmenter, result["seed"][index])
-        extra["predicted_qtot0_mean"] = float(result["qtot0"].mean())
-        generation.update(checkpoint=str(path), generator_fingerprint=payload["fingerprint"],
-                          generator_step=int(payload["step"]), q_weight=float(payload["diffusion"]["q_weight"]),
-                          objective=payload["diffusion"]["objective"], generator_dataset=payload["dataset"]["fingerprint"])
+                                  "source_path": str(Path(dataset_dir).resolve()), "config": acfg.model_dump(mode="json"),
+                                  **produced.generation}
     report = fidelity_report(real.episodes, synthetic if synthetic is not None else real.episodes.select(slice(0, 0)),
-                             sampled=sampled, legal_share=legal_share, n_samples=acfg.fidelity_samples,
+                             sampled=produced.sampled, legal_share=produced.legal_share, n_samples=acfg.fidelity_samples,
                              seed=derive_seed(cfg.seed, "augment", "fidelity"))
-    report.update(augmenter=acfg.augmenter, requested=n if acfg.augmenter not in ("none", "dom2_replicate") else sampled, **extra)
-    if synthetic is not None and len(synthetic) == 0:
-        raise UserError(f"augment: all {sampled} sampled episodes were invalid ({extra.get('dropped_over_max_return', 0)} "
-                        f"with a return above max_return {real.card.max_return:g}; fit longer, or set augment.drop_illegal=false)")
+    requested = produced.sampled if produced.requested is None else produced.requested
+    report.update(augmenter=acfg.augmenter, requested=requested, **produced.report)
     if synthetic is not None:
         card = write_dataset(out, synthetic, spec_from_card(real.card), source="synthetic", tier=real.card.tier,
                              behaviour_policy={"augmenter": acfg.augmenter}, generation=generation,

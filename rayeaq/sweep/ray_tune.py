@@ -14,6 +14,7 @@ from ray import tune
 from ray.tune import CLIReporter, PlacementGroupFactory
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
+from rayeaq.augmenters import AUGMENTERS
 from rayeaq.core.errors import ConfigError
 from rayeaq.run_config import RunConfig
 from rayeaq.sweep.ray_trial import make_trainable
@@ -43,7 +44,7 @@ def trial_bundles(cfg: RunConfig) -> list[dict[str, float]]:
 
     r, a, e = cfg.tune.resources, cfg.augment, cfg.evaluate
     bundles = [bundle(r.cpu, r.gpu)]
-    if a.augmenter in ("eaq", "eaq_noq"):
+    if AUGMENTERS.get(a.augmenter).needs_generator:
         bundles += [bundle(a.cpus_per_task)] * a.tasks
     bundles += [bundle(e.num_cpus_per_learner, e.num_gpus_per_learner)] * e.num_learners
     bundles += [bundle(e.rollout_worker_cpus)] * e.rollout_workers

@@ -12,6 +12,7 @@ import copy
 import itertools
 from typing import Any, Iterable
 
+from rayeaq.augmenters import AUGMENTERS
 from rayeaq.core.config import validate
 from rayeaq.core.errors import ConfigError
 from rayeaq.run_config import RunConfig
@@ -25,16 +26,11 @@ IGNORED_VALUE = "-"
 """Value of a grid key the point's augmenter ignores (never a valid run-config value)."""
 RANDOM_KINDS = ("choice", "uniform", "loguniform", "randint")
 
-# Keys each augmenter ignores (dotted prefixes); dropped from its grid points when tune.dedupe is on.
-IGNORED: dict[str, tuple[str, ...]] = {
-    "none": ("diffusion.", "fit.", "augment."),
-    "dom2_replicate": ("diffusion.", "fit.", "augment.sampler", "augment.sampling_steps", "augment.use_ema",
-                       "augment.noise_sigma"),
-    "gaussian_noise": ("diffusion.", "fit.", "augment.sampler", "augment.sampling_steps", "augment.use_ema",
-                       "augment.dom2_thresholds"),
-    "eaq_noq": ("diffusion.q_weight", "augment.noise_sigma", "augment.dom2_thresholds"),
-    "eaq": ("augment.noise_sigma", "augment.dom2_thresholds"),
-}
+
+
+def ignored_keys(augmenter: str) -> tuple[str, ...]:
+    """Dotted prefixes the augmenter does not read (its registry entry); dropped from its grid points."""
+    return AUGMENTERS.get(augmenter).ignores if augmenter in AUGMENTERS else ()
 
 
 def _known_path(key: str) -> bool:
@@ -78,9 +74,9 @@ def check_space(base: dict[str, Any], tcfg: TuneConfig, source: str) -> None:
             trial_config(base, {key: value}, source=where)
     for point in grid_points(tcfg):
         cfg = trial_config(base, trial_params({"point": point}), source=f"{source}: tune.space")
-        if cfg.augment.augmenter == "eaq" and cfg.diffusion.q_weight <= 0:
-            raise ConfigError(f"{source}: tune.space: augmenter eaq with diffusion.q_weight = 0 is eaq_noq; "
-                              f"sweep eaq_noq instead")
+        if AUGMENTERS.get(cfg.augment.augmenter).generator == "q" and cfg.diffusion.q_weight <= 0:
+            raise ConfigError(f"{source}: tune.space: augmenter {cfg.augment.augmenter} with diffusion.q_weight = 0 "
+                              f"is eaq_noq; sweep eaq_noq instead")
 
 
 def grid_points(tcfg: TuneConfig) -> list[dict[str, Any]]:
@@ -104,7 +100,7 @@ def relevant(point: dict[str, Any]) -> dict[str, Any]:
     """``point`` with the keys its augmenter ignores set to :data:`IGNORED_VALUE` (every point keeps every key,
     which Tune's console table needs); :func:`trial_params` drops them again."""
     augmenter = point.get("augment.augmenter")
-    ignored = IGNORED.get(augmenter, ()) if isinstance(augmenter, str) else ()
+    ignored = ignored_keys(augmenter) if isinstance(augmenter, str) else ()
     return {k: (IGNORED_VALUE if k != "augment.augmenter" and k.startswith(ignored) else v) for k, v in point.items()}
 
 
@@ -129,7 +125,8 @@ def trial_config(base: dict[str, Any], params: dict[str, Any], source: str = "tr
     overrides: dict[str, Any] = {}
     for key, value in params.items():
         overrides["tune.collect_tier" if key == TIER_KEY else key] = value
-    if overrides.get("augment.augmenter", data["augment"]["augmenter"]) == "eaq_noq":
+    name = overrides.get("augment.augmenter", data["augment"]["augmenter"])
+    if name in AUGMENTERS and AUGMENTERS.get(name).generator == "noq":
         overrides["diffusion.q_weight"] = 0.0
     data = _set_all(data, overrides)
     return validate(RunConfig, data, source, set(overrides))

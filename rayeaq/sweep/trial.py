@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
+from rayeaq.augmenters import AUGMENTERS
 from rayeaq.augmenters.mixing import synthetic_weight
 from rayeaq.core.runinfo import write_run_info
 from rayeaq.data.card import CARD_NAME, read_card
 from rayeaq.run_config import RunConfig
 
 STATE_FILE = "trial_state.json"
-GENERATOR_AUGMENTERS = ("eaq", "eaq_noq")
 
 Report = Callable[[dict[str, Any], "Path | None"], None]
 
@@ -93,7 +93,7 @@ def run_stages(cfg: RunConfig, dataset: Path, work: Path, stages: Stages, report
     state = _restore_state(restored, work)
     fitted: Path | None = None
     fit_metrics: dict[str, Any] = state.get("fit_metrics", {})
-    if augmenter in GENERATOR_AUGMENTERS:
+    if AUGMENTERS.get(augmenter).needs_generator:
         progress.stage = "fit"
         if state.get("fit_done"):
             fitted = work / "fit" / "checkpoint"

@@ -84,6 +84,5 @@ def list_maps_table() -> str:
         rows.append((name, s.n_agents, s.n_enemies, s.obs_shape, s.state_shape, s.n_actions, s.episode_limit))
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
-    lines.append("backend smax (default). backend sc2 uses the same map names with SMAC's own sizes "
-                 "(needs StarCraft II and oxwhirl SMAC; see README).")
+    lines.append("backend smax (default).")
     return "\n".join(lines)

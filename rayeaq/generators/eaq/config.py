@@ -1,4 +1,4 @@
-"""Generator sections of a run config (diffusion model, fitting, augmentation)."""
+"""Generator sections of a run config (the EAQ diffusion model and its fitting)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from rayeaq.core.config import StrictModel
-
-Augmenter = Literal["none", "eaq", "eaq_noq", "dom2_replicate", "gaussian_noise"]
 
 
 class DiffusionConfig(StrictModel):
@@ -117,47 +115,3 @@ class FitConfig(StrictModel):
     """Checkpoints Ray Train keeps."""
     torch_threads: int = Field(default=1, ge=1, le=256)
     """torch.set_num_threads in each worker."""
-
-
-class AugmentConfig(StrictModel):
-    """Producing synthetic episodes: which augmenter, how many, how they are sampled and filtered."""
-
-    augmenter: Augmenter = "eaq"
-    """none | eaq (λ>0 checkpoint) | eaq_noq (λ=0 checkpoint) | dom2_replicate | gaussian_noise."""
-    num_episodes: int | None = Field(default=None, ge=1)
-    """Synthetic episodes to write; None = ratio × real episodes."""
-    ratio: float = Field(default=1.0, ge=0.0)
-    """Synthetic episodes per real episode, when sizing the output and when mixing."""
-    sampler: Literal["ddim", "ddpm"] = "ddim"
-    """ddim (fast, deterministic) or ddpm (all K steps)."""
-    sampling_steps: int = Field(default=20, ge=1)
-    """DDIM steps (ignored by ddpm)."""
-    timestep_spacing: Literal["trailing", "leading"] = "trailing"
-    """DDIM step spacing, as diffusers': trailing starts from pure noise (step K-1); leading at (n-1)·K//n."""
-    use_ema: bool = True
-    """Sample with the EMA weights."""
-    batch_size: int = Field(default=256, ge=1)
-    """Episodes sampled per forward batch."""
-    tasks: int = Field(default=2, ge=1, le=4096)
-    """Ray tasks the sampling is spread over."""
-    cpus_per_task: float = Field(default=0.5, gt=0.0)
-    """Logical CPUs each sampling task reserves."""
-    oversample: float = Field(default=1.5, ge=1.0, le=20.0)
-    """Sample this many times the requested episodes so that enough survive filtering."""
-    drop_illegal: bool = True
-    """Drop episodes in which an agent's unrestricted argmax action is unavailable."""
-    done_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
-    """Done flag threshold (on the [0, 1] scale)."""
-    dom2_thresholds: list[float] = [0.5, 1.0, 1.5]
-    """DOM2 Algorithm 1: an episode is copied once per threshold its return exceeds."""
-    noise_sigma: float = Field(default=0.05, gt=0.0)
-    """gaussian_noise: σ of the noise, in units of each observation feature's real std."""
-    fidelity_samples: int = Field(default=1000, ge=10)
-    """Observation rows per side used for MMD and coverage."""
-
-    @field_validator("dom2_thresholds")
-    @classmethod
-    def _thresholds(cls, value: list[float]) -> list[float]:
-        if not value:
-            raise ValueError("expected at least one return threshold")
-        return sorted(value)

@@ -14,7 +14,7 @@ def sample_chunk(checkpoint: str, n: int, seed: int, acfg: dict) -> dict:
     """One task: load the generator, sample ``n`` windows, decode (plain torch; also callable without Ray)."""
     import torch
 
-    from rayeaq.generators.eaq.config import AugmentConfig
+    from rayeaq.augmenters.config import AugmentConfig
     from rayeaq.generators.eaq.sample import Generator
     from rayeaq.generators.eaq.train import load_checkpoint
 

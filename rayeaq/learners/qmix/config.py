@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, ValidationInfo, field_validator
 
 from rayeaq.core.config import StrictModel
@@ -12,8 +10,9 @@ from rayeaq.core.config import StrictModel
 class EvaluateConfig(StrictModel):
     """Offline learner (QMIX, QMIX+CQL or behaviour cloning) trained on a dataset, scored by greedy rollouts."""
 
-    algorithm: Literal["qmix", "bc"] = "qmix"
-    """qmix: offline QMIX (CQL when cql_weight > 0); bc: behaviour cloning on the same agent network."""
+    algorithm: str = "qmix"
+    """A registered offline learner (rayeaq.learners): qmix (offline QMIX, CQL when cql_weight > 0) or bc
+    (behaviour cloning on the same agent network)."""
     updates: int = Field(default=5000, ge=1, le=10_000_000)
     """Gradient updates (learner steps) to train for."""
     batch_size: int = Field(default=32, ge=1, le=65_536)
@@ -71,3 +70,12 @@ class EvaluateConfig(StrictModel):
         if batch_size is not None and value > batch_size:
             raise ValueError(f"expected num_learners <= batch_size={batch_size} (each learner gets a shard of the batch)")
         return value
+
+    @field_validator("algorithm")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        from rayeaq.learners import (
+            LEARNERS,  # the registry imports its members, which import this module
+        )
+
+        return LEARNERS.check(value)

@@ -1,0 +1,63 @@
+"""The augment section of a run config: which augmenter, how many episodes, how they are sampled and filtered."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from rayeaq.core.config import StrictModel
+
+
+class AugmentConfig(StrictModel):
+    """Producing synthetic episodes: which augmenter, how many, how they are sampled and filtered."""
+
+    augmenter: str = "eaq"
+    """A registered augmenter (rayeaq.augmenters): none | eaq (λ>0 checkpoint) | eaq_noq (λ=0 checkpoint) |
+    dom2_replicate | gaussian_noise."""
+    num_episodes: int | None = Field(default=None, ge=1)
+    """Synthetic episodes to write; None = ratio × real episodes."""
+    ratio: float = Field(default=1.0, ge=0.0)
+    """Synthetic episodes per real episode, when sizing the output and when mixing."""
+    sampler: Literal["ddim", "ddpm"] = "ddim"
+    """ddim (fast, deterministic) or ddpm (all K steps)."""
+    sampling_steps: int = Field(default=20, ge=1)
+    """DDIM steps (ignored by ddpm)."""
+    timestep_spacing: Literal["trailing", "leading"] = "trailing"
+    """DDIM step spacing, as diffusers': trailing starts from pure noise (step K-1); leading at (n-1)·K//n."""
+    use_ema: bool = True
+    """Sample with the EMA weights."""
+    batch_size: int = Field(default=256, ge=1)
+    """Episodes sampled per forward batch."""
+    tasks: int = Field(default=2, ge=1, le=4096)
+    """Ray tasks the sampling is spread over."""
+    cpus_per_task: float = Field(default=0.5, gt=0.0)
+    """Logical CPUs each sampling task reserves."""
+    oversample: float = Field(default=1.5, ge=1.0, le=20.0)
+    """Sample this many times the requested episodes so that enough survive filtering."""
+    drop_illegal: bool = True
+    """Drop episodes in which an agent's unrestricted argmax action is unavailable."""
+    done_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    """Done flag threshold (on the [0, 1] scale)."""
+    dom2_thresholds: list[float] = [0.5, 1.0, 1.5]
+    """DOM2 Algorithm 1: an episode is copied once per threshold its return exceeds."""
+    noise_sigma: float = Field(default=0.05, gt=0.0)
+    """gaussian_noise: σ of the noise, in units of each observation feature's real std."""
+    fidelity_samples: int = Field(default=1000, ge=10)
+    """Observation rows per side used for MMD and coverage."""
+
+    @field_validator("augmenter")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        from rayeaq.augmenters import (
+            AUGMENTERS,  # the registry imports its members, which import this module
+        )
+
+        return AUGMENTERS.check(value)
+
+    @field_validator("dom2_thresholds")
+    @classmethod
+    def _thresholds(cls, value: list[float]) -> list[float]:
+        if not value:
+            raise ValueError("expected at least one return threshold")
+        return sorted(value)

@@ -1,0 +1,151 @@
+"""One evaluation run: train offline QMIX/BC on a dataset mixture, evaluate greedily, write metrics.
+
+Called by ``python -m rayeaq.evaluate`` and usable from a Tune trial. Needs Ray initialised
+(:func:`rayeaq.ray_session.ray_session`). Writes into ``out``:
+
+- ``metrics.jsonl``: one JSON object per evaluation (``updates``, win rate, returns, losses, the
+  dataset's own mean return beside them, wall time);
+- ``marl_eval.json``: marl-eval's shape ``{env: {task: {algo: {"seed_S": {"step_i": {...},
+  "absolute_metrics": {...}}}}}}`` with per-episode returns;
+- ``summary.json`` and ``checkpoint/`` (RLlib checkpoint; ``rayeaq.qmix.policy.load_greedy_policy`` reads it).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from rayeaq.core.errors import DatasetError
+from rayeaq.core.runinfo import derive_seed
+from rayeaq.data.card import DatasetCard, read_card
+from rayeaq.envs.config import EnvConfig
+from rayeaq.learners.qmix.config import EvaluateConfig
+from rayeaq.learners.qmix.networks import NetSpec
+
+
+class EvaluateRun(Protocol):
+    """The run-config sections QMIX reads (a :class:`rayeaq.run_config.RunConfig` is one)."""
+
+    seed: int
+    evaluate: EvaluateConfig
+
+
+def algo_name(cfg: EvaluateRun) -> str:
+    e = cfg.evaluate
+    return "bc" if e.algorithm == "bc" else ("qmix_cql" if e.cql_weight > 0 else "qmix")
+
+
+def net_spec(cfg: EvaluateRun, card: DatasetCard) -> NetSpec:
+    e = cfg.evaluate
+    return NetSpec(
+        n_agents=card.n_agents, n_actions=card.n_actions, obs_dim=card.obs_shape, state_dim=card.state_shape,
+        hidden_dim=e.hidden_dim, mixing_embed_dim=e.mixing_embed_dim, hypernet_embed=e.hypernet_embed,
+        obs_last_action=e.obs_last_action, obs_agent_id=e.obs_agent_id, mixer=e.algorithm == "qmix",
+    )
+
+
+def env_for(card: DatasetCard) -> EnvConfig:
+    """The environment the dataset came from (evaluation always plays the data's own map and limit)."""
+    return EnvConfig(backend=card.backend, map=card.map, episode_limit=card.episode_limit)
+
+
+def build_config(cfg: EvaluateRun, sources: list[tuple[str, float]], updates_per_iteration: int):
+    """The :class:`QMIXConfig` of a run config and a dataset mixture."""
+    from rayeaq.learners.qmix.ray_algorithm import QMIXConfig
+
+    if not sources:
+        raise DatasetError("no dataset given (use --dataset DIR[:weight])")
+    card = read_card(sources[0][0])
+    e = cfg.evaluate
+    return (
+        QMIXConfig()
+        .training(lr=e.lr, gamma=e.gamma, grad_clip=e.grad_clip)
+        .learners(num_learners=e.num_learners, num_gpus_per_learner=e.num_gpus_per_learner,
+                  num_cpus_per_learner=e.num_cpus_per_learner if e.num_learners > 0 else "auto")
+        .evaluation(evaluation_duration=e.eval_episodes, evaluation_duration_unit="episodes")
+        .debugging(seed=derive_seed(cfg.seed, "evaluate", "torch"), log_level="ERROR")
+        .qmix(
+            qmix_algorithm=e.algorithm, cql_weight=e.cql_weight, double_q=e.double_q,
+            target_update_interval=e.target_update_interval, batch_size_episodes=e.batch_size,
+            updates_per_iteration=updates_per_iteration, net=net_spec(cfg, card),
+            datasets=[(str(Path(p).resolve()), w) for p, w in sources],
+            data_seed=derive_seed(cfg.seed, "evaluate", "sampler"),
+            mixture_seed=derive_seed(cfg.seed, "evaluate", "mixture"), env_config=env_for(card),
+            eval_envs=e.eval_envs, eval_seed=derive_seed(cfg.seed, "evaluate", "episodes"),
+            rollout_workers=e.rollout_workers, rollout_worker_cpus=e.rollout_worker_cpus,
+            torch_threads=e.torch_threads,
+        )
+    )
+
+
+def _learner_stats(result: dict) -> dict[str, float]:
+    learner = result.get("learners", {}).get("qmix", {})
+    keys = ("total_loss", "td_loss", "cql_loss", "bc_loss", "bc_accuracy", "q_taken_mean", "target_mean")
+    return {k: float(learner[k]) for k in keys if k in learner}
+
+
+def run_evaluation(
+    cfg: EvaluateRun, sources: list[tuple[str, float]], out: str | Path,
+    report: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Train for ``evaluate.updates`` updates, evaluating every ``eval_interval``; returns the final summary."""
+    e = cfg.evaluate
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    chunk = int(np.gcd(e.updates, e.eval_interval))
+    chunk = max(d for d in range(1, min(chunk, 500) + 1) if chunk % d == 0)
+    algo = build_config(cfg, sources, chunk).build_algo()
+    card = read_card(sources[0][0])
+    rows: list[dict[str, Any]] = []
+    marl_runs: dict[str, Any] = {}
+    start = time.perf_counter()
+    metrics_path = out / "metrics.jsonl"
+    metrics_path.write_text("", encoding="utf-8")
+    try:
+        updates, step_index, last = 0, 0, {}
+        while updates < e.updates:
+            last = _learner_stats(algo.train())
+            updates += chunk
+            final = updates >= e.updates
+            if final or updates % e.eval_interval == 0:
+                n = e.final_eval_episodes if final else e.eval_episodes
+                ev, episodes = algo.evaluate_episodes(n)
+                row = {"updates": updates, "final": final, **ev, **last, "time_s": round(time.perf_counter() - start, 2)}
+                rows.append(row)
+                with metrics_path.open("a", encoding="utf-8") as f:
+                    f.write(json.dumps(row) + "\n")
+                marl_runs[f"step_{step_index}"] = {
+                    "step_count": updates,
+                    "return": episodes.returns.tolist(),
+                    "win_rate": [ev["win_rate"]],
+                    "normalized_return": [ev["normalized_return"]],
+                }
+                step_index += 1
+                if report is not None:
+                    report(row)
+        final_row = rows[-1]
+        marl_runs["absolute_metrics"] = {
+            "return": marl_runs[f"step_{step_index - 1}"]["return"],
+            "win_rate": [final_row["win_rate"]],
+            "normalized_return": [final_row["normalized_return"]],
+        }
+        marl = {card.backend: {card.map: {algo_name(cfg): {f"seed_{cfg.seed}": marl_runs}}}}
+        (out / "marl_eval.json").write_text(json.dumps(marl), encoding="utf-8")
+        checkpoint = None
+        if e.checkpoint:
+            checkpoint = str(algo.save_to_path(str((out / "checkpoint").resolve())))
+        summary = {
+            "algorithm": algo_name(cfg), "map": card.map, "seed": cfg.seed, "updates": updates,
+            "datasets": [{"path": str(p), "weight": w} for p, w in sources],
+            **{k: final_row[k] for k in final_row if k not in ("final",)},
+            "checkpoint": checkpoint,
+        }
+        (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        return summary
+    finally:
+        algo.stop()
+

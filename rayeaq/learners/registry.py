@@ -1,0 +1,28 @@
+"""The offline-learner family: how ``rayeaq.evaluate`` runs a learner, and the registry of them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rayeaq.core.registry import Registry
+
+Report = Callable[[dict[str, Any]], None]
+"""Called with every evaluation's metrics as they come (a Tune trial forwards them to Tune)."""
+
+
+@dataclass(frozen=True)
+class OfflineLearner:
+    """A member: ``run(cfg, sources, out, report)`` trains on the mixture ``sources`` (``[(dir, weight)]``),
+    evaluates greedy rollouts, writes ``metrics.jsonl`` / ``summary.json`` into ``out`` and returns the summary;
+    ``label(cfg)`` names the run (e.g. ``qmix_cql``)."""
+
+    name: str
+    run: Callable[[Any, list[tuple[str, float]], Path, Report | None], dict[str, Any]]
+    label: Callable[[Any], str]
+
+
+LEARNERS: Registry[OfflineLearner] = Registry("offline learner", "evaluate.algorithm")
+"""Every offline learner, by name (``evaluate.algorithm``)."""
