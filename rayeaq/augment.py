@@ -1,52 +1,53 @@
 """``python -m rayeaq.augment CONFIG [key=value ...] --dataset DIR [--checkpoint DIR] [--out DIR]``.
 
-Runs ``augment.augmenter`` (none | eaq | eaq_noq | dom2_replicate | gaussian_noise) on a real dataset
-and writes a synthetic dataset (same schema, ``source=synthetic``, generator fingerprint in the card)
+Runs the registered ``augment.augmenter`` (none | eaq | eaq_noq | dom2_replicate | gaussian_noise) on a real
+dataset and writes a synthetic dataset (same schema, ``source=synthetic``, generator fingerprint in the card)
 plus ``fidelity.json`` into OUT. eaq/eaq_noq sample the ``rayeaq.fit`` checkpoint in Ray tasks.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 
 from rayeaq.augmenters import AUGMENTERS
-from rayeaq.cli import base_parser, run_cli
-from rayeaq.run_config import load_run_config
+from rayeaq.cli import Command
 
 
-def default_out(cfg) -> Path:
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", required=True, help="real dataset directory")
+    parser.add_argument("--checkpoint", default=None, help="rayeaq.fit output dir or generator.pt (eaq, eaq_noq)")
+
+
+def _execute(cfg: Any, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    from rayeaq.stages.augment import run_augment
+
+    start = time.perf_counter()
+    report = run_augment(cfg, args.dataset, args.checkpoint, out)
+    return {**report, "wall_seconds": time.perf_counter() - start}
+
+
+def _summary(r: dict[str, Any], out: Path) -> str:
+    legal = r["legal_action_share"]
+    return (f"{r['augmenter']}: kept {r['kept']} of {r['sampled']} sampled"
+            f" (share {r['share_kept']:.2f}, legal actions {'n/a' if legal is None else f'{legal:.3f}'})"
+            f" | obs MMD {r.get('obs_mmd', float('nan')):.4f} | coverage {r.get('coverage', float('nan')):.2f}"
+            f" | {r['wall_seconds']:.1f}s | {out}")
+
+
+def _default_out(cfg: Any) -> Path:
     return Path("results") / "augment" / (cfg.name or f"{cfg.env.map}_{cfg.augment.augmenter}_seed{cfg.seed}")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = base_parser("python -m rayeaq.augment", __doc__.splitlines()[0])
-    parser.add_argument("--dataset", required=True, help="real dataset directory")
-    parser.add_argument("--checkpoint", default=None, help="rayeaq.fit output dir or generator.pt (eaq, eaq_noq)")
-    args = parser.parse_args(argv)
-    cfg = load_run_config(args.config, args.overrides)
-    out = Path(args.out) if args.out else default_out(cfg)
-    from rayeaq.core.runinfo import write_run_info
-    from rayeaq.stages.augment import run_augment
-
-    write_run_info(out, cfg, "augment", {"dataset": args.dataset, "checkpoint": args.checkpoint})
-    start = time.perf_counter()
-    if AUGMENTERS.get(cfg.augment.augmenter).needs_generator:
-        from rayeaq.core.ray_session import ray_session
-
-        with ray_session(cfg.ray):
-            report = run_augment(cfg, args.dataset, args.checkpoint, out)
-    else:
-        report = run_augment(cfg, args.dataset, args.checkpoint, out)
-    legal = report["legal_action_share"]
-    print(f"{cfg.augment.augmenter}: kept {report['kept']} of {report['sampled']} sampled"
-          f" (share {report['share_kept']:.2f}, legal actions {'n/a' if legal is None else f'{legal:.3f}'})"
-          f" | obs MMD {report.get('obs_mmd', float('nan')):.4f} | coverage {report.get('coverage', float('nan')):.2f}"
-          f" | {time.perf_counter() - start:.1f}s | {out}")
-    return 0
-
+COMMAND = Command(
+    prog="python -m rayeaq.augment", description=__doc__.splitlines()[0], stage="augment", execute=_execute,
+    summary=_summary, default_out=_default_out, arguments=_arguments,
+    run_info=lambda cfg, args: {"dataset": args.dataset, "checkpoint": args.checkpoint},
+    uses_ray=lambda cfg: AUGMENTERS.get(cfg.augment.augmenter).needs_generator,
+)
+main = COMMAND.main
 
 if __name__ == "__main__":
-    run_cli(main, sys.argv[1:])
+    COMMAND.run()

@@ -6,45 +6,52 @@ command resumes: finished tiers are kept, finished shards are not collected agai
 
 from __future__ import annotations
 
-import sys
+import argparse
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 
-from rayeaq.cli import base_parser, run_cli
-from rayeaq.envs import BACKENDS
-from rayeaq.run_config import load_run_config
+from rayeaq.cli import Command
 
 
-def default_out(cfg) -> Path:
-    return Path("results") / "datasets" / f"{cfg.env.backend}_{cfg.env.map}_seed{cfg.seed}"
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = base_parser("python -m rayeaq.collect", __doc__.splitlines()[0], config_required=False)
+def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list-maps", action="store_true", help="list the maps with their sizes and exit")
-    args = parser.parse_args(argv)
-    if args.list_maps:
-        print("\n\n".join(backend.maps_table() for _, backend in BACKENDS.items()))
-        return 0
-    if args.config is None:
-        parser.error("CONFIG is required (e.g. tune_configs/collect_3m.yaml)")
-    cfg = load_run_config(args.config, args.overrides)
-    out = Path(args.out) if args.out else default_out(cfg)
 
-    from rayeaq.stages.collect.driver import collect_all
 
-    start = time.perf_counter()
-    summary = collect_all(cfg, out)
-    wall = time.perf_counter() - start
-    steps_per_s = summary["collected_steps"] / max(summary["collect_seconds"], 1e-9)
-    print(
-        f"collected {summary['episodes']} episodes, {summary['transitions']} transitions "
-        f"({', '.join(summary['tiers'])}) | win rate {summary['win_rate']:.3f} | mean return "
-        f"{summary['mean_return']:.3f} | wall {wall:.1f}s | {steps_per_s:,.0f} env-steps/s | {out}"
-    )
+def _early(args: argparse.Namespace) -> int | None:
+    if not args.list_maps:
+        return None
+    from rayeaq.envs import BACKENDS
+
+    print("\n\n".join(backend.maps_table() for _, backend in BACKENDS.items()))
     return 0
 
 
+def _execute(cfg: Any, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    from rayeaq.stages.collect.driver import (
+        collect_all,  # starts its Ray session after checking the output
+    )
+
+    start = time.perf_counter()
+    summary = collect_all(cfg, out)
+    return {**summary, "wall_seconds": time.perf_counter() - start}
+
+
+def _summary(s: dict[str, Any], out: Path) -> str:
+    steps_per_s = s["collected_steps"] / max(s["collect_seconds"], 1e-9)
+    return (f"collected {s['episodes']} episodes, {s['transitions']} transitions ({', '.join(s['tiers'])}) | "
+            f"win rate {s['win_rate']:.3f} | mean return {s['mean_return']:.3f} | wall {s['wall_seconds']:.1f}s | "
+            f"{steps_per_s:,.0f} env-steps/s | {out}")
+
+
+def _default_out(cfg: Any) -> Path:
+    return Path("results") / "datasets" / f"{cfg.env.backend}_{cfg.env.map}_seed{cfg.seed}"
+
+
+COMMAND = Command(prog="python -m rayeaq.collect", description=__doc__.splitlines()[0], stage="collect",
+                  execute=_execute, summary=_summary, default_out=_default_out, arguments=_arguments,
+                  run_info=None, uses_ray=lambda cfg: False, early=_early, config_required=False)
+main = COMMAND.main
+
 if __name__ == "__main__":
-    run_cli(main, sys.argv[1:])
+    COMMAND.run()

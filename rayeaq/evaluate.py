@@ -1,56 +1,66 @@
 """``python -m rayeaq.evaluate CONFIG [key=value ...] --dataset DIR[:weight] ... --out DIR``.
 
-Trains offline QMIX (``evaluate.cql_weight > 0``: QMIX+CQL; ``evaluate.algorithm=bc``: behaviour cloning)
-on the dataset mixture through RLlib, evaluates greedy decentralised rollouts every
-``evaluate.eval_interval`` updates on ``evaluate.eval_episodes`` fixed episodes
+Trains the registered offline learner ``evaluate.algorithm`` (qmix: offline QMIX, QMIX+CQL when
+``evaluate.cql_weight > 0``; bc: behaviour cloning) on the dataset mixture through RLlib, evaluates greedy
+decentralised rollouts every ``evaluate.eval_interval`` updates on ``evaluate.eval_episodes`` fixed episodes
 (``evaluate.final_eval_episodes`` at the end), writes ``metrics.jsonl``, ``marl_eval.json``,
 ``summary.json`` and an RLlib checkpoint, and prints a one-line summary.
 """
 
 from __future__ import annotations
 
-import os
+import argparse
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 
-os.environ.setdefault("JAX_PLATFORMS", "cpu")
-
-from rayeaq.cli import base_parser, run_cli  # noqa: E402
+from rayeaq.cli import Command
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = base_parser("rayeaq.evaluate", "Offline QMIX/BC on a dataset mixture, scored by greedy rollouts.")
+def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dataset", action="append", required=True, metavar="DIR[:WEIGHT]",
         help="dataset directory, optionally with a mixture weight (1 = all episodes once); repeatable",
     )
-    args = parser.parse_args(argv)
 
-    from rayeaq.core.ray_session import ray_session
-    from rayeaq.core.runinfo import write_run_info
-    from rayeaq.data.card import read_card
+
+def _sources(args: argparse.Namespace) -> list[tuple[str, float]]:
     from rayeaq.data.reader import parse_dataset_arg
-    from rayeaq.run_config import load_run_config
-    from rayeaq.stages.evaluate import algo_name, run_evaluation
 
-    cfg = load_run_config(args.config, args.overrides)
-    sources = [parse_dataset_arg(text) for text in args.dataset]
-    cards = [read_card(path) for path, _ in sources]  # fail fast on a bad path, before Ray starts
-    out = Path(args.out or Path("results") / "evaluate" / (cfg.name or f"{algo_name(cfg)}_seed{cfg.seed}"))
-    write_run_info(out, cfg, "evaluate", extra={
-        "datasets": [{"path": str(p), "weight": w, "fingerprint": c.fingerprint, "source": c.source, "tier": c.tier}
-                     for (p, w), c in zip(sources, cards)],
-    })
-    with ray_session(cfg.ray):
-        s = run_evaluation(cfg, sources, out)
-    print(
-        f"evaluate: {s['algorithm']} {s['map']} seed {s['seed']} after {s['updates']} updates: "
-        f"win rate {s['win_rate']:.3f}, return {s['return_mean']:.3f} (normalized {s['normalized_return']:.3f}) "
-        f"over {s['episodes']} episodes; dataset return {s['dataset_return_mean']:.3f} "
-        f"(normalized {s['dataset_normalized_return']:.3f}, win rate {s['dataset_win_rate']:.3f}); out {out}"
-    )
-    return 0
+    return [parse_dataset_arg(text) for text in args.dataset]
 
+
+def _run_info(cfg: Any, args: argparse.Namespace) -> dict[str, Any]:
+    from rayeaq.data.card import read_card
+
+    sources = _sources(args)
+    cards = [read_card(path) for path, _ in sources]  # fails fast on a bad path, before Ray starts
+    return {"datasets": [{"path": str(p), "weight": w, "fingerprint": c.fingerprint, "source": c.source, "tier": c.tier}
+                         for (p, w), c in zip(sources, cards)]}
+
+
+def _execute(cfg: Any, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    from rayeaq.stages.evaluate import run_evaluation
+
+    return run_evaluation(cfg, _sources(args), out)
+
+
+def _summary(s: dict[str, Any], out: Path) -> str:
+    return (f"evaluate: {s['algorithm']} {s['map']} seed {s['seed']} after {s['updates']} updates: "
+            f"win rate {s['win_rate']:.3f}, return {s['return_mean']:.3f} (normalized {s['normalized_return']:.3f}) "
+            f"over {s['episodes']} episodes; dataset return {s['dataset_return_mean']:.3f} "
+            f"(normalized {s['dataset_normalized_return']:.3f}, win rate {s['dataset_win_rate']:.3f}); out {out}")
+
+
+def _default_out(cfg: Any) -> Path:
+    from rayeaq.stages.evaluate import algo_name
+
+    return Path("results") / "evaluate" / (cfg.name or f"{algo_name(cfg)}_seed{cfg.seed}")
+
+
+COMMAND = Command(prog="python -m rayeaq.evaluate", description=__doc__.splitlines()[0], stage="evaluate",
+                  execute=_execute, summary=_summary, default_out=_default_out, arguments=_arguments,
+                  run_info=_run_info)
+main = COMMAND.main
 
 if __name__ == "__main__":
-    run_cli(main)
+    COMMAND.run()

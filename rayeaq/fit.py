@@ -1,36 +1,43 @@
 """``python -m rayeaq.fit CONFIG [key=value ...] --dataset DIR [--out DIR]``: fit the EAQ generator.
 
-Ray Train (``fit.num_workers`` DDP workers, CPU or GPU) trains the diffusion model on a real dataset
+Ray Train (``fit.workers`` DDP workers, CPU or GPU) trains the diffusion model on a real dataset
 and writes ``OUT/checkpoint/generator.pt`` (model, EMA, normaliser, layout, config), ``OUT/losses.csv``
 and the run info. Rerunning the same command resumes from the latest checkpoint.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 
-from rayeaq.cli import base_parser, run_cli
-from rayeaq.run_config import load_run_config
-from rayeaq.stages.fit import default_out, run_fit
+from rayeaq.cli import Command
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = base_parser("python -m rayeaq.fit", __doc__.splitlines()[0])
+def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, help="real dataset directory (written by rayeaq.collect)")
-    args = parser.parse_args(argv)
-    cfg = load_run_config(args.config, args.overrides)
-    out = Path(args.out) if args.out else default_out(cfg)
-    from rayeaq.core.ray_session import ray_session
 
-    with ray_session(cfg.ray):
-        summary = run_fit(cfg, args.dataset, out)
-    final = summary["final"]
-    print(f"fitted {summary['step']} steps (resumed from {summary['resumed_from']}) | loss {final.get('loss', float('nan')):.4f}"
-          f" | {summary['wall_seconds']:.1f}s on {summary['workers']} worker(s) | {summary['checkpoint']}")
-    return 0
 
+def _execute(cfg: Any, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    from rayeaq.stages.fit import run_fit
+
+    return run_fit(cfg, args.dataset, out)
+
+
+def _summary(s: dict[str, Any], out: Path) -> str:
+    return (f"fitted {s['step']} steps (resumed from {s['resumed_from']}) | loss {s['final'].get('loss', float('nan')):.4f}"
+            f" | {s['wall_seconds']:.1f}s on {s['workers']} worker(s) | {s['checkpoint']}")
+
+
+def _default_out(cfg: Any) -> Path:
+    from rayeaq.stages.fit import default_out
+
+    return default_out(cfg)
+
+
+COMMAND = Command(prog="python -m rayeaq.fit", description=__doc__.splitlines()[0], stage="fit", execute=_execute,
+                  summary=_summary, default_out=_default_out, arguments=_arguments, run_info=None)
+main = COMMAND.main
 
 if __name__ == "__main__":
-    run_cli(main, sys.argv[1:])
+    COMMAND.run()

@@ -1,35 +1,47 @@
 """``python -m rayeaq.tune CONFIG [key.path=value ...] [--out DIR] [--resume] [--dashboard]``.
 
 Runs a Ray Tune sweep in which each trial fits the EAQ generator (Ray Train), augments the shared
-dataset, mixes real and synthetic episodes at ``augment.ratio`` and scores the mixture with offline
-QMIX (RLlib). The search space is the config's ``tune.space`` (see ``rayeaq/sweep/config.py`` and
+dataset, mixes real and synthetic episodes at ``augment.ratio`` and scores the mixture with the offline
+learner (RLlib). The search space is the config's ``tune.space`` (see ``rayeaq/sweep/config.py`` and
 ``tune_configs/quickstart.yaml``). Results: ``DIR/<trial>/`` (params, progress, checkpoints, stage
 outputs), ``DIR/summary.csv`` and a table at the end. ``--resume`` continues an interrupted sweep.
+Exit code 0 when every trial finished, 1 when some failed for good, 130 when interrupted.
 """
 
 from __future__ import annotations
 
-import os
-import sys
-from typing import Sequence
+import argparse
+from pathlib import Path
+from typing import Any
 
-os.environ.setdefault("JAX_PLATFORMS", "cpu")
-
-from rayeaq.cli import base_parser, run_cli  # noqa: E402
+from rayeaq.cli import Command
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = base_parser("rayeaq.tune", "Ray Tune sweep: fit -> augment -> mix -> offline QMIX per trial.")
+def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="continue the interrupted sweep in the results directory (finished trials kept)")
     parser.add_argument("--dashboard", action="store_true",
                         help="start the Ray dashboard on 127.0.0.1 (local Ray) and print its URL")
-    args = parser.parse_args(argv)
 
-    from rayeaq.sweep.driver import run_sweep
 
-    return run_sweep(args.config, list(args.overrides), args.out, args.resume, args.dashboard)
+def _execute(cfg: Any, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    from rayeaq.sweep.driver import (
+        run_sweep,  # checks, collects, runs Tune and prints the results table
+    )
 
+    return {"exit_code": run_sweep(args.config, list(args.overrides), args.out, args.resume, args.dashboard)}
+
+
+def _default_out(cfg: Any) -> Path:
+    from rayeaq.sweep.driver import plan
+
+    return plan(cfg, None).local_dir
+
+
+COMMAND = Command(prog="python -m rayeaq.tune", description=__doc__.splitlines()[0], stage="tune", execute=_execute,
+                  summary=lambda result, out: "", default_out=_default_out, arguments=_arguments, run_info=None,
+                  uses_ray=lambda cfg: False)
+main = COMMAND.main
 
 if __name__ == "__main__":
-    run_cli(main, sys.argv[1:])
+    COMMAND.run()

@@ -88,3 +88,16 @@ def test_cli_exit_code_2_without_traceback(tmp_path):
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "collect.episodes" in lines[0] and "cfg.yaml" in lines[0]
     assert not (tmp_path / "out").exists()  # nothing written for a bad config
+
+
+def test_a_retired_key_names_its_replacement(tmp_path):
+    """A key a section no longer has fails with one line saying what replaced it."""
+    from rayeaq.core.config import StrictModel, load_config
+
+    class Section(StrictModel):
+        RETIRED = {"num_workers": "renamed to workers"}
+        workers: int = 1
+
+    with pytest.raises(ConfigError, match=r"^command line: num_workers: was renamed to workers$"):
+        load_config(Section, None, ["num_workers=2"])
+    assert load_config(Section, None, ["workers=2"]).workers == 2

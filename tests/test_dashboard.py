@@ -22,13 +22,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from rayeaq import dashboard
+from rayeaq.core import dashboard
 
 CHILD = textwrap.dedent(
     """
     import json, sys
     import ray
-    from rayeaq import dashboard
+    from rayeaq.core import dashboard
 
     port, temp_dir = int(sys.argv[1]), sys.argv[2]
     ctx = ray.init(address="local", num_cpus=1, include_dashboard=True, dashboard_host="127.0.0.1",

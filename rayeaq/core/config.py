@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Mapping, Sequence, TypeVar
+from typing import Any, ClassVar, Mapping, Sequence, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from rayeaq.core.errors import ConfigError
 
@@ -21,9 +22,23 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class StrictModel(BaseModel):
-    """Base of every config section: no unknown keys, validated on assignment."""
+    """Base of every config section: no unknown keys, validated on assignment.
+
+    ``RETIRED`` maps a key the section no longer has to what replaced it (``"renamed to workers"``,
+    ``"removed: windows always start at row 0"``), so an old config fails with a line that says what to write.
+    """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+    RETIRED: ClassVar[Mapping[str, str]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired_keys(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            for key, what in cls.RETIRED.items():
+                if key in data:
+                    raise PydanticCustomError("retired_key", f"was {what}", {"key": key})
+        return data
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -85,6 +100,8 @@ def _describe_error(err: Mapping[str, Any]) -> str:
     ctx = err.get("ctx") or {}
     if kind == "extra_forbidden":
         return "unknown key"
+    if kind == "retired_key":
+        return str(err.get("msg"))
     if kind == "missing":
         return "required key is missing"
     if kind == "literal_error":
@@ -115,7 +132,10 @@ def format_validation_error(error: ValidationError, source: str, overridden: set
     """One line: ``SOURCE: key.path: what was expected[; and N more]``."""
     errors = error.errors()
     first = errors[0]
-    loc = ".".join(str(part) for part in first["loc"]) or "<top level>"
+    parts = [str(part) for part in first["loc"]]
+    if first.get("type") == "retired_key":  # the error is raised by the section: name the key itself
+        parts.append(str((first.get("ctx") or {}).get("key")))
+    loc = ".".join(parts) or "<top level>"
     where = "command line" if any(loc == k or loc.startswith(k + ".") for k in overridden) else source
     line = f"{where}: {loc}: {_describe_error(first)}"
     if len(errors) > 1:

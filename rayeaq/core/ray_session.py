@@ -12,15 +12,12 @@ from typing import Iterator
 
 from rayeaq.core.ray_config import RayConfig
 
-# Every Ray process started from here must agree on auth, or the CLI and dashboard API answer 401.
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-
 
 def runtime_env() -> dict:
     """Environment for every Ray worker: JAX on CPU unless told, bounded threads."""
     env_vars = {
         "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu"),
-        "RAY_AUTH_MODE": os.environ["RAY_AUTH_MODE"],
+        "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "disabled"),
         "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
         "TF_CPP_MIN_LOG_LEVEL": "3",
     }
@@ -30,6 +27,9 @@ def runtime_env() -> dict:
 @contextmanager
 def ray_session(cfg: RayConfig) -> Iterator[dict]:
     """Init Ray (join or start), yield ``{"address", "dashboard_url", "started"}``, shut down if we started it."""
+    # Every Ray process started from here must agree on auth, or the CLI and dashboard API answer 401
+    # (a local Ray runs on loopback without a token unless RAY_AUTH_MODE says otherwise).
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     import ray
 
     started = False

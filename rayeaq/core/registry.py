@@ -49,7 +49,7 @@ class Registry(Generic[T]):
     def check(self, name: str) -> str:
         """``name`` if registered, else a ``ValueError`` for a pydantic validator (the loader adds the key)."""
         if name not in self._members:
-            raise ValueError(f"{self._expected()}, got {name!r}")
+            raise ValueError(self._expected())
         return name
 
     def _expected(self) -> str:

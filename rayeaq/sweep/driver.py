@@ -156,7 +156,7 @@ def run_sweep(config: str, overrides: list[str], out: str | None, resume: bool, 
     with ray_session(cfg.ray) as info:
         timings["ray_start_s"] = time.perf_counter() - start
         if dashboard:
-            from rayeaq.dashboard import announce
+            from rayeaq.core.dashboard import announce
 
             announce(info)
         mark = time.perf_counter()

@@ -12,6 +12,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from rayeaq.generators.eaq.train import FAULT_NAN_ENV, NonFiniteLossError
@@ -27,6 +28,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
 
     from rayeaq.core.runinfo import derive_seed
     from rayeaq.data.reader import load_dataset
+    from rayeaq.generators.eaq.config import DiffusionConfig, FitConfig
     from rayeaq.generators.eaq.layout import Layout, Normalizer
     from rayeaq.generators.eaq.train import (
         Trainer,
@@ -34,9 +36,10 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         prepare_data,
         save_checkpoint,
     )
-    from rayeaq.run_config import RunConfig
 
-    cfg = RunConfig.model_validate(config["run"])
+    run = config["run"]  # the sections a fit reads, as plain JSON (the run config stays above this module)
+    cfg = SimpleNamespace(seed=int(run["seed"]), diffusion=DiffusionConfig.model_validate(run["diffusion"]),
+                          fit=FitConfig.model_validate(run["fit"]))
     torch.set_num_threads(cfg.fit.torch_threads)
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
@@ -95,7 +98,8 @@ def fit_with_ray(cfg, inputs: dict[str, Any], out: Path, callbacks: list | None 
         resources["GPU"] = 1.0
     trainer = TorchTrainer(
         train_loop_per_worker,
-        train_loop_config={"run": cfg.model_dump(mode="json"), **inputs, "fault_nan_step": int(fault) if fault else None},
+        train_loop_config={"run": {"seed": cfg.seed, "diffusion": cfg.diffusion.model_dump(mode="json"),
+                                   "fit": cfg.fit.model_dump(mode="json")}, **inputs, "fault_nan_step": int(fault) if fault else None},
         torch_config=TorchConfig(backend="nccl" if cfg.fit.use_gpu else "gloo"),
         scaling_config=ScalingConfig(num_workers=cfg.fit.num_workers, use_gpu=cfg.fit.use_gpu, resources_per_worker=resources),
         run_config=RunConfig(

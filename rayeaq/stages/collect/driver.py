@@ -4,20 +4,34 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any, Protocol
 
 from tqdm import tqdm
 
 from rayeaq.core.errors import ConfigError
+from rayeaq.core.ray_config import RayConfig
 from rayeaq.core.ray_session import ray_session
 from rayeaq.core.runinfo import code_version, write_run_info
 from rayeaq.data.card import read_card
 from rayeaq.data.writer import finalize_dataset
 from rayeaq.envs import env_spec
-from rayeaq.run_config import RunConfig
+from rayeaq.envs.config import EnvConfig
 from rayeaq.stages.collect import core
+from rayeaq.stages.collect.config import CollectConfig
 
 
-def collect_all(cfg: RunConfig, out: Path) -> dict:
+class CollectRun(Protocol):
+    """The run-config sections collection reads (a :class:`rayeaq.run_config.RunConfig` is one)."""
+
+    seed: int
+    env: EnvConfig
+    collect: CollectConfig
+    ray: RayConfig
+
+    def model_dump(self, *, mode: str = "python") -> dict[str, Any]: ...
+
+
+def collect_all(cfg: CollectRun, out: Path) -> dict:
     """Collect every configured tier into ``out/<tier>``; returns totals for the last line."""
     if cfg.env.backend != "smax":
         raise ConfigError(
@@ -57,7 +71,7 @@ def collect_all(cfg: RunConfig, out: Path) -> dict:
     return totals
 
 
-def _check_same_content(cfg: RunConfig, tier: str, directory: Path) -> None:
+def _check_same_content(cfg: CollectRun, tier: str, directory: Path) -> None:
     calibration = core.load_calibration(directory)
     if calibration is not None and calibration.get("content_key") != core.content_key(cfg, tier):
         raise ConfigError(
@@ -66,7 +80,7 @@ def _check_same_content(cfg: RunConfig, tier: str, directory: Path) -> None:
         )
 
 
-def _collect_tier(pool, cfg: RunConfig, spec, tier: str, directory: Path, totals: dict):
+def _collect_tier(pool, cfg: CollectRun, spec, tier: str, directory: Path, totals: dict):
     ccfg = cfg.collect
     shards = core.plan_shards(ccfg.episodes, ccfg.shard_episodes)
     key = core.content_key(cfg, tier)
