@@ -135,16 +135,62 @@ def write_html(nb, path: Path) -> Path:
     return path
 
 
-def write_index(out: Path, names: Sequence[str]) -> Path:
-    """``index.html`` linking the notebooks, figures and tables."""
+INLINE_TABLES = ("main_table_formatted", "tier_improvement", "probability_of_improvement")
+"""Tables shown on the index page itself (the rest are linked), in this order, when the notebooks wrote them."""
+
+
+def _csv_table(path: Path) -> str:
+    """A CSV file as an HTML table (escaped)."""
+    import csv
+    import html
+
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    if not rows:
+        return ""
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:])
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _run_facts(results_dir: Path) -> str:
+    """The sweep's command, config and wall time, from its run info (what a reader needs to trust the page)."""
+    import html
+    import json
+
+    facts = []
+    run = results_dir / "run.json"
+    if run.is_file():
+        info = json.loads(run.read_text(encoding="utf-8"))
+        facts.append(f"<p>command: <code>{html.escape(' '.join(info.get('argv', [])))}</code>; seed {info.get('seed')};"
+                     f" code {html.escape(str(info.get('code_version', {}).get('commit', '?')))}</p>")
+    timings = results_dir / "timings.json"
+    if timings.is_file():
+        total = json.loads(timings.read_text(encoding="utf-8")).get("total_s")
+        facts.append(f"<p>wall time of the sweep: {total} s</p>")
+    config = results_dir / "config.resolved.yaml"
+    if config.is_file():
+        facts.append(f"<details><summary>resolved config</summary><pre>{html.escape(config.read_text())}</pre></details>")
+    return "".join(facts)
+
+
+def write_index(out: Path, names: Sequence[str], results_dir: Path | None = None) -> Path:
+    """``index.html``: the run's facts, the main tables and every figure inline, then links to the notebooks and
+    the other tables."""
     def links(paths):
         return "".join(f'<li><a href="{p.relative_to(out)}">{p.relative_to(out)}</a></li>' for p in paths)
 
+    tables = {p.stem: p for p in sorted((out / "tables").glob("*.csv"))}
+    inline = "".join(f"<h3>{name}</h3>{_csv_table(tables[name])}" for name in INLINE_TABLES if name in tables)
+    figures = "".join(f'<figure><img src="{p.relative_to(out)}" style="max-width:48%"><figcaption>{p.stem}'
+                      f"</figcaption></figure>" for p in sorted((out / "figures").glob("*.png")))
+    style = "<style>table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}</style>"
     html = (
-        "<!doctype html><meta charset='utf-8'><title>rayeaq report</title><h1>rayeaq report</h1>"
+        f"<!doctype html><meta charset='utf-8'><title>rayeaq report</title>{style}<h1>rayeaq report</h1>"
+        f"{_run_facts(results_dir) if results_dir else ''}"
+        f"<h2>Main results</h2>{inline}<h2>Figures</h2>{figures}"
         f"<h2>Notebooks</h2><ul>{links(out / f'{n}.html' for n in names)}</ul>"
-        f"<h2>Figures</h2><ul>{links(sorted((out / 'figures').glob('*.png')))}</ul>"
-        f"<h2>Tables</h2><ul>{links(sorted((out / 'tables').glob('*.csv')))}</ul>"
+        f"<h2>Tables</h2><ul>{links(tables.values())}</ul>"
     )
     path = out / "index.html"
     path.write_text(html, encoding="utf-8")
@@ -174,7 +220,7 @@ def make_report(results_dir: str | Path, out: str | Path | None = None, only: Se
         start = time.perf_counter()
         execute_notebook(notebook_dir() / f"{name}.py", params, out)
         log(f"report: {name} executed in {time.perf_counter() - start:.1f} s")
-    write_index(out, names)
+    write_index(out, names, results_dir)
     return out
 
 

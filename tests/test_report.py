@@ -119,6 +119,9 @@ def test_report_writes_notebooks_figures_and_tables(report_dir):
     assert sorted(p.name for p in (report_dir / "tables").glob("*.csv") if not p.name.startswith("tsne_")) == TABLES
     index = (report_dir / "index.html").read_text()
     assert all(f"figures/{f}" in index for f in FIGURES) and all(f"tables/{t}" in index for t in TABLES)
+    # read at a glance: the main table and the figures inline, with the run's command and config
+    assert f'<img src="figures/{FIGURES[0]}"' in index and "<table>" in index and "normalized_return" in index
+    assert "resolved config" in index and "command:" in index
 
 
 @pytest.mark.slow

@@ -140,3 +140,21 @@ def test_resume_after_killing_the_driver_keeps_finished_trials(tmp_path):
     # Without --resume the same directory is refused (one line, exit 2).
     refused = subprocess.run(_command(out, space), cwd=REPO, env=_env(), capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and "--resume" in refused.stderr
+
+
+@pytest.mark.slow
+def test_trials_that_share_a_generator_fit_it_once(tmp_path):
+    """A grid over augment.ratio fits each generator once (the cache in <results>/generators) and every trial
+    names the generator it used."""
+    out = tmp_path / "ratios"
+    space = "{augment.augmenter: eaq, augment.ratio: {grid_search: [0.5, 1.0]}, seed: 0}"
+    proc = subprocess.run(_command(out, space, "tune.max_concurrent_trials=2"), cwd=REPO, env=_env(),
+                          capture_output=True, text=True, timeout=540)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = _summary(out)
+    assert len(rows) == 2 and all(r["status"] == "TERMINATED" for r in rows)
+    fitted = sorted(p.parent.name for p in (out / "generators").glob("*/DONE.json"))
+    assert len(fitted) == 1  # one fit for two trials
+    assert {r["generator_key"] for r in rows} == set(fitted)
+    assert sorted(r["generator_reused"] for r in rows) == ["False", "True"]
+    assert all(float(r["gen_loss"]) > 0 for r in rows)  # the reusing trial reports the fit's figures too

@@ -59,6 +59,9 @@ class TuneConfig(StrictModel):
     """Dataset tier the trials learn from, when the space does not vary collect_tier."""
     dataset_dir: str | None = None
     """Root of existing datasets laid out <map>/<tier>/; None = <results>/datasets, collected when missing."""
+    generator_dir: str | None = None
+    """Shared cache of fitted generators (one per dataset + diffusion/fit config + seed, fitted once and reused
+    by every trial that needs it); None = <results>/generators. On a cluster: a path every node shares."""
     storage_path: str = "results/tune"
     """Where experiments are written: a local directory or a bucket URI (s3://..., gs://...)."""
     metric: str = "score"

@@ -63,8 +63,9 @@ def dataset_path(datasets_root: str, cfg: RunConfig) -> Path:
     return Path(datasets_root) / cfg.env.map / cfg.tune.collect_tier
 
 
-def make_trainable(base: dict[str, Any], datasets_root: str, keep_synthetic: bool):
-    """The Tune function trainable; ``base`` is the sweep's resolved run config (a plain dict)."""
+def make_trainable(base: dict[str, Any], datasets_root: str, keep_synthetic: bool, generators_root: str | None = None):
+    """The Tune function trainable; ``base`` is the sweep's resolved run config (a plain dict); generators are
+    fitted once per key into ``generators_root`` (:mod:`rayeaq.sweep.cache`) when it is given."""
 
     def eaq_trial(config: dict[str, Any]) -> None:
         params = trial_params(config)
@@ -78,7 +79,8 @@ def make_trainable(base: dict[str, Any], datasets_root: str, keep_synthetic: boo
             if checkpoint_dir is not None:  # persisted by Tune; drop the staging copy
                 shutil.rmtree(checkpoint_dir, ignore_errors=True)
 
-        run_stages(cfg, dataset_path(datasets_root, cfg), work, RayStages(), report, restored, keep_synthetic)
+        run_stages(cfg, dataset_path(datasets_root, cfg), work, RayStages(), report, restored, keep_synthetic,
+                   Path(generators_root) if generators_root else None)
 
     return eaq_trial
 

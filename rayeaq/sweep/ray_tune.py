@@ -51,8 +51,18 @@ def trial_bundles(cfg: RunConfig) -> list[dict[str, float]]:
     return bundles
 
 
-def _trainable(cfg: RunConfig, base: dict[str, Any], datasets_root: str):
-    fn = make_trainable(base, datasets_root, cfg.tune.keep_synthetic)
+def generators_root(cfg: RunConfig, experiment_path: str) -> str:
+    """Where the sweep's generators are cached: ``tune.generator_dir``, else ``<experiment>/generators``; for an
+    experiment in a bucket, ``results/generators`` on each node (nodes share fits only through generator_dir)."""
+    if cfg.tune.generator_dir is not None:
+        return cfg.tune.generator_dir
+    if "://" in experiment_path:
+        return os.path.abspath(os.path.join("results", "generators"))
+    return os.path.join(os.path.abspath(experiment_path), "generators")
+
+
+def _trainable(cfg: RunConfig, base: dict[str, Any], datasets_root: str, experiment_path: str):
+    fn = make_trainable(base, datasets_root, cfg.tune.keep_synthetic, generators_root(cfg, experiment_path))
 
     def resources(config: dict[str, Any]) -> PlacementGroupFactory:
         params = trial_params(config)
@@ -112,7 +122,8 @@ def build_tuner(cfg: RunConfig, base: dict[str, Any], points: list[dict[str, Any
         checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
         sync_config=tune.SyncConfig(sync_artifacts=True),
     )
-    return tune.Tuner(_trainable(cfg, base, datasets_root), param_space=param_space(cfg, points),
+    experiment = f"{storage_path.rstrip('/')}/{name}"
+    return tune.Tuner(_trainable(cfg, base, datasets_root, experiment), param_space=param_space(cfg, points),
                       tune_config=tune_config, run_config=run_config)
 
 
@@ -125,7 +136,7 @@ def restore_tuner(cfg: RunConfig, base: dict[str, Any], experiment_path: str, da
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", str(cfg.tune.checkpoint_period_s))
     policy = cfg.tune.on_resume_errored
     return tune.Tuner.restore(
-        experiment_path, trainable=_trainable(cfg, base, datasets_root), resume_unfinished=True,
+        experiment_path, trainable=_trainable(cfg, base, datasets_root, experiment_path), resume_unfinished=True,
         resume_errored=policy == "resume", restart_errored=policy == "restart",
     )
 

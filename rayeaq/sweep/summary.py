@@ -13,7 +13,7 @@ from typing import Any, Iterable
 PARAM_PREFIX = "param/"
 FINAL_METRICS = ("score", "win_rate", "normalized_return", "return_mean", "learner_loss", "gen_loss",
                  "aug_share_kept", "aug_legal_action_share", "aug_obs_mmd", "aug_ratio_effective",
-                 "train_episodes", "dataset_normalized_return",
+                 "train_episodes", "dataset_normalized_return", "generator_key", "generator_reused",
                  "mixture_normalized_return",
                  "time_fit_s", "time_augment_s", "time_evaluate_s", "time_total_s", "training_iteration")
 SUMMARY_FILE = "summary.csv"

@@ -23,6 +23,7 @@ from rayeaq.augmenters.mixing import synthetic_weight
 from rayeaq.core.runinfo import write_run_info
 from rayeaq.data.card import CARD_NAME, read_card
 from rayeaq.run_config import RunConfig
+from rayeaq.sweep.cache import DONE_FILE, cached, generator_key
 
 STATE_FILE = "trial_state.json"
 
@@ -80,8 +81,14 @@ def _restore_state(restored: Path | None, work: Path) -> dict[str, Any]:
 
 
 def run_stages(cfg: RunConfig, dataset: Path, work: Path, stages: Stages, report: Report,
-               restored: Path | None = None, keep_synthetic: bool = False) -> dict[str, Any]:
-    """Run the trial's stages in ``work``; return the final metrics (also reported with the final checkpoint)."""
+               restored: Path | None = None, keep_synthetic: bool = False,
+               generators: Path | None = None) -> dict[str, Any]:
+    """Run the trial's stages in ``work``; return the final metrics (also reported with the final checkpoint).
+
+    With ``generators`` (a cache directory, :mod:`rayeaq.sweep.cache`) the generator is fitted once per
+    (dataset, diffusion + fit config, seed) and reused by every trial that needs the same one; without it the
+    trial fits its own in ``work/fit``.
+    """
     augmenter = cfg.augment.augmenter
     write_run_info(work, cfg, "tune_trial", {
         "real_dataset": str(dataset), "real_fingerprint": read_card(dataset).fingerprint,
@@ -105,7 +112,10 @@ def run_stages(cfg: RunConfig, dataset: Path, work: Path, stages: Stages, report
                 fit_metrics.update(metrics)
                 report(progress.row(**metrics), None)
 
-            fitted = stages.fit(cfg, dataset, work / "fit", on_fit)
+            if generators is None:
+                fitted = stages.fit(cfg, dataset, work / "fit", on_fit)
+            else:
+                fitted = _cached_fit(cfg, dataset, generators, stages, on_fit, fit_metrics)
             progress.timings["fit"] = time.perf_counter() - start
             ckpt = _stage_checkpoint(work, "fit", {"fit_done": True, "fit_metrics": fit_metrics,
                                                    "time_fit_s": progress.timings["fit"]}, fitted)
@@ -144,6 +154,21 @@ def run_stages(cfg: RunConfig, dataset: Path, work: Path, stages: Stages, report
                                             "final": final}, fitted, work / "evaluate")
     report(final, ckpt)
     return final
+
+
+def _cached_fit(cfg: RunConfig, dataset: Path, generators: Path, stages: Stages, on_fit: Callable[[dict], None],
+                fit_metrics: dict[str, Any]) -> Path:
+    """The trial's generator from the cache: fitted here if no trial has fitted it yet, else reused (its fit's
+    final metrics reported again, so that every trial's row carries them)."""
+    key = generator_key(read_card(dataset).fingerprint, cfg.diffusion.model_dump(mode="json"),
+                        cfg.fit.model_dump(mode="json"), cfg.seed)
+    directory, built = cached(generators, key, lambda d: stages.fit(cfg, dataset, d, on_fit),
+                              record=lambda: {"fit_metrics": fit_metrics, "dataset": str(dataset)})
+    if not built:
+        done = json.loads((directory / DONE_FILE).read_text(encoding="utf-8"))
+        on_fit(done.get("fit_metrics", {}))
+    fit_metrics.update(generator_key=key, generator_reused=not built)
+    return directory / "checkpoint"
 
 
 def _eval_metrics(row: dict[str, Any]) -> dict[str, Any]:
