@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from harness import Report, Stats  # noqa: E402
 
 
 def _f(value: str) -> float:
@@ -34,8 +36,12 @@ def _f(value: str) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=None, help="results dir (default: a temp dir)")
+    parser.add_argument("--quick", action="store_true", help="the quickstart with 2 trials (none, eaq)")
+    parser.add_argument("--json", default=None, help="also write the report as JSON (benchmarks/run_all.py)")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
+    if args.quick:
+        args.overrides = ["tune.space={augment.augmenter: {grid_search: [none, eaq]}, seed: 0}", *args.overrides]
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="sweep-bench-")) / "quickstart"
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     env.setdefault("RAY_AUTH_MODE", "disabled")
@@ -70,6 +76,15 @@ def main() -> int:
                        "total_s": r.get("time_total_s", "")} for r in rows],
     }
     print(json.dumps(result, indent=2))
+    report = Report(f"Quickstart sweep ({len(rows)} trials)")
+    report.add("wall time of python -m rayeaq.tune", Stats([wall]), "s")
+    for stage, seconds in stages.items():
+        report.add(f"stage {stage} (sum over trials)", Stats([seconds]), "s")
+    report.add("collection", Stats([timings["collect_s"]]), "s")
+    report.add("Ray start-up, scheduling, other", Stats([overhead]), "s")
+    print(report.text())
+    if args.json:
+        report.save(args.json)
     print(f"quickstart: {wall:.0f} s wall (goal < 600 s) for {len(rows)} trials; collection {timings['collect_s']:.0f} s, "
           f"stages {stage_total:.0f} s ({stage_total / wall:.0%}), Ray start-up/scheduling/other {overhead:.0f} s "
           f"({overhead / wall:.0%})")
