@@ -6,17 +6,17 @@ Every function takes the frames of :mod:`analysis.tables` (or dataset directorie
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")  # headless: notebooks executed by nbclient, CI
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from analysis.tables import CELL  # noqa: E402
+from analysis.tables import CELL
 
 PARAM_LABELS = {"q_weight": "λ (Q-loss weight)", "horizon": "horizon (rows per window)",
                 "ratio": "augmentation ratio (synthetic per real)"}
@@ -52,7 +52,7 @@ def sensitivity_plot(curve: pd.DataFrame, param: str, baseline: pd.DataFrame | N
         return _empty(f"no finished trial varies {param}")
     metric = curve["metric"].iloc[0]
     fig, axes = _grid(len(_cells(curve)))
-    for ax, cell in zip(axes, _cells(curve)):
+    for ax, cell in zip(axes, _cells(curve), strict=False):
         sub = curve[(curve["map"] == cell[0]) & (curve["tier"] == cell[1])]
         for augmenter, line in sub.groupby("augmenter"):
             line = line.sort_values(param)
@@ -84,7 +84,7 @@ def learning_curve_plot(curves: pd.DataFrame):
         return _empty("no evaluation steps reported")
     metric = curves["metric"].iloc[0]
     fig, axes = _grid(len(_cells(curves)))
-    for ax, cell in zip(axes, _cells(curves)):
+    for ax, cell in zip(axes, _cells(curves), strict=False):
         sub = curves[(curves["map"] == cell[0]) & (curves["tier"] == cell[1])]
         for augmenter, line in sub.groupby("augmenter"):
             line = line.sort_values("step")
@@ -129,7 +129,7 @@ def tsne_plot(panels: Sequence[tuple[str, np.ndarray, np.ndarray]]):
     if not panels:
         return _empty("no trial kept a synthetic dataset (run the sweep with tune.keep_synthetic=true)")
     fig, axes = _grid(len(panels), 4.2, 4.0)
-    for ax, (title, emb, synthetic) in zip(axes, panels):
+    for ax, (title, emb, synthetic) in zip(axes, panels, strict=False):
         ax.scatter(*emb[~synthetic].T, s=6, alpha=0.5, color="#7f7f7f", label=f"real ({(~synthetic).sum()})")
         ax.scatter(*emb[synthetic].T, s=6, alpha=0.5, color="#d62728", label=f"synthetic ({synthetic.sum()})")
         ax.set_title(title, fontsize=9)

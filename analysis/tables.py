@@ -11,7 +11,7 @@ caller prefers; what was chosen is returned so the notebook can print it.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,7 @@ DATASET_COLUMNS = ("dataset_return_mean", "dataset_normalized_return", "dataset_
 def finished(trials: pd.DataFrame) -> pd.DataFrame:
     """Trials that reported a final evaluation (an unknown map or tier shows as ``?``)."""
     done = trials[trials["status"] == "done"].copy() if "status" in trials else trials.copy()
-    for column in CELL + ["augmenter"]:
+    for column in [*CELL, "augmenter"]:
         if column in done:
             done[column] = done[column].astype("string").fillna("?")
     return done
@@ -78,8 +78,8 @@ def main_table(trials: pd.DataFrame, metrics: Sequence[str] = MAIN_METRICS, base
     the IQM over ``baseline`` in the same map × tier (with its CI), and the dataset's own means."""
     rows = []
     done = finished(trials)
-    for key, group in done.groupby(CELL + ["augmenter"], sort=True, dropna=False):
-        cell = dict(zip(CELL + ["augmenter"], key))
+    for key, group in done.groupby([*CELL, "augmenter"], sort=True, dropna=False):
+        cell = dict(zip([*CELL, "augmenter"], key, strict=False))
         base = done[(done["map"] == cell["map"]) & (done["tier"] == cell["tier"]) & (done["augmenter"] == baseline)]
         row: dict[str, object] = {**cell, "n_seeds": int(group["seed"].nunique())}
         for metric in metrics:
@@ -98,13 +98,13 @@ def main_table(trials: pd.DataFrame, metrics: Sequence[str] = MAIN_METRICS, base
     table = pd.DataFrame(rows)
     if not table.empty:
         order = {a: (a != baseline, a) for a in table["augmenter"]}
-        table = table.sort_values(CELL + ["augmenter"], key=lambda s: s.map(order) if s.name == "augmenter" else s)
+        table = table.sort_values([*CELL, "augmenter"], key=lambda s: s.map(order) if s.name == "augmenter" else s)
     return table.reset_index(drop=True)
 
 
 def format_main(table: pd.DataFrame, metrics: Sequence[str] = MAIN_METRICS) -> pd.DataFrame:
     """The paper's layout: ``IQM [low, high]`` and ``+x.x %`` strings, the dataset mean beside them."""
-    out = table[CELL + ["augmenter", "n_seeds"]].copy()
+    out = table[[*CELL, "augmenter", "n_seeds"]].copy()
     for metric in metrics:
         out[metric] = [f"{p:.3f} [{lo:.3f}, {hi:.3f}]" if np.isfinite(p) else "–"
                        for p, lo, hi in table[[f"{metric}_iqm", f"{metric}_ci_low", f"{metric}_ci_high"]].to_numpy()]
@@ -119,7 +119,7 @@ def format_main(table: pd.DataFrame, metrics: Sequence[str] = MAIN_METRICS) -> p
 
 def _task_matrix(frame: pd.DataFrame, metric: str, tasks: Iterable[tuple]) -> np.ndarray | None:
     """``[seeds, tasks]`` over the seeds every task has (per-seed means); None when no seed is shared."""
-    per = frame.dropna(subset=[metric]).groupby(CELL + ["seed"])[metric].mean()
+    per = frame.dropna(subset=[metric]).groupby([*CELL, "seed"])[metric].mean()
     columns = []
     for task in tasks:
         try:
@@ -186,7 +186,7 @@ def fidelity_table(trials: pd.DataFrame) -> pd.DataFrame:
     figures += [c for c in ("gen_loss",) if c in done and done[c].notna().any()]
     if done.empty or not figures:
         return pd.DataFrame()
-    keys = CELL + ["augmenter", "q_weight", "horizon"]
+    keys = [*CELL, "augmenter", "q_weight", "horizon"]
     grouped = done.groupby(keys, dropna=False, sort=True)
     mean = grouped[figures].mean().add_suffix("_mean")
     std = grouped[figures].std(ddof=0).add_suffix("_std")
@@ -205,7 +205,7 @@ def sensitivity(trials: pd.DataFrame, param: str, metric: str = "normalized_retu
     done = finished(trials)
     done = done[done["augmenter"].isin(list(augmenters))]
     rows = []
-    for key, group in done.groupby(CELL + ["augmenter"], sort=True):
+    for key, group in done.groupby([*CELL, "augmenter"], sort=True):
         for other in HYPER:
             if other != param and other in group and group[other].dropna().nunique() > 1:
                 value = prefer.get(other)
@@ -214,9 +214,9 @@ def sensitivity(trials: pd.DataFrame, param: str, metric: str = "normalized_retu
             x = seed_scores(sub, metric)
             if x.size:
                 point, lo, hi = stats.bootstrap_ci(x, stats.iqm, reps, confidence, seed)
-                rows.append({**dict(zip(CELL + ["augmenter"], key)), param: value, "metric": metric,
+                rows.append({**dict(zip([*CELL, "augmenter"], key, strict=False)), param: value, "metric": metric,
                              "n_seeds": x.size, "iqm": point, "ci_low": lo, "ci_high": hi})
-    return pd.DataFrame(rows, columns=CELL + ["augmenter", param, "metric", "n_seeds", "iqm", "ci_low", "ci_high"])
+    return pd.DataFrame(rows, columns=[*CELL, "augmenter", param, "metric", "n_seeds", "iqm", "ci_low", "ci_high"])
 
 
 def learning_curves(steps: pd.DataFrame, metric: str = "normalized_return", reps: int = 500,
@@ -224,9 +224,9 @@ def learning_curves(steps: pd.DataFrame, metric: str = "normalized_return", reps
     """IQM and CI over seeds of ``metric`` at every evaluation step, per map × tier × augmenter."""
     rows = []
     data = finished(steps).dropna(subset=[metric])
-    for key, group in data.groupby(CELL + ["augmenter", "step"], sort=True):
+    for key, group in data.groupby([*CELL, "augmenter", "step"], sort=True):
         x = seed_scores(group, metric)
         point, lo, hi = stats.bootstrap_ci(x, stats.iqm, reps, confidence, seed)
-        rows.append({**dict(zip(CELL + ["augmenter", "step"], key)), "metric": metric, "n_seeds": x.size,
+        rows.append({**dict(zip([*CELL, "augmenter", "step"], key, strict=False)), "metric": metric, "n_seeds": x.size,
                      "iqm": point, "ci_low": lo, "ci_high": hi})
-    return pd.DataFrame(rows, columns=CELL + ["augmenter", "step", "metric", "n_seeds", "iqm", "ci_low", "ci_high"])
+    return pd.DataFrame(rows, columns=[*CELL, "augmenter", "step", "metric", "n_seeds", "iqm", "ci_low", "ci_high"])

@@ -22,10 +22,10 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.2")
-import torch  # noqa: E402
+import torch
 
-from rayeaq.data.reader import load_dataset  # noqa: E402
-from rayeaq.run_config import load_run_config  # noqa: E402
+from rayeaq.data.reader import load_dataset
+from rayeaq.run_config import load_run_config
 
 COLLECT = textwrap.dedent(
     """
@@ -128,7 +128,7 @@ def bench_ray(dataset_dir: Path, work: Path, steps: int) -> dict:
             f"fit.checkpoint_every={steps}", "fit.cpus_per_worker=0.9", "ray.num_cpus=4"]
     with ray_session(load_run_config(None, base).ray):
         for workers in (1, 2):
-            cfg = load_run_config(None, base + [f"fit.num_workers={workers}"])
+            cfg = load_run_config(None, [*base, f"fit.num_workers={workers}"])
             start = time.perf_counter()
             run_fit(cfg, dataset_dir, work / f"ray{workers}")
             wall = time.perf_counter() - start

@@ -37,7 +37,7 @@ from rayeaq.learners.qmix.networks import NetSpec, QMIXNetworks
 from rayeaq.learners.qmix.sampler import EpisodeSampler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test suite's episode makers
-from support.random_episodes import toy_episodes  # noqa: E402
+from support.random_episodes import toy_episodes
 
 
 def timed(step, seconds: float, warmup: int = 3) -> float:
@@ -111,7 +111,10 @@ def bench_torchrl(spec: NetSpec, batch: dict, seconds: float) -> float:
 
     x = build_inputs(obs, torch.from_numpy(last), a, True)
     m = b * (t - 1)
-    flat = lambda v: v.reshape(m, *v.shape[2:])  # noqa: E731
+
+    def flat(v):
+        return v.reshape(m, *v.shape[2:])
+
     avail = torch.from_numpy(batch["avail_actions"])
     td = TensorDict({
         "agents": {"observation": flat(x[:, :-1]), "action": flat(torch.from_numpy(batch["actions"][:, :-1])),

@@ -103,7 +103,7 @@ def _column(table: pa.Table, name: str, path: Path, shape: tuple[int, ...]) -> n
             f"{path}: field {name}: {column.type.list_size} values per episode, expected {width} for shape {list(shape)}"
         )
     values = column.values.to_numpy(zero_copy_only=False)
-    return values.reshape((len(table),) + shape).astype(STEP_FIELDS[name], copy=False)
+    return values.reshape((len(table), *shape)).astype(STEP_FIELDS[name], copy=False)
 
 
 def read_shard(path: str | Path, shapes: dict[str, tuple[int, ...]]) -> EpisodeBatch:
@@ -142,10 +142,10 @@ def read_shard_index(path: str | Path, shapes: dict[str, tuple[int, ...]]) -> pd
         if not pa.types.is_fixed_size_list(kind) or kind.list_size != int(np.prod(shape)):
             raise DatasetError(f"{path}: field {name}: expected {int(np.prod(shape))} values per episode "
                                f"for shape {list(shape)}, got {kind}")
-    missing = [n for n in list(EPISODE_FIELDS) + [DIGEST] if n not in schema.names]
+    missing = [n for n in [*list(EPISODE_FIELDS), DIGEST] if n not in schema.names]
     if missing:
         raise DatasetError(f"{path}: field {missing[0]}: column missing")
-    index = pq.read_table(path, columns=list(EPISODE_FIELDS) + [DIGEST]).to_pandas()
+    index = pq.read_table(path, columns=[*list(EPISODE_FIELDS), DIGEST]).to_pandas()
     if not np.isfinite(index["return"].to_numpy(dtype=np.float64)).all():
         raise DatasetError(f"{path}: field return: contains NaN or infinite values")
     return index

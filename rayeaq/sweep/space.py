@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import copy
 import itertools
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from rayeaq.core.config import validate
 from rayeaq.core.errors import ConfigError
@@ -51,7 +52,7 @@ def _known_path(key: str) -> bool:
 def _candidates(domain: Any) -> list[Any]:
     """Concrete values to validate: the list of a grid/choice, the bounds of a range, or the value itself."""
     if isinstance(domain, dict):
-        ((kind, arg),) = domain.items()
+        ((_kind, arg),) = domain.items()
         return list(arg)
     return [domain]
 
@@ -90,7 +91,7 @@ def grid_points(tcfg: TuneConfig) -> list[dict[str, Any]]:
     points: list[dict[str, Any]] = []
     seen: set[str] = set()
     for combo in itertools.product(*grids.values()):
-        point = {**fixed, **dict(zip(grids.keys(), combo))}
+        point = {**fixed, **dict(zip(grids.keys(), combo, strict=False))}
         if tcfg.dedupe:
             point = relevant(point)
         fingerprint = repr(sorted(point.items(), key=lambda kv: kv[0]))

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 PARAM_PREFIX = "param/"
 FINAL_METRICS = ("score", "win_rate", "normalized_return", "return_mean", "learner_loss", "gen_loss",
@@ -68,9 +69,9 @@ def format_table(rows: list[dict[str, Any]], metric: str = "score", mode: str = 
     cells = [[_fmt(r.get(c)) for c in shown] for r in sorted(rows, key=key)]
     header = [c.removeprefix(PARAM_PREFIX) for c in shown]
     widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(header)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=False))]
     lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) for row in cells]
     return "\n".join(lines)
 
 

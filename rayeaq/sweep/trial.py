@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from rayeaq.augmenters.mixing import synthetic_weight
 from rayeaq.core.runinfo import write_run_info
@@ -66,7 +67,7 @@ def mixture(real: Path, synthetic: Path | None, ratio: float) -> tuple[list[tupl
     weight, achieved = synthetic_weight(ratio, read_card(real).stats.episodes, read_card(synthetic).stats.episodes)
     if weight == 0:
         return sources, 0.0
-    return sources + [(str(synthetic), weight)], achieved
+    return [*sources, (str(synthetic), weight)], achieved
 
 
 def _restore_state(restored: Path | None, work: Path) -> dict[str, Any]:

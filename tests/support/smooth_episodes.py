@@ -45,7 +45,7 @@ def toy_episodes(spec: EnvSpec, n: int, seed: int, min_length: int = 3) -> Episo
         actions[i, :L] = np.where(ok, pref, 4)
         reward[i, :L] = np.round(0.05 * (1 + np.sin(phase + steps[:L])), 4)
         filled[i, :L] = True
-        if L < spec.episode_limit:
+        if spec.episode_limit > L:
             terminated[i, L - 1] = True
             won[i] = rng.random() < 0.5
             if won[i]:

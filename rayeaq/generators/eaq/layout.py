@@ -39,7 +39,7 @@ class Layout:
     include_avail: bool
 
     @classmethod
-    def for_dataset(cls, card, horizon: int | None, include_state: bool, include_avail: bool) -> "Layout":
+    def for_dataset(cls, card, horizon: int | None, include_state: bool, include_avail: bool) -> Layout:
         """The layout of a dataset card (``card.max_seq_len`` rows when ``horizon`` is None)."""
         rows = card.max_seq_len if horizon is None else horizon
         if rows > card.max_seq_len:
@@ -107,7 +107,7 @@ class Layout:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Layout":
+    def from_dict(cls, data: dict) -> Layout:
         return cls(**data)
 
 
@@ -174,7 +174,7 @@ class Normalizer:
     high: np.ndarray  # [F]
 
     @classmethod
-    def fit(cls, x: np.ndarray, binary: np.ndarray) -> "Normalizer":
+    def fit(cls, x: np.ndarray, binary: np.ndarray) -> Normalizer:
         """``x [W,F,H]`` raw windows of *real* data."""
         low = x.min(axis=(0, 2)).astype(np.float32)
         high = x.max(axis=(0, 2)).astype(np.float32)
@@ -207,7 +207,7 @@ class Normalizer:
         return {"low": self.low.tolist(), "high": self.high.tolist()}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Normalizer":
+    def from_dict(cls, data: dict) -> Normalizer:
         return cls(np.asarray(data["low"], np.float32), np.asarray(data["high"], np.float32))
 
 
@@ -269,7 +269,7 @@ def decode(x_raw: np.ndarray, layout: Layout, norm: Normalizer, max_return: floa
 
     def take(channels: np.ndarray) -> np.ndarray:  # [B,F',H] -> [B,T,F'] gathered at src rows
         sel = x[:, channels.ravel()].transpose(0, 2, 1)[bi, src]
-        return sel.reshape((b, t) + channels.shape)
+        return sel.reshape((b, t, *channels.shape))
 
     obs = take(idx["obs"]) * keep[:, :, None, None]
     logits = take(idx["act"])  # [B,T,N,A]

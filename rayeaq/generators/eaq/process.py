@@ -9,7 +9,7 @@ The denoiser predicts the clean trajectory ``x0`` (EAQ, as Diffuser does), so bo
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

@@ -11,9 +11,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -105,12 +106,12 @@ class Trainer:
     @torch.no_grad()
     def _update_ema(self) -> None:
         decay = 0.0 if self.step < self.fcfg.ema_start else self.fcfg.ema_decay
-        for e, p in zip(self.ema.parameters(), self.model.denoiser.parameters()):
+        for e, p in zip(self.ema.parameters(), self.model.denoiser.parameters(), strict=False):
             e.mul_(decay).add_(p.detach(), alpha=1.0 - decay)
-        for e, b in zip(self.ema.buffers(), self.model.denoiser.buffers()):
+        for e, b in zip(self.ema.buffers(), self.model.denoiser.buffers(), strict=False):
             e.copy_(b)
 
-    def run(self, data: TrainData, seed: int, on_step: Callable[["Trainer", dict[str, float]], None] | None = None) -> dict[str, float]:
+    def run(self, data: TrainData, seed: int, on_step: Callable[[Trainer, dict[str, float]], None] | None = None) -> dict[str, float]:
         """Train until ``fcfg.steps``; each step's batch is drawn from a generator seeded with (seed, step),
         so a resumed run draws the same batches as an uninterrupted one."""
         generator = torch.Generator()

@@ -7,8 +7,9 @@ whose finished environments stay frozen (reward 0, done True): :class:`rayeaq.en
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +36,7 @@ class RolloutResult:
         }
 
     @staticmethod
-    def concatenate(parts: list["RolloutResult"]) -> "RolloutResult":
+    def concatenate(parts: list[RolloutResult]) -> RolloutResult:
         return RolloutResult(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("returns", "won", "length", "seeds")))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,8 +101,7 @@ def measure_epsilons(
     for eps in epsilons:
         ids = np.arange(n_episodes)
         seeds = np.array([derive_seed(root_seed, "calibrate", tier, f"{eps:.4f}", int(i)) for i in ids])
-        for _, stats in episode_stream(spec, seeds, eps, cfg, stats_only=True):
-            pass
+        ((_, stats),) = deque(episode_stream(spec, seeds, eps, cfg, stats_only=True), maxlen=1)  # the last item
         rows.append(
             {
                 "epsilon": float(eps),

@@ -9,7 +9,7 @@ Yields the same ``(completed_positions, EpisodeAssembler | stats)`` stream as
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 

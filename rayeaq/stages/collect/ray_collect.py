@@ -9,8 +9,8 @@ published atomically, so a crash never loses or duplicates an episode.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import ray
 

@@ -11,11 +11,12 @@ Each call of the jitted chunk advances all slots ``chunk_steps`` steps and retur
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
-import jax  # noqa: E402  (smax_core sets JAX_PLATFORMS first)
-import jax.numpy as jnp  # noqa: E402
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from rayeaq.envs.smax import core as smax_core
@@ -143,7 +144,7 @@ def run_episodes(
     chunk_steps: int = 64,
     stats_only: bool = False,
     shard_sizes: list[int] | None = None,
-) -> Iterator[tuple[np.ndarray, "EpisodeAssembler | dict[str, np.ndarray]"]]:
+) -> Iterator[tuple[np.ndarray, EpisodeAssembler | dict[str, np.ndarray]]]:
     """Play one episode per seed with the ε-mixture policy; yields after every chunk.
 
     Yields ``(completed_positions, assembler)``; the assembler holds the work list split into

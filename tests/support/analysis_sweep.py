@@ -1,4 +1,4 @@
-"""A real tiny ``rayeaq.tune`` sweep shared by the analysis tests (tests/test_analysis_loader.py, test_report.py).
+"""A real tiny ``rayeaq.tune`` sweep shared by the analysis tests (tests/e2e/test_analysis_loader.py, test_report.py).
 
 The quickstart config with budgets cut to the bone: SMAX 3m medium tier, augmenters none / eaq / eaq_noq,
 seeds 0 and 1 (6 trials), synthetic shards kept for the t-SNE. It runs once per test session through the
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "tune_configs" / "quickstart.yaml"
 
 

@@ -22,7 +22,7 @@ def _import_rliable():
     ``deprecate_kwarg(old, new)``; pandas 3 added a leading ``klass`` argument. Adapt the call only."""
     import pandas.util._decorators as dec
 
-    if list(inspect.signature(dec.deprecate_kwarg).parameters)[0] == "klass" and not hasattr(dec, "_rayeaq_compat"):
+    if next(iter(inspect.signature(dec.deprecate_kwarg).parameters)) == "klass" and not hasattr(dec, "_rayeaq_compat"):
         original = dec.deprecate_kwarg
 
         @functools.wraps(original)

@@ -28,7 +28,7 @@ TINY = [
 
 
 def _collect(tmp_path, name: str, workers: int):
-    cfg = load_run_config(None, TINY + [f"collect.workers={workers}"])
+    cfg = load_run_config(None, [*TINY, f"collect.workers={workers}"])
     out = tmp_path / name
     summary = collect_all(cfg, out)
     return summary, read_card(out / "poor")
@@ -36,7 +36,7 @@ def _collect(tmp_path, name: str, workers: int):
 
 def test_one_and_two_workers_give_the_same_dataset(ray_local, tmp_path):
     s1, card1 = _collect(tmp_path, "w1", 1)
-    s2, card2 = _collect(tmp_path, "w2", 2)
+    _s2, card2 = _collect(tmp_path, "w2", 2)
     assert card1.stats.episodes == card2.stats.episodes == 90
     assert card1.fingerprint == card2.fingerprint
     assert len(card1.shards) == 5
@@ -120,10 +120,7 @@ def test_trained_checkpoint_as_behaviour_policy(ray_local, tmp_path, real_3m_poo
         "--dataset", str(real_3m_poor_dataset), "--out", str(run),
     ]) == 0
     checkpoint = json.loads((run / "summary.json").read_text())["checkpoint"]
-    cfg = load_run_config(None, TINY + [
-        "collect.workers=1", "collect.episodes=24", "collect.policy.kind=qmix_checkpoint",
-        f"collect.policy.checkpoint={checkpoint}",
-    ])
+    cfg = load_run_config(None, [*TINY, "collect.workers=1", "collect.episodes=24", "collect.policy.kind=qmix_checkpoint", f"collect.policy.checkpoint={checkpoint}"])
     collect_all(cfg, tmp_path / "loop")
     data = load_dataset(tmp_path / "loop" / "poor")
     assert len(data.episodes) == 24
@@ -136,8 +133,8 @@ def test_trained_checkpoint_as_behaviour_policy(ray_local, tmp_path, real_3m_poo
 def test_missing_checkpoint_is_a_config_error(tmp_path):
     from rayeaq.core.errors import ConfigError
 
-    cfg = load_run_config(None, TINY + ["collect.policy.kind=qmix_checkpoint", f"collect.policy.checkpoint={tmp_path}/none"])
-    with pytest.raises(ConfigError, match="collect.policy.checkpoint"):
+    cfg = load_run_config(None, [*TINY, "collect.policy.kind=qmix_checkpoint", f"collect.policy.checkpoint={tmp_path}/none"])
+    with pytest.raises(ConfigError, match=r"collect.policy.checkpoint"):
         collect_all(cfg, tmp_path / "x")
 
 
@@ -146,7 +143,7 @@ def test_out_dir_of_another_config_is_refused(ray_local, tmp_path):
 
     _collect(tmp_path, "same", 1)
     run_before = (tmp_path / "same" / "run.json").read_text()
-    cfg = load_run_config(None, TINY + ["seed=4"])
+    cfg = load_run_config(None, [*TINY, "seed=4"])
     with pytest.raises(ConfigError, match="different seed"):
         collect_all(cfg, tmp_path / "same")
     assert (tmp_path / "same" / "run.json").read_text() == run_before  # the refused run changed nothing

@@ -15,6 +15,7 @@ run with ``RAY_ADDRESS`` pointing at the cluster, which must exit 0.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -30,7 +31,7 @@ import yaml
 
 pytestmark = pytest.mark.autoscaler
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 RAY = str(Path(sys.executable).with_name("ray"))
 HEAD_CPUS = 1
 
@@ -135,10 +136,8 @@ def stop_fake_cluster(cluster: FakeCluster, timeout_s: float = 30.0) -> list[int
     """Kill this cluster's processes only (its session), TERM then KILL; return the pids still alive."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in _session_pids(cluster.session_id):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + timeout_s
         while _session_pids(cluster.session_id) and time.monotonic() < deadline:
             time.sleep(0.5)
@@ -161,7 +160,7 @@ def test_fake_cluster_scales_up_runs_the_workload_and_scales_down(request, tmp_p
         env = {**cluster.env, "RAY_ADDRESS": cluster.address}
         env.pop("RAY_FAKE_CLUSTER")
         observer = subprocess.Popen([sys.executable, "-c", OBSERVER, cluster.address, str(observations)], env=env,
-                                    stdout=subprocess.DEVNULL, stderr=open(tmp_path / "observer.err", "w"))
+                                    stdout=subprocess.DEVNULL, stderr=open(tmp_path / "observer.err", "w"))  # noqa: SIM115 -- the observer process owns it
         os.makedirs(SHARED_DATASETS, exist_ok=True)  # every "node" of the fake cluster reads this directory
         t0 = time.monotonic()
         result = subprocess.run(WORKLOAD, env=env, cwd=REPO, capture_output=True, text=True,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from support.random_episodes import toy_episodes
 
 from rayeaq.learners.qmix.controller import build_inputs, masked_argmax, shift_actions
 from rayeaq.learners.qmix.losses import bc_loss, cql_loss, qmix_loss
 from rayeaq.learners.qmix.mixer import QMixer
 from rayeaq.learners.qmix.networks import NetSpec, QMIXNetworks
 from rayeaq.learners.qmix.sampler import EpisodeSampler
+from support.random_episodes import toy_episodes
 
 torch.set_num_threads(1)
 
@@ -161,7 +161,7 @@ def test_bc_gradient_steps_fit_the_dataset_actions():
     opt = torch.optim.Adam(nets.parameters(), lr=1e-2)
     first = None
     for _ in range(60):
-        loss, stats = bc_loss(nets.train_outputs(batch, 0.99))
+        loss, _stats = bc_loss(nets.train_outputs(batch, 0.99))
         first = first if first is not None else loss.item()
         opt.zero_grad()
         loss.backward()

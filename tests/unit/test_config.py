@@ -11,7 +11,7 @@ import pytest
 from rayeaq.core.errors import ConfigError
 from rayeaq.run_config import load_run_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 YAMLS = sorted((ROOT / "tune_configs").glob("*.yaml"))
 
 
@@ -68,7 +68,7 @@ def test_override_errors_name_the_command_line(tmp_path):
         load_run_config(path, ["collect.workers=two"])
     with pytest.raises(ConfigError, match=r"^command line: env\.colour: unknown key"):
         load_run_config(path, ["env.colour=red"])
-    with pytest.raises(ConfigError, match="not of the form key.path=value"):
+    with pytest.raises(ConfigError, match=r"not of the form key.path=value"):
         load_run_config(path, ["seed"])
 
 

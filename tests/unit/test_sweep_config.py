@@ -18,7 +18,7 @@ from rayeaq.sweep.driver import (
 )
 from rayeaq.sweep.space import IGNORED_VALUE, label, trial_config, trial_params
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 QUICKSTART = str(REPO / "tune_configs" / "quickstart.yaml")
 EAQ = str(REPO / "tune_configs" / "eaq.yaml")
 
@@ -47,10 +47,10 @@ def test_bad_space_is_one_line_config_error(space, expected):
 
 
 def test_unknown_tune_key_and_missing_dataset(tmp_path):
-    with pytest.raises(ConfigError, match="tune.bogus: unknown key"):
+    with pytest.raises(ConfigError, match=r"tune.bogus: unknown key"):
         load_sweep(QUICKSTART, ["tune.bogus=1"])
     cfg, points = load_sweep(QUICKSTART, [f"tune.dataset_dir={tmp_path / 'nowhere'}"])
-    with pytest.raises(DatasetError, match="tune.dataset_dir does not exist") as err:
+    with pytest.raises(DatasetError, match=r"tune.dataset_dir does not exist") as err:
         check_datasets(cfg, points, plan(cfg, str(tmp_path / "out")))
     assert "\n" not in str(err.value)
     (tmp_path / "nowhere").mkdir()  # an existing (shared) directory: what is missing there gets collected
@@ -81,10 +81,10 @@ def test_cluster_or_bucket_needs_shared_dataset_dir(tmp_path, monkeypatch, overr
     if env:
         monkeypatch.setenv("RAY_ADDRESS", env)
     out = None if any("storage_path" in o for o in overrides) else str(tmp_path / "out")
-    with pytest.raises(ConfigError, match="tune.dataset_dir: expected a directory every node can read") as err:
+    with pytest.raises(ConfigError, match=r"tune.dataset_dir: expected a directory every node can read") as err:
         run_sweep(QUICKSTART, overrides, out, resume=False, dashboard=False)
     assert "\n" not in str(err.value) and not (tmp_path / "out").exists()
-    cfg, _ = load_sweep(QUICKSTART, overrides + [f"tune.dataset_dir={tmp_path / 'shared'}"])
+    cfg, _ = load_sweep(QUICKSTART, [*overrides, f"tune.dataset_dir={tmp_path / 'shared'}"])
     check_shared_datasets(cfg, plan(cfg, out))  # a shared dataset_dir is accepted
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     local, _ = load_sweep(QUICKSTART, [])
@@ -129,12 +129,11 @@ def test_tier_key_and_user_error_base():
 
 
 def test_trial_mixture_uses_each_synthetic_episode_at_most_once(tmp_path):
-    from support.smooth_episodes import toy_episodes
-
     from rayeaq.data.writer import write_dataset
     from rayeaq.envs.spec import EnvSpec
     from rayeaq.sweep.summary import FINAL_METRICS
     from rayeaq.sweep.trial import mixture
+    from support.smooth_episodes import toy_episodes
 
     spec = EnvSpec(backend="smax", map="3m", n_agents=2, n_enemies=2, n_actions=7, obs_shape=6, state_shape=8,
                    episode_limit=15, action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),

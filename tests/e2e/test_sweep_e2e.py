@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 QUICKSTART = str(REPO / "tune_configs" / "quickstart.yaml")
 
 TINY = [
@@ -89,7 +89,7 @@ def test_tiny_sweep_runs_real_stages(sweep):
 
 @pytest.mark.slow
 def test_nan_trial_fails_without_stopping_the_sweep(sweep):
-    out, proc, _ = sweep
+    out, _proc, _ = sweep
     rows = {(r["param/augment.augmenter"], r.get("param/diffusion.q_weight", "")): r for r in _summary(out)}
     bad = rows[("eaq", "1e+39")]
     assert bad["status"] == "ERROR" and "loss became" in bad["error"], bad

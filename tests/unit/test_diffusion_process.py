@@ -68,7 +68,10 @@ def test_ddim_matches_diffusers(n_sampling, spacing):
 def test_ddim_with_all_steps_is_deterministic_and_ends_at_x0():
     """With a perfect x0 oracle both samplers land on it exactly (the last step has abar_prev = 1)."""
     target = torch.linspace(-0.9, 0.9, 2 * 3 * 5).view(2, 3, 5)
-    oracle = lambda x, k: target  # noqa: E731
+
+    def oracle(x, k):
+        return target
+
     d = GaussianDiffusion(K, "cosine")
     torch.testing.assert_close(d.sample_ddim(oracle, target.shape, torch.Generator().manual_seed(0), 5), target)
     torch.testing.assert_close(d.sample_ddpm(oracle, target.shape, torch.Generator().manual_seed(0)), target)

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 import torch
-from support.random_episodes import toy_episodes
 
 from rayeaq.learners.qmix.networks import NetSpec
+from support.random_episodes import toy_episodes
 
 torch.set_num_threads(1)
 

@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 import torch
-from support.smooth_episodes import toy_episodes
 
 from rayeaq.augmenters.mixing import load_augmented, synthetic_weight
 from rayeaq.core.errors import ConfigError, DatasetError
@@ -19,6 +18,7 @@ from rayeaq.generators.eaq.layout import Layout, Normalizer
 from rayeaq.generators.eaq.train import Trainer, save_checkpoint
 from rayeaq.run_config import load_run_config
 from rayeaq.stages.augment import FIDELITY_FILE, run_augment
+from support.smooth_episodes import toy_episodes
 
 SPEC = EnvSpec(backend="smax", map="3m", n_agents=2, n_enemies=2, n_actions=7, obs_shape=6, state_shape=8,
                episode_limit=15, action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
@@ -37,7 +37,7 @@ def make_checkpoint(real_dir, directory, q_weight: float):
     """A briefly trained generator checkpoint written by the plain training core (no Ray Train)."""
     torch.set_num_threads(1)
     torch.manual_seed(0)  # the initial weights: the same generator whatever ran before
-    cfg = load_run_config(None, TINY + [f"diffusion.q_weight={q_weight}", "fit.steps=30", "fit.batch_size=8"])
+    cfg = load_run_config(None, [*TINY, f"diffusion.q_weight={q_weight}", "fit.steps=30", "fit.batch_size=8"])
     inputs = fit_inputs(cfg, load_real_dataset(real_dir))
     from rayeaq.generators.eaq.train import prepare_data
 
@@ -51,8 +51,7 @@ def make_checkpoint(real_dir, directory, q_weight: float):
 
 def test_eaq_writes_valid_synthetic_dataset(ray_local, real_dir, tmp_path):
     ckpt = make_checkpoint(real_dir, tmp_path / "ckpt", q_weight=0.5)
-    cfg = load_run_config(None, TINY + ["augment.augmenter=eaq", "augment.num_episodes=10", "augment.tasks=2",
-                                        "augment.sampling_steps=5", "augment.drop_illegal=false", "augment.oversample=4"])
+    cfg = load_run_config(None, [*TINY, "augment.augmenter=eaq", "augment.num_episodes=10", "augment.tasks=2", "augment.sampling_steps=5", "augment.drop_illegal=false", "augment.oversample=4"])
     report = run_augment(cfg, real_dir, ckpt, tmp_path / "out")
     data = load_dataset(tmp_path / "out")
     assert data.card.source == "synthetic" and len(data.episodes) == report["kept"] == 10
@@ -71,7 +70,7 @@ def test_eaq_writes_valid_synthetic_dataset(ray_local, real_dir, tmp_path):
     assert 0.0 <= saved["legal_action_share"] <= 1.0 and saved["sampled"] == 40
 
     with pytest.raises(ConfigError, match="eaq_noq needs"):
-        run_augment(load_run_config(None, TINY + ["augment.augmenter=eaq_noq"]), real_dir, ckpt, tmp_path / "x")
+        run_augment(load_run_config(None, [*TINY, "augment.augmenter=eaq_noq"]), real_dir, ckpt, tmp_path / "x")
 
 
 def test_dom2_replicate_copies_once_per_threshold(real_dir, tmp_path):
@@ -88,7 +87,7 @@ def test_gaussian_noise_and_mixing(real_dir, tmp_path):
     syn = load_dataset(tmp_path / "noise")
     assert len(syn.episodes) == 20 and report["obs_wasserstein"]["mean"] > 0
     assert syn.card.generation["augmenter"] == "gaussian_noise"
-    mixed, sets = load_augmented(real_dir, tmp_path / "noise", ratio=0.5, seed=0)
+    mixed, _sets = load_augmented(real_dir, tmp_path / "noise", ratio=0.5, seed=0)
     assert len(mixed) == 30 and (mixed.source == "synthetic").sum() == 10
     assert np.unique(mixed.episode_id).size == 30
     capped, _ = load_augmented(real_dir, tmp_path / "noise", ratio=2.0, seed=0)  # 40 asked, 20 there
@@ -121,7 +120,7 @@ def test_config_errors_are_one_line(override, expected):
 
 def test_horizon_longer_than_episode_is_an_error(real_dir):
     cfg = load_run_config(None, ["diffusion.horizon=64"])
-    with pytest.raises(ConfigError, match="diffusion.horizon"):
+    with pytest.raises(ConfigError, match=r"diffusion.horizon"):
         fit_inputs(cfg, load_real_dataset(real_dir))
 
 
@@ -148,7 +147,7 @@ def test_rerun_into_out_drops_the_old_dataset(real_dir, tmp_path):
 def test_dom2_without_qualifying_episode_names_thresholds(real_dir, tmp_path):
     best = float(load_dataset(real_dir).episodes.episode_return.max())
     cfg = load_run_config(None, ["augment.augmenter=dom2_replicate", "augment.dom2_thresholds=[50.0]"])
-    with pytest.raises(ConfigError, match="augment.dom2_thresholds") as err:
+    with pytest.raises(ConfigError, match=r"augment.dom2_thresholds") as err:
         run_augment(cfg, real_dir, None, tmp_path / "dom2")
     assert f"maximum episode return is {best:.3g}" in str(err.value) and "\n" not in str(err.value)
 
@@ -169,7 +168,7 @@ def test_returns_above_max_return_are_invalid(real_dir, tmp_path, monkeypatch):
                 "qtot0": np.zeros(n, np.float32), "seed": np.zeros(n, np.int64)}
 
     monkeypatch.setattr(ray_augment, "sample_with_ray", fake_sample)
-    cfg = load_run_config(None, TINY + ["augment.augmenter=eaq", "augment.num_episodes=8", "augment.oversample=1.5"])
+    cfg = load_run_config(None, [*TINY, "augment.augmenter=eaq", "augment.num_episodes=8", "augment.oversample=1.5"])
     report = run_augment(cfg, real_dir, ckpt, tmp_path / "out")
     data = load_dataset(tmp_path / "out")
     assert report["dropped_over_max_return"] == 4 and report["kept"] == len(data.episodes) == 8

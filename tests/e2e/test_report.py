@@ -1,7 +1,7 @@
 """``python -m rayeaq.report``: the notebooks execute headless on a real tiny sweep and write HTML, PNG and CSV.
 
 The report runs as a subprocess, exactly as a user runs it, on the results of the session's tiny
-``rayeaq.tune`` sweep (tests/analysis_sweep.py). The numbers it writes are compared with the tables
+``rayeaq.tune`` sweep (tests/support/analysis_sweep.py). The numbers it writes are compared with the tables
 computed here from the loader, so a notebook that ran but wrote something else fails.
 """
 
@@ -17,10 +17,10 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
-from analysis_sweep import AUGMENTERS, REPO, tiny_sweep
 
 from analysis import loader, tables
 from rayeaq import report
+from support.analysis_sweep import AUGMENTERS, REPO, tiny_sweep
 
 FIGURES = ["learning_curves_normalized_return.png", "learning_curves_win_rate.png", "probability_of_improvement.png",
            "sensitivity_horizon.png", "sensitivity_q_weight.png", "sensitivity_ratio.png", "tsne_real_vs_synthetic.png"]
@@ -133,7 +133,7 @@ def test_report_numbers_are_the_loaders(report_dir, sweep_dir):
         np.testing.assert_allclose(written[column], expected[column], err_msg=column)
     poi = pd.read_csv(report_dir / "tables" / "probability_of_improvement.csv")
     expected_pairs = {("eaq", "none"), ("eaq", "eaq_noq")} if "eaq" in AUGMENTERS else set()
-    assert set(zip(poi["x"], poi["y"])) == expected_pairs
+    assert set(zip(poi["x"], poi["y"], strict=False)) == expected_pairs
     tiers = pd.read_csv(report_dir / "tables" / "tier_improvement.csv")
     expected_tiers = tables.tier_improvement_table(main_trials, "eaq", "none", reps=REPS)
     np.testing.assert_allclose(tiers["rel_impr"], expected_tiers["rel_impr"])

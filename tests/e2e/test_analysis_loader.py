@@ -1,4 +1,4 @@
-"""analysis.loader and analysis.tables on a real tiny ``rayeaq.tune`` sweep (see tests/analysis_sweep.py).
+"""analysis.loader and analysis.tables on a real tiny ``rayeaq.tune`` sweep (see tests/support/analysis_sweep.py).
 
 Every figure the loader returns is checked against a second reading of the same run: the sweep's own
 ``summary.csv``, each trial's ``evaluate/metrics.jsonl`` and the datasets' cards. The tables are checked
@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from analysis_sweep import AUGMENTERS, EVAL_INTERVAL, SEEDS, UPDATES, tiny_sweep
 
 from analysis import loader, stats, tables
+from support.analysis_sweep import AUGMENTERS, EVAL_INTERVAL, SEEDS, UPDATES, tiny_sweep
 
 pytestmark = pytest.mark.slow  # the session's tiny sweep is shared with tests/test_report.py
 
@@ -189,7 +189,7 @@ def test_tables_agree_with_rliable(results):
         assert (row.win_rate_ci_low, row.win_rate_ci_high) == pytest.approx((ci["x"][0, 0], ci["x"][1, 0]))
     poi = tables.improvement_table(t, pairs=[("none", "none")] + [("eaq", "none"), ("eaq", "eaq_noq")] * (
         "eaq" in AUGMENTERS), metrics=["normalized_return"], reps=100)
-    assert set(zip(poi["x"], poi["y"])) == ({("none", "none"), ("eaq", "none"), ("eaq", "eaq_noq")} if "eaq" in
+    assert set(zip(poi["x"], poi["y"], strict=False)) == ({("none", "none"), ("eaq", "none"), ("eaq", "eaq_noq")} if "eaq" in
                                             AUGMENTERS else {("none", "none")})
     assert poi.set_index(["x", "y"]).loc[("none", "none"), "poi"] == pytest.approx(0.5)  # X against itself
     for row in poi.itertuples():
