@@ -39,9 +39,17 @@ setup(
     extras_require={
         # python -m rayeaq.report: analysis notebooks (jupytext sources executed headless) -> HTML, PNG, CSV
         "analysis": ANALYSIS,
-        # the test suite: references the code is checked against (diffusers schedulers, rliable) and the
+        # the test suite and its checks (ruff, mypy; configured in pyproject.toml): references the code is checked against (diffusers schedulers, rliable) and the
         # analysis packages (tests/test_report.py executes the notebooks)
-        "test": ["pytest>=8", "pytest-timeout>=2.3", "diffusers>=0.30", "rliable>=1.2", *ANALYSIS],
+        "test": [
+            "pytest>=8",
+            "pytest-timeout>=2.3",
+            "diffusers>=0.30",
+            "rliable>=1.2",
+            "ruff>=0.17.6,<0.18",  # rules and formatting change between minor versions
+            "mypy>=2.4,<3",
+            *ANALYSIS,
+        ],
         # benchmarks/: the reference implementations timed side by side with ours
         "bench": ["diffusers>=0.30", "torchrl>=0.14"],
         # The real StarCraft II SMAC is NOT on PyPI (the PyPI package `smac` is SMAC3, an
