@@ -12,8 +12,8 @@ import pytest
 from rayeaq.data.card import read_card
 from rayeaq.data.reader import load_dataset
 from rayeaq.run_config import load_run_config
-from rayeaq.stages.collect.core import FAULT_ENV
 from rayeaq.stages.collect.driver import collect_all
+from support.faults import CollectorKiller
 
 TINY = [
     "env.map=3m",
@@ -45,9 +45,9 @@ def test_one_and_two_workers_give_the_same_dataset(ray_local, tmp_path):
 
 def test_actor_crash_loses_and_duplicates_nothing(ray_local, tmp_path, monkeypatch):
     _, reference = _collect(tmp_path, "ref", 2)
-    monkeypatch.setenv(FAULT_ENV, "40")  # the actor writing shard 40..59 dies once, before writing it
+    killer = CollectorKiller(monkeypatch, tmp_path / "crash" / "poor")  # SIGKILL both actors at the first shard
     _, card = _collect(tmp_path, "crash", 2)
-    assert (tmp_path / "crash" / "poor" / ".fault-injected-40").is_file()  # the crash really happened
+    assert killer.killed and killer.shards_at_kill < 5  # the crash really happened, in the middle of the run
     data = load_dataset(tmp_path / "crash" / "poor")
     assert sorted(data.episodes.episode_id.tolist()) == list(range(90))
     assert card.fingerprint == reference.fingerprint

@@ -8,8 +8,9 @@ import torch
 from rayeaq.core.errors import ConfigError, DatasetError
 from rayeaq.data.writer import write_dataset
 from rayeaq.envs.spec import EnvSpec
-from rayeaq.generators.eaq.train import FAULT_NAN_ENV, NonFiniteLossError
+from rayeaq.generators.eaq.train import NonFiniteLossError
 from rayeaq.run_config import load_run_config
+from support.faults import train_loop_with_nan_at
 from support.smooth_episodes import toy_episodes
 
 SPEC = EnvSpec(backend="smax", map="3m", n_agents=2, n_enemies=2, n_actions=7, obs_shape=6, state_shape=8,
@@ -46,9 +47,10 @@ def test_fit_two_workers_then_resume(ray_local, toy_dataset, tmp_path):
 
 
 def test_nan_loss_stops_with_one_line_error(ray_local, toy_dataset, tmp_path, monkeypatch):
+    from rayeaq.generators.eaq import ray_fit
     from rayeaq.stages.fit import run_fit
 
-    monkeypatch.setenv(FAULT_NAN_ENV, "3")
+    monkeypatch.setattr(ray_fit, "train_loop_per_worker", train_loop_with_nan_at(3))  # NaN loss in the worker
     cfg = load_run_config(None, [*TINY, "fit.steps=5", "fit.num_workers=1"])
     with pytest.raises(NonFiniteLossError) as err:
         run_fit(cfg, toy_dataset, tmp_path / "nan")

@@ -11,12 +11,14 @@ from rayeaq.generators.eaq.config import DiffusionConfig, FitConfig
 from rayeaq.generators.eaq.layout import Layout
 from rayeaq.generators.eaq.sample import Generator
 from rayeaq.generators.eaq.train import (
+    NonFiniteLossError,
     Trainer,
     fit_normalizer,
     load_checkpoint,
     prepare_data,
     save_checkpoint,
 )
+from support.faults import make_loss_nan_at
 from support.smooth_episodes import toy_episodes
 
 SPEC = EnvSpec(backend="smax", map="3m", n_agents=2, n_enemies=2, n_actions=7, obs_shape=6, state_shape=8,
@@ -101,8 +103,22 @@ def test_resume_is_exact_and_uses_configured_lr():
     resumed, _, _ = build(dcfg, FitConfig(steps=6, batch_size=4, ema_start=0), n_episodes=3, seed=1)
     resumed.load_payload(payload)
     resumed.run(data, seed=5)
-    for a, b in zip(whole.model.parameters(), resumed.model.parameters(), strict=False):
+    for a, b in zip(whole.model.parameters(), resumed.model.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     lowered, _, _ = build(dcfg, FitConfig(steps=6, lr=1e-5), n_episodes=3)
     lowered.load_payload(payload)
     assert [g["lr"] for g in lowered.optimizer.param_groups] == [1e-5] * len(lowered.optimizer.param_groups)
+
+
+def test_non_finite_loss_stops_before_the_update(monkeypatch):
+    """A NaN loss at step 3 raises a one-line NonFiniteLossError; the weights keep step 2's values."""
+    dcfg = DiffusionConfig(dim=8, dim_mults=[1, 2], n_diffusion_steps=10, groups=4)
+    trainer, data, _ = build(dcfg, FitConfig(steps=5, batch_size=4), n_episodes=3)
+    monkeypatch.setattr(Trainer, "train_step", Trainer.train_step)  # undone after the test
+    make_loss_nan_at(Trainer, 3)
+    steps: list[int] = []
+    with pytest.raises(NonFiniteLossError) as err:
+        trainer.run(data, seed=5, on_step=lambda tr, _: steps.append(tr.step))
+    assert "\n" not in str(err.value) and "loss became nan at step 3" in str(err.value)
+    assert steps == [1, 2] and trainer.step == 2
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())

@@ -29,7 +29,6 @@ from rayeaq.generators.eaq.model import EAQModel
 
 CHECKPOINT_FILE = "generator.pt"
 CHECKPOINT_FORMAT = 1
-FAULT_NAN_ENV = "RAYEAQ_FAULT_NAN_AT_STEP"  # test hook: make the loss NaN at this step
 
 
 class NonFiniteLossError(UserError):
@@ -76,7 +75,6 @@ class Trainer:
         self.forward = wrap(self.model) if wrap is not None else self.model
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=fcfg.lr)
         self.step = 0
-        self.fault_nan_step: int | None = None
 
     def train_step(self, data: TrainData, generator: torch.Generator) -> dict[str, float]:
         """One optimiser step on a random batch drawn with ``generator``; raises :class:`NonFiniteLossError` on NaN/inf."""
@@ -88,8 +86,6 @@ class Trainer:
         noise = torch.randn(x0.shape, generator=generator).to(self.device)
         losses = self.forward(x0, valid, k, noise)
         loss = losses["loss"]
-        if self.fault_nan_step is not None and self.step + 1 == self.fault_nan_step:
-            loss = loss * float("nan")  # test hook (FAULT_NAN_ENV): exercise the non-finite-loss stop
         if not torch.isfinite(loss):
             raise NonFiniteLossError(
                 f"fit: loss became {loss.item()} at step {self.step + 1}; lower fit.lr or diffusion.q_weight"

@@ -24,7 +24,6 @@ from rayeaq.stages.collect.config import CollectConfig, TierSpec
 
 # ε candidates tried when calibrating a tier to its win-rate band.
 EPSILON_GRID: tuple[float, ...] = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
-FAULT_ENV = "RAYEAQ_FAULT_CRASH_SHARD"  # test hook: crash once before writing this shard
 
 
 @dataclass(frozen=True)
@@ -156,7 +155,6 @@ def collect_shards(
             for k in assembler.complete_shards():
                 sel = slice(int(starts[k]), int(starts[k + 1]))
                 batch = _batch_from_buffer(assembler.pop(k), ids[sel], seeds[sel], behaviour)
-                _maybe_inject_fault(todo[k], Path(dataset_dir))
                 pending.append(writer.submit(write_shard, shard_dir, batch, todo[k].name))
                 summaries.append({"shard": todo[k].name, "episodes": len(batch), "steps": batch.transitions,
                                   "skipped": False})
@@ -183,18 +181,6 @@ def _batch_from_buffer(buffer, ids: np.ndarray, seeds: np.ndarray, behaviour: st
         source=np.array(["real"] * n, dtype=object),
         behaviour_policy=np.array([behaviour] * n, dtype=object),
     )
-
-
-def _maybe_inject_fault(shard: ShardPlan, dataset_dir: Path) -> None:
-    """Test hook: with RAYEAQ_FAULT_CRASH_SHARD=<first id>, kill this process once before that shard."""
-    target = os.environ.get(FAULT_ENV)
-    if target is None or int(target) != shard.first:
-        return
-    marker = dataset_dir / f".fault-injected-{shard.first}"
-    if marker.exists():
-        return
-    marker.write_text("crashed once here on purpose\n")
-    os._exit(17)
 
 
 def content_key(cfg, tier: str) -> str:

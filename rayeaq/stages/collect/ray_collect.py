@@ -28,6 +28,10 @@ class CollectorActor:
         # torch is imported (with bounded threads) only for a checkpoint policy: see core._checkpoint_policy
         self.spec, self.cfg, self.root_seed = spec, cfg, root_seed
 
+    def pid(self) -> int:
+        """The actor's process id (for monitoring, and for the crash-recovery test)."""
+        return os.getpid()
+
     def measure(self, tier: str, epsilons: list[float], n_episodes: int) -> list[dict]:
         return core.measure_epsilons(self.spec, epsilons, n_episodes, self.root_seed, tier, self.cfg)
 
@@ -40,8 +44,6 @@ class CollectorPool:
 
     def __init__(self, spec: EnvSpec, cfg: CollectConfig, root_seed: int):
         options: dict = {"num_cpus": cfg.cpus_per_worker}
-        if os.environ.get(core.FAULT_ENV):  # forward the fault-injection test hook to the actors
-            options["runtime_env"] = {"env_vars": {core.FAULT_ENV: os.environ[core.FAULT_ENV]}}
         self.actors = [CollectorActor.options(**options).remote(spec, cfg, root_seed) for _ in range(cfg.workers)]
 
     def map(self, calls: list[Callable], on_result: Callable[[object], None],
