@@ -54,7 +54,7 @@ def batch_to_table(batch: EpisodeBatch) -> pa.Table:
     arrays = batch.to_arrays()
     columns, schema_fields = [], []
     for name in EPISODE_FIELDS:
-        values = arrays[name]
+        values: np.ndarray | list[str] = arrays[name]
         if SCALAR_TYPES[name] == pa.string():
             values = [str(v) for v in values]
         columns.append(pa.array(values, type=SCALAR_TYPES[name]))
@@ -103,7 +103,8 @@ def _column(table: pa.Table, name: str, path: Path, shape: tuple[int, ...]) -> n
             f"{path}: field {name}: {column.type.list_size} values per episode, expected {width} for shape {list(shape)}"
         )
     values = column.values.to_numpy(zero_copy_only=False)
-    return values.reshape((len(table), *shape)).astype(STEP_FIELDS[name], copy=False)
+    out: np.ndarray = values.reshape((len(table), *shape)).astype(STEP_FIELDS[name], copy=False)
+    return out
 
 
 def read_shard(path: str | Path, shapes: dict[str, tuple[int, ...]]) -> EpisodeBatch:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import itertools
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, get_args
 
 from rayeaq.core.config import validate
 from rayeaq.core.errors import ConfigError
@@ -65,8 +65,8 @@ def check_space(base: dict[str, Any], tcfg: TuneConfig, source: str) -> None:
         where = f"{source}: tune.space.{key}"
         if key == TIER_KEY:
             for value in _candidates(domain):
-                if value not in Tier.__args__:  # type: ignore[attr-defined]
-                    raise ConfigError(f"{where}: expected one of {list(Tier.__args__)}, got {value!r}")  # type: ignore[attr-defined]
+                if value not in get_args(Tier):
+                    raise ConfigError(f"{where}: expected one of {list(get_args(Tier))}, got {value!r}")
             continue
         if key.split(".")[0] in FORBIDDEN_PREFIXES:
             raise ConfigError(f"{where}: the {key.split('.')[0]} section cannot vary between trials")

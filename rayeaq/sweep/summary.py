@@ -63,8 +63,9 @@ def format_table(rows: list[dict[str, Any]], metric: str = "score", mode: str = 
 
     def key(r: dict[str, Any]) -> tuple[int, float]:
         v = r.get(metric)
-        ok = isinstance(v, (int, float)) and not math.isnan(v) and r["status"] != "ERROR"
-        return (0 if ok else 1, sign * v if ok else 0.0)
+        if isinstance(v, (int, float)) and not math.isnan(v) and r["status"] != "ERROR":
+            return (0, sign * v)
+        return (1, 0.0)
 
     cells = [[_fmt(r.get(c)) for c in shown] for r in sorted(rows, key=key)]
     header = [c.removeprefix(PARAM_PREFIX) for c in shown]

@@ -21,7 +21,7 @@ INSTALL_HINT = (
 
 def _import_starcraft2env():
     try:
-        from smac.env import StarCraft2Env  # type: ignore[import-not-found]
+        from smac.env import StarCraft2Env
     except ImportError:
         raise EnvUnavailableError(f"env.backend sc2: oxwhirl SMAC is not installed; {INSTALL_HINT}") from None
     return StarCraft2Env

@@ -17,6 +17,10 @@ from rayeaq.generators.eaq.layout import Layout
 class QMixCritic(nn.Module):
     """``forward(x [B, F, H]) -> Q_tot [B, H]`` (one value per row)."""
 
+    obs_idx: torch.Tensor  # buffers (registered in __init__)
+    act_idx: torch.Tensor
+    state_idx: torch.Tensor
+
     def __init__(self, layout: Layout, hidden: int = 64):
         super().__init__()
         idx = layout.index_arrays()

@@ -23,7 +23,8 @@ def _step_rows(batch: EpisodeBatch) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _pairwise_sq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.maximum((a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T, 0.0)
+    out: np.ndarray = np.maximum((a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T, 0.0)
+    return out
 
 
 def mmd_rbf(x: np.ndarray, y: np.ndarray) -> float:

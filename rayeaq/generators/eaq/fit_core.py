@@ -50,7 +50,9 @@ def check_out_dir(out: str | Path, cfg, inputs: dict[str, Any]) -> None:
         record = {}
     if not isinstance(record, dict) or record.get("stage") != "fit":
         return
-    old_dataset = record.get("dataset") if isinstance(record.get("dataset"), dict) else {}
+    old_dataset = record.get("dataset")
+    if not isinstance(old_dataset, dict):
+        old_dataset = {}
     same_data = old_dataset.get("fingerprint") == inputs["dataset"]["fingerprint"]
     same_config = (record.get("config") or {}).get("diffusion") == cfg.diffusion.model_dump(mode="json")
     if not (same_data and same_config):

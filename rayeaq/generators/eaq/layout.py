@@ -18,11 +18,18 @@ last step holds the terminal observation.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
 from rayeaq.core.errors import ConfigError
 from rayeaq.data.batch import EpisodeBatch
+from rayeaq.data.card import DatasetCard
+
+if TYPE_CHECKING:
+    import torch
+
+ArrayT = TypeVar("ArrayT", np.ndarray, "torch.Tensor")
 
 
 @dataclass(frozen=True)
@@ -39,7 +46,7 @@ class Layout:
     include_avail: bool
 
     @classmethod
-    def for_dataset(cls, card, horizon: int | None, include_state: bool, include_avail: bool) -> Layout:
+    def for_dataset(cls, card: DatasetCard, horizon: int | None, include_state: bool, include_avail: bool) -> Layout:
         """The layout of a dataset card (``card.max_seq_len`` rows when ``horizon`` is None)."""
         rows = card.max_seq_len if horizon is None else horizon
         if rows > card.max_seq_len:
@@ -185,23 +192,27 @@ class Normalizer:
         span = self.high - self.low
         return np.where(span > 1e-6, span, 1.0).astype(np.float32)
 
-    def normalize(self, x):
+    def normalize(self, x: ArrayT) -> ArrayT:
         """``[..., F, H]`` raw -> normalised (numpy or torch)."""
         low, scale = self.low[:, None], self._scale()[:, None]
-        if not isinstance(x, np.ndarray):
-            import torch
+        if isinstance(x, np.ndarray):
+            out: np.ndarray = 2.0 * (x - low) / scale - 1.0
+            return out
+        import torch
 
-            low, scale = torch.as_tensor(low, device=x.device), torch.as_tensor(scale, device=x.device)
-        return 2.0 * (x - low) / scale - 1.0
+        low_t, scale_t = torch.as_tensor(low, device=x.device), torch.as_tensor(scale, device=x.device)
+        return 2.0 * (x - low_t) / scale_t - 1.0
 
-    def unnormalize(self, x):
+    def unnormalize(self, x: ArrayT) -> ArrayT:
         """Inverse of :meth:`normalize`."""
         low, scale = self.low[:, None], self._scale()[:, None]
-        if not isinstance(x, np.ndarray):
-            import torch
+        if isinstance(x, np.ndarray):
+            out: np.ndarray = (x + 1.0) * 0.5 * scale + low
+            return out
+        import torch
 
-            low, scale = torch.as_tensor(low, device=x.device), torch.as_tensor(scale, device=x.device)
-        return (x + 1.0) * 0.5 * scale + low
+        low_t, scale_t = torch.as_tensor(low, device=x.device), torch.as_tensor(scale, device=x.device)
+        return (x + 1.0) * 0.5 * scale_t + low_t
 
     def to_dict(self) -> dict:
         return {"low": self.low.tolist(), "high": self.high.tolist()}
@@ -223,7 +234,8 @@ class Decoded:
     @property
     def valid(self) -> np.ndarray:
         """Episodes with at least one step and an available action for every agent on every step."""
-        return (self.episodes.length > 0) & ~self.no_action
+        valid: np.ndarray = (self.episodes.length > 0) & ~self.no_action
+        return valid
 
 
 def done_change_point(done: np.ndarray, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
@@ -269,7 +281,8 @@ def decode(x_raw: np.ndarray, layout: Layout, norm: Normalizer, max_return: floa
 
     def take(channels: np.ndarray) -> np.ndarray:  # [B,F',H] -> [B,T,F'] gathered at src rows
         sel = x[:, channels.ravel()].transpose(0, 2, 1)[bi, src]
-        return sel.reshape((b, t, *channels.shape))
+        out: np.ndarray = sel.reshape((b, t, *channels.shape))
+        return out
 
     obs = take(idx["obs"]) * keep[:, :, None, None]
     logits = take(idx["act"])  # [B,T,N,A]
@@ -297,4 +310,4 @@ def decode(x_raw: np.ndarray, layout: Layout, norm: Normalizer, max_return: floa
         battle_won=ended & (last_reward >= 0.5 * max_return - 1e-3), seed=np.zeros(b, np.int64),
         source=np.array(["synthetic"] * b, dtype=object), behaviour_policy=np.array(["synthetic"] * b, dtype=object),
     )
-    return Decoded(episodes, legal.sum(axis=(1, 2)), (steps.sum(axis=1) * layout.n_agents), no_action)
+    return Decoded(episodes, legal.sum(axis=(1, 2)), steps.sum(axis=1) * layout.n_agents, np.asarray(no_action))

@@ -24,6 +24,8 @@ from rayeaq.generators.eaq.unet import TemporalUNet
 class EAQModel(nn.Module):
     """``forward(x0 [B,F,H], valid [B,H], k [B], noise [B,F,H]) -> dict of scalar losses``."""
 
+    channel_weights: torch.Tensor  # buffer (registered in __init__)
+
     def __init__(self, cfg: DiffusionConfig, layout: Layout):
         super().__init__()
         self.layout = layout

@@ -36,6 +36,16 @@ def make_betas(n_steps: int, schedule: str, beta_start: float = 1e-4, beta_end: 
 class GaussianDiffusion(nn.Module):
     """Schedule constants as buffers plus the forward process and the reverse steps (x0-parameterised)."""
 
+    # buffers (registered in __init__)
+    betas: torch.Tensor
+    alphas_cumprod: torch.Tensor
+    alphas_cumprod_prev: torch.Tensor
+    sqrt_abar: torch.Tensor
+    sqrt_one_minus_abar: torch.Tensor
+    post_var: torch.Tensor
+    post_c0: torch.Tensor
+    post_ck: torch.Tensor
+
     def __init__(self, n_steps: int, schedule: str = "cosine", beta_start: float = 1e-4, beta_end: float = 0.02,
                  clip_denoised: bool = True):
         super().__init__()

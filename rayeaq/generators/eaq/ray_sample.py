@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +38,6 @@ def sample_with_ray(checkpoint: str | Path, n: int, root_seed: int, acfg) -> dic
     refs = [task.remote(str(checkpoint), size, derive_seed(root_seed, "augment", "sample", i), acfg.model_dump(mode="json"))
             for i, size in enumerate(sizes)]
     parts = ray.get(refs)
-    out = {key: np.concatenate([p[key] for p in parts]) for key in ("legal", "agent_steps", "valid", "qtot0", "seed")}
+    out: dict[str, Any] = {key: np.concatenate([p[key] for p in parts]) for key in ("legal", "agent_steps", "valid", "qtot0", "seed")}
     out["episodes"] = EpisodeBatch.concatenate([p["episodes"] for p in parts])
     return out

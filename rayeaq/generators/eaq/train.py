@@ -102,10 +102,10 @@ class Trainer:
     @torch.no_grad()
     def _update_ema(self) -> None:
         decay = 0.0 if self.step < self.fcfg.ema_start else self.fcfg.ema_decay
-        for e, p in zip(self.ema.parameters(), self.model.denoiser.parameters(), strict=False):
+        for e, p in zip(self.ema.parameters(), self.model.denoiser.parameters(), strict=True):
             e.mul_(decay).add_(p.detach(), alpha=1.0 - decay)
-        for e, b in zip(self.ema.buffers(), self.model.denoiser.buffers(), strict=False):
-            e.copy_(b)
+        for eb, b in zip(self.ema.buffers(), self.model.denoiser.buffers(), strict=True):
+            eb.copy_(b)
 
     def run(self, data: TrainData, seed: int, on_step: Callable[[Trainer, dict[str, float]], None] | None = None) -> dict[str, float]:
         """Train until ``fcfg.steps``; each step's batch is drawn from a generator seeded with (seed, step),

@@ -9,6 +9,7 @@ The network only maps ``(x_k, k) -> prediction``; the noising math lives in ``pr
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 from torch import nn
@@ -48,7 +49,8 @@ class ResidualTemporalBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         h = self.block1(x) + self.emb(emb)[:, :, None]
-        return self.block2(h) + self.residual(x)
+        out: torch.Tensor = self.block2(h) + self.residual(x)
+        return out
 
 
 class TemporalUNet(nn.Module):
@@ -91,7 +93,7 @@ class TemporalUNet(nn.Module):
     @property
     def multiple(self) -> int:
         """The padded horizon must be a multiple of this."""
-        return 2 ** (self.levels - 1)
+        return 1 << (self.levels - 1)
 
     def forward(self, x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         h_in = x.shape[-1]
@@ -101,16 +103,19 @@ class TemporalUNet(nn.Module):
         emb = self.step_emb(k)
         h = self.inp(x)
         skips = []
-        for block1, block2, down in self.downs:
+        for level in self.downs:
+            block1, block2, down = cast(nn.ModuleList, level)
             h = block2(block1(h, emb), emb)
             skips.append(h)
             h = down(h)
         h = self.mid2(self.mid1(h, emb), emb)
         skip_iter = iter(reversed(skips[:-1]))
         h = torch.cat([h, skips[-1]], dim=1) if self.levels > 1 else h
-        for block1, block2, up in self.ups:
+        for level in self.ups:
+            block1, block2, up = cast(nn.ModuleList, level)
             h = up(block2(block1(h, emb), emb))
             h = torch.cat([h, next(skip_iter)], dim=1)
         if self.levels == 1:
             h = torch.cat([h, skips[0]], dim=1)
-        return self.out(h)[..., :h_in]
+        out: torch.Tensor = self.out(h)[..., :h_in]
+        return out

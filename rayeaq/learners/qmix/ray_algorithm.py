@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -40,6 +40,9 @@ from rayeaq.learners.qmix.config import EvaluateConfig
 from rayeaq.learners.qmix.networks import NetSpec
 from rayeaq.learners.qmix.ray_module import MODULE_ID, module_spec, spaces
 from rayeaq.learners.qmix.sampler import EpisodeSampler
+
+if TYPE_CHECKING:
+    from rayeaq.learners.qmix.ray_rollout import RolloutRunner
 
 
 class QMIXConfig(AlgorithmConfig):
@@ -135,7 +138,7 @@ class QMIXConfig(AlgorithmConfig):
             self._value_error("QMIXConfig.qmix(net=NetSpec(...)) is required (sizes of the team networks)")
         if self.qmix_algorithm not in ("qmix", "bc"):
             self._value_error(f"qmix_algorithm must be 'qmix' or 'bc', got {self.qmix_algorithm!r}")
-        if self.qmix_algorithm == "bc" and self.net.mixer:
+        if self.qmix_algorithm == "bc" and self.net is not None and self.net.mixer:
             self._value_error("behaviour cloning uses no mixer: NetSpec(mixer=False)")
 
 
@@ -165,7 +168,7 @@ class QMIX(Algorithm):
         super().setup(config)
         self._sampler: EpisodeSampler | None = None
         self.dataset_stats: dict[str, float] = {}
-        self._rollout = None
+        self._rollout: RolloutRunner | None = None
         self._env_steps_trained = 0
         if self.config.datasets:
             from rayeaq.data.reader import load_mixture

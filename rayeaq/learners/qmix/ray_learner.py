@@ -21,7 +21,7 @@ class QMIXTorchLearner(TorchLearner):
 
     @override(TorchLearner)
     def compute_loss_for_module(self, *, module_id: str, config: Any, batch: dict, fwd_out: dict) -> Any:
-        out = TrainOutputs(**{name: fwd_out.get(name) for name in TrainOutputs._fields})
+        out = TrainOutputs._make(fwd_out.get(name) for name in TrainOutputs._fields)
         if config.qmix_algorithm == "bc":
             loss, stats = bc_loss(out)
         else:

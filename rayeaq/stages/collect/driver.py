@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -15,6 +16,7 @@ from rayeaq.data.writer import finalize_dataset
 from rayeaq.envs import env_spec
 from rayeaq.run_config import RunConfig
 from rayeaq.stages.collect import core
+from rayeaq.stages.collect.config import Tier
 
 
 def collect_all(cfg: RunConfig, out: Path) -> dict:
@@ -33,7 +35,7 @@ def collect_all(cfg: RunConfig, out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     write_run_info(out, cfg, "collect", {"env_spec": spec.to_dict()})
     fingerprints: dict[str, str] = {}
-    totals = {"episodes": 0, "transitions": 0, "wins": 0.0, "return_sum": 0.0, "collected_steps": 0,
+    totals: dict[str, Any] = {"episodes": 0, "transitions": 0, "wins": 0.0, "return_sum": 0.0, "collected_steps": 0,
               "collect_seconds": 0.0, "tiers": []}
     with ray_session(cfg.ray):
         from rayeaq.stages.collect.ray_collect import CollectorPool
@@ -66,7 +68,7 @@ def _check_same_content(cfg: RunConfig, tier: str, directory: Path) -> None:
         )
 
 
-def _collect_tier(pool, cfg: RunConfig, spec, tier: str, directory: Path, totals: dict):
+def _collect_tier(pool, cfg: RunConfig, spec, tier: Tier, directory: Path, totals: dict):
     ccfg = cfg.collect
     shards = core.plan_shards(ccfg.episodes, ccfg.shard_episodes)
     key = core.content_key(cfg, tier)

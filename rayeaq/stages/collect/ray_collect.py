@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import ray
 
@@ -44,7 +45,8 @@ class CollectorPool:
 
     def __init__(self, spec: EnvSpec, cfg: CollectConfig, root_seed: int):
         options: dict = {"num_cpus": cfg.cpus_per_worker}
-        self.actors = [CollectorActor.options(**options).remote(spec, cfg, root_seed) for _ in range(cfg.workers)]
+        actor_cls: Any = CollectorActor  # ray.remote gives the class .options/.remote (untyped)
+        self.actors = [actor_cls.options(**options).remote(spec, cfg, root_seed) for _ in range(cfg.workers)]
 
     def map(self, calls: list[Callable], on_result: Callable[[object], None],
             on_tick: Callable[[], None] | None = None) -> list:
