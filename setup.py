@@ -40,7 +40,7 @@ setup(
         # python -m rayeaq.report: analysis notebooks (jupytext sources executed headless) -> HTML, PNG, CSV
         "analysis": ANALYSIS,
         # the test suite and its checks (ruff, mypy; configured in pyproject.toml): references the code is checked against (diffusers schedulers, rliable) and the
-        # analysis packages (tests/test_report.py executes the notebooks)
+        # analysis packages (tests/e2e/test_report.py executes the notebooks)
         "test": [
             "pytest>=8",
             "pytest-timeout>=2.3",

@@ -15,7 +15,7 @@ numpy/pandas and deterministic given ``seed``.
 
 Resampling draws ``rng.choice(n_runs, scores.shape)`` once per replicate from a legacy
 ``numpy.random.RandomState``, the same draws ``rliable`` takes from numpy's global state; seeding both the
-same way makes the two agree exactly (tests/test_analysis_stats.py checks it).
+same way makes the two agree exactly (tests/unit/test_analysis_stats.py checks it).
 """
 
 from __future__ import annotations

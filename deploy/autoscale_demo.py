@@ -5,7 +5,7 @@
 Starts ``--actors`` actors of 1 CPU each and keeps them all alive at once (so the cluster needs that many CPUs
 simultaneously), has each burn ``--work-s`` seconds of CPU, and prints one JSON line: which node each actor ran
 on and the cluster's nodes before and after. Exit 1 if the actors could not all start within ``--timeout-s``.
-Used by docs/cluster.md and tests/test_autoscaler.py (which swaps in a real sweep later).
+Used by docs/cluster.md and tests/e2e/test_autoscaler.py (which swaps in a real sweep later).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import pytest
 from analysis import loader, stats, tables
 from support.analysis_sweep import AUGMENTERS, EVAL_INTERVAL, SEEDS, UPDATES, tiny_sweep
 
-pytestmark = pytest.mark.slow  # the session's tiny sweep is shared with tests/test_report.py
+pytestmark = pytest.mark.slow  # the session's tiny sweep is shared with tests/e2e/test_report.py
 
 
 @pytest.fixture(scope="session")
