@@ -33,7 +33,7 @@ class QMIXTorchLearner(TorchLearner):
     @override(Learner)
     def after_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
         super().after_gradient_based_update(timesteps=timesteps)
-        for module_id in self.module:
+        for module_id in self.module.keys():  # noqa: SIM118 -- MultiRLModule iterates differently from its keys
             module = self.module[module_id].unwrapped()
             module.num_updates += 1
             if int(module.num_updates) % self.config.target_update_interval == 0:
