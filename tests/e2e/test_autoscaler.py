@@ -159,8 +159,9 @@ def test_fake_cluster_scales_up_runs_the_workload_and_scales_down(request, tmp_p
     try:
         env = {**cluster.env, "RAY_ADDRESS": cluster.address}
         env.pop("RAY_FAKE_CLUSTER")
+        observer_err = open(tmp_path / "observer.err", "w")  # noqa: SIM115 -- the observer process writes it until the end
         observer = subprocess.Popen([sys.executable, "-c", OBSERVER, cluster.address, str(observations)], env=env,
-                                    stdout=subprocess.DEVNULL, stderr=open(tmp_path / "observer.err", "w"))  # noqa: SIM115 -- the observer process owns it
+                                    stdout=subprocess.DEVNULL, stderr=observer_err)
         os.makedirs(SHARED_DATASETS, exist_ok=True)  # every "node" of the fake cluster reads this directory
         t0 = time.monotonic()
         result = subprocess.run(WORKLOAD, env=env, cwd=REPO, capture_output=True, text=True,
