@@ -208,6 +208,14 @@ def summarize(
         m = score_matrix(group, value, seed_col, task_cols)
         point, lo, hi = bootstrap_ci(m, iqm, reps, confidence, seed)
         key = key if isinstance(key, tuple) else (key,)
-        rows.append({**dict(zip(by, key, strict=False)), "iqm": point, "ci_low": lo, "ci_high": hi,
-                     "mean": float(m.mean()), "n_runs": m.shape[0]})
+        rows.append(
+            {
+                **dict(zip(by, key, strict=False)),
+                "iqm": point,
+                "ci_low": lo,
+                "ci_high": hi,
+                "mean": float(m.mean()),
+                "n_runs": m.shape[0],
+            }
+        )
     return pd.DataFrame(rows)

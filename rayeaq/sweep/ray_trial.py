@@ -52,8 +52,9 @@ class RayStages:
         report = run_augment(cfg, dataset, checkpoint, out)
         return {k: float(v) for k, v in report.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
-    def evaluate(self, cfg: RunConfig, sources: list[tuple[str, float]], out: Path,
-                 on_eval: Callable[[dict], None]) -> dict[str, Any]:
+    def evaluate(
+        self, cfg: RunConfig, sources: list[tuple[str, float]], out: Path, on_eval: Callable[[dict], None]
+    ) -> dict[str, Any]:
         from rayeaq.stages.evaluate import run_evaluation
 
         return run_evaluation(cfg, sources, out, report=on_eval)

@@ -29,10 +29,22 @@ RANDOM_KINDS = ("choice", "uniform", "loguniform", "randint")
 # Keys each augmenter ignores (dotted prefixes); dropped from its grid points when tune.dedupe is on.
 IGNORED: dict[str, tuple[str, ...]] = {
     "none": ("diffusion.", "fit.", "augment."),
-    "dom2_replicate": ("diffusion.", "fit.", "augment.sampler", "augment.sampling_steps", "augment.use_ema",
-                       "augment.noise_sigma"),
-    "gaussian_noise": ("diffusion.", "fit.", "augment.sampler", "augment.sampling_steps", "augment.use_ema",
-                       "augment.dom2_thresholds"),
+    "dom2_replicate": (
+        "diffusion.",
+        "fit.",
+        "augment.sampler",
+        "augment.sampling_steps",
+        "augment.use_ema",
+        "augment.noise_sigma",
+    ),
+    "gaussian_noise": (
+        "diffusion.",
+        "fit.",
+        "augment.sampler",
+        "augment.sampling_steps",
+        "augment.use_ema",
+        "augment.dom2_thresholds",
+    ),
     "eaq_noq": ("diffusion.q_weight", "augment.noise_sigma", "augment.dom2_thresholds"),
     "eaq": ("augment.noise_sigma", "augment.dom2_thresholds"),
 }
@@ -71,17 +83,23 @@ def check_space(base: dict[str, Any], tcfg: TuneConfig, source: str) -> None:
         if key.split(".")[0] in FORBIDDEN_PREFIXES:
             raise ConfigError(f"{where}: the {key.split('.')[0]} section cannot vary between trials")
         if not _known_path(key):
-            raise ConfigError(f"{where}: unknown key (expected a dotted run-config key such as diffusion.q_weight, "
-                              f"or {TIER_KEY})")
-        if isinstance(domain, dict) and next(iter(domain)) == "grid_search" and tcfg.search_alg in ("optuna", "hyperopt"):
+            raise ConfigError(
+                f"{where}: unknown key (expected a dotted run-config key such as diffusion.q_weight, or {TIER_KEY})"
+            )
+        if (
+            isinstance(domain, dict)
+            and next(iter(domain)) == "grid_search"
+            and tcfg.search_alg in ("optuna", "hyperopt")
+        ):
             raise ConfigError(f"{where}: grid_search cannot be used with tune.search_alg={tcfg.search_alg}; use choice")
         for value in _candidates(domain):
             trial_config(base, {key: value}, source=where)
     for point in grid_points(tcfg):
         cfg = trial_config(base, trial_params({"point": point}), source=f"{source}: tune.space")
         if cfg.augment.augmenter == "eaq" and cfg.diffusion.q_weight <= 0:
-            raise ConfigError(f"{source}: tune.space: augmenter eaq with diffusion.q_weight = 0 is eaq_noq; "
-                              f"sweep eaq_noq instead")
+            raise ConfigError(
+                f"{source}: tune.space: augmenter eaq with diffusion.q_weight = 0 is eaq_noq; sweep eaq_noq instead"
+            )
 
 
 def grid_points(tcfg: TuneConfig) -> list[dict[str, Any]]:
@@ -117,8 +135,9 @@ def trial_params(config: dict[str, Any]) -> dict[str, Any]:
 
 def random_dims(tcfg: TuneConfig) -> dict[str, tuple[str, list[Any]]]:
     """The dimensions Tune samples: key -> (kind, argument)."""
-    return {k: next(iter(v.items())) for k, v in tcfg.space.items()
-            if isinstance(v, dict) and next(iter(v)) in RANDOM_KINDS}
+    return {
+        k: next(iter(v.items())) for k, v in tcfg.space.items() if isinstance(v, dict) and next(iter(v)) in RANDOM_KINDS
+    }
 
 
 def trial_config(base: dict[str, Any], params: dict[str, Any], source: str = "trial") -> RunConfig:
@@ -148,8 +167,15 @@ def _set_all(data: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
 
 def label(params: dict[str, Any]) -> str:
     """Short, readable trial label, e.g. ``eaq_q0.1_h16_r0.5_s0``."""
-    short = {"augment.augmenter": "", "diffusion.q_weight": "q", "diffusion.horizon": "h", "augment.ratio": "r",
-             "seed": "s", "env.map": "", TIER_KEY: ""}
+    short = {
+        "augment.augmenter": "",
+        "diffusion.q_weight": "q",
+        "diffusion.horizon": "h",
+        "augment.ratio": "r",
+        "seed": "s",
+        "env.map": "",
+        TIER_KEY: "",
+    }
     parts = []
     params = trial_params({"point": params})
     for key in sorted(params, key=lambda k: (list(short).index(k) if k in short else len(short), k)):

@@ -51,7 +51,15 @@ class SC2Env:
             obs_shape=info["obs_shape"],
             state_shape=info["state_shape"],
             episode_limit=info["episode_limit"],
-            action_layout=("no_op", "stop", "move_north", "move_south", "move_east", "move_west", *tuple(f"attack_{j}" for j in range(n_enemies))),
+            action_layout=(
+                "no_op",
+                "stop",
+                "move_north",
+                "move_south",
+                "move_east",
+                "move_west",
+                *tuple(f"attack_{j}" for j in range(n_enemies)),
+            ),
             max_return=MAX_RETURN["sc2"],
             reward_scale="smac: shaped damage/kill reward scaled so an episode's return is at most 20",
         )

@@ -69,7 +69,14 @@ def smax_spec(map_name: str, episode_limit: int | None = None):
         obs_shape=SMAX_UNIT_FEATURES * (allies - 1 + enemies) + SMAX_OWN_FEATURES,
         state_shape=(SMAX_OWN_FEATURES + 2) * (allies + enemies),
         episode_limit=episode_limit if episode_limit is not None else default_episode_limit(map_name),
-        action_layout=("move_north", "move_east", "move_south", "move_west", "stop", *tuple(f"attack_{j}" for j in range(enemies))),
+        action_layout=(
+            "move_north",
+            "move_east",
+            "move_south",
+            "move_west",
+            "stop",
+            *tuple(f"attack_{j}" for j in range(enemies)),
+        ),
         max_return=MAX_RETURN["smax"],
         reward_scale="smax: fraction of enemy health removed per step + 1.0 on a win; episode return <= 2.0",
     )
@@ -83,6 +90,8 @@ def list_maps_table() -> str:
         rows.append((name, s.n_agents, s.n_enemies, s.obs_shape, s.state_shape, s.n_actions, s.episode_limit))
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=False)).rstrip() for r in rows]
-    lines.append("backend smax (default). backend sc2 uses the same map names with SMAC's own sizes "
-                 "(needs StarCraft II and oxwhirl SMAC; see README).")
+    lines.append(
+        "backend smax (default). backend sc2 uses the same map names with SMAC's own sizes "
+        "(needs StarCraft II and oxwhirl SMAC; see README)."
+    )
     return "\n".join(lines)

@@ -53,8 +53,16 @@ class Layout:
             raise ConfigError(
                 f"diffusion.horizon: expected at most {card.max_seq_len} (episode_limit + 1 rows), got {rows}"
             )
-        return cls(card.n_agents, card.obs_shape, card.n_actions, card.state_shape, card.episode_limit,
-                   rows, include_state, include_avail)
+        return cls(
+            card.n_agents,
+            card.obs_shape,
+            card.n_actions,
+            card.state_shape,
+            card.episode_limit,
+            rows,
+            include_state,
+            include_avail,
+        )
 
     # ---- channel bookkeeping ----------------------------------------------------------------
     @property
@@ -260,8 +268,9 @@ def done_change_point(done: np.ndarray, threshold: float = 0.5) -> tuple[np.ndar
     return np.where(has_done, change, h - 1), has_done
 
 
-def decode(x_raw: np.ndarray, layout: Layout, norm: Normalizer, max_return: float,
-           done_threshold: float = 0.5) -> Decoded:
+def decode(
+    x_raw: np.ndarray, layout: Layout, norm: Normalizer, max_return: float, done_threshold: float = 0.5
+) -> Decoded:
     """Raw-scale tensors ``[B, F, H]`` -> episodes padded to ``episode_limit + 1`` rows."""
     b, _, h = x_raw.shape
     t = layout.episode_limit + 1
@@ -290,7 +299,11 @@ def decode(x_raw: np.ndarray, layout: Layout, norm: Normalizer, max_return: floa
         avail = (take(idx["avail"]) > 0.5) & keep[:, :, None, None]
     else:
         avail = np.broadcast_to(keep[:, :, None, None], logits.shape).copy()
-    state = take(idx["state"]) * keep[:, :, None] if layout.include_state else np.zeros((b, t, layout.state_dim), np.float32)
+    state = (
+        take(idx["state"]) * keep[:, :, None]
+        if layout.include_state
+        else np.zeros((b, t, layout.state_dim), np.float32)
+    )
     masked = np.where(avail, logits, -np.inf)
     actions = np.where(steps[:, :, None], masked.argmax(axis=-1), 0).astype(np.int64)
     free = logits.argmax(axis=-1)
@@ -304,10 +317,19 @@ def decode(x_raw: np.ndarray, layout: Layout, norm: Normalizer, max_return: floa
     # the win bonus (half the maximum return: SMAX +1 of 2) arrives on the last step only
     last_reward = reward[np.arange(b), np.maximum(length - 1, 0)]
     episodes = EpisodeBatch(
-        obs=obs.astype(np.float32), state=state.astype(np.float32), avail_actions=avail, actions=actions,
-        reward=reward, terminated=terminated, filled=steps.copy(),
-        episode_id=np.arange(b, dtype=np.int64), length=length, episode_return=ret,
-        battle_won=ended & (last_reward >= 0.5 * max_return - 1e-3), seed=np.zeros(b, np.int64),
-        source=np.array(["synthetic"] * b, dtype=object), behaviour_policy=np.array(["synthetic"] * b, dtype=object),
+        obs=obs.astype(np.float32),
+        state=state.astype(np.float32),
+        avail_actions=avail,
+        actions=actions,
+        reward=reward,
+        terminated=terminated,
+        filled=steps.copy(),
+        episode_id=np.arange(b, dtype=np.int64),
+        length=length,
+        episode_return=ret,
+        battle_won=ended & (last_reward >= 0.5 * max_return - 1e-3),
+        seed=np.zeros(b, np.int64),
+        source=np.array(["synthetic"] * b, dtype=object),
+        behaviour_policy=np.array(["synthetic"] * b, dtype=object),
     )
     return Decoded(episodes, legal.sum(axis=(1, 2)), steps.sum(axis=1) * layout.n_agents, np.asarray(no_action))

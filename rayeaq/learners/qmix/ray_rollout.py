@@ -61,7 +61,9 @@ class RolloutRunner:
 
         ref = ray.put(state)
         chunks = [c for c in np.array_split(seeds, len(self.workers)) if len(c)]
-        return RolloutResult.concatenate(ray.get([w.run.remote(ref, c) for w, c in zip(self.workers, chunks, strict=False)]))
+        return RolloutResult.concatenate(
+            ray.get([w.run.remote(ref, c) for w, c in zip(self.workers, chunks, strict=False)])
+        )
 
     def close(self) -> None:
         import ray

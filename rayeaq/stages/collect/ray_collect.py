@@ -48,8 +48,9 @@ class CollectorPool:
         actor_cls: Any = CollectorActor  # ray.remote gives the class .options/.remote (untyped)
         self.actors = [actor_cls.options(**options).remote(spec, cfg, root_seed) for _ in range(cfg.workers)]
 
-    def map(self, calls: list[Callable], on_result: Callable[[object], None],
-            on_tick: Callable[[], None] | None = None) -> list:
+    def map(
+        self, calls: list[Callable], on_result: Callable[[object], None], on_tick: Callable[[], None] | None = None
+    ) -> list:
         """Run ``call(actor) -> ObjectRef`` for each item on the next idle actor; results in order.
         ``on_tick`` is called about once a second while calls run (progress polling)."""
         results: list = [None] * len(calls)
@@ -77,7 +78,11 @@ class CollectorPool:
         return [row for rows in self.map(calls, lambda _: None) for row in rows]
 
     def collect(
-        self, tier: str, shards: list[core.ShardPlan], epsilon: float, dataset_dir: Path,
+        self,
+        tier: str,
+        shards: list[core.ShardPlan],
+        epsilon: float,
+        dataset_dir: Path,
         on_progress: Callable[[int], None],
     ) -> list[dict]:
         """Collect ``shards``; ``on_progress(episodes on disk)`` is called as shards appear."""

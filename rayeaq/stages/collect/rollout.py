@@ -162,7 +162,11 @@ def run_episodes(
     n_dev, eps_dev = jnp.int32(n_work), jnp.float32(epsilon)
     slots = init_slots(env, seeds_dev, n_dev, n_slots)
     if stats_only:
-        stats = {"return": np.zeros(n_work, np.float32), "won": np.zeros(n_work, np.bool_), "length": np.zeros(n_work, np.int64)}
+        stats = {
+            "return": np.zeros(n_work, np.float32),
+            "won": np.zeros(n_work, np.bool_),
+            "length": np.zeros(n_work, np.int64),
+        }
         sink: Any = stats
     else:
         sink = EpisodeAssembler(spec, shard_sizes or [n_work])
