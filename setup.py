@@ -1,5 +1,7 @@
 """rayeaq: Ray-distributed diffusion episode augmentation (EAQ) for offline cooperative MARL."""
 
+from pathlib import Path
+
 from setuptools import find_packages, setup
 
 ANALYSIS = [
@@ -16,7 +18,7 @@ setup(
     name="rayeaq",
     version="0.1.0",
     description="Ray-distributed EAQ episode augmentation for offline cooperative multi-agent RL",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=Path("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=find_packages(include=["rayeaq", "rayeaq.*", "analysis", "analysis.*"]),
@@ -37,9 +39,17 @@ setup(
     extras_require={
         # python -m rayeaq.report: analysis notebooks (jupytext sources executed headless) -> HTML, PNG, CSV
         "analysis": ANALYSIS,
-        # the test suite: references the code is checked against (diffusers schedulers, rliable) and the
-        # analysis packages (tests/test_report.py executes the notebooks)
-        "test": ["pytest>=8", "pytest-timeout>=2.3", "diffusers>=0.30", "rliable>=1.2"] + ANALYSIS,
+        # the test suite and its checks (ruff, mypy; configured in pyproject.toml): references the code is checked against (diffusers schedulers, rliable) and the
+        # analysis packages (tests/e2e/test_report.py executes the notebooks)
+        "test": [
+            "pytest>=8",
+            "pytest-timeout>=2.3",
+            "diffusers>=0.30",
+            "rliable>=1.2",
+            "ruff>=0.17.6,<0.18",  # rules and formatting change between minor versions
+            "mypy>=2.4,<3",
+            *ANALYSIS,
+        ],
         # benchmarks/: the reference implementations timed side by side with ours
         "bench": ["diffusers>=0.30", "torchrl>=0.14"],
         # The real StarCraft II SMAC is NOT on PyPI (the PyPI package `smac` is SMAC3, an

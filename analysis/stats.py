@@ -15,12 +15,12 @@ numpy/pandas and deterministic given ``seed``.
 
 Resampling draws ``rng.choice(n_runs, scores.shape)`` once per replicate from a legacy
 ``numpy.random.RandomState``, the same draws ``rliable`` takes from numpy's global state; seeding both the
-same way makes the two agree exactly (tests/test_analysis_stats.py checks it).
+same way makes the two agree exactly (tests/unit/test_analysis_stats.py checks it).
 """
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -55,7 +55,7 @@ def iqm(scores: np.ndarray) -> np.ndarray:
     ``int(0.25 · n)`` values are cut from each end of the ``n = runs · tasks`` sorted scores, the rest averaged.
     """
     a = np.asarray(scores, dtype=np.float64)
-    flat = a.reshape(a.shape[:-2] + (-1,)) if a.ndim >= 2 else a
+    flat = a.reshape((*a.shape[:-2], -1)) if a.ndim >= 2 else a
     n = flat.shape[-1]
     cut = int(0.25 * n)
     return np.sort(flat, axis=-1)[..., cut : n - cut].mean(axis=-1)
@@ -102,7 +102,7 @@ def relative_improvement(x: np.ndarray, y: np.ndarray, statistic: Statistic = iq
 def _resample(a: np.ndarray, rng: np.random.RandomState, reps: int) -> np.ndarray:
     """``reps`` stratified resamples of ``a [runs, tasks]``: runs drawn with replacement within each task."""
     tasks = np.arange(a.shape[1])
-    out = np.empty((reps,) + a.shape)
+    out = np.empty((reps, *a.shape))
     for r in range(reps):
         out[r] = a[rng.choice(a.shape[0], a.shape, replace=True), tasks]
     return out
@@ -140,7 +140,7 @@ def _independent_boot(x, y, reps, seed) -> tuple[np.ndarray, np.ndarray, np.ndar
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"expected the same number of tasks, got {a.shape[1]} and {b.shape[1]}")
     rng, tasks = _rng(seed), np.arange(a.shape[1])
-    ba, bb = np.empty((reps,) + a.shape), np.empty((reps,) + b.shape)
+    ba, bb = np.empty((reps, *a.shape)), np.empty((reps, *b.shape))
     for r in range(reps):
         ba[r] = a[rng.choice(a.shape[0], a.shape, replace=True), tasks]
         bb[r] = b[rng.choice(b.shape[0], b.shape, replace=True), tasks]
@@ -177,7 +177,7 @@ def score_matrix(df: pd.DataFrame, value: str, seed_col: str = "seed", task_cols
     (task, seed) are an error too.
     """
     tasks = list(task_cols)
-    keys = tasks + [seed_col]
+    keys = [*tasks, seed_col]
     if df.duplicated(keys).any():
         raise ValueError(f"expected one row per {keys}, found duplicates")
     if not tasks:
@@ -208,6 +208,14 @@ def summarize(
         m = score_matrix(group, value, seed_col, task_cols)
         point, lo, hi = bootstrap_ci(m, iqm, reps, confidence, seed)
         key = key if isinstance(key, tuple) else (key,)
-        rows.append({**dict(zip(by, key)), "iqm": point, "ci_low": lo, "ci_high": hi,
-                     "mean": float(m.mean()), "n_runs": m.shape[0]})
+        rows.append(
+            {
+                **dict(zip(by, key, strict=False)),
+                "iqm": point,
+                "ci_low": lo,
+                "ci_high": hi,
+                "mean": float(m.mean()),
+                "n_runs": m.shape[0],
+            }
+        )
     return pd.DataFrame(rows)

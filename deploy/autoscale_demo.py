@@ -5,7 +5,7 @@
 Starts ``--actors`` actors of 1 CPU each and keeps them all alive at once (so the cluster needs that many CPUs
 simultaneously), has each burn ``--work-s`` seconds of CPU, and prints one JSON line: which node each actor ran
 on and the cluster's nodes before and after. Exit 1 if the actors could not all start within ``--timeout-s``.
-Used by docs/cluster.md and tests/test_autoscaler.py (which swaps in a real sweep later).
+Used by docs/cluster.md and tests/e2e/test_autoscaler.py (which swaps in a real sweep later).
 """
 
 from __future__ import annotations
@@ -47,8 +47,12 @@ def main(argv: list[str] | None = None) -> int:
 
     ray.init(address=os.environ.get("RAY_ADDRESS", "auto"), logging_level="WARNING")
     before = alive_nodes()
-    print(f"cluster before: {len(before)} node(s), {sum(n['cpu'] for n in before)} CPU; "
-          f"starting {args.actors} x 1-CPU actors", file=sys.stderr, flush=True)
+    print(
+        f"cluster before: {len(before)} node(s), {sum(n['cpu'] for n in before)} CPU; "
+        f"starting {args.actors} x 1-CPU actors",
+        file=sys.stderr,
+        flush=True,
+    )
     actors = [Burner.remote() for _ in range(args.actors)]
     try:
         nodes = ray.get([a.node.remote() for a in actors], timeout=args.timeout_s)

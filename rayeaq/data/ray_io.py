@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from rayeaq.data.reader import shard_paths
 from rayeaq.data.shards import field_shapes
 
 
-def read_ray_dataset(directory: str | Path):
+def read_ray_dataset(directory: str | Path) -> Any:  # a ray.data.Dataset
     """A ``ray.data.Dataset`` of the episodes of one dataset directory."""
     import ray
 
@@ -29,7 +30,7 @@ def read_ray_dataset(directory: str | Path):
         out = dict(batch)
         for name in STEP_FIELDS:
             column = batch[name]
-            flat = np.stack(column) if column.dtype == object else column
+            flat = np.stack(list(column)) if column.dtype == object else column
             out[name] = flat.reshape((len(flat),) + shapes[name]).astype(STEP_FIELDS[name], copy=False)
         return out
 

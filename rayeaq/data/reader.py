@@ -44,9 +44,7 @@ def load_dataset(directory: str | Path) -> Dataset:
         raise DatasetError(f"{directory / 'card.json'}: field shards: dataset has no shards")
     episodes = EpisodeBatch.concatenate(parts).sorted_by_id()
     if len(episodes) != card.stats.episodes:
-        raise DatasetError(
-            f"{directory}: shards hold {len(episodes)} episodes but the card says {card.stats.episodes}"
-        )
+        raise DatasetError(f"{directory}: shards hold {len(episodes)} episodes but the card says {card.stats.episodes}")
     if np.unique(episodes.episode_id).size != len(episodes):
         raise DatasetError(f"{directory}: field episode_id: duplicate episode ids across shards")
     return Dataset(path=directory, card=card, episodes=episodes)
@@ -71,7 +69,7 @@ def take_weighted(episodes: EpisodeBatch, weight: float, rng: np.random.Generato
     whole = int(np.floor(weight))
     n = len(episodes)
     index = [np.tile(np.arange(n), whole)]
-    extra = int(round((weight - whole) * n))
+    extra = round((weight - whole) * n)
     if extra:
         index.append(rng.choice(n, size=extra, replace=False))
     return episodes.select(np.concatenate(index).astype(np.int64))
@@ -89,7 +87,7 @@ def load_mixture(sources: list[tuple[str | Path, float]], seed: int = 0) -> tupl
     for other in datasets[1:]:
         check_compatible(datasets[0], other)
     rng = np.random.default_rng(seed)
-    parts = [take_weighted(d.episodes, w, rng) for d, (_, w) in zip(datasets, sources)]
+    parts = [take_weighted(d.episodes, w, rng) for d, (_, w) in zip(datasets, sources, strict=False)]
     parts = [p for p in parts if len(p)]
     if not parts:
         raise DatasetError("the mixture is empty (all weights are 0)")

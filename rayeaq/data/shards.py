@@ -54,7 +54,7 @@ def batch_to_table(batch: EpisodeBatch) -> pa.Table:
     arrays = batch.to_arrays()
     columns, schema_fields = [], []
     for name in EPISODE_FIELDS:
-        values = arrays[name]
+        values: np.ndarray | list[str] = arrays[name]
         if SCALAR_TYPES[name] == pa.string():
             values = [str(v) for v in values]
         columns.append(pa.array(values, type=SCALAR_TYPES[name]))
@@ -83,8 +83,13 @@ def write_shard(directory: str | Path, batch: EpisodeBatch, name: str | None = N
     tmp = directory / f".{name}.tmp-{os.getpid()}"
     # zstd level 1 and no dictionary pages for the tensor columns: ~2x faster to write and read than
     # pyarrow's defaults on padded episodes, and smaller (benchmarks/collect.py).
-    pq.write_table(batch_to_table(batch), tmp, compression="zstd", compression_level=1,
-                   use_dictionary=["source", "behaviour_policy"])
+    pq.write_table(
+        batch_to_table(batch),
+        tmp,
+        compression="zstd",
+        compression_level=1,
+        use_dictionary=["source", "behaviour_policy"],
+    )
     with open(tmp, "rb") as handle:  # make the bytes durable before the rename publishes them
         os.fsync(handle.fileno())
     os.replace(tmp, final)
@@ -103,7 +108,8 @@ def _column(table: pa.Table, name: str, path: Path, shape: tuple[int, ...]) -> n
             f"{path}: field {name}: {column.type.list_size} values per episode, expected {width} for shape {list(shape)}"
         )
     values = column.values.to_numpy(zero_copy_only=False)
-    return values.reshape((len(table),) + shape).astype(STEP_FIELDS[name], copy=False)
+    out: np.ndarray = values.reshape((len(table), *shape)).astype(STEP_FIELDS[name], copy=False)
+    return out
 
 
 def read_shard(path: str | Path, shapes: dict[str, tuple[int, ...]]) -> EpisodeBatch:
@@ -140,18 +146,22 @@ def read_shard_index(path: str | Path, shapes: dict[str, tuple[int, ...]]) -> pd
             raise DatasetError(f"{path}: field {name}: column missing")
         kind = schema.field(name).type
         if not pa.types.is_fixed_size_list(kind) or kind.list_size != int(np.prod(shape)):
-            raise DatasetError(f"{path}: field {name}: expected {int(np.prod(shape))} values per episode "
-                               f"for shape {list(shape)}, got {kind}")
-    missing = [n for n in list(EPISODE_FIELDS) + [DIGEST] if n not in schema.names]
+            raise DatasetError(
+                f"{path}: field {name}: expected {int(np.prod(shape))} values per episode "
+                f"for shape {list(shape)}, got {kind}"
+            )
+    missing = [n for n in [*list(EPISODE_FIELDS), DIGEST] if n not in schema.names]
     if missing:
         raise DatasetError(f"{path}: field {missing[0]}: column missing")
-    index = pq.read_table(path, columns=list(EPISODE_FIELDS) + [DIGEST]).to_pandas()
+    index = pq.read_table(path, columns=[*list(EPISODE_FIELDS), DIGEST]).to_pandas()
     if not np.isfinite(index["return"].to_numpy(dtype=np.float64)).all():
         raise DatasetError(f"{path}: field return: contains NaN or infinite values")
     return index
 
 
-def field_shapes(max_seq_len: int, n_agents: int, obs_dim: int, state_dim: int, n_actions: int) -> dict[str, tuple[int, ...]]:
+def field_shapes(
+    max_seq_len: int, n_agents: int, obs_dim: int, state_dim: int, n_actions: int
+) -> dict[str, tuple[int, ...]]:
     """Trailing shapes of the per-step fields for one episode."""
     t, n = max_seq_len, n_agents
     return {

@@ -53,7 +53,7 @@ def finalize_dataset(
     shapes = field_shapes(spec.max_seq_len, spec.n_agents, spec.obs_shape, spec.state_shape, spec.n_actions)
     summaries = [read_shard_index(shard_dir / name, shapes).assign(shard=name) for name in names]
     summary = pd.concat(summaries, ignore_index=True).sort_values("episode_id", kind="stable")
-    digests = list(zip(summary["episode_id"].astype(int), summary.pop(DIGEST)))
+    digests = list(zip(summary["episode_id"].astype(int), summary.pop(DIGEST), strict=False))
     if summary["episode_id"].duplicated().any():
         dup = int(summary.loc[summary["episode_id"].duplicated(), "episode_id"].iloc[0])
         raise DatasetError(f"{shard_dir}: field episode_id: episode {dup} appears in two shards")
@@ -109,4 +109,3 @@ def write_dataset(
     for start in range(0, len(episodes), shard_episodes):
         write_shard(directory / SHARD_DIR, episodes.select(slice(start, start + shard_episodes)))
     return finalize_dataset(directory, spec, **card_fields)
-

@@ -21,7 +21,7 @@ INSTALL_HINT = (
 
 def _import_starcraft2env():
     try:
-        from smac.env import StarCraft2Env  # type: ignore[import-not-found]
+        from smac.env import StarCraft2Env
     except ImportError:
         raise EnvUnavailableError(f"env.backend sc2: oxwhirl SMAC is not installed; {INSTALL_HINT}") from None
     return StarCraft2Env
@@ -51,8 +51,15 @@ class SC2Env:
             obs_shape=info["obs_shape"],
             state_shape=info["state_shape"],
             episode_limit=info["episode_limit"],
-            action_layout=("no_op", "stop", "move_north", "move_south", "move_east", "move_west")
-            + tuple(f"attack_{j}" for j in range(n_enemies)),
+            action_layout=(
+                "no_op",
+                "stop",
+                "move_north",
+                "move_south",
+                "move_east",
+                "move_west",
+                *tuple(f"attack_{j}" for j in range(n_enemies)),
+            ),
             max_return=MAX_RETURN["sc2"],
             reward_scale="smac: shaped damage/kill reward scaled so an episode's return is at most 20",
         )

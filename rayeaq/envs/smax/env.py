@@ -8,8 +8,9 @@ stays readable through ``get_obs()`` after the last step (no auto-reset).
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
-import jax  # noqa: E402  (smax_core sets JAX_PLATFORMS first)
+import jax
 import numpy as np
 
 from rayeaq.envs.smax import core as smax_core
@@ -33,7 +34,7 @@ class SMAXEnv:
         self._step_keys = jax.jit(smax_core.step_keys)
         self._seed = seed
         self._episode = 0
-        self._state = None
+        self._state: Any = None  # the jaxmarl SMAX state
         self._t = 0
         self._done = True
 

@@ -8,14 +8,13 @@ latest checkpoint. A NaN/inf loss on any worker ends the run with a one-line :cl
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from rayeaq.generators.eaq.train import FAULT_NAN_ENV, NonFiniteLossError
+from rayeaq.generators.eaq.train import NonFiniteLossError
 
 RUN_NAME = "fit"
 
@@ -55,7 +54,6 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
     trainer = Trainer(cfg.diffusion, cfg.fit, layout, norm, device=device, wrap=wrap)
-    trainer.fault_nan_step = config["fault_nan_step"]
     history: list[dict[str, float]] = []
     resumed_from = 0
     checkpoint = ray.train.get_checkpoint()
@@ -92,14 +90,13 @@ def fit_with_ray(cfg, inputs: dict[str, Any], out: Path, callbacks: list | None 
     from ray.train.torch import TorchConfig, TorchTrainer
     from ray.train.v2.api.exceptions import WorkerGroupError
 
-    fault = os.environ.get(FAULT_NAN_ENV)
     resources = {"CPU": cfg.fit.cpus_per_worker}
     if cfg.fit.use_gpu:
         resources["GPU"] = 1.0
     trainer = TorchTrainer(
         train_loop_per_worker,
         train_loop_config={"run": {"seed": cfg.seed, "diffusion": cfg.diffusion.model_dump(mode="json"),
-                                   "fit": cfg.fit.model_dump(mode="json")}, **inputs, "fault_nan_step": int(fault) if fault else None},
+                                   "fit": cfg.fit.model_dump(mode="json")}, **inputs},
         torch_config=TorchConfig(backend="nccl" if cfg.fit.use_gpu else "gloo"),
         scaling_config=ScalingConfig(num_workers=cfg.fit.num_workers, use_gpu=cfg.fit.use_gpu, resources_per_worker=resources),
         run_config=RunConfig(

@@ -11,9 +11,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,7 +29,6 @@ from rayeaq.generators.eaq.model import EAQModel
 
 CHECKPOINT_FILE = "generator.pt"
 CHECKPOINT_FORMAT = 1
-FAULT_NAN_ENV = "RAYEAQ_FAULT_NAN_AT_STEP"  # test hook: make the loss NaN at this step
 
 
 class NonFiniteLossError(UserError):
@@ -66,8 +66,15 @@ def state_fingerprint(state: dict[str, torch.Tensor]) -> str:
 class Trainer:
     """Model + EMA + optimiser. ``wrap`` turns the model into what the forward goes through (e.g. DDP)."""
 
-    def __init__(self, dcfg: DiffusionConfig, fcfg: FitConfig, layout: Layout, norm: Normalizer,
-                 device: str | torch.device = "cpu", wrap: Callable[[nn.Module], nn.Module] | None = None):
+    def __init__(
+        self,
+        dcfg: DiffusionConfig,
+        fcfg: FitConfig,
+        layout: Layout,
+        norm: Normalizer,
+        device: str | torch.device = "cpu",
+        wrap: Callable[[nn.Module], nn.Module] | None = None,
+    ):
         self.dcfg, self.fcfg, self.layout, self.norm = dcfg, fcfg, layout, norm
         self.device = torch.device(device)
         self.model = EAQModel(dcfg, layout).to(self.device)
@@ -75,7 +82,6 @@ class Trainer:
         self.forward = wrap(self.model) if wrap is not None else self.model
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=fcfg.lr)
         self.step = 0
-        self.fault_nan_step: int | None = None
 
     def train_step(self, data: TrainData, generator: torch.Generator) -> dict[str, float]:
         """One optimiser step on a random batch drawn with ``generator``; raises :class:`NonFiniteLossError` on NaN/inf."""
@@ -87,8 +93,6 @@ class Trainer:
         noise = torch.randn(x0.shape, generator=generator).to(self.device)
         losses = self.forward(x0, valid, k, noise)
         loss = losses["loss"]
-        if self.fault_nan_step is not None and self.step + 1 == self.fault_nan_step:
-            loss = loss * float("nan")  # test hook (FAULT_NAN_ENV): exercise the non-finite-loss stop
         if not torch.isfinite(loss):
             raise NonFiniteLossError(
                 f"fit: loss became {loss.item()} at step {self.step + 1}; lower fit.lr or diffusion.q_weight"
@@ -105,12 +109,14 @@ class Trainer:
     @torch.no_grad()
     def _update_ema(self) -> None:
         decay = 0.0 if self.step < self.fcfg.ema_start else self.fcfg.ema_decay
-        for e, p in zip(self.ema.parameters(), self.model.denoiser.parameters()):
+        for e, p in zip(self.ema.parameters(), self.model.denoiser.parameters(), strict=True):
             e.mul_(decay).add_(p.detach(), alpha=1.0 - decay)
-        for e, b in zip(self.ema.buffers(), self.model.denoiser.buffers()):
-            e.copy_(b)
+        for eb, b in zip(self.ema.buffers(), self.model.denoiser.buffers(), strict=True):
+            eb.copy_(b)
 
-    def run(self, data: TrainData, seed: int, on_step: Callable[["Trainer", dict[str, float]], None] | None = None) -> dict[str, float]:
+    def run(
+        self, data: TrainData, seed: int, on_step: Callable[[Trainer, dict[str, float]], None] | None = None
+    ) -> dict[str, float]:
         """Train until ``fcfg.steps``; each step's batch is drawn from a generator seeded with (seed, step),
         so a resumed run draws the same batches as an uninterrupted one."""
         generator = torch.Generator()
@@ -132,7 +138,9 @@ class Trainer:
             "step": self.step,
             "model": {k: v.detach().cpu().clone() for k, v in self.model.denoiser.state_dict().items()},
             "ema": ema_state,
-            "critic": {k: v.detach().cpu().clone() for k, v in critic.state_dict().items()} if critic is not None else {},
+            "critic": {k: v.detach().cpu().clone() for k, v in critic.state_dict().items()}
+            if critic is not None
+            else {},
             "optimizer": self.optimizer.state_dict(),
             "layout": self.layout.to_dict(),
             "normalizer": self.norm.to_dict(),

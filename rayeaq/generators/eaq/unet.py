@@ -9,6 +9,7 @@ The network only maps ``(x_k, k) -> prediction``; the noising math lives in ``pr
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 from torch import nn
@@ -24,7 +25,9 @@ class SinusoidalEmbedding(nn.Module):
 
     def forward(self, k: torch.Tensor) -> torch.Tensor:
         half = self.dim // 2
-        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=k.device, dtype=torch.float32) / max(half - 1, 1))
+        freqs = torch.exp(
+            -math.log(10000.0) * torch.arange(half, device=k.device, dtype=torch.float32) / max(half - 1, 1)
+        )
         args = k.float()[:, None] * freqs[None, :]
         return torch.cat([args.sin(), args.cos()], dim=-1)
 
@@ -48,7 +51,8 @@ class ResidualTemporalBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         h = self.block1(x) + self.emb(emb)[:, :, None]
-        return self.block2(h) + self.residual(x)
+        out: torch.Tensor = self.block2(h) + self.residual(x)
+        return out
 
 
 class TemporalUNet(nn.Module):
@@ -58,40 +62,51 @@ class TemporalUNet(nn.Module):
     halves the horizon.
     """
 
-    def __init__(self, channels: int, dim: int = 32, dim_mults: tuple[int, ...] = (1, 2, 4),
-                 kernel: int = 5, groups: int = 8):
+    def __init__(
+        self, channels: int, dim: int = 32, dim_mults: tuple[int, ...] = (1, 2, 4), kernel: int = 5, groups: int = 8
+    ):
         super().__init__()
         widths = [dim * m for m in dim_mults]
         emb_dim = dim * 4
         self.levels = len(widths)
-        self.step_emb = nn.Sequential(SinusoidalEmbedding(dim), nn.Linear(dim, emb_dim), nn.Mish(), nn.Linear(emb_dim, emb_dim))
+        self.step_emb = nn.Sequential(
+            SinusoidalEmbedding(dim), nn.Linear(dim, emb_dim), nn.Mish(), nn.Linear(emb_dim, emb_dim)
+        )
         self.inp = nn.Conv1d(channels, dim, 1)
         self.downs = nn.ModuleList()
         c_prev = dim
         for i, w in enumerate(widths):
             last = i == len(widths) - 1
-            self.downs.append(nn.ModuleList([
-                ResidualTemporalBlock(c_prev, w, emb_dim, kernel, groups),
-                ResidualTemporalBlock(w, w, emb_dim, kernel, groups),
-                nn.Conv1d(w, w, 3, stride=2, padding=1) if not last else nn.Identity(),
-            ]))
+            self.downs.append(
+                nn.ModuleList(
+                    [
+                        ResidualTemporalBlock(c_prev, w, emb_dim, kernel, groups),
+                        ResidualTemporalBlock(w, w, emb_dim, kernel, groups),
+                        nn.Conv1d(w, w, 3, stride=2, padding=1) if not last else nn.Identity(),
+                    ]
+                )
+            )
             c_prev = w
         self.mid1 = ResidualTemporalBlock(c_prev, c_prev, emb_dim, kernel, groups)
         self.mid2 = ResidualTemporalBlock(c_prev, c_prev, emb_dim, kernel, groups)
         self.ups = nn.ModuleList()
         for i, w in reversed(list(enumerate(widths[:-1]))):
-            self.ups.append(nn.ModuleList([
-                ResidualTemporalBlock(c_prev + widths[i + 1], w, emb_dim, kernel, groups),
-                ResidualTemporalBlock(w, w, emb_dim, kernel, groups),
-                nn.ConvTranspose1d(w, w, 4, stride=2, padding=1),
-            ]))
+            self.ups.append(
+                nn.ModuleList(
+                    [
+                        ResidualTemporalBlock(c_prev + widths[i + 1], w, emb_dim, kernel, groups),
+                        ResidualTemporalBlock(w, w, emb_dim, kernel, groups),
+                        nn.ConvTranspose1d(w, w, 4, stride=2, padding=1),
+                    ]
+                )
+            )
             c_prev = w
         self.out = nn.Sequential(ConvBlock(c_prev + widths[0], dim, kernel, groups), nn.Conv1d(dim, channels, 1))
 
     @property
     def multiple(self) -> int:
         """The padded horizon must be a multiple of this."""
-        return 2 ** (self.levels - 1)
+        return 1 << (self.levels - 1)
 
     def forward(self, x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         h_in = x.shape[-1]
@@ -101,16 +116,19 @@ class TemporalUNet(nn.Module):
         emb = self.step_emb(k)
         h = self.inp(x)
         skips = []
-        for block1, block2, down in self.downs:
+        for level in self.downs:
+            block1, block2, down = cast(nn.ModuleList, level)
             h = block2(block1(h, emb), emb)
             skips.append(h)
             h = down(h)
         h = self.mid2(self.mid1(h, emb), emb)
         skip_iter = iter(reversed(skips[:-1]))
         h = torch.cat([h, skips[-1]], dim=1) if self.levels > 1 else h
-        for block1, block2, up in self.ups:
+        for level in self.ups:
+            block1, block2, up = cast(nn.ModuleList, level)
             h = up(block2(block1(h, emb), emb))
             h = torch.cat([h, next(skip_iter)], dim=1)
         if self.levels == 1:
             h = torch.cat([h, skips[0]], dim=1)
-        return self.out(h)[..., :h_in]
+        out: torch.Tensor = self.out(h)[..., :h_in]
+        return out

@@ -61,6 +61,7 @@ def cql_loss(out: TrainOutputs) -> torch.Tensor:
 def qmix_loss(out: TrainOutputs, cql_weight: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """TD loss (+ ``cql_weight`` * CQL; weight 0 is plain QMIX) and detached statistics."""
     td = td_loss(out)
+    assert out.q_tot is not None and out.target is not None  # checked by td_loss
     stats = {
         "td_loss": td.detach(),
         "q_taken_mean": masked_mean(out.q_tot.detach(), out.mask),

@@ -45,12 +45,17 @@ class NetSpec:
 class QMIXNetworks(nn.Module):
     """Online agent network (+ mixer) and their target copies (no gradients)."""
 
+    state_mean: torch.Tensor  # buffers (registered in __init__)
+    state_std: torch.Tensor
+
     def __init__(self, spec: NetSpec) -> None:
         super().__init__()
         self.spec = spec
         din = input_dim(spec.obs_dim, spec.n_agents, spec.n_actions, spec.obs_last_action, spec.obs_agent_id)
         self.agent = RNNAgent(din, spec.n_actions, spec.hidden_dim)
-        self.mixer = QMixer(spec.n_agents, spec.state_dim, spec.mixing_embed_dim, spec.hypernet_embed) if spec.mixer else None
+        self.mixer = (
+            QMixer(spec.n_agents, spec.state_dim, spec.mixing_embed_dim, spec.hypernet_embed) if spec.mixer else None
+        )
         self.target_agent = copy.deepcopy(self.agent).requires_grad_(False)
         self.target_mixer = copy.deepcopy(self.mixer).requires_grad_(False) if self.mixer is not None else None
         # Global-state normaliser for the mixer, fitted on the training data (real and synthetic alike) and
@@ -71,7 +76,9 @@ class QMIXNetworks(nn.Module):
     # ---- acting --------------------------------------------------------------------------------
     def inputs(self, obs: torch.Tensor, last_actions: torch.Tensor | None) -> torch.Tensor:
         """Agent inputs ``[*L, N, Din]`` from obs ``[*L, N, Do]`` and last actions ``[*L, N]`` (-1 = none)."""
-        return build_inputs(obs, last_actions if self.spec.obs_last_action else None, self.spec.n_actions, self.spec.obs_agent_id)
+        return build_inputs(
+            obs, last_actions if self.spec.obs_last_action else None, self.spec.n_actions, self.spec.obs_agent_id
+        )
 
     @torch.no_grad()
     def act(
@@ -107,15 +114,22 @@ class QMIXNetworks(nn.Module):
                 chooser = q.detach() if double_q else q_tgt
                 best = masked_argmax(chooser[:, 1:], avail[:, 1:])  # [B, T', N]
                 next_q = q_tgt[:, 1:].gather(-1, best.unsqueeze(-1)).squeeze(-1)
+                assert self.target_mixer is not None  # built together with the mixer
                 next_tot = self.target_mixer(next_q, state[:, 1:])
                 target = td_targets(batch["reward"][:, :-1].to(q.dtype), batch["terminated"][:, :-1], next_tot, gamma)
         return TrainOutputs(
-            q=q[:, :-1], chosen_q=chosen, avail=avail[:, :-1], actions=step_actions, mask=mask, q_tot=q_tot, target=target
+            q=q[:, :-1],
+            chosen_q=chosen,
+            avail=avail[:, :-1],
+            actions=step_actions,
+            mask=mask,
+            q_tot=q_tot,
+            target=target,
         )
 
     @torch.no_grad()
     def update_targets(self) -> None:
         """Hard copy of the online networks into the targets."""
         self.target_agent.load_state_dict(self.agent.state_dict())
-        if self.mixer is not None:
+        if self.mixer is not None and self.target_mixer is not None:
             self.target_mixer.load_state_dict(self.mixer.state_dict())

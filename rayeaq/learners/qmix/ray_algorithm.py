@@ -24,8 +24,9 @@ How the parts map onto RLlib 2.60's new API stack, and where they could not:
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -39,6 +40,9 @@ from rayeaq.learners.qmix.config import EvaluateConfig
 from rayeaq.learners.qmix.networks import NetSpec
 from rayeaq.learners.qmix.ray_module import MODULE_ID, module_spec, spaces
 from rayeaq.learners.qmix.sampler import EpisodeSampler
+
+if TYPE_CHECKING:
+    from rayeaq.learners.qmix.ray_rollout import RolloutRunner
 
 
 class QMIXConfig(AlgorithmConfig):
@@ -96,7 +100,7 @@ class QMIXConfig(AlgorithmConfig):
         rollout_workers: int = NotProvided,
         rollout_worker_cpus: float = NotProvided,
         torch_threads: int = NotProvided,
-    ) -> "QMIXConfig":
+    ) -> QMIXConfig:
         """Set the QMIX-specific options (RLlib's builder style: only the given ones change).
 
         ``data_seed`` seeds the batch sampler, ``mixture_seed`` the choice of episodes in the mixture
@@ -134,7 +138,7 @@ class QMIXConfig(AlgorithmConfig):
             self._value_error("QMIXConfig.qmix(net=NetSpec(...)) is required (sizes of the team networks)")
         if self.qmix_algorithm not in ("qmix", "bc"):
             self._value_error(f"qmix_algorithm must be 'qmix' or 'bc', got {self.qmix_algorithm!r}")
-        if self.qmix_algorithm == "bc" and self.net.mixer:
+        if self.qmix_algorithm == "bc" and self.net is not None and self.net.mixer:
             self._value_error("behaviour cloning uses no mixer: NetSpec(mixer=False)")
 
 
@@ -143,7 +147,7 @@ def to_train_batch(arrays: dict[str, np.ndarray], num_shards: int) -> list[Multi
     b = arrays["obs"].shape[0]
     bounds = np.linspace(0, b, num_shards + 1).astype(int)
     out = []
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
+    for lo, hi in itertools.pairwise(bounds):
         part = {k: v[lo:hi] for k, v in arrays.items()}
         steps = int(part["filled"].sum())
         out.append(MultiAgentBatch({MODULE_ID: SampleBatch(part)}, env_steps=steps))
@@ -164,7 +168,7 @@ class QMIX(Algorithm):
         super().setup(config)
         self._sampler: EpisodeSampler | None = None
         self.dataset_stats: dict[str, float] = {}
-        self._rollout = None
+        self._rollout: RolloutRunner | None = None
         self._env_steps_trained = 0
         if self.config.datasets:
             from rayeaq.data.reader import load_mixture
@@ -176,7 +180,9 @@ class QMIX(Algorithm):
         """Train on these episodes (an :class:`EpisodeBatch`); records the data's own return and win rate."""
         self._sampler = EpisodeSampler(episodes, seed=self.config.data_seed)
         states = torch.from_numpy(episodes.state[episodes.filled])
-        self.learner_group.foreach_learner(lambda learner: learner.module[MODULE_ID].unwrapped().nets.fit_state_normaliser(states))
+        self.learner_group.foreach_learner(
+            lambda learner: learner.module[MODULE_ID].unwrapped().nets.fit_state_normaliser(states)
+        )
         mean = float(episodes.episode_return.mean())
         self.dataset_stats = {
             "dataset_episodes": len(episodes),
@@ -210,7 +216,7 @@ class QMIX(Algorithm):
     def net_state(self) -> dict[str, np.ndarray]:
         """State dict of the team networks (numpy), from the first learner."""
         weights = self.learner_group.get_weights(module_ids=[MODULE_ID])[MODULE_ID]
-        return {k[len("nets."):]: np.asarray(v) for k, v in weights.items() if k.startswith("nets.")}
+        return {k[len("nets.") :]: np.asarray(v) for k, v in weights.items() if k.startswith("nets.")}
 
     @override(Algorithm)
     def evaluate(self, parallel_train_future: Any = None) -> dict:
@@ -225,8 +231,14 @@ class QMIX(Algorithm):
 
         if self._rollout is None:
             c = self.config
-            self._rollout = RolloutRunner(c.env_config, c.net, c.eval_envs, c.rollout_workers, c.rollout_worker_cpus,
-                                          torch_threads=c.torch_threads)
+            self._rollout = RolloutRunner(
+                c.env_config,
+                c.net,
+                c.eval_envs,
+                c.rollout_workers,
+                c.rollout_worker_cpus,
+                torch_threads=c.torch_threads,
+            )
         seeds = (self.config.eval_seed + np.arange(episodes, dtype=np.int64)) % (2**31 - 1)
         result = self._rollout.run(self.net_state(), seeds)
         metrics = result.summary(self._rollout.max_return)

@@ -21,7 +21,7 @@ class QMIXTorchLearner(TorchLearner):
 
     @override(TorchLearner)
     def compute_loss_for_module(self, *, module_id: str, config: Any, batch: dict, fwd_out: dict) -> Any:
-        out = TrainOutputs(**{name: fwd_out.get(name) for name in TrainOutputs._fields})
+        out = TrainOutputs._make(fwd_out.get(name) for name in TrainOutputs._fields)
         if config.qmix_algorithm == "bc":
             loss, stats = bc_loss(out)
         else:
@@ -33,7 +33,7 @@ class QMIXTorchLearner(TorchLearner):
     @override(Learner)
     def after_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
         super().after_gradient_based_update(timesteps=timesteps)
-        for module_id in self.module.keys():
+        for module_id in self.module.keys():  # noqa: SIM118 -- MultiRLModule iterates differently from its keys
             module = self.module[module_id].unwrapped()
             module.num_updates += 1
             if int(module.num_updates) % self.config.target_update_interval == 0:

@@ -42,7 +42,8 @@ class RolloutRunner:
     def __init__(
         self, env_config: Any, net: NetSpec, n_envs: int, workers: int, cpus_per_worker: float, torch_threads: int = 1
     ) -> None:
-        self.workers = []
+        self.workers: list[Any] = []
+        self.local: LocalRollout | None = None
         if workers == 0:  # in this process: keep its torch thread count (the learner's ``torch_threads``)
             self.local = LocalRollout(env_config, net, n_envs, torch_threads)
             self.max_return = self.local.max_return()
@@ -50,7 +51,6 @@ class RolloutRunner:
         import ray
 
         actor_cls = ray.remote(num_cpus=cpus_per_worker)(LocalRollout)
-        self.local = None
         self.workers = [actor_cls.remote(env_config, net, n_envs) for _ in range(workers)]
         self.max_return = ray.get(self.workers[0].max_return.remote())
 
@@ -61,7 +61,9 @@ class RolloutRunner:
 
         ref = ray.put(state)
         chunks = [c for c in np.array_split(seeds, len(self.workers)) if len(c)]
-        return RolloutResult.concatenate(ray.get([w.run.remote(ref, c) for w, c in zip(self.workers, chunks)]))
+        return RolloutResult.concatenate(
+            ray.get([w.run.remote(ref, c) for w, c in zip(self.workers, chunks, strict=False)])
+        )
 
     def close(self) -> None:
         import ray

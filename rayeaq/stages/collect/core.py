@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,6 @@ from rayeaq.stages.collect.config import CollectConfig, TierSpec
 
 # ε candidates tried when calibrating a tier to its win-rate band.
 EPSILON_GRID: tuple[float, ...] = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
-FAULT_ENV = "RAYEAQ_FAULT_CRASH_SHARD"  # test hook: crash once before writing this shard
 
 
 @dataclass(frozen=True)
@@ -60,20 +60,33 @@ def policy_name(epsilon: float, cfg: CollectConfig) -> str:
     return f"heuristic_mix(epsilon={epsilon:.3f},target={cfg.policy.target})"
 
 
-def episode_stream(spec: EnvSpec, seeds: np.ndarray, epsilon: float, cfg: CollectConfig, stats_only: bool = False,
-                   shard_sizes: list[int] | None = None):
+def episode_stream(
+    spec: EnvSpec,
+    seeds: np.ndarray,
+    epsilon: float,
+    cfg: CollectConfig,
+    stats_only: bool = False,
+    shard_sizes: list[int] | None = None,
+):
     """The configured behaviour policy's episodes: fused JAX collector, or the host loop for a checkpoint."""
     if cfg.policy.kind == "qmix_checkpoint":
         from rayeaq.stages.collect.host_rollout import run_episodes_host
 
         policy = _checkpoint_policy(str(cfg.policy.checkpoint))
-        return run_episodes_host(spec, seeds, epsilon, policy, n_slots=cfg.envs_per_worker, stats_only=stats_only,
-                                 shard_sizes=shard_sizes)
+        return run_episodes_host(
+            spec, seeds, epsilon, policy, n_slots=cfg.envs_per_worker, stats_only=stats_only, shard_sizes=shard_sizes
+        )
     from rayeaq.stages.collect.rollout import run_episodes
 
     return run_episodes(
-        spec, seeds, epsilon, target_mode=cfg.policy.target, n_slots=cfg.envs_per_worker,
-        chunk_steps=cfg.chunk_steps, stats_only=stats_only, shard_sizes=shard_sizes,
+        spec,
+        seeds,
+        epsilon,
+        target_mode=cfg.policy.target,
+        n_slots=cfg.envs_per_worker,
+        chunk_steps=cfg.chunk_steps,
+        stats_only=stats_only,
+        shard_sizes=shard_sizes,
     )
 
 
@@ -100,8 +113,7 @@ def measure_epsilons(
     for eps in epsilons:
         ids = np.arange(n_episodes)
         seeds = np.array([derive_seed(root_seed, "calibrate", tier, f"{eps:.4f}", int(i)) for i in ids])
-        for _, stats in episode_stream(spec, seeds, eps, cfg, stats_only=True):
-            pass
+        ((_, stats),) = deque(episode_stream(spec, seeds, eps, cfg, stats_only=True), maxlen=1)  # the last item
         rows.append(
             {
                 "epsilon": float(eps),
@@ -140,7 +152,9 @@ def collect_shards(
     """
     shard_dir = Path(dataset_dir) / SHARD_DIR
     todo = [s for s in shards if not (shard_dir / s.name).is_file()]
-    summaries = [{"shard": s.name, "episodes": s.stop - s.first, "steps": 0, "skipped": True} for s in shards if s not in todo]
+    summaries = [
+        {"shard": s.name, "episodes": s.stop - s.first, "steps": 0, "skipped": True} for s in shards if s not in todo
+    ]
     if not todo:
         return summaries
     ids = np.concatenate([s.ids for s in todo])
@@ -156,10 +170,10 @@ def collect_shards(
             for k in assembler.complete_shards():
                 sel = slice(int(starts[k]), int(starts[k + 1]))
                 batch = _batch_from_buffer(assembler.pop(k), ids[sel], seeds[sel], behaviour)
-                _maybe_inject_fault(todo[k], Path(dataset_dir))
                 pending.append(writer.submit(write_shard, shard_dir, batch, todo[k].name))
-                summaries.append({"shard": todo[k].name, "episodes": len(batch), "steps": batch.transitions,
-                                  "skipped": False})
+                summaries.append(
+                    {"shard": todo[k].name, "episodes": len(batch), "steps": batch.transitions, "skipped": False}
+                )
         for future in pending:
             future.result()  # re-raises a failed write
     return summaries
@@ -185,27 +199,20 @@ def _batch_from_buffer(buffer, ids: np.ndarray, seeds: np.ndarray, behaviour: st
     )
 
 
-def _maybe_inject_fault(shard: ShardPlan, dataset_dir: Path) -> None:
-    """Test hook: with RAYEAQ_FAULT_CRASH_SHARD=<first id>, kill this process once before that shard."""
-    target = os.environ.get(FAULT_ENV)
-    if target is None or int(target) != shard.first:
-        return
-    marker = dataset_dir / f".fault-injected-{shard.first}"
-    if marker.exists():
-        return
-    marker.write_text("crashed once here on purpose\n")
-    os._exit(17)
-
-
 def content_key(cfg, tier: str) -> str:
     """Hash of everything that decides a tier's episodes (not how many workers collect them)."""
     import hashlib
 
     c = cfg.collect
     decisive = {
-        "seed": cfg.seed, "tier": tier, "env": cfg.env.model_dump(mode="json"), "episodes": c.episodes,
-        "shard_episodes": c.shard_episodes, "band": c.tier_bands[tier].model_dump(mode="json"),
-        "policy": c.policy.model_dump(mode="json"), "calibration_episodes": c.calibration_episodes,
+        "seed": cfg.seed,
+        "tier": tier,
+        "env": cfg.env.model_dump(mode="json"),
+        "episodes": c.episodes,
+        "shard_episodes": c.shard_episodes,
+        "band": c.tier_bands[tier].model_dump(mode="json"),
+        "policy": c.policy.model_dump(mode="json"),
+        "calibration_episodes": c.calibration_episodes,
     }
     return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -9,8 +9,9 @@ published atomically, so a crash never loses or duplicates an episode.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import ray
 
@@ -28,6 +29,10 @@ class CollectorActor:
         # torch is imported (with bounded threads) only for a checkpoint policy: see core._checkpoint_policy
         self.spec, self.cfg, self.root_seed = spec, cfg, root_seed
 
+    def pid(self) -> int:
+        """The actor's process id (for monitoring, and for the crash-recovery test)."""
+        return os.getpid()
+
     def measure(self, tier: str, epsilons: list[float], n_episodes: int) -> list[dict]:
         return core.measure_epsilons(self.spec, epsilons, n_episodes, self.root_seed, tier, self.cfg)
 
@@ -40,12 +45,12 @@ class CollectorPool:
 
     def __init__(self, spec: EnvSpec, cfg: CollectConfig, root_seed: int):
         options: dict = {"num_cpus": cfg.cpus_per_worker}
-        if os.environ.get(core.FAULT_ENV):  # forward the fault-injection test hook to the actors
-            options["runtime_env"] = {"env_vars": {core.FAULT_ENV: os.environ[core.FAULT_ENV]}}
-        self.actors = [CollectorActor.options(**options).remote(spec, cfg, root_seed) for _ in range(cfg.workers)]
+        actor_cls: Any = CollectorActor  # ray.remote gives the class .options/.remote (untyped)
+        self.actors = [actor_cls.options(**options).remote(spec, cfg, root_seed) for _ in range(cfg.workers)]
 
-    def map(self, calls: list[Callable], on_result: Callable[[object], None],
-            on_tick: Callable[[], None] | None = None) -> list:
+    def map(
+        self, calls: list[Callable], on_result: Callable[[object], None], on_tick: Callable[[], None] | None = None
+    ) -> list:
         """Run ``call(actor) -> ObjectRef`` for each item on the next idle actor; results in order.
         ``on_tick`` is called about once a second while calls run (progress polling)."""
         results: list = [None] * len(calls)
@@ -73,7 +78,11 @@ class CollectorPool:
         return [row for rows in self.map(calls, lambda _: None) for row in rows]
 
     def collect(
-        self, tier: str, shards: list[core.ShardPlan], epsilon: float, dataset_dir: Path,
+        self,
+        tier: str,
+        shards: list[core.ShardPlan],
+        epsilon: float,
+        dataset_dir: Path,
         on_progress: Callable[[int], None],
     ) -> list[dict]:
         """Collect ``shards``; ``on_progress(episodes on disk)`` is called as shards appear."""

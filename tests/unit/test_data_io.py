@@ -125,7 +125,7 @@ def test_malformed_card(tmp_path):
     card = json.loads(card_path.read_text())
     del card["map"]
     card_path.write_text(json.dumps(card))
-    with pytest.raises(DatasetError, match="card.json: field map"):
+    with pytest.raises(DatasetError, match=r"card.json: field map"):
         read_card(tmp_path / "d")
     card_path.write_text("{not json")
     with pytest.raises(DatasetError, match="not valid JSON"):

@@ -1,4 +1,4 @@
-"""A real tiny ``rayeaq.tune`` sweep shared by the analysis tests (tests/test_analysis_loader.py, test_report.py).
+"""A real tiny ``rayeaq.tune`` sweep shared by the analysis tests (tests/e2e/test_analysis_loader.py, test_report.py).
 
 The quickstart config with budgets cut to the bone: SMAX 3m medium tier, augmenters none / eaq / eaq_noq,
 seeds 0 and 1 (6 trials), synthetic shards kept for the t-SNE. It runs once per test session through the
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "tune_configs" / "quickstart.yaml"
 
 
@@ -21,12 +21,24 @@ TINY = [
     f"tune.space={{augment.augmenter: {{grid_search: [{', '.join(AUGMENTERS)}]}}, "
     f"seed: {{grid_search: [{', '.join(map(str, SEEDS))}]}}}}",
     "tune.keep_synthetic=true",
-    "collect.episodes=48", "collect.shard_episodes=48", "collect.envs_per_worker=32",
+    "collect.episodes=48",
+    "collect.shard_episodes=48",
+    "collect.envs_per_worker=32",
     "collect.tier_bands.medium.epsilon=0.1",  # fixed ε: no calibration
-    "diffusion.horizon=8", "diffusion.n_diffusion_steps=10", "fit.steps=10", "fit.report_every=5", "fit.checkpoint_every=10",
-    "augment.sampling_steps=3", "augment.fidelity_samples=50", "augment.batch_size=64",
-    f"evaluate.updates={UPDATES}", f"evaluate.eval_interval={EVAL_INTERVAL}", "evaluate.eval_episodes=8",
-    "evaluate.final_eval_episodes=16", "evaluate.eval_envs=8", "evaluate.batch_size=8",
+    "diffusion.horizon=8",
+    "diffusion.n_diffusion_steps=10",
+    "fit.steps=10",
+    "fit.report_every=5",
+    "fit.checkpoint_every=10",
+    "augment.sampling_steps=3",
+    "augment.fidelity_samples=50",
+    "augment.batch_size=64",
+    f"evaluate.updates={UPDATES}",
+    f"evaluate.eval_interval={EVAL_INTERVAL}",
+    "evaluate.eval_episodes=8",
+    "evaluate.final_eval_episodes=16",
+    "evaluate.eval_envs=8",
+    "evaluate.batch_size=8",
     "evaluate.checkpoint=false",
 ]
 

@@ -4,19 +4,38 @@ from __future__ import annotations
 
 import pytest
 import torch
-from support.smooth_episodes import toy_episodes
 
 from rayeaq.core.errors import ConfigError, DatasetError
 from rayeaq.data.writer import write_dataset
 from rayeaq.envs.spec import EnvSpec
-from rayeaq.generators.eaq.train import FAULT_NAN_ENV, NonFiniteLossError
+from rayeaq.generators.eaq.train import NonFiniteLossError
 from rayeaq.run_config import load_run_config
+from support.faults import train_loop_with_nan_at
+from support.smooth_episodes import toy_episodes
 
-SPEC = EnvSpec(backend="smax", map="3m", n_agents=2, n_enemies=2, n_actions=7, obs_shape=6, state_shape=8,
-               episode_limit=15, action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
-               max_return=2.0, reward_scale="test")
-TINY = ["diffusion.dim=8", "diffusion.dim_mults=[1,2]", "diffusion.n_diffusion_steps=10", "diffusion.groups=4",
-        "fit.batch_size=8", "fit.report_every=1", "fit.checkpoint_every=2", "fit.cpus_per_worker=0.9"]
+SPEC = EnvSpec(
+    backend="smax",
+    map="3m",
+    n_agents=2,
+    n_enemies=2,
+    n_actions=7,
+    obs_shape=6,
+    state_shape=8,
+    episode_limit=15,
+    action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
+    max_return=2.0,
+    reward_scale="test",
+)
+TINY = [
+    "diffusion.dim=8",
+    "diffusion.dim_mults=[1,2]",
+    "diffusion.n_diffusion_steps=10",
+    "diffusion.groups=4",
+    "fit.batch_size=8",
+    "fit.report_every=1",
+    "fit.checkpoint_every=2",
+    "fit.cpus_per_worker=0.9",
+]
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +49,7 @@ def test_fit_two_workers_then_resume(ray_local, toy_dataset, tmp_path):
     from rayeaq.stages.fit import run_fit
 
     out = tmp_path / "fit"
-    cfg = load_run_config(None, TINY + ["fit.steps=4", "fit.num_workers=2"])
+    cfg = load_run_config(None, [*TINY, "fit.steps=4", "fit.num_workers=2"])
     first = run_fit(cfg, toy_dataset, out)
     assert first["step"] == 4 and first["resumed_from"] == 0 and first["workers"] == 2
     payload = torch.load(out / "checkpoint" / "generator.pt", weights_only=True)
@@ -38,7 +57,7 @@ def test_fit_two_workers_then_resume(ray_local, toy_dataset, tmp_path):
     assert [row["step"] for row in payload["history"]] == [1, 2, 3, 4]
     assert (out / "losses.csv").is_file() and (out / "run.json").is_file() and (out / "config.resolved.yaml").is_file()
 
-    cfg = load_run_config(None, TINY + ["fit.steps=6", "fit.num_workers=2"])
+    cfg = load_run_config(None, [*TINY, "fit.steps=6", "fit.num_workers=2"])
     second = run_fit(cfg, toy_dataset, out)
     assert second["resumed_from"] == 4 and second["step"] == 6
     payload = torch.load(out / "checkpoint" / "generator.pt", weights_only=True)
@@ -46,10 +65,11 @@ def test_fit_two_workers_then_resume(ray_local, toy_dataset, tmp_path):
 
 
 def test_nan_loss_stops_with_one_line_error(ray_local, toy_dataset, tmp_path, monkeypatch):
+    from rayeaq.generators.eaq import ray_fit
     from rayeaq.stages.fit import run_fit
 
-    monkeypatch.setenv(FAULT_NAN_ENV, "3")
-    cfg = load_run_config(None, TINY + ["fit.steps=5", "fit.num_workers=1"])
+    monkeypatch.setattr(ray_fit, "train_loop_per_worker", train_loop_with_nan_at(3))  # NaN loss in the worker
+    cfg = load_run_config(None, [*TINY, "fit.steps=5", "fit.num_workers=1"])
     with pytest.raises(NonFiniteLossError) as err:
         run_fit(cfg, toy_dataset, tmp_path / "nan")
     assert "\n" not in str(err.value) and "loss became nan at step 3" in str(err.value)
@@ -74,12 +94,12 @@ def test_fit_refuses_out_of_another_fit(toy_dataset, tmp_path):
     from rayeaq.stages.fit import run_fit
 
     out = tmp_path / "fit"
-    cfg = load_run_config(None, TINY + ["fit.steps=4"])
+    cfg = load_run_config(None, [*TINY, "fit.steps=4"])
     inputs = fit_inputs(cfg, load_dataset(toy_dataset))
     check_out_dir(out, cfg, inputs)  # nothing there yet
     write_run_info(out, cfg, "fit", {"dataset": inputs["dataset"], "layout": inputs["layout"]})
-    check_out_dir(out, load_run_config(None, TINY + ["fit.steps=8", "fit.lr=1e-5"]), inputs)  # fit.* may change
-    other = load_run_config(None, TINY + ["diffusion.q_weight=0.5"])
+    check_out_dir(out, load_run_config(None, [*TINY, "fit.steps=8", "fit.lr=1e-5"]), inputs)  # fit.* may change
+    other = load_run_config(None, [*TINY, "diffusion.q_weight=0.5"])
     with pytest.raises(ConfigError, match="holds a fit of another diffusion config; use another --out") as err:
         run_fit(other, toy_dataset, out)  # refused before Ray is needed
     assert "\n" not in str(err.value)

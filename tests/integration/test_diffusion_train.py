@@ -5,23 +5,35 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from support.smooth_episodes import toy_episodes
 
 from rayeaq.envs.spec import EnvSpec
 from rayeaq.generators.eaq.config import DiffusionConfig, FitConfig
 from rayeaq.generators.eaq.layout import Layout
 from rayeaq.generators.eaq.sample import Generator
 from rayeaq.generators.eaq.train import (
+    NonFiniteLossError,
     Trainer,
     fit_normalizer,
     load_checkpoint,
     prepare_data,
     save_checkpoint,
 )
+from support.faults import make_loss_nan_at
+from support.smooth_episodes import toy_episodes
 
-SPEC = EnvSpec(backend="smax", map="3m", n_agents=2, n_enemies=2, n_actions=7, obs_shape=6, state_shape=8,
-               episode_limit=15, action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
-               max_return=2.0, reward_scale="test")
+SPEC = EnvSpec(
+    backend="smax",
+    map="3m",
+    n_agents=2,
+    n_enemies=2,
+    n_actions=7,
+    obs_shape=6,
+    state_shape=8,
+    episode_limit=15,
+    action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
+    max_return=2.0,
+    reward_scale="test",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -36,8 +48,16 @@ def one_thread():
 def build(dcfg: DiffusionConfig, fcfg: FitConfig, n_episodes: int, seed: int = 0):
     torch.manual_seed(seed)
     episodes = toy_episodes(SPEC, n_episodes, seed=seed)
-    layout = Layout(SPEC.n_agents, SPEC.obs_shape, SPEC.n_actions, SPEC.state_shape, SPEC.episode_limit,
-                    SPEC.max_seq_len, dcfg.include_state, dcfg.include_avail)
+    layout = Layout(
+        SPEC.n_agents,
+        SPEC.obs_shape,
+        SPEC.n_actions,
+        SPEC.state_shape,
+        SPEC.episode_limit,
+        SPEC.max_seq_len,
+        dcfg.include_state,
+        dcfg.include_avail,
+    )
     norm = fit_normalizer(episodes, layout, dcfg.window_stride)
     data = prepare_data(episodes, layout, norm, dcfg.window_stride)
     return Trainer(dcfg, fcfg, layout, norm), data, episodes
@@ -54,7 +74,9 @@ def test_tiny_model_overfits_and_reconstructs(tmp_path):
     save_checkpoint(tmp_path, payload)
     gen = Generator(load_checkpoint(tmp_path), use_ema=True)
     decoded, _ = gen.sample(12, "ddim", 20, seed=3, batch_size=12)
-    sampled = gen.norm.normalize(gen.norm.unnormalize(gen.sample_normalized(12, "ddim", 20, torch.Generator().manual_seed(3)).numpy()))
+    sampled = gen.norm.normalize(
+        gen.norm.unnormalize(gen.sample_normalized(12, "ddim", 20, torch.Generator().manual_seed(3)).numpy())
+    )
     real = data.x.numpy()
     dist = ((sampled[:, None] - real[None]) ** 2).mean(axis=(2, 3))  # [samples, real]
     nearest = dist.argmin(axis=1)
@@ -73,8 +95,9 @@ def test_q_weight_raises_predicted_qtot(objective):
     """Same data, seeds and steps: λ > 0 yields samples with a higher Q-total than λ = 0 (EAQ⁻Q)."""
     results = {}
     for lam in (0.0, 1.0):
-        dcfg = DiffusionConfig(dim=16, dim_mults=[1, 2], n_diffusion_steps=20, q_weight=lam, objective=objective,
-                               critic_hidden=16)
+        dcfg = DiffusionConfig(
+            dim=16, dim_mults=[1, 2], n_diffusion_steps=20, q_weight=lam, objective=objective, critic_hidden=16
+        )
         fcfg = FitConfig(steps=150, batch_size=16, lr=2e-3, ema_decay=0.9, ema_start=0)
         trainer, data, _ = build(dcfg, fcfg, n_episodes=16, seed=0)
         trainer.run(data, seed=1)
@@ -101,8 +124,22 @@ def test_resume_is_exact_and_uses_configured_lr():
     resumed, _, _ = build(dcfg, FitConfig(steps=6, batch_size=4, ema_start=0), n_episodes=3, seed=1)
     resumed.load_payload(payload)
     resumed.run(data, seed=5)
-    for a, b in zip(whole.model.parameters(), resumed.model.parameters()):
+    for a, b in zip(whole.model.parameters(), resumed.model.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     lowered, _, _ = build(dcfg, FitConfig(steps=6, lr=1e-5), n_episodes=3)
     lowered.load_payload(payload)
     assert [g["lr"] for g in lowered.optimizer.param_groups] == [1e-5] * len(lowered.optimizer.param_groups)
+
+
+def test_non_finite_loss_stops_before_the_update(monkeypatch):
+    """A NaN loss at step 3 raises a one-line NonFiniteLossError; the weights keep step 2's values."""
+    dcfg = DiffusionConfig(dim=8, dim_mults=[1, 2], n_diffusion_steps=10, groups=4)
+    trainer, data, _ = build(dcfg, FitConfig(steps=5, batch_size=4), n_episodes=3)
+    monkeypatch.setattr(Trainer, "train_step", Trainer.train_step)  # undone after the test
+    make_loss_nan_at(Trainer, 3)
+    steps: list[int] = []
+    with pytest.raises(NonFiniteLossError) as err:
+        trainer.run(data, seed=5, on_step=lambda tr, _: steps.append(tr.step))
+    assert "\n" not in str(err.value) and "loss became nan at step 3" in str(err.value)
+    assert steps == [1, 2] and trainer.step == 2
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
