@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("core", ("rayeaq.core", "rayeaq")),
