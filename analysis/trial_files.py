@@ -49,11 +49,15 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 """Canonical name -> the reported names it is read from (``rayeaq.sweep`` vs ``rayeaq.evaluate``)."""
 
+
 def ignored_by(augmenter: str) -> tuple[str, ...]:
     """Canonical parameters an augmenter does not use (its registry entry's ignored keys): NaN in its rows."""
     prefixes = ignored_keys(augmenter)
-    return tuple(name for name, keys in PARAMS.items() if name != "augmenter"
-                 and any(k.startswith(prefixes) for k in keys if "." in k))
+    return tuple(
+        name
+        for name, keys in PARAMS.items()
+        if name != "augmenter" and any(k.startswith(prefixes) for k in keys if "." in k)
+    )
 
 
 PARAM_PREFIXES = ("point.",)
@@ -112,7 +116,7 @@ def _read_json(path: Path) -> Any:
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     """JSON lines; a torn last line (a trial killed mid-write) is skipped."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError:

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import Report, Stats, paired, rate  # noqa: E402
+from harness import Report, Stats, paired, rate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,8 +80,9 @@ def collector_core(map_name: str, batch: int, episodes: int, epsilon: float):
     spec = smax_spec(map_name)
 
     def work() -> float:
-        for _, assembler in run_episodes(spec, np.arange(episodes) + 10_000, epsilon, n_slots=batch):
-            pass
+        assembler = None
+        for _, assembler in run_episodes(spec, np.arange(episodes) + 10_000, epsilon, n_slots=batch):  # noqa: B007
+            pass  # the generator yields after every chunk; the last assembler holds the episodes
         return float(assembler.whole().filled.sum())
 
     return work
@@ -91,10 +92,19 @@ def command(map_name: str, batch: int, episodes: int, epsilon: float) -> tuple[f
     """(env-steps/s the command reports, its wall time) of one ``python -m rayeaq.collect`` process."""
     with tempfile.TemporaryDirectory() as tmp:
         args = [
-            sys.executable, "-m", "rayeaq.collect", str(ROOT / "tune_configs" / "collect_3m.yaml"),
-            "--out", tmp, f"env.map={map_name}", f"collect.episodes={episodes}", "collect.tiers=[medium]",
-            f"collect.tier_bands.medium.epsilon={epsilon}", "collect.workers=1",
-            f"collect.envs_per_worker={batch}", "collect.shard_episodes=1000",
+            sys.executable,
+            "-m",
+            "rayeaq.collect",
+            str(ROOT / "tune_configs" / "collect_3m.yaml"),
+            "--out",
+            tmp,
+            f"env.map={map_name}",
+            f"collect.episodes={episodes}",
+            "collect.tiers=[medium]",
+            f"collect.tier_bands.medium.epsilon={epsilon}",
+            "collect.workers=1",
+            f"collect.envs_per_worker={batch}",
+            "collect.shard_episodes=1000",
         ]
         start = time.perf_counter()
         proc = subprocess.run(args, capture_output=True, text=True, cwd=ROOT)
@@ -124,14 +134,22 @@ def main() -> None:
     core = collector_core(args.map, args.batch, args.episodes, args.epsilon)
     sim_s, ceil_s = paired(sim, ceiling, args.repeats)
     core_s, warm = rate(core, args.repeats)
-    report.notes.append(f"warm-up (JIT compilation of the three, first batch): {time.perf_counter() - start:.1f} s "
-                        f"(collector core {warm:.1f} s)")
+    report.notes.append(
+        f"warm-up (JIT compilation of the three, first batch): {time.perf_counter() - start:.1f} s "
+        f"(collector core {warm:.1f} s)"
+    )
     cmd = [command(args.map, args.batch, args.episodes, args.epsilon) for _ in range(max(1, args.repeats // 2))]
     report.add("simulator alone (step_env, no policy)", sim_s, "env-steps/s")
     report.add("ceiling (step_env + first legal action)", ceil_s, "env-steps/s")
-    report.add("collector core (no Ray, no I/O)", core_s, "env-steps/s", reference="ceiling (step_env + first legal action)")
-    report.add("python -m rayeaq.collect (1 actor)", Stats([c[0] for c in cmd]), "env-steps/s",
-               reference="ceiling (step_env + first legal action)")
+    report.add(
+        "collector core (no Ray, no I/O)", core_s, "env-steps/s", reference="ceiling (step_env + first legal action)"
+    )
+    report.add(
+        "python -m rayeaq.collect (1 actor)",
+        Stats([c[0] for c in cmd]),
+        "env-steps/s",
+        reference="ceiling (step_env + first legal action)",
+    )
     report.add("python -m rayeaq.collect wall time", Stats([c[1] for c in cmd]), "s")
     report.notes.append("goal: the command >= 0.8x the ceiling from 4 000 episodes up")
     print(report.text())

@@ -7,6 +7,7 @@ ratio, the reference it is divided by) and prints it; ``--json PATH`` also write
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -36,14 +37,18 @@ def machine() -> dict[str, Any]:
     """What a figure depends on: CPU model and count, load average now, thread settings, package versions."""
     versions = {}
     for name in PACKAGES:
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
     threads = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS") if k in os.environ}
-    return {"date": datetime.date.today().isoformat(), "cpu": cpu_model(), "cpus": os.cpu_count(),
-            "load_average": [round(x, 2) for x in os.getloadavg()], "python": platform.python_version(),
-            "threads": threads, "packages": versions}
+    return {
+        "date": datetime.date.today().isoformat(),
+        "cpu": cpu_model(),
+        "cpus": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        "threads": threads,
+        "packages": versions,
+    }
 
 
 @dataclass
@@ -127,9 +132,11 @@ class Report:
 
     def text(self) -> str:
         m = self.machine
-        lines = [f"## {self.title}",
-                 f"{m['date']} | {m['cpu']} x{m['cpus']} | load {m['load_average']} | "
-                 + ", ".join(f"{k} {v}" for k, v in m["packages"].items())]
+        lines = [
+            f"## {self.title}",
+            f"{m['date']} | {m['cpu']} x{m['cpus']} | load {m['load_average']} | "
+            + ", ".join(f"{k} {v}" for k, v in m["packages"].items()),
+        ]
         width = max(len(f.name) for f in self.figures) if self.figures else 10
         for f in self.figures:
             ratio = self.ratio(f.name)
@@ -139,6 +146,11 @@ class Report:
         return "\n".join(lines)
 
     def save(self, path: str | Path) -> None:
-        data = {"title": self.title, "machine": self.machine, "notes": self.notes, "text": self.text(),
-                "figures": [{**asdict(f), "stats": f.stats.values, "ratio": self.ratio(f.name)} for f in self.figures]}
+        data = {
+            "title": self.title,
+            "machine": self.machine,
+            "notes": self.notes,
+            "text": self.text(),
+            "figures": [{**asdict(f), "stats": f.stats.values, "ratio": self.ratio(f.name)} for f in self.figures],
+        }
         Path(path).write_text(json.dumps(data, indent=2), encoding="utf-8")

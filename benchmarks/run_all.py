@@ -45,7 +45,9 @@ def main() -> int:
     for name in args.only:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / f"{name}.json"
-            command = [sys.executable, str(HERE / f"{name}.py"), "--json", str(out)] + (["--quick"] if args.quick else [])
+            command = [sys.executable, str(HERE / f"{name}.py"), "--json", str(out)] + (
+                ["--quick"] if args.quick else []
+            )
             print(f"run_all: {' '.join(command[1:])}", flush=True)
             proc = subprocess.run(command, text=True, capture_output=True)
             sys.stdout.write(proc.stdout)

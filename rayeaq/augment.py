@@ -31,10 +31,12 @@ def _execute(cfg: Any, args: argparse.Namespace, out: Path) -> dict[str, Any]:
 
 def _summary(r: dict[str, Any], out: Path) -> str:
     legal = r["legal_action_share"]
-    return (f"{r['augmenter']}: kept {r['kept']} of {r['sampled']} sampled"
-            f" (share {r['share_kept']:.2f}, legal actions {'n/a' if legal is None else f'{legal:.3f}'})"
-            f" | obs MMD {r.get('obs_mmd', float('nan')):.4f} | coverage {r.get('coverage', float('nan')):.2f}"
-            f" | {r['wall_seconds']:.1f}s | {out}")
+    return (
+        f"{r['augmenter']}: kept {r['kept']} of {r['sampled']} sampled"
+        f" (share {r['share_kept']:.2f}, legal actions {'n/a' if legal is None else f'{legal:.3f}'})"
+        f" | obs MMD {r.get('obs_mmd', float('nan')):.4f} | coverage {r.get('coverage', float('nan')):.2f}"
+        f" | {r['wall_seconds']:.1f}s | {out}"
+    )
 
 
 def _default_out(cfg: Any) -> Path:
@@ -42,8 +44,13 @@ def _default_out(cfg: Any) -> Path:
 
 
 COMMAND = Command(
-    prog="python -m rayeaq.augment", description=__doc__.splitlines()[0], stage="augment", execute=_execute,
-    summary=_summary, default_out=_default_out, arguments=_arguments,
+    prog="python -m rayeaq.augment",
+    description=__doc__.splitlines()[0],
+    stage="augment",
+    execute=_execute,
+    summary=_summary,
+    default_out=_default_out,
+    arguments=_arguments,
     run_info=lambda cfg, args: {"dataset": args.dataset, "checkpoint": args.checkpoint},
     uses_ray=lambda cfg: AUGMENTERS.get(cfg.augment.augmenter).needs_generator,
 )

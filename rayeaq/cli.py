@@ -34,7 +34,7 @@ def prepare_process() -> None:
 class _Parser(argparse.ArgumentParser):
     """Lets options and the positional overrides come in any order (``CONFIG --out D a.b=1``)."""
 
-    def parse_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def,override]
+    def parse_args(self, args=None, namespace=None):
         return self.parse_intermixed_args(args, namespace)
 
 

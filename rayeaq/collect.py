@@ -39,18 +39,30 @@ def _execute(cfg: Any, args: argparse.Namespace, out: Path) -> dict[str, Any]:
 
 def _summary(s: dict[str, Any], out: Path) -> str:
     steps_per_s = s["collected_steps"] / max(s["collect_seconds"], 1e-9)
-    return (f"collected {s['episodes']} episodes, {s['transitions']} transitions ({', '.join(s['tiers'])}) | "
-            f"win rate {s['win_rate']:.3f} | mean return {s['mean_return']:.3f} | wall {s['wall_seconds']:.1f}s | "
-            f"{steps_per_s:,.0f} env-steps/s | {out}")
+    return (
+        f"collected {s['episodes']} episodes, {s['transitions']} transitions ({', '.join(s['tiers'])}) | "
+        f"win rate {s['win_rate']:.3f} | mean return {s['mean_return']:.3f} | wall {s['wall_seconds']:.1f}s | "
+        f"{steps_per_s:,.0f} env-steps/s | {out}"
+    )
 
 
 def _default_out(cfg: Any) -> Path:
     return Path("results") / "datasets" / f"{cfg.env.backend}_{cfg.env.map}_seed{cfg.seed}"
 
 
-COMMAND = Command(prog="python -m rayeaq.collect", description=__doc__.splitlines()[0], stage="collect",
-                  execute=_execute, summary=_summary, default_out=_default_out, arguments=_arguments,
-                  run_info=None, uses_ray=lambda cfg: False, early=_early, config_required=False)
+COMMAND = Command(
+    prog="python -m rayeaq.collect",
+    description=__doc__.splitlines()[0],
+    stage="collect",
+    execute=_execute,
+    summary=_summary,
+    default_out=_default_out,
+    arguments=_arguments,
+    run_info=None,
+    uses_ray=lambda cfg: False,
+    early=_early,
+    config_required=False,
+)
 main = COMMAND.main
 
 if __name__ == "__main__":

@@ -18,7 +18,10 @@ from rayeaq.cli import Command
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--dataset", action="append", required=True, metavar="DIR[:WEIGHT]",
+        "--dataset",
+        action="append",
+        required=True,
+        metavar="DIR[:WEIGHT]",
         help="dataset directory, optionally with a mixture weight (1 = all episodes once); repeatable",
     )
 
@@ -34,8 +37,12 @@ def _run_info(cfg: Any, args: argparse.Namespace) -> dict[str, Any]:
 
     sources = _sources(args)
     cards = [read_card(path) for path, _ in sources]  # fails fast on a bad path, before Ray starts
-    return {"datasets": [{"path": str(p), "weight": w, "fingerprint": c.fingerprint, "source": c.source, "tier": c.tier}
-                         for (p, w), c in zip(sources, cards)]}
+    return {
+        "datasets": [
+            {"path": str(p), "weight": w, "fingerprint": c.fingerprint, "source": c.source, "tier": c.tier}
+            for (p, w), c in zip(sources, cards, strict=True)
+        ]
+    }
 
 
 def _execute(cfg: Any, args: argparse.Namespace, out: Path) -> dict[str, Any]:
@@ -45,10 +52,12 @@ def _execute(cfg: Any, args: argparse.Namespace, out: Path) -> dict[str, Any]:
 
 
 def _summary(s: dict[str, Any], out: Path) -> str:
-    return (f"evaluate: {s['algorithm']} {s['map']} seed {s['seed']} after {s['updates']} updates: "
-            f"win rate {s['win_rate']:.3f}, return {s['return_mean']:.3f} (normalized {s['normalized_return']:.3f}) "
-            f"over {s['episodes']} episodes; dataset return {s['dataset_return_mean']:.3f} "
-            f"(normalized {s['dataset_normalized_return']:.3f}, win rate {s['dataset_win_rate']:.3f}); out {out}")
+    return (
+        f"evaluate: {s['algorithm']} {s['map']} seed {s['seed']} after {s['updates']} updates: "
+        f"win rate {s['win_rate']:.3f}, return {s['return_mean']:.3f} (normalized {s['normalized_return']:.3f}) "
+        f"over {s['episodes']} episodes; dataset return {s['dataset_return_mean']:.3f} "
+        f"(normalized {s['dataset_normalized_return']:.3f}, win rate {s['dataset_win_rate']:.3f}); out {out}"
+    )
 
 
 def _default_out(cfg: Any) -> Path:
@@ -57,9 +66,16 @@ def _default_out(cfg: Any) -> Path:
     return Path("results") / "evaluate" / (cfg.name or f"{algo_name(cfg)}_seed{cfg.seed}")
 
 
-COMMAND = Command(prog="python -m rayeaq.evaluate", description=__doc__.splitlines()[0], stage="evaluate",
-                  execute=_execute, summary=_summary, default_out=_default_out, arguments=_arguments,
-                  run_info=_run_info)
+COMMAND = Command(
+    prog="python -m rayeaq.evaluate",
+    description=__doc__.splitlines()[0],
+    stage="evaluate",
+    execute=_execute,
+    summary=_summary,
+    default_out=_default_out,
+    arguments=_arguments,
+    run_info=_run_info,
+)
 main = COMMAND.main
 
 if __name__ == "__main__":

@@ -25,8 +25,10 @@ def _execute(cfg: Any, args: argparse.Namespace, out: Path) -> dict[str, Any]:
 
 
 def _summary(s: dict[str, Any], out: Path) -> str:
-    return (f"fitted {s['step']} steps (resumed from {s['resumed_from']}) | loss {s['final'].get('loss', float('nan')):.4f}"
-            f" | {s['wall_seconds']:.1f}s on {s['workers']} worker(s) | {s['checkpoint']}")
+    return (
+        f"fitted {s['step']} steps (resumed from {s['resumed_from']}) | loss {s['final'].get('loss', float('nan')):.4f}"
+        f" | {s['wall_seconds']:.1f}s on {s['workers']} worker(s) | {s['checkpoint']}"
+    )
 
 
 def _default_out(cfg: Any) -> Path:
@@ -35,8 +37,16 @@ def _default_out(cfg: Any) -> Path:
     return default_out(cfg)
 
 
-COMMAND = Command(prog="python -m rayeaq.fit", description=__doc__.splitlines()[0], stage="fit", execute=_execute,
-                  summary=_summary, default_out=_default_out, arguments=_arguments, run_info=None)
+COMMAND = Command(
+    prog="python -m rayeaq.fit",
+    description=__doc__.splitlines()[0],
+    stage="fit",
+    execute=_execute,
+    summary=_summary,
+    default_out=_default_out,
+    arguments=_arguments,
+    run_info=None,
+)
 main = COMMAND.main
 
 if __name__ == "__main__":

@@ -18,10 +18,14 @@ from rayeaq.cli import Command
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--resume", action="store_true",
-                        help="continue the interrupted sweep in the results directory (finished trials kept)")
-    parser.add_argument("--dashboard", action="store_true",
-                        help="start the Ray dashboard on 127.0.0.1 (local Ray) and print its URL")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted sweep in the results directory (finished trials kept)",
+    )
+    parser.add_argument(
+        "--dashboard", action="store_true", help="start the Ray dashboard on 127.0.0.1 (local Ray) and print its URL"
+    )
 
 
 def _execute(cfg: Any, args: argparse.Namespace, out: Path) -> dict[str, Any]:
@@ -38,9 +42,17 @@ def _default_out(cfg: Any) -> Path:
     return plan(cfg, None).local_dir
 
 
-COMMAND = Command(prog="python -m rayeaq.tune", description=__doc__.splitlines()[0], stage="tune", execute=_execute,
-                  summary=lambda result, out: "", default_out=_default_out, arguments=_arguments, run_info=None,
-                  uses_ray=lambda cfg: False)
+COMMAND = Command(
+    prog="python -m rayeaq.tune",
+    description=__doc__.splitlines()[0],
+    stage="tune",
+    execute=_execute,
+    summary=lambda result, out: "",
+    default_out=_default_out,
+    arguments=_arguments,
+    run_info=None,
+    uses_ray=lambda cfg: False,
+)
 main = COMMAND.main
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ def dashboard_url(context: Any) -> str | None:
 def get_json(url: str, path: str, timeout_s: float = 5.0) -> Any:
     """GET ``url + path`` and decode JSON (raises ``urllib.error.URLError``/``HTTPError`` on failure)."""
     request = urllib.request.Request(url.rstrip("/") + path, headers={"Accept": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 (local http URL)
+    with urllib.request.urlopen(request, timeout=timeout_s) as response:
         return json.loads(response.read().decode("utf-8"))
 
 
@@ -60,7 +60,8 @@ def wait_until_up(url: str, timeout_s: float = 60.0) -> dict:
     deadline, last = time.monotonic() + timeout_s, None
     while time.monotonic() < deadline:
         try:
-            return get_json(url, "/api/version")
+            version: dict = get_json(url, "/api/version")
+            return version
         except (urllib.error.URLError, OSError, ValueError) as err:  # not listening yet, or half started
             last = err
             time.sleep(0.5)
@@ -75,8 +76,11 @@ def announce(context: Any, stream: TextIO | None = None) -> str | None:
     stream = stream or sys.stderr
     url = dashboard_url(context)
     if url is None:
-        print("Ray dashboard: not running (set ray.dashboard=true, or `ray start --head "
-              "--include-dashboard=true` and set RAY_ADDRESS).", file=stream)
+        print(
+            "Ray dashboard: not running (set ray.dashboard=true, or `ray start --head "
+            "--include-dashboard=true` and set RAY_ADDRESS).",
+            file=stream,
+        )
         return None
     auth = os.environ.get("RAY_AUTH_MODE")
     if auth:

@@ -8,10 +8,9 @@ import subprocess
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
-from pydantic import BaseModel
 
 import rayeaq
 
@@ -54,7 +53,13 @@ def _word(part: str | int) -> int:
     return int.from_bytes(part.encode("utf-8")[:16].ljust(16, b"\0"), "little") % (2**63)
 
 
-def write_run_info(out_dir: str | Path, config: BaseModel, stage: str, extra: dict[str, Any] | None = None) -> Path:
+class Dumpable(Protocol):
+    """A config that dumps itself to plain data (every pydantic model; the stages' section Protocols)."""
+
+    def model_dump(self, *, mode: str = ...) -> dict[str, Any]: ...
+
+
+def write_run_info(out_dir: str | Path, config: Dumpable, stage: str, extra: dict[str, Any] | None = None) -> Path:
     """Write ``config.resolved.yaml`` and ``run.json`` (stage, argv, seed, code version, extras)."""
     import yaml
 

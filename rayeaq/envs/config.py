@@ -30,7 +30,7 @@ class EnvConfig(StrictModel):
     def _known_map(cls, value: str, info: ValidationInfo) -> str:
         from rayeaq.envs.backends import BACKENDS
 
-        backend = info.data.get("backend")
+        backend = str(info.data.get("backend"))
         maps = BACKENDS.get(backend).maps() if backend in BACKENDS else ()
         if maps and value not in maps:
             raise ValueError(f"expected a {backend.upper()} map ({', '.join(maps)})")

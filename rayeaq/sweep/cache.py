@@ -49,8 +49,9 @@ def synthetic_key(source_key: str, augment: Mapping[str, Any], seed: int) -> str
     return content_key("syn", source=source_key, augment=content, seed=seed)
 
 
-def cached(root: Path, key: str, build: Callable[[Path], Any],
-           record: Callable[[], Mapping[str, Any]] | None = None) -> tuple[Path, bool]:
+def cached(
+    root: Path, key: str, build: Callable[[Path], Any], record: Callable[[], Mapping[str, Any]] | None = None
+) -> tuple[Path, bool]:
     """``root/key`` built once: returns ``(directory, built_now)``.
 
     ``build(directory)`` runs under the key's lock when the entry is not finished; it may find a partial earlier
@@ -67,7 +68,9 @@ def cached(root: Path, key: str, build: Callable[[Path], Any],
             directory.mkdir(parents=True, exist_ok=True)
             build(directory)
             tmp = directory / f".{DONE_FILE}.tmp-{os.getpid()}"
-            tmp.write_text(json.dumps({"key": key, **dict(record() if record else {})}, indent=2, default=str), encoding="utf-8")
+            tmp.write_text(
+                json.dumps({"key": key, **dict(record() if record else {})}, indent=2, default=str), encoding="utf-8"
+            )
             os.replace(tmp, directory / DONE_FILE)
             return directory, True
         finally:

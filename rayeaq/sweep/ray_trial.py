@@ -81,8 +81,16 @@ def make_trainable(base: dict[str, Any], datasets_root: str, keep_synthetic: boo
             if checkpoint_dir is not None:  # persisted by Tune; drop the staging copy
                 shutil.rmtree(checkpoint_dir, ignore_errors=True)
 
-        run_stages(cfg, dataset_path(datasets_root, cfg), work, RayStages(), report, restored, keep_synthetic,
-                   Path(generators_root) if generators_root else None)
+        run_stages(
+            cfg,
+            dataset_path(datasets_root, cfg),
+            work,
+            RayStages(),
+            report,
+            restored,
+            keep_synthetic,
+            Path(generators_root) if generators_root else None,
+        )
 
     return eaq_trial
 

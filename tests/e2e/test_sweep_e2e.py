@@ -176,8 +176,14 @@ def test_trials_that_share_a_generator_fit_it_once(tmp_path):
     names the generator it used."""
     out = tmp_path / "ratios"
     space = "{augment.augmenter: eaq, augment.ratio: {grid_search: [0.5, 1.0]}, seed: 0}"
-    proc = subprocess.run(_command(out, space, "tune.max_concurrent_trials=2"), cwd=REPO, env=_env(),
-                          capture_output=True, text=True, timeout=540)
+    proc = subprocess.run(
+        _command(out, space, "tune.max_concurrent_trials=2"),
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=540,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rows = _summary(out)
     assert len(rows) == 2 and all(r["status"] == "TERMINATED" for r in rows)

@@ -20,8 +20,20 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("composition root", ("rayeaq.run_config",)),
     ("sweep", ("rayeaq.sweep",)),
     ("analysis", ("analysis",)),
-    ("commands", ("rayeaq.cli", "rayeaq.collect", "rayeaq.fit", "rayeaq.augment", "rayeaq.evaluate", "rayeaq.tune",
-                  "rayeaq.report", "rayeaq.train_online", "rayeaq.data.__main__")),
+    (
+        "commands",
+        (
+            "rayeaq.cli",
+            "rayeaq.collect",
+            "rayeaq.fit",
+            "rayeaq.augment",
+            "rayeaq.evaluate",
+            "rayeaq.tune",
+            "rayeaq.report",
+            "rayeaq.train_online",
+            "rayeaq.data.__main__",
+        ),
+    ),
 ]
 """Bottom to top; a module belongs to the layer of its longest matching prefix."""
 
@@ -84,7 +96,7 @@ def test_module_level_imports_have_no_cycle():
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state and (cycle := visit(nxt)):
                 return cycle
         stack.pop()
@@ -102,8 +114,11 @@ RAY_MODULES = ("rayeaq.core.ray_session", "rayeaq.core.dashboard")
 
 def test_everything_but_the_ray_adapters_imports_without_ray():
     """Every module outside ``ray_*.py`` imports with ``ray`` made unimportable (a fresh interpreter)."""
-    names = sorted(m for m, p in zip(map(module_name, SOURCES), SOURCES)
-                   if not p.name.startswith("ray_") and m not in RAY_MODULES and not m.startswith("analysis"))
+    names = sorted(
+        m
+        for m, p in zip(map(module_name, SOURCES), SOURCES, strict=True)
+        if not p.name.startswith("ray_") and m not in RAY_MODULES and not m.startswith("analysis")
+    )
     script = (
         "import importlib, sys\n"
         "class _NoRay:\n"
@@ -119,7 +134,13 @@ def test_everything_but_the_ray_adapters_imports_without_ray():
         "        bad.append(f'{name}: {err}')\n"
         "print('\\n'.join(bad))\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=300,
-                            env={**__import__("os").environ, "JAX_PLATFORMS": "cpu"})
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+        env={**__import__("os").environ, "JAX_PLATFORMS": "cpu"},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == ""

@@ -10,8 +10,17 @@ from pathlib import Path
 
 from rayeaq.sweep.cache import DONE_FILE, cached, generator_key
 
-FIT = {"steps": 100, "batch_size": 32, "lr": 2e-4, "checkpoint_every": 50, "report_every": 10, "workers": 1,
-       "cpus_per_worker": 0.9, "torch_threads": 1, "keep_checkpoints": 2}
+FIT = {
+    "steps": 100,
+    "batch_size": 32,
+    "lr": 2e-4,
+    "checkpoint_every": 50,
+    "report_every": 10,
+    "workers": 1,
+    "cpus_per_worker": 0.9,
+    "torch_threads": 1,
+    "keep_checkpoints": 2,
+}
 
 
 def _build(directory: Path, log: str, seconds: float) -> None:
@@ -31,8 +40,9 @@ def test_same_key_is_built_once_by_concurrent_trials(tmp_path):
     ctx = mp.get_context("spawn")
     results = ctx.Queue()
     log = tmp_path / "builds.log"
-    procs = [ctx.Process(target=_worker, args=(str(tmp_path / "cache"), "gen-a", str(log), 1.0, results))
-             for _ in range(3)]
+    procs = [
+        ctx.Process(target=_worker, args=(str(tmp_path / "cache"), "gen-a", str(log), 1.0, results)) for _ in range(3)
+    ]
     for p in procs:
         p.start()
     for p in procs:
@@ -42,7 +52,7 @@ def test_same_key_is_built_once_by_concurrent_trials(tmp_path):
     assert sorted(built for _, built in outcomes) == [False, False, True]
     assert len({d for d, _ in outcomes}) == 1 and (Path(outcomes[0][0]) / DONE_FILE).is_file()
     # another key fits again
-    directory, built = cached(tmp_path / "cache", "gen-b", lambda d: _build(d, str(log), 0.0))
+    _, built = cached(tmp_path / "cache", "gen-b", lambda d: _build(d, str(log), 0.0))
     assert built and len(log.read_text().splitlines()) == 2
 
 

@@ -18,7 +18,7 @@ def _make_env(map_name: str, episode_limit: int | None, seed: int) -> Any:
 def _spec(map_name: str, episode_limit: int | None) -> EnvSpec:
     env = _make_env(map_name, episode_limit, 0)  # SMAC's sizes come from the game
     try:
-        return env.spec  # type: ignore[no-any-return]
+        return env.spec
     finally:
         env.close()
 

@@ -83,6 +83,6 @@ def list_maps_table() -> str:
         s = smax_spec(name)
         rows.append((name, s.n_agents, s.n_enemies, s.obs_shape, s.state_shape, s.n_actions, s.episode_limit))
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
+    lines = ["  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.append("backend smax (default).")
     return "\n".join(lines)

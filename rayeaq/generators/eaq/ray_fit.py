@@ -37,8 +37,11 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     )
 
     run = config["run"]  # the sections a fit reads, as plain JSON (the run config stays above this module)
-    cfg = SimpleNamespace(seed=int(run["seed"]), diffusion=DiffusionConfig.model_validate(run["diffusion"]),
-                          fit=FitConfig.model_validate(run["fit"]))
+    cfg = SimpleNamespace(
+        seed=int(run["seed"]),
+        diffusion=DiffusionConfig.model_validate(run["diffusion"]),
+        fit=FitConfig.model_validate(run["fit"]),
+    )
     torch.set_num_threads(cfg.fit.torch_threads)
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
@@ -75,7 +78,9 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         if save:
             with tempfile.TemporaryDirectory() as tmp:
                 if rank == 0:
-                    payload = tr.payload({**extra, "history": history, "resumed_from": resumed_from, "world_size": world})
+                    payload = tr.payload(
+                        {**extra, "history": history, "resumed_from": resumed_from, "world_size": world}
+                    )
                     save_checkpoint(tmp, payload)
                 ray.train.report(row, checkpoint=Checkpoint.from_directory(tmp) if rank == 0 else None)
         else:
@@ -95,10 +100,18 @@ def fit_with_ray(cfg, inputs: dict[str, Any], out: Path, callbacks: list | None 
         resources["GPU"] = 1.0
     trainer = TorchTrainer(
         train_loop_per_worker,
-        train_loop_config={"run": {"seed": cfg.seed, "diffusion": cfg.diffusion.model_dump(mode="json"),
-                                   "fit": cfg.fit.model_dump(mode="json")}, **inputs},
+        train_loop_config={
+            "run": {
+                "seed": cfg.seed,
+                "diffusion": cfg.diffusion.model_dump(mode="json"),
+                "fit": cfg.fit.model_dump(mode="json"),
+            },
+            **inputs,
+        },
         torch_config=TorchConfig(backend="nccl" if cfg.fit.use_gpu else "gloo"),
-        scaling_config=ScalingConfig(num_workers=cfg.fit.num_workers, use_gpu=cfg.fit.use_gpu, resources_per_worker=resources),
+        scaling_config=ScalingConfig(
+            num_workers=cfg.fit.num_workers, use_gpu=cfg.fit.use_gpu, resources_per_worker=resources
+        ),
         run_config=RunConfig(
             name=RUN_NAME,
             storage_path=str((out / "ray_train").resolve()),
@@ -113,5 +126,5 @@ def fit_with_ray(cfg, inputs: dict[str, Any], out: Path, callbacks: list | None 
         for failure in err.worker_failures.values():
             for line in str(failure).splitlines():
                 if "fit: loss became" in line:
-                    raise NonFiniteLossError(line[line.index("fit: loss became"):].strip()) from None
+                    raise NonFiniteLossError(line[line.index("fit: loss became") :].strip()) from None
         raise
