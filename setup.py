@@ -45,6 +45,8 @@ setup(
         # The real StarCraft II SMAC is NOT on PyPI (the PyPI package `smac` is SMAC3, an
         # AutoML tool). Install it from its repository (see README); these are the extra
         # packages it needs next to jaxmarl.
+        # OG-MARL vaults (python -m rayeaq.data import-vault|export-vault); flashbax 0.1.3 checked next to jaxmarl 0.2.0
+        "ogmarl": ["flashbax==0.1.3", "tensorstore>=0.1.86,<0.2"],
         "sc2": [
             "pysc2>=3.0",
             "protobuf<3.21",

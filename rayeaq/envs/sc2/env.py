@@ -32,7 +32,7 @@ def check_sc2_available() -> None:
     """One-line :class:`EnvUnavailableError` unless the game (``$SC2PATH/Versions``) and oxwhirl SMAC are here."""
     path = sc2_path()
     if not (path / "Versions").is_dir():
-        where = "SC2PATH" if "SC2PATH" in os.environ else f"SC2PATH is unset, so {DEFAULT_SC2PATH}"
+        where = "from SC2PATH" if "SC2PATH" in os.environ else f"SC2PATH is unset, so {DEFAULT_SC2PATH}"
         raise EnvUnavailableError(
             f"env.backend sc2: StarCraft II not found at {path} ({where}; expected {path}/Versions); {INSTALL_HINT}"
         )
