@@ -63,6 +63,7 @@ def test_smac_heuristic_matches_the_jax_heuristic_on_smax_states():
     assert checked > 40
 
 
+@pytest.mark.slow
 def test_one_and_two_actors_give_the_same_dataset_with_legal_actions_and_terminal_rows(ray_local, tmp_path):
     card1, dir1 = _pool_dataset(ray_local, tmp_path, 1)
     card2, _ = _pool_dataset(ray_local, tmp_path, 2)
@@ -91,6 +92,7 @@ def test_one_and_two_actors_give_the_same_dataset_with_legal_actions_and_termina
     assert 0 < ep.battle_won.mean() < 1  # the ε-mixture wins some and loses some
 
 
+@pytest.mark.slow
 def test_an_actor_killed_mid_collection_loses_nothing(ray_local, tmp_path):
     import ray
 
