@@ -14,9 +14,9 @@ import pytest
 
 pytest.importorskip("flashbax")
 
-from rayeaq.core.errors import DatasetError  # noqa: E402
-from rayeaq.data.reader import load_dataset  # noqa: E402
-from rayeaq.data.vault import export_vault, import_vault  # noqa: E402
+from rayeaq.core.errors import DatasetError
+from rayeaq.data.reader import load_dataset
+from rayeaq.data.vault import export_vault, import_vault
 
 N_EPISODES = 8
 
@@ -149,10 +149,10 @@ def test_cli_import_and_its_exit_2_on_a_bad_vault(smax_episodes, tmp_path):
     batch, _ = smax_episodes
     vault_dir = _build_vault(_og_marl_rows(batch), tmp_path / "vaults")
     ok = subprocess.run([sys.executable, "-m", "rayeaq.data", "import-vault", str(vault_dir), "--map", "3m",
-                         "--tier", "medium", "--out", str(tmp_path / "cli")], capture_output=True, text=True)
+                         "--tier", "medium", "--out", str(tmp_path / "cli")], capture_output=True, text=True, check=False)
     assert ok.returncode == 0, ok.stderr
     assert f"imported {N_EPISODES} episodes" in ok.stdout
     bad = subprocess.run([sys.executable, "-m", "rayeaq.data", "import-vault", str(tmp_path / "missing"), "--map",
-                          "3m", "--tier", "medium", "--out", str(tmp_path / "x")], capture_output=True, text=True)
+                          "3m", "--tier", "medium", "--out", str(tmp_path / "x")], capture_output=True, text=True, check=False)
     assert bad.returncode == 2
     assert bad.stderr.strip().count("\n") == 0 and "vault directory not found" in bad.stderr

@@ -9,7 +9,7 @@ Errors (missing vault, unknown layout, flashbax not installed) print one line an
 from __future__ import annotations
 
 import argparse
-from typing import Sequence
+from collections.abc import Sequence
 
 from rayeaq.cli import run_cli
 

@@ -223,7 +223,7 @@ def episodes_to_vault(batch: EpisodeBatch) -> dict[str, Any]:
     last[np.arange(len(batch)), length - 1] = True
     terminal = batch.terminated & last
     truncated = last & ~batch.terminated
-    per_agent = lambda x: np.repeat(x[keep][:, None], n_agents, axis=1)[None]  # noqa: E731  [T] -> [1, T, N]
+    per_agent = lambda x: np.repeat(x[keep][:, None], n_agents, axis=1)[None]
     return {
         "observations": batch.obs[keep][None].astype(np.float32),
         "actions": batch.actions[keep][None].astype(np.int32),

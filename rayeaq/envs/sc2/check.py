@@ -4,7 +4,7 @@ actions through SMAC's API and prints the map's sizes, the return and the outcom
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
