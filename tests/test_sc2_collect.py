@@ -31,9 +31,10 @@ def _pool_dataset(ray_local, tmp_path, workers: int, episodes: int = 24, shard: 
         spec = pool.spec()
         out = tmp_path / f"w{workers}"
         pool.collect(TIER, plan_shards(episodes, shard), EPS, out, lambda _: None)
+        table = pool.calibrate(TIER, [0.0, 1.0], 8)  # the driver's tier calibration, on the actors
     finally:
         pool.shutdown()
-    return finalize_dataset(out, spec, source="real", tier=TIER), out
+    return finalize_dataset(out, spec, source="real", tier=TIER), out, table
 
 
 def test_smac_heuristic_matches_the_jax_heuristic_on_smax_states():
@@ -65,9 +66,11 @@ def test_smac_heuristic_matches_the_jax_heuristic_on_smax_states():
 
 @pytest.mark.slow
 def test_one_and_two_actors_give_the_same_dataset_with_legal_actions_and_terminal_rows(ray_local, tmp_path):
-    card1, dir1 = _pool_dataset(ray_local, tmp_path, 1)
-    card2, _ = _pool_dataset(ray_local, tmp_path, 2)
+    card1, dir1, table1 = _pool_dataset(ray_local, tmp_path, 1)
+    card2, _, table2 = _pool_dataset(ray_local, tmp_path, 2)
     assert card1.fingerprint == card2.fingerprint
+    assert table1 == table2 and [r["epsilon"] for r in table1] == [0.0, 1.0]
+    assert table1[0]["win_rate"] > table1[1]["win_rate"] and table1[0]["mean_return"] > table1[1]["mean_return"]
     assert card1.stats.episodes == 24 and len(card1.shards) == 4
     assert card1.backend == "smax" and card1.reward_scale.startswith("smax:") and card1.max_return == 2.0
     ep = load_dataset(dir1).episodes
