@@ -162,3 +162,31 @@ def test_smac_loop_at_epsilon_zero_reproduces_the_fused_collector_bit_for_bit():
     fused = sink.whole()
     for name in ("obs", "state", "avail_actions", "actions", "reward", "terminated", "filled", "length", "won"):
         np.testing.assert_array_equal(getattr(ours, name), getattr(fused, name), err_msg=name)
+
+
+@pytest.mark.slow
+def test_a_checkpoint_behaviour_on_the_smac_loop_reproduces_the_host_collector():
+    """Known answer for the trained-policy behaviour: the SMAC-API loop with a QMIX greedy policy at ε = 0.2
+    plays exactly the episodes of the batched host collector (``host_rollout.run_episodes_host``), which
+    draws ε per episode seed and step the same way."""
+    import torch
+
+    from rayeaq.envs.smax.env import SMAXEnv
+    from rayeaq.learners.qmix.networks import NetSpec, QMIXNetworks
+    from rayeaq.learners.qmix.policy import GreedyPolicy
+    from rayeaq.stages.collect.host_rollout import run_episodes_host
+    from rayeaq.stages.collect.smac_loop import play
+    from rayeaq.stages.collect.smac_policy import CheckpointBehaviour
+
+    torch.set_num_threads(1)
+    env = SMAXEnv("3m", 60)
+    spec = env.spec
+    torch.manual_seed(0)
+    greedy = GreedyPolicy(QMIXNetworks(NetSpec(spec.n_agents, spec.n_actions, spec.obs_shape, spec.state_shape,
+                                               hidden_dim=16)))
+    seeds = episode_seeds(SEED, TIER, np.arange(8))
+    ours = play(env, spec, seeds, 0.2, CheckpointBehaviour(env, spec, greedy=greedy))
+    *_, (_, sink) = run_episodes_host(spec, seeds, 0.2, greedy, n_slots=4)
+    host = sink.whole()
+    for name in ("actions", "obs", "state", "avail_actions", "reward", "terminated", "filled", "length", "won"):
+        np.testing.assert_array_equal(getattr(ours, name), getattr(host, name), err_msg=name)

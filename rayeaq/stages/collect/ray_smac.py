@@ -16,7 +16,7 @@ from rayeaq.core.runinfo import derive_seed
 from rayeaq.envs.config import EnvConfig
 from rayeaq.envs.spec import EnvSpec
 from rayeaq.stages.collect import core, smac_loop
-from rayeaq.stages.collect.config import CollectConfig
+from rayeaq.stages.collect.config import CollectConfig, PolicyConfig
 from rayeaq.stages.collect.ray_collect import CollectorPool
 
 
@@ -24,13 +24,14 @@ from rayeaq.stages.collect.ray_collect import CollectorPool
 class SMACCollectorActor:
     """Holds one SMAC-API environment for its lifetime and collects shards or calibration rows with it."""
 
-    def __init__(self, env_cfg: EnvConfig, root_seed: int, index: int):
+    def __init__(self, env_cfg: EnvConfig, root_seed: int, index: int, policy_cfg: PolicyConfig | None = None):
         from rayeaq.envs import make_env
 
         # the env's own seed (SC2 is seeded per process; SMAX is reseeded by every episode's reset)
         self.env = make_env(env_cfg, seed=derive_seed(root_seed, "smac-env", index))
         self.spec: EnvSpec = self.env.spec
-        self.root_seed = root_seed
+        self.root_seed, self.policy_cfg = root_seed, policy_cfg
+        self.behaviour = smac_loop.make_behaviour(self.env, self.spec, policy_cfg)
 
     def env_spec(self) -> EnvSpec:
         return self.spec
@@ -39,10 +40,12 @@ class SMACCollectorActor:
         return os.getpid()
 
     def measure(self, tier: str, epsilons: list[float], n_episodes: int) -> list[dict]:
-        return smac_loop.measure_smac_epsilons(self.env, self.spec, epsilons, n_episodes, self.root_seed, tier)
+        return smac_loop.measure_smac_epsilons(self.env, self.spec, epsilons, n_episodes, self.root_seed, tier,
+                                               self.policy_cfg, self.behaviour)
 
     def collect(self, tier: str, shards: list[core.ShardPlan], epsilon: float, dataset_dir: str) -> list[dict]:
-        return smac_loop.collect_smac_shards(self.env, self.spec, tier, shards, epsilon, self.root_seed, dataset_dir)
+        return smac_loop.collect_smac_shards(self.env, self.spec, tier, shards, epsilon, self.root_seed, dataset_dir,
+                                             self.policy_cfg, self.behaviour)
 
 
 class SMACCollectorPool(CollectorPool):
@@ -58,7 +61,8 @@ class SMACCollectorPool(CollectorPool):
 
             check_sc2_available()
         options = {"num_cpus": cfg.cpus_per_worker}
-        self.actors = [SMACCollectorActor.options(**options).remote(env_cfg, root_seed, i) for i in range(cfg.workers)]
+        self.actors = [SMACCollectorActor.options(**options).remote(env_cfg, root_seed, i, cfg.policy)
+                       for i in range(cfg.workers)]
 
     def spec(self) -> EnvSpec:
         """The environment's spec as the first actor's env reports it (SC2's sizes come from the game)."""

@@ -29,12 +29,23 @@ from rayeaq.data.shards import write_shard
 from rayeaq.envs.spec import EnvSpec
 from rayeaq.stages.collect.assembly import EpisodeBuffer
 from rayeaq.stages.collect.core import ShardPlan, episode_seeds
-from rayeaq.stages.collect.smac_policy import epsilon_mix, make_policy
+from rayeaq.stages.collect.smac_policy import (
+    BEHAVIOURS,
+    HeuristicBehaviour,
+    epsilon_mix,
+)
 
 
-def behaviour_name(epsilon: float) -> str:
+def make_behaviour(env: Any, spec: EnvSpec, policy_cfg: Any = None):
+    """The behaviour for ``collect.policy`` (None: the heuristic): ``start()``, ``act(obs, state, avail)``."""
+    kind = getattr(policy_cfg, "kind", "heuristic_mix")
+    return BEHAVIOURS.get(kind)(env, spec, policy_cfg)
+
+
+def behaviour_name(epsilon: float, policy_cfg: Any = None) -> str:
     """Name of the behaviour policy recorded with every episode of this loop."""
-    return "random" if epsilon >= 1.0 else f"smac_heuristic_mix(epsilon={epsilon:.3f},target=weakest)"
+    kind = getattr(policy_cfg, "kind", "heuristic_mix")
+    return BEHAVIOURS.get(kind).name(epsilon, policy_cfg)
 
 
 def _reset(env: Any, seed: int) -> None:
@@ -53,15 +64,16 @@ def _observe(env: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return obs, state, avail
 
 
-def run_episode(env: Any, spec: EnvSpec, policy, seed: int, epsilon: float, buffer: EpisodeBuffer, k: int) -> None:
+def run_episode(env: Any, spec: EnvSpec, behaviour, seed: int, epsilon: float, buffer: EpisodeBuffer, k: int) -> None:
     """Play one episode and write it into row ``k`` of ``buffer`` (the padded-episode convention of
     :mod:`rayeaq.data.batch`: rows ``t < length`` are steps, row ``length`` the terminal observation)."""
     _reset(env, seed)
+    behaviour.start()
     obs, state, avail = _observe(env)
     won = terminal = False
     t = 0
     while t < spec.episode_limit:
-        actions = epsilon_mix(policy(state, avail), avail, epsilon, seed, t)
+        actions = epsilon_mix(behaviour.act(obs, state, avail), avail, epsilon, seed, t)
         if not avail[np.arange(spec.n_agents), actions].all():
             raise RuntimeError(f"behaviour policy chose an unavailable action at step {t}: {actions.tolist()}")
         buffer.obs[k, t], buffer.state[k, t], buffer.avail_actions[k, t] = obs, state, avail
@@ -80,40 +92,43 @@ def run_episode(env: Any, spec: EnvSpec, policy, seed: int, epsilon: float, buff
     buffer.length[k], buffer.won[k], buffer.complete[k] = t, won, True
 
 
-def play(env: Any, spec: EnvSpec, seeds: np.ndarray, epsilon: float) -> EpisodeBuffer:
-    """Episodes for ``seeds`` (one each, in order) in a fresh buffer."""
-    policy = make_policy(env, spec)
+def play(env: Any, spec: EnvSpec, seeds: np.ndarray, epsilon: float, behaviour=None) -> EpisodeBuffer:
+    """Episodes for ``seeds`` (one each, in order) in a fresh buffer; ``behaviour`` defaults to the heuristic."""
+    behaviour = behaviour or HeuristicBehaviour(env, spec)
     buffer = EpisodeBuffer(spec, len(seeds))
     for k, seed in enumerate(seeds):
-        run_episode(env, spec, policy, int(seed), epsilon, buffer, k)
+        run_episode(env, spec, behaviour, int(seed), epsilon, buffer, k)
     return buffer
 
 
 def collect_smac_shards(env: Any, spec: EnvSpec, tier: str, shards: list[ShardPlan], epsilon: float,
-                        root_seed: int, dataset_dir: str | Path) -> list[dict]:
-    """Collect and atomically write every shard of ``shards`` not already on disk (one summary each)."""
+                        root_seed: int, dataset_dir: str | Path, policy_cfg: Any = None, behaviour=None) -> list[dict]:
+    """Collect and atomically write every shard of ``shards`` not already on disk (one summary each).
+    ``policy_cfg`` is ``collect.policy`` (None: the heuristic); ``behaviour`` an already built one."""
     shard_dir = Path(dataset_dir) / SHARD_DIR
     summaries = []
-    behaviour = behaviour_name(epsilon)
+    behaviour = behaviour or make_behaviour(env, spec, policy_cfg)
+    name = behaviour_name(epsilon, policy_cfg)
     for plan in shards:
         if (shard_dir / plan.name).is_file():
             summaries.append({"shard": plan.name, "episodes": plan.stop - plan.first, "steps": 0, "skipped": True})
             continue
         seeds = episode_seeds(root_seed, tier, plan.ids)
-        buffer = play(env, spec, seeds, epsilon)
-        batch = to_batch(buffer, plan.ids, seeds, behaviour)
+        buffer = play(env, spec, seeds, epsilon, behaviour)
+        batch = to_batch(buffer, plan.ids, seeds, name)
         write_shard(shard_dir, batch, plan.name)
         summaries.append({"shard": plan.name, "episodes": len(batch), "steps": batch.transitions, "skipped": False})
     return summaries
 
 
 def measure_smac_epsilons(env: Any, spec: EnvSpec, epsilons: list[float], n_episodes: int, root_seed: int,
-                          tier: str) -> list[dict]:
+                          tier: str, policy_cfg: Any = None, behaviour=None) -> list[dict]:
     """Win rate and mean return of the ε-mixture for each ε (the rows ``core.choose_epsilon`` reads)."""
     rows = []
+    behaviour = behaviour or make_behaviour(env, spec, policy_cfg)
     for eps in epsilons:
         seeds = np.array([derive_seed(root_seed, "calibrate", tier, f"{eps:.4f}", i) for i in range(n_episodes)])
-        buffer = play(env, spec, seeds, eps)
+        buffer = play(env, spec, seeds, eps, behaviour)
         rows.append({"epsilon": float(eps), "win_rate": float(buffer.won.mean()),
                      "mean_return": float(buffer.returns().mean()), "mean_length": float(buffer.length.mean()),
                      "episodes": int(n_episodes)})

@@ -124,3 +124,53 @@ def epsilon_mix(greedy: np.ndarray, avail: np.ndarray, epsilon: float, episode_s
 def make_policy(env: Any, spec: EnvSpec) -> SMACHeuristic:
     """The heuristic for ``env`` (its backend's unit layout)."""
     return SMACHeuristic(spec, UNIT_LAYOUTS.get(spec.backend)(env, spec))
+
+
+class HeuristicBehaviour:
+    """The focus-fire heuristic as a behaviour: ``start()`` per episode, ``act(obs, state, avail) -> [N]``."""
+
+    def __init__(self, env: Any, spec: EnvSpec, policy_cfg: Any = None):
+        self.policy = make_policy(env, spec)
+
+    def start(self) -> None:
+        pass
+
+    def act(self, obs: np.ndarray, state: np.ndarray, avail: np.ndarray) -> np.ndarray:
+        return self.policy(state, avail)
+
+    @staticmethod
+    def name(epsilon: float, policy_cfg: Any = None) -> str:
+        return "random" if epsilon >= 1.0 else f"smac_heuristic_mix(epsilon={epsilon:.3f},target=weakest)"
+
+
+class CheckpointBehaviour:
+    """A trained QMIX/BC checkpoint's greedy policy (``collect.policy.checkpoint``), one episode at a time."""
+
+    def __init__(self, env: Any, spec: EnvSpec, policy_cfg: Any = None, greedy: Any = None):
+        if greedy is None:
+            import torch
+
+            from rayeaq.learners.qmix.policy import load_greedy_policy
+
+            torch.set_num_threads(1)  # JAX and torch share this process (NOTES-ray-smax.md)
+            greedy = load_greedy_policy(str(policy_cfg.checkpoint))
+        self.greedy, self.hidden = greedy, None
+
+    def start(self) -> None:
+        self.hidden = None
+
+    def act(self, obs: np.ndarray, state: np.ndarray, avail: np.ndarray) -> np.ndarray:
+        actions, self.hidden = self.greedy(obs[None], avail[None], self.hidden)
+        return np.asarray(actions)[0].astype(np.int64)
+
+    @staticmethod
+    def name(epsilon: float, policy_cfg: Any = None) -> str:
+        checkpoint = getattr(policy_cfg, "checkpoint", None)
+        return "random" if epsilon >= 1.0 else f"qmix_mix(epsilon={epsilon:.3f},checkpoint={checkpoint})"
+
+
+BEHAVIOURS: Registry[type] = Registry("behaviour policy", "collect.policy.kind")
+"""``collect.policy.kind`` -> behaviour class for the SMAC-API loop (random = any behaviour at ε = 1)."""
+BEHAVIOURS.add("heuristic_mix", HeuristicBehaviour)
+BEHAVIOURS.add("random", HeuristicBehaviour)
+BEHAVIOURS.add("qmix_checkpoint", CheckpointBehaviour)
