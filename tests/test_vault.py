@@ -19,18 +19,22 @@ from rayeaq.data.reader import load_dataset
 from rayeaq.data.vault import export_vault, import_vault
 
 N_EPISODES = 8
+LIMIT = 12
 
 
 @pytest.fixture(scope="module")
 def smax_episodes():
-    """Real SMAX 3m episodes (ε = 0.5 heuristic mixture) played through SMAC's API, with their spec."""
+    """Real SMAX 3m episodes (ε = 0.5 heuristic mixture, a 12-step limit so some are truncated) played through
+    SMAC's API, with their spec."""
     from rayeaq.envs.smax.env import SMAXEnv
     from rayeaq.stages.collect.smac_loop import play, to_batch
 
-    env = SMAXEnv("3m", 60)
+    env = SMAXEnv("3m", LIMIT)
     ids = np.arange(N_EPISODES)
     seeds = 1000 + ids
     batch = to_batch(play(env, env.spec, seeds, 0.5), ids, seeds, "test")
+    ended = batch.terminated.any(axis=1)
+    assert ended.any() and (~ended).any()  # both battle outcomes and time-limit truncations are covered
     return batch, env.spec
 
 
@@ -91,7 +95,7 @@ def test_import_gives_identical_arrays_and_export_reads_back_identical(smax_epis
     batch, _ = smax_episodes
     rows = _og_marl_rows(batch)
     vault_dir = _build_vault(rows, tmp_path / "vaults")
-    card = import_vault(vault_dir, "3m", "medium", tmp_path / "imported")
+    card = import_vault(vault_dir, "3m", "medium", tmp_path / "imported", episode_limit=LIMIT)
     assert card.backend == "sc2" and card.map == "3m" and card.tier == "medium"
     assert card.generation["origin"] == "og-marl" and card.generation["vault_uid"] == "Medium"
     assert card.max_return == 20.0 and card.reward_scale.startswith("og-marl")
@@ -125,7 +129,7 @@ def test_export_of_a_collected_dataset_round_trips(smax_episodes, tmp_path):
     rows = _og_marl_rows(batch)
     for name, values in rows.items():
         np.testing.assert_array_equal(np.asarray(back[name])[0], values, err_msg=name)
-    import_vault(target.parent, "3m", "poor", tmp_path / "again")
+    import_vault(target.parent, "3m", "poor", tmp_path / "again", episode_limit=LIMIT)
     again = load_dataset(tmp_path / "again").episodes
     keep = batch.filled
     for name in ("obs", "state", "avail_actions", "actions", "reward", "terminated", "filled", "length"):
