@@ -182,8 +182,9 @@ def test_a_checkpoint_behaviour_on_the_smac_loop_reproduces_the_host_collector()
     env = SMAXEnv("3m", 60)
     spec = env.spec
     torch.manual_seed(0)
-    greedy = GreedyPolicy(QMIXNetworks(NetSpec(spec.n_agents, spec.n_actions, spec.obs_shape, spec.state_shape,
-                                               hidden_dim=16)))
+    greedy = GreedyPolicy(
+        QMIXNetworks(NetSpec(spec.n_agents, spec.n_actions, spec.obs_shape, spec.state_shape, hidden_dim=16))
+    )
     seeds = episode_seeds(SEED, TIER, np.arange(8))
     ours = play(env, spec, seeds, 0.2, CheckpointBehaviour(env, spec, greedy=greedy))
     *_, (_, sink) = run_episodes_host(spec, seeds, 0.2, greedy, n_slots=4)

@@ -63,14 +63,20 @@ def _build_vault(rows, rel_dir, name="3m.vlt", uid="Medium", drop=None):
     import jax.numpy as jnp
     from flashbax.vault import Vault
 
-    tree = {"observations": rows["observations"], "actions": rows["actions"], "rewards": rows["rewards"],
-            "terminals": rows["terminals"], "truncations": rows["truncations"],
-            "infos": {"state": rows["state"], "legals": rows["legals"]}}
+    tree = {
+        "observations": rows["observations"],
+        "actions": rows["actions"],
+        "rewards": rows["rewards"],
+        "terminals": rows["terminals"],
+        "truncations": rows["truncations"],
+        "infos": {"state": rows["state"], "legals": rows["legals"]},
+    }
     if drop:
         del tree["infos"][drop]
     total = rows["observations"].shape[0]
-    buffer = fbx.make_flat_buffer(max_length=total + 1, min_length=1, sample_batch_size=1,
-                                  add_sequences=True, add_batch_size=1)
+    buffer = fbx.make_flat_buffer(
+        max_length=total + 1, min_length=1, sample_batch_size=1, add_sequences=True, add_batch_size=1
+    )
     import jax
 
     state = buffer.init(jax.tree_util.tree_map(lambda x: jnp.asarray(x[0]), tree))
@@ -86,9 +92,15 @@ def _read(vault_dir, uid):
 
     with contextlib.redirect_stdout(io.StringIO()):
         exp = Vault(vault_name=vault_dir.name, rel_dir=str(vault_dir.parent), vault_uid=uid).read().experience
-    return {"observations": exp["observations"], "actions": exp["actions"], "rewards": exp["rewards"],
-            "terminals": exp["terminals"], "truncations": exp["truncations"], "state": exp["infos"]["state"],
-            "legals": exp["infos"]["legals"]}
+    return {
+        "observations": exp["observations"],
+        "actions": exp["actions"],
+        "rewards": exp["rewards"],
+        "terminals": exp["terminals"],
+        "truncations": exp["truncations"],
+        "state": exp["infos"]["state"],
+        "legals": exp["infos"]["legals"],
+    }
 
 
 def test_import_gives_identical_arrays_and_export_reads_back_identical(smax_episodes, tmp_path):
@@ -133,8 +145,11 @@ def test_export_of_a_collected_dataset_round_trips(smax_episodes, tmp_path):
     again = load_dataset(tmp_path / "again").episodes
     keep = batch.filled
     for name in ("obs", "state", "avail_actions", "actions", "reward", "terminated", "filled", "length"):
-        np.testing.assert_array_equal(getattr(again, name)[keep] if name != "length" else again.length,
-                                      getattr(batch, name)[keep] if name != "length" else batch.length, err_msg=name)
+        np.testing.assert_array_equal(
+            getattr(again, name)[keep] if name != "length" else again.length,
+            getattr(batch, name)[keep] if name != "length" else batch.length,
+            err_msg=name,
+        )
     # the vault has no terminal observation: row `length` repeats the last step (as the card says)
     k = np.arange(len(batch))
     np.testing.assert_array_equal(again.obs[k, again.length], again.obs[k, again.length - 1])
@@ -152,11 +167,43 @@ def test_a_vault_of_another_layout_is_a_one_line_error_naming_the_missing_field(
 def test_cli_import_and_its_exit_2_on_a_bad_vault(smax_episodes, tmp_path):
     batch, _ = smax_episodes
     vault_dir = _build_vault(_og_marl_rows(batch), tmp_path / "vaults")
-    ok = subprocess.run([sys.executable, "-m", "rayeaq.data", "import-vault", str(vault_dir), "--map", "3m",
-                         "--tier", "medium", "--out", str(tmp_path / "cli")], capture_output=True, text=True, check=False)
+    ok = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rayeaq.data",
+            "import-vault",
+            str(vault_dir),
+            "--map",
+            "3m",
+            "--tier",
+            "medium",
+            "--out",
+            str(tmp_path / "cli"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert ok.returncode == 0, ok.stderr
     assert f"imported {N_EPISODES} episodes" in ok.stdout
-    bad = subprocess.run([sys.executable, "-m", "rayeaq.data", "import-vault", str(tmp_path / "missing"), "--map",
-                          "3m", "--tier", "medium", "--out", str(tmp_path / "x")], capture_output=True, text=True, check=False)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rayeaq.data",
+            "import-vault",
+            str(tmp_path / "missing"),
+            "--map",
+            "3m",
+            "--tier",
+            "medium",
+            "--out",
+            str(tmp_path / "x"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert bad.returncode == 2
     assert bad.stderr.strip().count("\n") == 0 and "vault directory not found" in bad.stderr

@@ -24,9 +24,13 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--out", required=True, help="dataset directory to write")
     imp.add_argument("--uid", default=None, help="vault uid (default: the one named like --tier, or the only one)")
     imp.add_argument("--episode-limit", type=int, default=None, help="default: SMAC's limit for the map")
-    imp.add_argument("--win-return", type=float, default=None,
-                     help="return from which a terminated episode counts as won when the vault has no win flag "
-                          "(default 19.0 on SMAC's 0-20 scale)")
+    imp.add_argument(
+        "--win-return",
+        type=float,
+        default=None,
+        help="return from which a terminated episode counts as won when the vault has no win flag "
+        "(default 19.0 on SMAC's 0-20 scale)",
+    )
     exp = sub.add_parser("export-vault", help="a dataset -> an OG-MARL vault")
     exp.add_argument("dataset", help="dataset directory (with card.json)")
     exp.add_argument("--out", required=True, help="vaults directory (the vault goes to OUT/NAME/UID)")
@@ -41,11 +45,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.command == "import-vault":
         extra = {} if args.win_return is None else {"win_return": args.win_return}
-        card = vault.import_vault(args.vault, args.map, args.tier, args.out, uid=args.uid,
-                                  episode_limit=args.episode_limit, **extra)
+        card = vault.import_vault(
+            args.vault, args.map, args.tier, args.out, uid=args.uid, episode_limit=args.episode_limit, **extra
+        )
         s = card.stats
-        print(f"imported {s.episodes} episodes, {s.transitions} transitions (mean return {s.mean_return:.3f}, "
-              f"win rate {s.win_rate:.3f}) -> {args.out} (fingerprint {card.fingerprint})")
+        print(
+            f"imported {s.episodes} episodes, {s.transitions} transitions (mean return {s.mean_return:.3f}, "
+            f"win rate {s.win_rate:.3f}) -> {args.out} (fingerprint {card.fingerprint})"
+        )
     else:
         target = vault.export_vault(args.dataset, args.out, args.name, args.uid)
         print(f"exported {args.dataset} -> {target}")

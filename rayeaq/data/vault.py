@@ -32,8 +32,13 @@ from rayeaq.envs.spec import EnvSpec
 
 # field name in the vault -> trailing rank after [1, T] (for the layout check)
 VAULT_FIELDS: dict[str, int] = {
-    "observations": 2, "actions": 1, "rewards": 1, "terminals": 1, "truncations": 1,
-    "infos.state": 1, "infos.legals": 2,
+    "observations": 2,
+    "actions": 1,
+    "rewards": 1,
+    "terminals": 1,
+    "truncations": 1,
+    "infos.state": 1,
+    "infos.legals": 2,
 }
 SMAC_ACTIONS = ("no_op", "stop", "move_north", "move_south", "move_east", "move_west")
 SMAC_REWARD_SCALE = "og-marl smac_v1: SMAC's shaped damage/kill/win reward scaled so an episode's return is at most 20"
@@ -123,8 +128,9 @@ def read_vault(path: str | Path, uid: str | None = None, tier: str | None = None
 
 
 # ---- import -----------------------------------------------------------------------------------
-def vault_to_episodes(flat: dict[str, np.ndarray], episode_limit: int, where: str,
-                      win_return: float = SMAC_WIN_RETURN) -> tuple[EpisodeBatch, int]:
+def vault_to_episodes(
+    flat: dict[str, np.ndarray], episode_limit: int, where: str, win_return: float = SMAC_WIN_RETURN
+) -> tuple[EpisodeBatch, int]:
     """Split a vault's flat time axis into padded episodes (``T = episode_limit + 1`` rows); returns
     the batch and the number of trailing rows of an unfinished episode that were dropped."""
     obs, legals = flat["observations"], flat["infos.legals"]
@@ -136,11 +142,15 @@ def vault_to_episodes(flat: dict[str, np.ndarray], episode_limit: int, where: st
     trunc = flat["truncations"].reshape(total, -1).astype(bool).all(axis=1)
     ends = np.flatnonzero(term | trunc)
     if len(ends) == 0:
-        raise DatasetError(f"{where}: field terminals: no episode ends (no row where all agents are terminal or truncated)")
+        raise DatasetError(
+            f"{where}: field terminals: no episode ends (no row where all agents are terminal or truncated)"
+        )
     starts = np.concatenate([[0], ends[:-1] + 1])
     lengths = ends - starts + 1
     if lengths.max() > episode_limit:
-        raise DatasetError(f"{where}: an episode has {int(lengths.max())} steps, more than the episode limit {episode_limit}")
+        raise DatasetError(
+            f"{where}: an episode has {int(lengths.max())} steps, more than the episode limit {episode_limit}"
+        )
     n, t_max = len(ends), episode_limit + 1
     out = {
         "obs": np.zeros((n, t_max, n_agents, obs.shape[2]), np.float32),
@@ -168,16 +178,29 @@ def vault_to_episodes(flat: dict[str, np.ndarray], episode_limit: int, where: st
             won[k] = out["terminated"][k, length - 1] and out["reward"][k].sum() >= win_return
     returns = (out["reward"] * out["filled"]).sum(axis=1).astype(np.float32)
     batch = EpisodeBatch(
-        **out, episode_id=np.arange(n, dtype=np.int64), length=lengths.astype(np.int64), episode_return=returns,
-        battle_won=won, seed=np.full(n, -1, np.int64), source=np.array(["real"] * n, dtype=object),
+        **out,
+        episode_id=np.arange(n, dtype=np.int64),
+        length=lengths.astype(np.int64),
+        episode_return=returns,
+        battle_won=won,
+        seed=np.full(n, -1, np.int64),
+        source=np.array(["real"] * n, dtype=object),
         behaviour_policy=np.array(["og-marl"] * n, dtype=object),
     )
     return batch, int(total - (ends[-1] + 1))
 
 
-def import_vault(path: str | Path, map_name: str, tier: str, out: str | Path, *, uid: str | None = None,
-                 episode_limit: int | None = None, win_return: float = SMAC_WIN_RETURN,
-                 shard_episodes: int = 1000) -> DatasetCard:
+def import_vault(
+    path: str | Path,
+    map_name: str,
+    tier: str,
+    out: str | Path,
+    *,
+    uid: str | None = None,
+    episode_limit: int | None = None,
+    win_return: float = SMAC_WIN_RETURN,
+    shard_episodes: int = 1000,
+) -> DatasetCard:
     """Read an OG-MARL SMAC vault and write it as our dataset (backend ``sc2``) with a card."""
     from rayeaq.core.runinfo import code_version
     from rayeaq.data.writer import write_dataset
@@ -186,27 +209,45 @@ def import_vault(path: str | Path, map_name: str, tier: str, out: str | Path, *,
     flat, uid = read_vault(path, uid, tier)
     total = flat["observations"].shape[0]
     limit = episode_limit or default_episode_limit(map_name)
-    term_or_trunc = (flat["terminals"].reshape(total, -1).astype(bool).all(axis=1)
-                     | flat["truncations"].reshape(total, -1).astype(bool).all(axis=1))
+    term_or_trunc = flat["terminals"].reshape(total, -1).astype(bool).all(axis=1) | flat["truncations"].reshape(
+        total, -1
+    ).astype(bool).all(axis=1)
     ends = np.flatnonzero(term_or_trunc)
     if episode_limit is None and len(ends):  # a vault recorded with a longer limit than SMAC's default
         limit = max(limit, int(np.diff(np.concatenate([[-1], ends])).max()))
     batch, dropped = vault_to_episodes(flat, limit, str(path), win_return)
     n_actions = batch.n_actions
     spec = EnvSpec(
-        backend="sc2", map=map_name, n_agents=batch.n_agents, n_enemies=n_actions - len(SMAC_ACTIONS),
-        n_actions=n_actions, obs_shape=batch.obs_dim, state_shape=batch.state_dim, episode_limit=limit,
+        backend="sc2",
+        map=map_name,
+        n_agents=batch.n_agents,
+        n_enemies=n_actions - len(SMAC_ACTIONS),
+        n_actions=n_actions,
+        obs_shape=batch.obs_dim,
+        state_shape=batch.state_dim,
+        episode_limit=limit,
         action_layout=SMAC_ACTIONS + tuple(f"attack_{j}" for j in range(n_actions - len(SMAC_ACTIONS))),
-        max_return=MAX_RETURN["sc2"], reward_scale=SMAC_REWARD_SCALE,
+        max_return=MAX_RETURN["sc2"],
+        reward_scale=SMAC_REWARD_SCALE,
     )
     return write_dataset(
-        out, batch, spec, shard_episodes=shard_episodes, source="real", tier=tier.lower(),
+        out,
+        batch,
+        spec,
+        shard_episodes=shard_episodes,
+        source="real",
+        tier=tier.lower(),
         quality={"tier": tier.lower(), "origin": "og-marl", "vault_uid": uid},
         behaviour_policy={"name": "og-marl", "origin": "og-marl", "vault_uid": uid},
-        generation={"origin": "og-marl", "vault": str(Path(path).expanduser().resolve()), "vault_uid": uid,
-                    "transitions_in_vault": int(total), "unfinished_rows_dropped": dropped,
-                    "terminal_row": TERMINAL_ROW,
-                    "battle_won": "infos.won" if "infos.won" in flat else f"terminated and return >= {win_return}"},
+        generation={
+            "origin": "og-marl",
+            "vault": str(Path(path).expanduser().resolve()),
+            "vault_uid": uid,
+            "transitions_in_vault": int(total),
+            "unfinished_rows_dropped": dropped,
+            "terminal_row": TERMINAL_ROW,
+            "battle_won": "infos.won" if "infos.won" in flat else f"terminated and return >= {win_return}",
+        },
         code_version=code_version(),
     )
 
@@ -230,13 +271,16 @@ def episodes_to_vault(batch: EpisodeBatch) -> dict[str, Any]:
         "rewards": per_agent(batch.reward).astype(np.float32),
         "terminals": per_agent(terminal).astype(np.float32),
         "truncations": per_agent(truncated).astype(np.float32),
-        "infos": {"state": batch.state[keep][None].astype(np.float32),
-                  "legals": batch.avail_actions[keep][None].astype(np.float32)},
+        "infos": {
+            "state": batch.state[keep][None].astype(np.float32),
+            "legals": batch.avail_actions[keep][None].astype(np.float32),
+        },
     }
 
 
-def export_vault(dataset_dir: str | Path, out_dir: str | Path, vault_name: str | None = None,
-                 uid: str | None = None) -> Path:
+def export_vault(
+    dataset_dir: str | Path, out_dir: str | Path, vault_name: str | None = None, uid: str | None = None
+) -> Path:
     """Write a dataset as a flashbax vault ``out_dir/<vault_name>/<uid>``; returns that directory."""
     import jax.numpy as jnp
 
@@ -256,13 +300,27 @@ def export_vault(dataset_dir: str | Path, out_dir: str | Path, vault_name: str |
     total = experience["observations"].shape[1]
     import jax
 
-    state = TrajectoryBufferState(experience=jax.tree_util.tree_map(jnp.asarray, experience),
-                                  current_index=jnp.asarray(total), is_full=jnp.asarray(False))
-    metadata = {"source": "rayeaq", "backend": card.backend, "map": card.map, "tier": card.tier,
-                "fingerprint": card.fingerprint, "reward_scale": card.reward_scale}
+    state = TrajectoryBufferState(
+        experience=jax.tree_util.tree_map(jnp.asarray, experience),
+        current_index=jnp.asarray(total),
+        is_full=jnp.asarray(False),
+    )
+    metadata = {
+        "source": "rayeaq",
+        "backend": card.backend,
+        "map": card.map,
+        "tier": card.tier,
+        "fingerprint": card.fingerprint,
+        "reward_scale": card.reward_scale,
+    }
     with _quiet():
-        vault = vault_cls(vault_name=vault_name, experience_structure=state.experience,
-                          rel_dir=str(target.parent.parent), vault_uid=uid, metadata=metadata)
+        vault = vault_cls(
+            vault_name=vault_name,
+            experience_structure=state.experience,
+            rel_dir=str(target.parent.parent),
+            vault_uid=uid,
+            metadata=metadata,
+        )
         written = vault.write(state, source_interval=(0, total))
     if written != total:
         raise DatasetError(f"{target}: wrote {written} of {total} transitions")

@@ -29,9 +29,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         env.close()
     s = env.spec
-    print(f"StarCraft II at {sc2_path()}: map {map_name}, {s.n_agents} agents, obs {s.obs_shape}, state "
-          f"{s.state_shape}, {s.n_actions} actions, limit {s.episode_limit}; one random episode: {steps} steps, "
-          f"return {total:.2f}, won {bool(info.get('battle_won', False))}")
+    print(
+        f"StarCraft II at {sc2_path()}: map {map_name}, {s.n_agents} agents, obs {s.obs_shape}, state "
+        f"{s.state_shape}, {s.n_actions} actions, limit {s.episode_limit}; one random episode: {steps} steps, "
+        f"return {total:.2f}, won {bool(info.get('battle_won', False))}"
+    )
     return 0
 
 

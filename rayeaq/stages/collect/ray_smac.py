@@ -40,12 +40,14 @@ class SMACCollectorActor:
         return os.getpid()
 
     def measure(self, tier: str, epsilons: list[float], n_episodes: int) -> list[dict]:
-        return smac_loop.measure_smac_epsilons(self.env, self.spec, epsilons, n_episodes, self.root_seed, tier,
-                                               self.policy_cfg, self.behaviour)
+        return smac_loop.measure_smac_epsilons(
+            self.env, self.spec, epsilons, n_episodes, self.root_seed, tier, self.policy_cfg, self.behaviour
+        )
 
     def collect(self, tier: str, shards: list[core.ShardPlan], epsilon: float, dataset_dir: str) -> list[dict]:
-        return smac_loop.collect_smac_shards(self.env, self.spec, tier, shards, epsilon, self.root_seed, dataset_dir,
-                                             self.policy_cfg, self.behaviour)
+        return smac_loop.collect_smac_shards(
+            self.env, self.spec, tier, shards, epsilon, self.root_seed, dataset_dir, self.policy_cfg, self.behaviour
+        )
 
 
 class SMACCollectorPool(CollectorPool):
@@ -61,8 +63,9 @@ class SMACCollectorPool(CollectorPool):
 
             check_sc2_available()
         options = {"num_cpus": cfg.cpus_per_worker}
-        self.actors = [SMACCollectorActor.options(**options).remote(env_cfg, root_seed, i, cfg.policy)
-                       for i in range(cfg.workers)]
+        self.actors = [
+            SMACCollectorActor.options(**options).remote(env_cfg, root_seed, i, cfg.policy) for i in range(cfg.workers)
+        ]
 
     def spec(self) -> EnvSpec:
         """The environment's spec as the first actor's env reports it (SC2's sizes come from the game)."""

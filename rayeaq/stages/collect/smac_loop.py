@@ -101,8 +101,17 @@ def play(env: Any, spec: EnvSpec, seeds: np.ndarray, epsilon: float, behaviour=N
     return buffer
 
 
-def collect_smac_shards(env: Any, spec: EnvSpec, tier: str, shards: list[ShardPlan], epsilon: float,
-                        root_seed: int, dataset_dir: str | Path, policy_cfg: Any = None, behaviour=None) -> list[dict]:
+def collect_smac_shards(
+    env: Any,
+    spec: EnvSpec,
+    tier: str,
+    shards: list[ShardPlan],
+    epsilon: float,
+    root_seed: int,
+    dataset_dir: str | Path,
+    policy_cfg: Any = None,
+    behaviour=None,
+) -> list[dict]:
     """Collect and atomically write every shard of ``shards`` not already on disk (one summary each).
     ``policy_cfg`` is ``collect.policy`` (None: the heuristic); ``behaviour`` an already built one."""
     shard_dir = Path(dataset_dir) / SHARD_DIR
@@ -121,17 +130,31 @@ def collect_smac_shards(env: Any, spec: EnvSpec, tier: str, shards: list[ShardPl
     return summaries
 
 
-def measure_smac_epsilons(env: Any, spec: EnvSpec, epsilons: list[float], n_episodes: int, root_seed: int,
-                          tier: str, policy_cfg: Any = None, behaviour=None) -> list[dict]:
+def measure_smac_epsilons(
+    env: Any,
+    spec: EnvSpec,
+    epsilons: list[float],
+    n_episodes: int,
+    root_seed: int,
+    tier: str,
+    policy_cfg: Any = None,
+    behaviour=None,
+) -> list[dict]:
     """Win rate and mean return of the ε-mixture for each ε (the rows ``core.choose_epsilon`` reads)."""
     rows = []
     behaviour = behaviour or make_behaviour(env, spec, policy_cfg)
     for eps in epsilons:
         seeds = np.array([derive_seed(root_seed, "calibrate", tier, f"{eps:.4f}", i) for i in range(n_episodes)])
         buffer = play(env, spec, seeds, eps, behaviour)
-        rows.append({"epsilon": float(eps), "win_rate": float(buffer.won.mean()),
-                     "mean_return": float(buffer.returns().mean()), "mean_length": float(buffer.length.mean()),
-                     "episodes": int(n_episodes)})
+        rows.append(
+            {
+                "epsilon": float(eps),
+                "win_rate": float(buffer.won.mean()),
+                "mean_return": float(buffer.returns().mean()),
+                "mean_length": float(buffer.length.mean()),
+                "episodes": int(n_episodes),
+            }
+        )
     return rows
 
 
@@ -139,10 +162,18 @@ def to_batch(buffer: EpisodeBuffer, ids: np.ndarray, seeds: np.ndarray, behaviou
     """A filled buffer as an :class:`EpisodeBatch` of real episodes."""
     n = len(ids)
     return EpisodeBatch(
-        obs=buffer.obs, state=buffer.state, avail_actions=buffer.avail_actions, actions=buffer.actions,
-        reward=buffer.reward, terminated=buffer.terminated, filled=buffer.filled,
-        episode_id=np.asarray(ids, np.int64), length=buffer.length,
-        episode_return=buffer.returns().astype(np.float32), battle_won=buffer.won,
-        seed=np.asarray(seeds, np.int64), source=np.array(["real"] * n, dtype=object),
+        obs=buffer.obs,
+        state=buffer.state,
+        avail_actions=buffer.avail_actions,
+        actions=buffer.actions,
+        reward=buffer.reward,
+        terminated=buffer.terminated,
+        filled=buffer.filled,
+        episode_id=np.asarray(ids, np.int64),
+        length=buffer.length,
+        episode_return=buffer.returns().astype(np.float32),
+        battle_won=buffer.won,
+        seed=np.asarray(seeds, np.int64),
+        source=np.array(["real"] * n, dtype=object),
         behaviour_policy=np.array([behaviour] * n, dtype=object),
     )

@@ -53,8 +53,10 @@ class UnitLayout:
         ah, ax, ay = self.ally_cols
         eh, ex, ey = self.enemy_cols
         return {
-            "ally_health": allies[:, ah], "ally_pos": allies[:, [ax, ay]],
-            "enemy_health": enemies[:, eh], "enemy_pos": enemies[:, [ex, ey]],
+            "ally_health": allies[:, ah],
+            "ally_pos": allies[:, [ax, ay]],
+            "enemy_health": enemies[:, eh],
+            "enemy_pos": enemies[:, [ex, ey]],
         }
 
 
