@@ -4,6 +4,9 @@ from pathlib import Path
 
 from setuptools import find_packages, setup
 
+OGMARL = ["flashbax==0.1.3", "tensorstore>=0.1.86,<0.2"]
+"""OG-MARL vaults (python -m rayeaq.data import-vault|export-vault); flashbax 0.1.3 checked next to jaxmarl 0.2.0."""
+
 ANALYSIS = [
     "jupytext>=1.16",
     "nbformat>=5.9",
@@ -39,8 +42,8 @@ setup(
     extras_require={
         # python -m rayeaq.report: analysis notebooks (jupytext sources executed headless) -> HTML, PNG, CSV
         "analysis": ANALYSIS,
-        # the test suite and its checks (ruff, mypy; configured in pyproject.toml): references the code is checked against (diffusers schedulers, rliable) and the
-        # analysis packages (tests/e2e/test_report.py executes the notebooks)
+        # the test suite and its checks (ruff, mypy; configured in pyproject.toml): references the code is checked
+        # against (diffusers schedulers, rliable, flashbax) and the analysis packages (tests/e2e/test_report.py)
         "test": [
             "pytest>=8",
             "pytest-timeout>=2.3",
@@ -48,10 +51,12 @@ setup(
             "rliable>=1.2",
             "ruff>=0.17.6,<0.18",  # rules and formatting change between minor versions
             "mypy>=2.4,<3",
+            *OGMARL,  # the vault round trip is tested with flashbax's own Vault API
             *ANALYSIS,
         ],
         # benchmarks/: the reference implementations timed side by side with ours
         "bench": ["diffusers>=0.30", "torchrl>=0.14"],
+        "ogmarl": OGMARL,
         # The real StarCraft II SMAC is NOT on PyPI (the PyPI package `smac` is SMAC3, an
         # AutoML tool). Install it from its repository (see README); these are the extra
         # packages it needs next to jaxmarl.

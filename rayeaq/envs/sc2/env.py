@@ -1,10 +1,13 @@
 """The real StarCraft II SMAC (oxwhirl/smac) behind the same API, imported lazily.
 
 Needs the game and SMAC installed from its repository — NOT the PyPI package ``smac`` (that is
-SMAC3, a hyper-parameter optimiser). See README, "StarCraft II backend".
+SMAC3, a hyper-parameter optimiser). See README, "StarCraft II backend", and ``deploy/Dockerfile.sc2``.
 """
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -13,30 +16,54 @@ from rayeaq.envs.smax.maps import MAX_RETURN
 from rayeaq.envs.spec import EnvSpec
 
 INSTALL_HINT = (
-    "install SMAC from its repository (pip install 'rayeaq[sc2]' "
-    "'git+https://github.com/oxwhirl/smac.git') and StarCraft II (set SC2PATH); "
-    "the PyPI package 'smac' is SMAC3, an AutoML tool, not this"
+    "install the game (StarCraft II 4.10 Linux package, maps in $SC2PATH/Maps/SMAC_Maps; see deploy/Dockerfile.sc2) "
+    "and SMAC from its repository: pip install 'rayeaq[sc2]' 'git+https://github.com/oxwhirl/smac.git' "
+    "(the PyPI package 'smac' is SMAC3, an AutoML tool, not this)"
 )
+DEFAULT_SC2PATH = "~/StarCraftII"  # where pysc2 looks on Linux when SC2PATH is unset
+
+
+def sc2_path() -> Path:
+    """The StarCraft II directory pysc2 will use: ``$SC2PATH``, else ``~/StarCraftII``."""
+    return Path(os.path.expanduser(os.environ.get("SC2PATH", DEFAULT_SC2PATH)))
+
+
+def check_sc2_available() -> None:
+    """One-line :class:`EnvUnavailableError` unless the game (``$SC2PATH/Versions``) and oxwhirl SMAC are here."""
+    path = sc2_path()
+    if not (path / "Versions").is_dir():
+        where = "from SC2PATH" if "SC2PATH" in os.environ else f"SC2PATH is unset, so {DEFAULT_SC2PATH}"
+        raise EnvUnavailableError(
+            f"env.backend sc2: StarCraft II not found at {path} ({where}; expected {path}/Versions); {INSTALL_HINT}"
+        )
+    _import_starcraft2env()
 
 
 def _import_starcraft2env():
     try:
         from smac.env import StarCraft2Env
     except ImportError:
-        raise EnvUnavailableError(f"env.backend sc2: oxwhirl SMAC is not installed; {INSTALL_HINT}") from None
+        raise EnvUnavailableError(
+            f"env.backend sc2: oxwhirl SMAC is not installed (SC2PATH={sc2_path()}); {INSTALL_HINT}"
+        ) from None
     return StarCraft2Env
 
 
 class SC2Env:
-    """Thin wrapper of ``smac.env.StarCraft2Env`` exposing :class:`EnvSpec` like the SMAX adapter."""
+    """Thin wrapper of ``smac.env.StarCraft2Env`` exposing :class:`EnvSpec` like the SMAX adapter.
+
+    One instance is one SC2 process (launched by the first ``reset``). ``reset(seed=...)`` accepts and
+    ignores a per-episode seed: the game is seeded once, at construction.
+    """
 
     def __init__(self, map_name: str, episode_limit: int | None = None, seed: int = 0):
+        check_sc2_available()
         starcraft2env = _import_starcraft2env()
         kwargs = {"map_name": map_name, "seed": seed}
         if episode_limit is not None:
             kwargs["episode_limit"] = episode_limit
         try:
-            self._env = starcraft2env(**kwargs)
+            self._env = starcraft2env(**kwargs)  # the only line CI cannot run (no game there)
             info = self._env.get_env_info()
         except FileNotFoundError as err:
             raise EnvUnavailableError(f"env.backend sc2: StarCraft II not found ({err}); {INSTALL_HINT}") from None
@@ -66,11 +93,27 @@ class SC2Env:
         self.n_agents, self.n_actions, self.episode_limit = info["n_agents"], n_actions, info["episode_limit"]
 
     def __getattr__(self, name: str):
-        # reset, step, get_obs, get_state, get_avail_actions, ... are SMAC's own.
+        if name == "_env":  # not constructed (or being unpickled): no recursion
+            raise AttributeError(name)
+        # step, get_obs, get_state, get_avail_actions, ... are SMAC's own.
         return getattr(self._env, name)
+
+    def reset(self, seed: int | None = None):
+        """SMAC's ``reset()``; ``seed`` is ignored (StarCraft II is seeded per process)."""
+        return self._env.reset()
 
     def get_env_info(self) -> dict:
         return self._env.get_env_info()
+
+    def unit_layout(self):
+        """Where SMAC's ``get_state()`` keeps each unit's health and position (SMAC's own feature counts:
+        allies ``[health, cooldown, x, y, shield?, type bits]``, enemies ``[health, x, y, shield?, type bits]``)."""
+        from rayeaq.stages.collect.smac_policy import UnitLayout
+
+        env = self._env
+        nf_al = 4 + env.shield_bits_ally + env.unit_type_bits
+        nf_en = 3 + env.shield_bits_enemy + env.unit_type_bits
+        return UnitLayout(0, nf_al, self.n_agents * nf_al, nf_en, (0, 2, 3), (0, 1, 2))
 
     def units_alive(self) -> tuple[np.ndarray, np.ndarray]:
         allies = np.array([u.health > 0 for u in self._env.agents.values()])

@@ -1,0 +1,178 @@
+"""A focus-fire heuristic written against SMAC's API only (numpy; no simulator internals).
+
+The policy reads unit features from ``get_state()`` through a :class:`UnitLayout` (where each unit's
+health and position sit in the state vector), the action meaning from the spec's ``action_layout``
+(``move_north`` ..., ``stop``, ``no_op``, ``attack_j``) and legality from ``get_avail_actions()``:
+attack the weakest attackable enemy (ties: the nearest), else move toward the nearest living enemy,
+else ``stop`` / ``no_op`` / the first legal action. The same code drives SMAX (``SMAXEnv``) and
+StarCraft II (``StarCraft2Env``); only the layout differs, and layouts are a registry by backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rayeaq.core.registry import Registry
+from rayeaq.envs.spec import EnvSpec
+
+# Unit vectors of the move actions by name (north = +y, east = +x, as both SMAX and SC2 decode them).
+MOVES: dict[str, tuple[float, float]] = {
+    "move_north": (0.0, 1.0),
+    "move_east": (1.0, 0.0),
+    "move_south": (0.0, -1.0),
+    "move_west": (-1.0, 0.0),
+}
+
+
+@dataclass(frozen=True)
+class UnitLayout:
+    """Where the allies' and enemies' features sit in the global state vector.
+
+    Unit ``i`` of a side occupies ``state[offset + i * stride : offset + (i + 1) * stride]``; inside it,
+    ``health`` (a fraction, 0 for a dead unit), ``x`` and ``y`` are column indices.
+    """
+
+    ally_offset: int
+    ally_stride: int
+    enemy_offset: int
+    enemy_stride: int
+    ally_cols: tuple[int, int, int]
+    """(health, x, y) columns inside an ally's block."""
+    enemy_cols: tuple[int, int, int]
+    """(health, x, y) columns inside an enemy's block."""
+
+    def units(self, state: np.ndarray, n_agents: int, n_enemies: int) -> dict[str, np.ndarray]:
+        """``state [Ds]`` -> ally/enemy ``health [N]/[E]`` and ``pos [N,2]/[E,2]`` (float32)."""
+        state = np.asarray(state, dtype=np.float32)
+        allies = state[self.ally_offset : self.ally_offset + n_agents * self.ally_stride].reshape(n_agents, -1)
+        enemies = state[self.enemy_offset : self.enemy_offset + n_enemies * self.enemy_stride].reshape(n_enemies, -1)
+        ah, ax, ay = self.ally_cols
+        eh, ex, ey = self.enemy_cols
+        return {
+            "ally_health": allies[:, ah],
+            "ally_pos": allies[:, [ax, ay]],
+            "enemy_health": enemies[:, eh],
+            "enemy_pos": enemies[:, [ex, ey]],
+        }
+
+
+UNIT_LAYOUTS: Registry[Callable[[Any, EnvSpec], UnitLayout]] = Registry("state unit layout", "env.backend")
+"""``backend -> (env, spec) -> UnitLayout``; the sc2 member asks the game's env, smax computes it."""
+
+
+@UNIT_LAYOUTS.register("smax")
+def _smax_layout(env: Any, spec: EnvSpec) -> UnitLayout:
+    # jaxmarl 0.2 world state: (allies + enemies) blocks of [health fraction, x, y, cooldown, type bits],
+    # allies first, then unit teams and unit types (NOTES-ray-smax.md, "SMAX state layout").
+    stride = spec.state_shape // (spec.n_agents + spec.n_enemies) - 2
+    return UnitLayout(0, stride, spec.n_agents * stride, stride, (0, 1, 2), (0, 1, 2))
+
+
+@UNIT_LAYOUTS.register("sc2")
+def _sc2_layout(env: Any, spec: EnvSpec) -> UnitLayout:
+    return env.unit_layout()  # rayeaq.envs.sc2.env.SC2Env knows SMAC's shield and unit-type bits
+
+
+class SMACHeuristic:
+    """Focus fire from SMAC-API features; call with ``(state [Ds], avail [N, A] bool) -> actions [N]``."""
+
+    def __init__(self, spec: EnvSpec, layout: UnitLayout):
+        self.spec, self.layout = spec, layout
+        names = list(spec.action_layout)
+        self.attack0 = names.index("attack_0")
+        self.moves = np.array([names.index(m) for m in MOVES], dtype=np.int64)
+        self.move_dirs = np.array(list(MOVES.values()), dtype=np.float32)
+        self.idle = [names.index(n) for n in ("stop", "no_op") if n in names]
+
+    def __call__(self, state: np.ndarray, avail: np.ndarray) -> np.ndarray:
+        s = self.spec
+        u = self.layout.units(state, s.n_agents, s.n_enemies)
+        delta = u["enemy_pos"][None, :, :] - u["ally_pos"][:, None, :]  # [N, E, 2]
+        dist = np.linalg.norm(delta, axis=-1)  # [N, E]
+        enemy_alive = u["enemy_health"] > 0
+        actions = np.zeros(s.n_agents, dtype=np.int64)
+        for i in range(s.n_agents):
+            legal = avail[i]
+            can_attack = legal[self.attack0 : self.attack0 + s.n_enemies]
+            if can_attack.any():
+                score = np.where(can_attack, u["enemy_health"] * 1000.0 + dist[i], np.inf)
+                actions[i] = self.attack0 + int(np.argmin(score))
+                continue
+            if enemy_alive.any():
+                target = int(np.argmin(np.where(enemy_alive, dist[i], np.inf)))
+                move = self.moves[int(np.argmax(self.move_dirs @ delta[i, target]))]
+                if legal[move]:
+                    actions[i] = move
+                    continue
+            idle = [a for a in self.idle if legal[a]]
+            actions[i] = idle[0] if idle else int(np.argmax(legal))
+        return actions
+
+
+def epsilon_mix(greedy: np.ndarray, avail: np.ndarray, epsilon: float, episode_seed: int, t: int) -> np.ndarray:
+    """Per agent, a uniform legal action with probability ε (generator seeded by episode seed and step)."""
+    if epsilon <= 0.0:
+        return greedy
+    rng = np.random.default_rng([int(episode_seed), int(t)])
+    explore = rng.random(avail.shape[0]) < epsilon
+    uniform = (rng.random(avail.shape) * avail).argmax(axis=-1)
+    return np.where(explore, uniform, greedy)
+
+
+def make_policy(env: Any, spec: EnvSpec) -> SMACHeuristic:
+    """The heuristic for ``env`` (its backend's unit layout)."""
+    return SMACHeuristic(spec, UNIT_LAYOUTS.get(spec.backend)(env, spec))
+
+
+class HeuristicBehaviour:
+    """The focus-fire heuristic as a behaviour: ``start()`` per episode, ``act(obs, state, avail) -> [N]``."""
+
+    def __init__(self, env: Any, spec: EnvSpec, policy_cfg: Any = None):
+        self.policy = make_policy(env, spec)
+
+    def start(self) -> None:
+        pass
+
+    def act(self, obs: np.ndarray, state: np.ndarray, avail: np.ndarray) -> np.ndarray:
+        return self.policy(state, avail)
+
+    @staticmethod
+    def name(epsilon: float, policy_cfg: Any = None) -> str:
+        return "random" if epsilon >= 1.0 else f"smac_heuristic_mix(epsilon={epsilon:.3f},target=weakest)"
+
+
+class CheckpointBehaviour:
+    """A trained QMIX/BC checkpoint's greedy policy (``collect.policy.checkpoint``), one episode at a time."""
+
+    def __init__(self, env: Any, spec: EnvSpec, policy_cfg: Any = None, greedy: Any = None):
+        if greedy is None:
+            import torch
+
+            from rayeaq.learners.qmix.policy import load_greedy_policy
+
+            torch.set_num_threads(1)  # JAX and torch share this process (NOTES-ray-smax.md)
+            greedy = load_greedy_policy(str(policy_cfg.checkpoint))
+        self.greedy, self.hidden = greedy, None
+
+    def start(self) -> None:
+        self.hidden = None
+
+    def act(self, obs: np.ndarray, state: np.ndarray, avail: np.ndarray) -> np.ndarray:
+        actions, self.hidden = self.greedy(obs[None], avail[None], self.hidden)
+        return np.asarray(actions)[0].astype(np.int64)
+
+    @staticmethod
+    def name(epsilon: float, policy_cfg: Any = None) -> str:
+        checkpoint = getattr(policy_cfg, "checkpoint", None)
+        return "random" if epsilon >= 1.0 else f"qmix_mix(epsilon={epsilon:.3f},checkpoint={checkpoint})"
+
+
+BEHAVIOURS: Registry[type] = Registry("behaviour policy", "collect.policy.kind")
+"""``collect.policy.kind`` -> behaviour class for the SMAC-API loop (random = any behaviour at ε = 1)."""
+BEHAVIOURS.add("heuristic_mix", HeuristicBehaviour)
+BEHAVIOURS.add("random", HeuristicBehaviour)
+BEHAVIOURS.add("qmix_checkpoint", CheckpointBehaviour)
