@@ -1,10 +1,25 @@
-"""The fit stage: fit the EAQ generator with Ray Train on a real dataset and export its checkpoint."""
+"""The fit stage: fit the EAQ generator with Ray Train on a real dataset and export its checkpoint.
+
+A rerun into the same ``out`` resumes from Ray Train's latest checkpoint there, so it must be the same
+experiment: the stored ``seed``, ``diffusion`` and ``fit`` sections, code version and dataset fingerprint
+are compared first (:func:`rayeaq.core.resume.check_resume`); keys that only change how the fit runs
+(:data:`RUN_ONLY_KEYS`) may change, others only when ``allow_change`` names them, and the accepted changes
+are recorded in ``run.json``. ``out`` is locked for the whole run, and the Ray cluster must be able to hold
+the Train workers (:func:`rayeaq.core.resources.check_resources`) before anything starts.
+"""
 
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
+from typing import Sequence
+
+FIT_SECTIONS = ("seed", "diffusion", "fit")
+"""Run-config sections a fit's result depends on (compared on resume)."""
+RUN_ONLY_KEYS = ("fit.cpus_per_worker", "fit.torch_threads", "fit.keep_checkpoints", "fit.report_every",
+                 "fit.checkpoint_every")
+"""Keys that change how the fit runs, not what it computes: a resume accepts (and records) their changes."""
 
 
 def default_out(cfg) -> Path:
@@ -13,34 +28,40 @@ def default_out(cfg) -> Path:
     return Path("results") / "fit" / name
 
 
-def run_fit(cfg, dataset_dir: str | Path, out: str | Path, callbacks: list | None = None) -> dict:
+def run_fit(cfg, dataset_dir: str | Path, out: str | Path, callbacks: list | None = None,
+            allow_change: Sequence[str] = ()) -> dict:
     """Fit (needs a started Ray), export the checkpoint, write ``OUT/fit.json``; returns the summary.
 
     ``callbacks`` are Ray Train ``RunConfig`` callbacks (a Tune trial passes one that forwards every
-    loss report to Tune as it comes).
+    loss report to Tune as it comes). ``allow_change`` lists key patterns a resume may change (``fit.steps``).
     """
-    from rayeaq.core.runinfo import write_run_info
-    from rayeaq.generators.eaq.fit_core import (
-        check_out_dir,
-        export_checkpoint,
-        fit_inputs,
-        load_real_dataset,
-    )
+    from rayeaq.core.outlock import out_lock
+    from rayeaq.core.resources import check_resources
+    from rayeaq.core.resume import check_resume
+    from rayeaq.core.runinfo import record_resume, write_run_info
+    from rayeaq.data.card import read_card
+    from rayeaq.generators.eaq.fit_core import export_checkpoint, fit_inputs, load_real_dataset
     from rayeaq.generators.eaq.ray_fit import fit_with_ray
+    from rayeaq.stages.requests import fit_requests
 
     out = Path(out)
-    dataset = load_real_dataset(dataset_dir)
-    inputs = fit_inputs(cfg, dataset)
-    check_out_dir(out, cfg, inputs)
-    write_run_info(out, cfg, "fit", {"dataset": inputs["dataset"], "layout": inputs["layout"]})
-    start = time.perf_counter()
-    result = fit_with_ray(cfg, inputs, out, callbacks=callbacks)
-    if result.checkpoint is None:
-        raise RuntimeError("Ray Train finished without a checkpoint")
-    with result.checkpoint.as_directory() as directory:
-        summary = export_checkpoint(directory, out)
-    summary.update(wall_seconds=time.perf_counter() - start, workers=cfg.fit.num_workers, dataset=inputs["dataset"])
-    (out / "fit.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    card = read_card(dataset_dir)
+    with out_lock(out, f"fit of {dataset_dir}"):
+        changes = check_resume(out, cfg.model_dump(mode="json"), (*RUN_ONLY_KEYS, *allow_change),
+                               sections=FIT_SECTIONS, inputs={"stage": "fit", "dataset.fingerprint": card.fingerprint},
+                               what="fit")
+        check_resources(fit_requests(cfg), wait_s=cfg.ray.resource_wait_s)
+        dataset = load_real_dataset(dataset_dir)
+        inputs = fit_inputs(cfg, dataset)
+        write_run_info(out, cfg, "fit", {"dataset": inputs["dataset"], "layout": inputs["layout"]})
+        if changes:
+            record_resume(out, changes, list(allow_change))
+        start = time.perf_counter()
+        result = fit_with_ray(cfg, inputs, out, callbacks=callbacks)
+        if result.checkpoint is None:
+            raise RuntimeError("Ray Train finished without a checkpoint")
+        with result.checkpoint.as_directory() as directory:
+            summary = export_checkpoint(directory, out)
+        summary.update(wall_seconds=time.perf_counter() - start, workers=cfg.fit.num_workers, dataset=inputs["dataset"])
+        (out / "fit.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return summary
-
-
