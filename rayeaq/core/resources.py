@@ -124,16 +124,18 @@ def shortfall(requests: list[Request], view: ClusterView, where: str = "the clus
 
 
 def check_resources(requests: list[Request], wait_s: float = 300.0, poll_s: float = 2.0,
-                    view_fn: Callable[[], ClusterView] | None = None,
-                    log: Callable[[str], None] | None = None) -> ClusterView:
+                    view_fn: Callable[[], ClusterView | None] | None = None,
+                    log: Callable[[str], None] | None = None) -> ClusterView | None:
     """Raise a one-line :class:`ConfigError` unless the cluster has (or autoscales to) ``requests``.
 
     ``wait_s`` bounds the wait for an autoscaling cluster's nodes; a fixed cluster never waits.
-    Returns the view that satisfied the requests. Needs a started Ray unless ``view_fn`` is given.
+    Returns the view that satisfied the requests; None (no check) when Ray is not started in this process.
     """
     view_fn = view_fn or cluster_view
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     view = view_fn()
+    if view is None:  # Ray not started here: whatever starts it next decides its resources
+        return None
     problem = shortfall(requests, view)
     if problem is None:
         return view
@@ -158,10 +160,13 @@ def check_resources(requests: list[Request], wait_s: float = 300.0, poll_s: floa
     raise ConfigError(f"{problem} (waited {wait_s:g} s for new nodes; ray.resource_wait_s sets how long)")
 
 
-def cluster_view() -> ClusterView:
-    """The running cluster's alive nodes and, when an autoscaler published its config, its node types."""
+def cluster_view() -> ClusterView | None:
+    """The running cluster's alive nodes and, when an autoscaler published its config, its node types;
+    None when this process has not started or joined Ray."""
     import ray
 
+    if not ray.is_initialized():
+        return None
     nodes = [{k: float(v) for k, v in n["Resources"].items()} for n in ray.nodes() if n.get("Alive")]
     return ClusterView(nodes, _node_types())
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
+from rayeaq.core.ray_config import RayConfig
+from rayeaq.core.resources import check_resources
 from rayeaq.learners import LEARNERS
 from rayeaq.learners.qmix.config import EvaluateConfig
 from rayeaq.learners.registry import Report
@@ -19,6 +21,7 @@ class EvaluateRun(Protocol):
 
     seed: int
     evaluate: EvaluateConfig
+    ray: RayConfig
 
 
 def algo_name(cfg: EvaluateRun) -> str:
@@ -28,5 +31,10 @@ def algo_name(cfg: EvaluateRun) -> str:
 
 def run_evaluation(cfg: EvaluateRun, sources: list[tuple[str, float]], out: str | Path,
                    report: Report | None = None) -> dict[str, Any]:
-    """Train and score ``evaluate.algorithm`` on the mixture; returns its final summary."""
+    """Train and score ``evaluate.algorithm`` on the mixture; returns its final summary.
+
+    Fails fast (one line) when the cluster cannot hold the learners and rollout actors."""
+    from rayeaq.stages.requests import evaluate_requests
+
+    check_resources(evaluate_requests(cfg), wait_s=cfg.ray.resource_wait_s)
     return LEARNERS.get(cfg.evaluate.algorithm).run(cfg, sources, Path(out), report)

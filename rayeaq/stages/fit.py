@@ -17,9 +17,10 @@ from typing import Sequence
 
 FIT_SECTIONS = ("seed", "diffusion", "fit")
 """Run-config sections a fit's result depends on (compared on resume)."""
-RUN_ONLY_KEYS = ("fit.cpus_per_worker", "fit.torch_threads", "fit.keep_checkpoints", "fit.report_every",
+RUN_ONLY_KEYS = ("fit.steps", "fit.cpus_per_worker", "fit.torch_threads", "fit.keep_checkpoints", "fit.report_every",
                  "fit.checkpoint_every")
-"""Keys that change how the fit runs, not what it computes: a resume accepts (and records) their changes."""
+"""Keys a rerun may change without ``allow_change`` (recorded in ``run.json``): how the fit runs, and
+``fit.steps``, since continuing a fit to more steps is what a rerun is for."""
 
 
 def default_out(cfg) -> Path:
@@ -33,7 +34,7 @@ def run_fit(cfg, dataset_dir: str | Path, out: str | Path, callbacks: list | Non
     """Fit (needs a started Ray), export the checkpoint, write ``OUT/fit.json``; returns the summary.
 
     ``callbacks`` are Ray Train ``RunConfig`` callbacks (a Tune trial passes one that forwards every
-    loss report to Tune as it comes). ``allow_change`` lists key patterns a resume may change (``fit.steps``).
+    loss report to Tune as it comes). ``allow_change`` lists key patterns a resume may change (``fit.lr``).
     """
     from rayeaq.core.outlock import out_lock
     from rayeaq.core.resources import check_resources

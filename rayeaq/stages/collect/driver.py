@@ -36,7 +36,11 @@ def collect_all(cfg: RunConfig, out: Path) -> dict:
     totals = {"episodes": 0, "transitions": 0, "wins": 0.0, "return_sum": 0.0, "collected_steps": 0,
               "collect_seconds": 0.0, "tiers": []}
     with ray_session(cfg.ray):
+        from rayeaq.core.resources import check_resources
         from rayeaq.stages.collect.ray_collect import CollectorPool
+        from rayeaq.stages.requests import collect_requests
+
+        check_resources(collect_requests(cfg), wait_s=cfg.ray.resource_wait_s)
 
         pool = CollectorPool(spec, cfg.collect, cfg.seed)
         try:
