@@ -46,8 +46,8 @@ def run_fit(cfg, dataset_dir: str | Path, out: str | Path, callbacks: list | Non
     from rayeaq.stages.requests import fit_requests
 
     out = Path(out)
-    card = read_card(dataset_dir)
     with out_lock(out, f"fit of {dataset_dir}"):
+        card = read_card(dataset_dir)
         changes = check_resume(out, cfg.model_dump(mode="json"), (*RUN_ONLY_KEYS, *allow_change),
                                sections=FIT_SECTIONS, inputs={"stage": "fit", "dataset.fingerprint": card.fingerprint},
                                what="fit")
