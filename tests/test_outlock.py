@@ -68,3 +68,18 @@ def test_fit_and_sweep_refuse_a_locked_out(tmp_path):
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
+
+
+def test_unwritable_out_is_one_line(tmp_path):
+    """An --out that cannot be created (read-only file system; a path under a regular file) is refused at once."""
+    from rayeaq.core.errors import UserError
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    for out in (blocker / "out", "/proc/rayeaq-read-only-out"):
+        with pytest.raises(UserError) as err:
+            with out_lock(out):
+                pass
+        text = str(err.value)
+        assert "\n" not in text and text.startswith(f"--out {out}: cannot create or lock the output directory")
+    assert blocker.read_text() == "not a directory"
