@@ -98,3 +98,31 @@ def _alive(proc_dir: Path) -> bool:
         return "Z" not in (proc_dir / "stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return False
+
+
+@pytest.mark.slow
+def test_sigkill_augment_sampling_task_gives_the_same_synthetic_dataset(ray_local, tmp_path):
+    """Ray retries a sampling task whose worker died; its seed is derived from its index, so the data is the same."""
+    from support.smooth_episodes import toy_episodes
+    from test_diffusion_augment import SPEC, TINY, make_checkpoint
+
+    from rayeaq.data.writer import write_dataset
+    from rayeaq.stages.augment import run_augment
+
+    real = tmp_path / "real"
+    write_dataset(real, toy_episodes(SPEC, 20, seed=3), SPEC, source="real", tier="medium")
+    ckpt = make_checkpoint(real, tmp_path / "ckpt", q_weight=0.5)
+    cfg = load_run_config(None, TINY + ["augment.augmenter=eaq", "augment.num_episodes=300", "augment.tasks=2",
+                                        "augment.sampling_steps=10", "augment.drop_illegal=false",
+                                        "augment.oversample=2", "augment.batch_size=32"])
+    reference = run_augment(cfg, real, ckpt, tmp_path / "ref")
+    killer = Killer("ray::sample_chunk", lambda: True)
+    killer.start()
+    try:
+        report = run_augment(cfg, real, ckpt, tmp_path / "killed")
+    finally:
+        killer.stop = True
+        killer.join(timeout=5)
+    assert killer.killed, "no sampling task was killed mid-run"
+    assert report["dataset_fingerprint"] == reference["dataset_fingerprint"]
+    assert read_card(tmp_path / "killed").fingerprint == read_card(tmp_path / "ref").fingerprint
