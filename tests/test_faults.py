@@ -126,3 +126,43 @@ def test_sigkill_augment_sampling_task_gives_the_same_synthetic_dataset(ray_loca
     assert killer.killed, "no sampling task was killed mid-run"
     assert report["dataset_fingerprint"] == reference["dataset_fingerprint"]
     assert read_card(tmp_path / "killed").fingerprint == read_card(tmp_path / "ref").fingerprint
+
+
+@pytest.mark.slow
+def test_sigkill_train_worker_mid_fit_then_rerun_gives_the_same_generator(ray_local, tmp_path):
+    """The killed fit stops with one line naming the step to resume from; the rerun ends with the uninterrupted
+    run's weights (batches are drawn from step-derived seeds, the optimiser and EMA are checkpointed)."""
+    import torch
+    from support.smooth_episodes import toy_episodes
+    from test_resources import SPEC
+
+    from rayeaq.data.writer import write_dataset
+    from rayeaq.stages.fit import SNAPSHOT_FILE, FitFailedError, run_fit
+
+    real = tmp_path / "real"
+    write_dataset(real, toy_episodes(SPEC, 8, seed=1), SPEC, source="real")
+    cfg = load_run_config(None, ["diffusion.dim=8", "diffusion.dim_mults=[1,2]", "diffusion.n_diffusion_steps=10",
+                                 "diffusion.groups=4", "fit.batch_size=8", "fit.report_every=10",
+                                 "fit.checkpoint_every=20", "fit.num_workers=1", "fit.steps=200"])
+    reference = run_fit(cfg, real, tmp_path / "ref")
+    out = tmp_path / "killed"
+    # once Ray Train has registered a checkpoint (its snapshot lists it), so that a rerun has one to resume from
+    killer = Killer("ray::RayTrainWorker", lambda: (out / "ray_train" / "fit" / SNAPSHOT_FILE).is_file())
+    killer.start()
+    try:
+        with pytest.raises(FitFailedError) as err:
+            run_fit(cfg, real, out)
+    finally:
+        killer.stop = True
+        killer.join(timeout=5)
+    assert killer.killed
+    text = str(err.value)
+    assert "\n" not in text and "rerun the same command to resume from step" in text, text
+    assert not (out / "checkpoint").exists()  # no exported generator that a later stage would read
+    again = run_fit(cfg, real, out)
+    assert again["step"] == 200 and 0 < again["resumed_from"] < 200 and f"step {again['resumed_from']}" in text
+    a = torch.load(tmp_path / "ref" / "checkpoint" / "generator.pt", weights_only=True)
+    b = torch.load(out / "checkpoint" / "generator.pt", weights_only=True)
+    assert b["fingerprint"] == a["fingerprint"] == reference["fingerprint"]
+    for name in ("model", "ema"):
+        assert all(torch.equal(a[name][k], b[name][k]) for k in a[name]), name

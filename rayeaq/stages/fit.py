@@ -15,12 +15,22 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from rayeaq.core.errors import UserError
+
 FIT_SECTIONS = ("seed", "diffusion", "fit")
 """Run-config sections a fit's result depends on (compared on resume)."""
 RUN_ONLY_KEYS = ("fit.steps", "fit.cpus_per_worker", "fit.torch_threads", "fit.keep_checkpoints", "fit.report_every",
                  "fit.checkpoint_every")
 """Keys a rerun may change without ``allow_change`` (recorded in ``run.json``): how the fit runs, and
 ``fit.steps``, since continuing a fit to more steps is what a rerun is for."""
+
+
+SNAPSHOT_FILE = "checkpoint_manager_snapshot.json"
+"""Ray Train's record of the checkpoints it registered (what a rerun restores from)."""
+
+
+class FitFailedError(UserError):
+    """A Ray Train worker died (killed, OOM, node lost); the latest checkpoint stays for a rerun to resume from."""
 
 
 def default_out(cfg) -> Path:
@@ -58,7 +68,7 @@ def run_fit(cfg, dataset_dir: str | Path, out: str | Path, callbacks: list | Non
         if changes:
             record_resume(out, changes, list(allow_change))
         start = time.perf_counter()
-        result = fit_with_ray(cfg, inputs, out, callbacks=callbacks)
+        result = _fit_or_explain(fit_with_ray, cfg, inputs, out, callbacks)
         if result.checkpoint is None:
             raise RuntimeError("Ray Train finished without a checkpoint")
         with result.checkpoint.as_directory() as directory:
@@ -66,3 +76,48 @@ def run_fit(cfg, dataset_dir: str | Path, out: str | Path, callbacks: list | Non
         summary.update(wall_seconds=time.perf_counter() - start, workers=cfg.fit.num_workers, dataset=inputs["dataset"])
         (out / "fit.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return summary
+
+
+def _fit_or_explain(fit_with_ray, cfg, inputs: dict, out: Path, callbacks: list | None):
+    """Run the fit; a dead Train worker becomes one line saying where the rerun resumes."""
+    from ray.train.v2.api.exceptions import WorkerGroupError
+
+    try:
+        return fit_with_ray(cfg, inputs, out, callbacks=callbacks)
+    except WorkerGroupError as err:
+        reasons = sorted({f"rank {rank}: {_first_line(failure)}" for rank, failure in err.worker_failures.items()})
+        step = last_checkpoint_step(out)
+        resume = f"rerun the same command to resume from step {step}" if step else "rerun the same command to start again"
+        raise FitFailedError(f"fit: Ray Train worker failed ({'; '.join(reasons)[:300]}); {resume} "
+                             f"(checkpoints under {out / 'ray_train'})") from None
+
+
+def _first_line(failure: BaseException) -> str:
+    for line in str(failure).splitlines():
+        line = line.strip()
+        if line and not line.startswith(("Traceback", "File ", "[Rank")):
+            return f"{type(failure).__name__}: {line}"[:160]
+    return type(failure).__name__
+
+
+def last_checkpoint_step(out: Path) -> int | None:
+    """The step of the newest checkpoint Ray Train registered under ``out`` (what a rerun resumes from), if any.
+
+    A checkpoint directory that Ray Train's checkpoint-manager snapshot does not list (the worker died while
+    reporting it) is not resumed from, so it does not count."""
+    from rayeaq.generators.eaq.ray_fit import RUN_NAME
+    from rayeaq.generators.eaq.train import CHECKPOINT_FILE, load_checkpoint
+
+    root = out / "ray_train" / RUN_NAME
+    try:
+        snapshot = (root / SNAPSHOT_FILE).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    steps = []
+    for file in root.glob(f"checkpoint_*/{CHECKPOINT_FILE}"):
+        if file.parent.name in snapshot:
+            try:
+                steps.append(int(load_checkpoint(file)["step"]))
+            except (UserError, KeyError, ValueError):
+                continue
+    return max(steps) if steps else None
