@@ -166,3 +166,36 @@ def test_sigkill_train_worker_mid_fit_then_rerun_gives_the_same_generator(ray_lo
     assert b["fingerprint"] == a["fingerprint"] == reference["fingerprint"]
     for name in ("model", "ema"):
         assert all(torch.equal(a[name][k], b[name][k]) for k in a[name]), name
+
+
+@pytest.mark.slow
+def test_sigkill_rllib_learner_mid_evaluate_is_one_line_and_writes_no_summary(ray_local, tmp_path):
+    """A remote RLlib learner (``evaluate.num_learners=1``) killed mid-training: one line, no summary.json."""
+    from support.random_episodes import toy_episodes
+
+    from rayeaq.data.writer import write_dataset
+    from rayeaq.envs.smax.maps import smax_spec
+    from rayeaq.stages.evaluate import EvaluateFailedError, run_evaluation
+
+    spec = smax_spec("3m", 60)
+    ep = toy_episodes(12, episode_limit=60, n_agents=3, obs_dim=spec.obs_shape, state_dim=spec.state_shape,
+                      n_actions=spec.n_actions, seed=14)
+    write_dataset(tmp_path / "ds", ep, spec, source="real", tier="good", behaviour_policy={"kind": "toy"})
+    cfg = load_run_config("tune_configs/evaluate_3m.yaml", [
+        "evaluate.updates=2000", "evaluate.eval_interval=1000", "evaluate.eval_episodes=4",
+        "evaluate.final_eval_episodes=6", "evaluate.eval_envs=4", "evaluate.hidden_dim=16", "evaluate.num_learners=1",
+        "evaluate.num_cpus_per_learner=0.5", "evaluate.batch_size=4"])
+    out = tmp_path / "out"
+    start = time.monotonic()
+    killer = Killer("ray::_WrappedExecutable.apply", lambda: time.monotonic() - start > 2.0)  # mid-update
+    killer.start()
+    try:
+        with pytest.raises(EvaluateFailedError) as err:
+            run_evaluation(cfg, [(str(tmp_path / "ds"), 1.0)], out)
+    finally:
+        killer.stop = True
+        killer.join(timeout=5)
+    assert killer.killed
+    text = str(err.value)
+    assert "\n" not in text and f"pid {killer.killed[0]}" in text and "rerun the same command" in text, text
+    assert not (out / "summary.json").exists()  # nothing a later stage would take as a finished evaluation

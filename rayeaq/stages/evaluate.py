@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
+from rayeaq.core.errors import UserError
 from rayeaq.core.ray_config import RayConfig
 from rayeaq.core.resources import check_resources
 from rayeaq.learners import LEARNERS
@@ -37,4 +38,22 @@ def run_evaluation(cfg: EvaluateRun, sources: list[tuple[str, float]], out: str 
     from rayeaq.stages.requests import evaluate_requests
 
     check_resources(evaluate_requests(cfg), wait_s=cfg.ray.resource_wait_s)
-    return LEARNERS.get(cfg.evaluate.algorithm).run(cfg, sources, Path(out), report)
+    from ray.exceptions import RayActorError
+
+    try:
+        return LEARNERS.get(cfg.evaluate.algorithm).run(cfg, sources, Path(out), report)
+    except RayActorError as err:  # a learner or rollout actor died (killed, OOM, node lost)
+        raise EvaluateFailedError(f"evaluate: a Ray actor died mid-run ({_actor(err)}); the run in {out} is "
+                                  "incomplete: rerun the same command to evaluate again") from None
+
+
+class EvaluateFailedError(UserError):
+    """A learner or rollout actor died; the run's outputs are incomplete (no ``summary.json``)."""
+
+
+def _actor(err: BaseException) -> str:
+    """``class _WrappedExecutable, pid 123`` from Ray's multi-line actor error."""
+    fields = dict(line.strip().split(": ", 1) for line in str(err).splitlines() if ": " in line.strip()
+                  and line.strip().split(": ", 1)[0] in ("class_name", "pid"))
+    name = fields.get("class_name", type(err).__name__).rsplit(".", 1)[-1]
+    return f"class {name}, pid {fields.get('pid', '?')}"
