@@ -11,17 +11,27 @@ import os
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from support.smooth_episodes import toy_episodes
 
 from rayeaq.core.errors import DatasetError, UserError
 from rayeaq.data.card import CARD_NAME, SHARD_DIR
 from rayeaq.data.reader import load_dataset, load_mixture
 from rayeaq.data.writer import write_dataset
 from rayeaq.envs.spec import EnvSpec
+from support.smooth_episodes import toy_episodes
 
-SPEC = EnvSpec(backend="smax", map="3m", n_agents=2, n_enemies=2, n_actions=7, obs_shape=6, state_shape=8,
-               episode_limit=15, action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
-               max_return=2.0, reward_scale="test")
+SPEC = EnvSpec(
+    backend="smax",
+    map="3m",
+    n_agents=2,
+    n_enemies=2,
+    n_actions=7,
+    obs_shape=6,
+    state_shape=8,
+    episode_limit=15,
+    action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
+    max_return=2.0,
+    reward_scale="test",
+)
 
 
 def _dataset(directory, n=8, seed=1, spec=SPEC, source="real"):
@@ -65,7 +75,9 @@ def test_shard_with_edited_schema(tmp_path, edit):
         obs = table.column("obs").combine_chunks()
         size = obs.type.list_size - 1
         values = obs.values.slice(0, size * len(table))
-        table = table.set_column(table.column_names.index("obs"), "obs", pa.FixedSizeListArray.from_arrays(values, size))
+        table = table.set_column(
+            table.column_names.index("obs"), "obs", pa.FixedSizeListArray.from_arrays(values, size)
+        )
     elif edit == "return_as_text":
         col = table.column("return").cast(pa.string())
         table = table.set_column(table.column_names.index("return"), "return", col)
@@ -78,8 +90,13 @@ def test_shard_with_edited_schema(tmp_path, edit):
     pq.write_table(table, shard)
     with pytest.raises(DatasetError) as err:
         load_dataset(data)
-    field = {"drop_obs": "obs", "obs_width": "obs", "return_as_text": "return", "episode_id_as_text": "episode_id",
-             "actions_float": "actions"}[edit]
+    field = {
+        "drop_obs": "obs",
+        "obs_width": "obs",
+        "return_as_text": "return",
+        "episode_id_as_text": "episode_id",
+        "actions_float": "actions",
+    }[edit]
     _one_line(err, shard, f"field {field}")
 
 
@@ -114,8 +131,8 @@ def test_generator_checkpoint_of_another_format_or_map(tmp_path):
     import torch
 
     from rayeaq.augmenters.eaq import check_generator
-    from rayeaq.generators.eaq.train import load_checkpoint
     from rayeaq.data.card import read_card
+    from rayeaq.generators.eaq.train import load_checkpoint
 
     foreign = tmp_path / "foreign"
     foreign.mkdir()
@@ -130,8 +147,11 @@ def test_generator_checkpoint_of_another_format_or_map(tmp_path):
 
     card = read_card(_dataset(tmp_path / "d"))
     layout = {"n_agents": 2, "obs_dim": 6, "n_actions": 7, "state_dim": 8, "episode_limit": 15}
-    payload = {"diffusion": {"q_weight": 0.1}, "layout": layout,
-               "spec": {"backend": "smax", "map": "8m"}}  # same sizes, another map
+    payload = {
+        "diffusion": {"q_weight": 0.1},
+        "layout": layout,
+        "spec": {"backend": "smax", "map": "8m"},
+    }  # same sizes, another map
     with pytest.raises(DatasetError) as err:
         check_generator(payload, card, "eaq", tmp_path / "ckpt")
     _one_line(err, tmp_path / "ckpt", "8m", "3m")
@@ -146,8 +166,9 @@ def test_failed_augment_leaves_the_earlier_output_intact(tmp_path):
 
     data = _dataset(tmp_path / "real")
     out = tmp_path / "aug"
-    cfg = load_run_config(None, ["augment.augmenter=gaussian_noise", "augment.num_episodes=4",
-                                 "augment.fidelity_samples=10"])
+    cfg = load_run_config(
+        None, ["augment.augmenter=gaussian_noise", "augment.num_episodes=4", "augment.fidelity_samples=10"]
+    )
     run_augment(cfg, data, None, out)
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert any(p.suffix == ".parquet" for p in before)

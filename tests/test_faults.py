@@ -61,9 +61,17 @@ class Killer(threading.Thread):
             time.sleep(0.05)
 
 
-TINY = ["env.map=3m", "collect.episodes=120", "collect.shard_episodes=10", "collect.envs_per_worker=16",
-        "collect.tiers=[poor]", "collect.tier_bands.poor.epsilon=0.3", "collect.tier_bands.poor.win_rate=[0.0,0.2]",
-        "seed=11", "collect.workers=2"]
+TINY = [
+    "env.map=3m",
+    "collect.episodes=120",
+    "collect.shard_episodes=10",
+    "collect.envs_per_worker=16",
+    "collect.tiers=[poor]",
+    "collect.tier_bands.poor.epsilon=0.3",
+    "collect.tier_bands.poor.win_rate=[0.0,0.2]",
+    "seed=11",
+    "collect.workers=2",
+]
 
 
 @pytest.mark.slow
@@ -103,18 +111,28 @@ def _alive(proc_dir: Path) -> bool:
 @pytest.mark.slow
 def test_sigkill_augment_sampling_task_gives_the_same_synthetic_dataset(ray_local, tmp_path):
     """Ray retries a sampling task whose worker died; its seed is derived from its index, so the data is the same."""
-    from support.smooth_episodes import toy_episodes
     from test_diffusion_augment import SPEC, TINY, make_checkpoint
 
     from rayeaq.data.writer import write_dataset
     from rayeaq.stages.augment import run_augment
+    from support.smooth_episodes import toy_episodes
 
     real = tmp_path / "real"
     write_dataset(real, toy_episodes(SPEC, 20, seed=3), SPEC, source="real", tier="medium")
     ckpt = make_checkpoint(real, tmp_path / "ckpt", q_weight=0.5)
-    cfg = load_run_config(None, TINY + ["augment.augmenter=eaq", "augment.num_episodes=300", "augment.tasks=2",
-                                        "augment.sampling_steps=10", "augment.drop_illegal=false",
-                                        "augment.oversample=2", "augment.batch_size=32"])
+    cfg = load_run_config(
+        None,
+        TINY
+        + [
+            "augment.augmenter=eaq",
+            "augment.num_episodes=300",
+            "augment.tasks=2",
+            "augment.sampling_steps=10",
+            "augment.drop_illegal=false",
+            "augment.oversample=2",
+            "augment.batch_size=32",
+        ],
+    )
     reference = run_augment(cfg, real, ckpt, tmp_path / "ref")
     killer = Killer("ray::sample_chunk", lambda: True)
     killer.start()
@@ -133,17 +151,28 @@ def test_sigkill_train_worker_mid_fit_then_rerun_gives_the_same_generator(ray_lo
     """The killed fit stops with one line naming the step to resume from; the rerun ends with the uninterrupted
     run's weights (batches are drawn from step-derived seeds, the optimiser and EMA are checkpointed)."""
     import torch
-    from support.smooth_episodes import toy_episodes
     from test_resources import SPEC
 
     from rayeaq.data.writer import write_dataset
     from rayeaq.stages.fit import SNAPSHOT_FILE, FitFailedError, run_fit
+    from support.smooth_episodes import toy_episodes
 
     real = tmp_path / "real"
     write_dataset(real, toy_episodes(SPEC, 8, seed=1), SPEC, source="real")
-    cfg = load_run_config(None, ["diffusion.dim=8", "diffusion.dim_mults=[1,2]", "diffusion.n_diffusion_steps=10",
-                                 "diffusion.groups=4", "fit.batch_size=8", "fit.report_every=10",
-                                 "fit.checkpoint_every=20", "fit.num_workers=1", "fit.steps=200"])
+    cfg = load_run_config(
+        None,
+        [
+            "diffusion.dim=8",
+            "diffusion.dim_mults=[1,2]",
+            "diffusion.n_diffusion_steps=10",
+            "diffusion.groups=4",
+            "fit.batch_size=8",
+            "fit.report_every=10",
+            "fit.checkpoint_every=20",
+            "fit.num_workers=1",
+            "fit.steps=200",
+        ],
+    )
     reference = run_fit(cfg, real, tmp_path / "ref")
     out = tmp_path / "killed"
     # once Ray Train has registered a checkpoint (its snapshot lists it), so that a rerun has one to resume from
@@ -171,20 +200,36 @@ def test_sigkill_train_worker_mid_fit_then_rerun_gives_the_same_generator(ray_lo
 @pytest.mark.slow
 def test_sigkill_rllib_learner_mid_evaluate_is_one_line_and_writes_no_summary(ray_local, tmp_path):
     """A remote RLlib learner (``evaluate.num_learners=1``) killed mid-training: one line, no summary.json."""
-    from support.random_episodes import toy_episodes
-
     from rayeaq.data.writer import write_dataset
     from rayeaq.envs.smax.maps import smax_spec
     from rayeaq.stages.evaluate import EvaluateFailedError, run_evaluation
+    from support.random_episodes import toy_episodes
 
     spec = smax_spec("3m", 60)
-    ep = toy_episodes(12, episode_limit=60, n_agents=3, obs_dim=spec.obs_shape, state_dim=spec.state_shape,
-                      n_actions=spec.n_actions, seed=14)
+    ep = toy_episodes(
+        12,
+        episode_limit=60,
+        n_agents=3,
+        obs_dim=spec.obs_shape,
+        state_dim=spec.state_shape,
+        n_actions=spec.n_actions,
+        seed=14,
+    )
     write_dataset(tmp_path / "ds", ep, spec, source="real", tier="good", behaviour_policy={"kind": "toy"})
-    cfg = load_run_config("tune_configs/evaluate_3m.yaml", [
-        "evaluate.updates=2000", "evaluate.eval_interval=1000", "evaluate.eval_episodes=4",
-        "evaluate.final_eval_episodes=6", "evaluate.eval_envs=4", "evaluate.hidden_dim=16", "evaluate.num_learners=1",
-        "evaluate.num_cpus_per_learner=0.5", "evaluate.batch_size=4"])
+    cfg = load_run_config(
+        "tune_configs/evaluate_3m.yaml",
+        [
+            "evaluate.updates=2000",
+            "evaluate.eval_interval=1000",
+            "evaluate.eval_episodes=4",
+            "evaluate.final_eval_episodes=6",
+            "evaluate.eval_envs=4",
+            "evaluate.hidden_dim=16",
+            "evaluate.num_learners=1",
+            "evaluate.num_cpus_per_learner=0.5",
+            "evaluate.batch_size=4",
+        ],
+    )
     out = tmp_path / "out"
     start = time.monotonic()
     killer = Killer("ray::_WrappedExecutable.apply", lambda: time.monotonic() - start > 2.0)  # mid-update

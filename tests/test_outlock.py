@@ -22,8 +22,12 @@ with out_lock(sys.argv[1], "holder command"):
 
 
 def _holder(out) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(out)], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(out)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
     assert proc.stdout.readline().strip() == "locked"
     return proc
 
@@ -32,9 +36,8 @@ def test_second_writer_refuses_and_dead_holder_is_taken_over(tmp_path):
     out = tmp_path / "out"
     proc = _holder(out)
     try:
-        with pytest.raises(OutLockedError) as err:
-            with out_lock(out):
-                pass
+        with pytest.raises(OutLockedError) as err, out_lock(out):
+            pass
         text = str(err.value)
         assert "\n" not in text and f"in use by pid {proc.pid}" in text and "holder command" in text
     finally:
@@ -77,9 +80,8 @@ def test_unwritable_out_is_one_line(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a directory")
     for out in (blocker / "out", "/proc/rayeaq-read-only-out"):
-        with pytest.raises(UserError) as err:
-            with out_lock(out):
-                pass
+        with pytest.raises(UserError) as err, out_lock(out):
+            pass
         text = str(err.value)
         assert "\n" not in text and text.startswith(f"--out {out}: cannot create or lock the output directory")
     assert blocker.read_text() == "not a directory"

@@ -12,17 +12,27 @@ import sys
 import time
 
 import pytest
-from support.smooth_episodes import toy_episodes
 
 from rayeaq.core.errors import ConfigError
 from rayeaq.core.resources import ClusterView, Request, check_resources, shortfall
 from rayeaq.data.writer import write_dataset
 from rayeaq.envs.spec import EnvSpec
 from rayeaq.run_config import load_run_config
+from support.smooth_episodes import toy_episodes
 
-SPEC = EnvSpec(backend="smax", map="3m", n_agents=2, n_enemies=2, n_actions=7, obs_shape=6, state_shape=8,
-               episode_limit=15, action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
-               max_return=2.0, reward_scale="test")
+SPEC = EnvSpec(
+    backend="smax",
+    map="3m",
+    n_agents=2,
+    n_enemies=2,
+    n_actions=7,
+    obs_shape=6,
+    state_shape=8,
+    episode_limit=15,
+    action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
+    max_return=2.0,
+    reward_scale="test",
+)
 CPU4 = ClusterView([{"CPU": 4.0, "memory": 8e9}])
 
 
@@ -37,7 +47,9 @@ def test_shortfall_known_answers():
     both = [Request("fit.cpus_per_worker/fit.num_workers", {"CPU": 0.9}, 4), Request("tune.resources", {"CPU": 0.5})]
     assert shortfall(both, ClusterView([{"CPU": 4.1}])) is None
     msg = shortfall(both, CPU4)
-    assert "need CPU 4.1 at once" in msg and "fit.cpus_per_worker/fit.num_workers: 4 x" in msg and "tune.resources" in msg
+    assert (
+        "need CPU 4.1 at once" in msg and "fit.cpus_per_worker/fit.num_workers: 4 x" in msg and "tune.resources" in msg
+    )
     assert shortfall([Request("k", {"CPU": 1.0}, 0)], ClusterView([])) is None  # nothing asked, nothing needed
 
 
@@ -55,8 +67,9 @@ def test_autoscaling_cluster_waits_then_gives_up_or_proceeds():
     with pytest.raises(ConfigError, match=r"waited 0.3 s for new nodes; ray.resource_wait_s") as err:
         check_resources(two, wait_s=0.3, poll_s=0.05, view_fn=lambda: head, log=lines.append)
     assert "\n" not in str(err.value) and lines and lines[0].startswith("resources: waiting up to 0.3 s")
-    views = iter([head, head, ClusterView([{"CPU": 0.0}, {"CPU": 8.0, "GPU": 1.0}, {"CPU": 8.0, "GPU": 1.0}],
-                                          gpu_type)])
+    views = iter(
+        [head, head, ClusterView([{"CPU": 0.0}, {"CPU": 8.0, "GPU": 1.0}, {"CPU": 8.0, "GPU": 1.0}], gpu_type)]
+    )
     got = check_resources(two, wait_s=5, poll_s=0.01, view_fn=lambda: next(views), log=lambda _: None)
     assert len(got.nodes) == 3
 
@@ -106,14 +119,18 @@ def test_sweep_trial_resources_and_starving_concurrency(ray_local):
         check_sweep_resources(cfg, points, {})
     assert _one_line(err).startswith("tune.resources: each trial process needs {CPU: 0.01, GPU: 1}")
     # 2 trials of 1.8 CPUs fit in 4 CPUs, but then their 0.9-CPU Train workers never start
-    cfg, points = load_sweep("tune_configs/quickstart.yaml", [space, "tune.resources.cpu=1.8",
-                                                              "tune.max_concurrent_trials=2", "fit.num_workers=1"])
+    cfg, points = load_sweep(
+        "tune_configs/quickstart.yaml",
+        [space, "tune.resources.cpu=1.8", "tune.max_concurrent_trials=2", "fit.num_workers=1"],
+    )
     with pytest.raises(ConfigError) as err:
         check_sweep_resources(cfg, points, {})
     text = _one_line(err)
     assert "tune.resources (x tune.max_concurrent_trials=2): 2 x trial process" in text and "need CPU 4.5" in text
-    cfg, points = load_sweep("tune_configs/quickstart.yaml", [space, "tune.resources.cpu=1.8",
-                                                              "tune.max_concurrent_trials=1", "fit.num_workers=1"])
+    cfg, points = load_sweep(
+        "tune_configs/quickstart.yaml",
+        [space, "tune.resources.cpu=1.8", "tune.max_concurrent_trials=1", "fit.num_workers=1"],
+    )
     check_sweep_resources(cfg, points, {})  # one at a time fits
 
 
@@ -123,9 +140,23 @@ def test_fit_command_without_gpu_exits_2_with_one_line(tmp_path):
     data = tmp_path / "real"
     write_dataset(data, toy_episodes(SPEC, 4, seed=1), SPEC, source="real")
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "rayeaq.fit", "tune_configs/fit_3m.yaml", "fit.use_gpu=true",
-                           "ray.num_cpus=2", "--dataset", str(data), "--out", str(tmp_path / "fit")],
-                          capture_output=True, text=True, timeout=180)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rayeaq.fit",
+            "tune_configs/fit_3m.yaml",
+            "fit.use_gpu=true",
+            "ray.num_cpus=2",
+            "--dataset",
+            str(data),
+            "--out",
+            str(tmp_path / "fit"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     elapsed = time.monotonic() - start
     lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]

@@ -42,8 +42,9 @@ def test_same_config_resumes_changed_config_is_refused_unless_allowed(tmp_path):
     assert "ray.num_cpus" not in text.split(";")[0]  # allowed keys are not listed as refused
     assert "--allow-change diffusion.q_weight tune.max_concurrent_trials" in text
 
-    changes = check_resume(tmp_path, edited.model_dump(mode="json"),
-                           ["ray.*", "tune.max_concurrent_trials", "diffusion.q_weight"])
+    changes = check_resume(
+        tmp_path, edited.model_dump(mode="json"), ["ray.*", "tune.max_concurrent_trials", "diffusion.q_weight"]
+    )
     assert set(changes) == {"diffusion.q_weight", "tune.max_concurrent_trials", "ray.num_cpus"}
     write_run_info(tmp_path, edited, "tune")
     record_resume(tmp_path, changes, ["ray.*", "tune.max_concurrent_trials", "diffusion.q_weight"])
@@ -77,8 +78,9 @@ def test_sweep_resume_with_edited_config_is_refused_before_ray_starts(tmp_path):
     assert yaml.safe_load((out / CONFIG_FILE).read_text())["evaluate"]["updates"] == cfg.evaluate.updates  # untouched
     # allowed: the check passes (and the sweep then finds no Tune state to restore here)
     with pytest.raises(ConfigError, match="no sweep to resume"):
-        run_sweep(QUICK, ["evaluate.updates=999"], str(out), resume=True, dashboard=False,
-                  allow_change=["evaluate.updates"])
+        run_sweep(
+            QUICK, ["evaluate.updates=999"], str(out), resume=True, dashboard=False, allow_change=["evaluate.updates"]
+        )
     # --dashboard only toggles ray.dashboard: always accepted
     edited = cfg.model_copy(update={"ray": cfg.ray.model_copy(update={"dashboard": True})})
     assert set(check_sweep_resume(edited, plan(edited, str(out)), [])) == {"ray.dashboard"}
@@ -96,8 +98,12 @@ def test_fit_rerun_refuses_another_stage_or_dataset(tmp_path):
     other_env = load_run_config(QUICK, ["evaluate.updates=7"])  # a section the fit does not read
     assert check_resume(tmp_path, other_env.model_dump(mode="json"), **same) == {}
     with pytest.raises(ConfigError, match="dataset.fingerprint abc -> def"):
-        check_resume(tmp_path, cfg.model_dump(mode="json"), sections=FIT_SECTIONS,
-                     inputs={"stage": "fit", "dataset.fingerprint": "def"})
+        check_resume(
+            tmp_path,
+            cfg.model_dump(mode="json"),
+            sections=FIT_SECTIONS,
+            inputs={"stage": "fit", "dataset.fingerprint": "def"},
+        )
     with pytest.raises(ConfigError, match="stage fit -> evaluate"):
         check_resume(tmp_path, cfg.model_dump(mode="json"), sections=FIT_SECTIONS, inputs={"stage": "evaluate"})
 
@@ -105,19 +111,36 @@ def test_fit_rerun_refuses_another_stage_or_dataset(tmp_path):
 @pytest.mark.slow
 def test_fit_rerun_with_changed_lr_needs_allow_change_and_is_recorded(ray_local, tmp_path):
     """Real Ray Train: the refused rerun starts nothing; the allowed one resumes and run.json says what changed."""
+    from rayeaq.data.writer import write_dataset
+    from rayeaq.envs.spec import EnvSpec
+    from rayeaq.stages.fit import run_fit
     from support.smooth_episodes import toy_episodes
 
-    from rayeaq.data.writer import write_dataset
-    from rayeaq.stages.fit import run_fit
-    from rayeaq.envs.spec import EnvSpec
-
-    spec = EnvSpec(backend="smax", map="3m", n_agents=2, n_enemies=2, n_actions=7, obs_shape=6, state_shape=8,
-                   episode_limit=15, action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
-                   max_return=2.0, reward_scale="test")
+    spec = EnvSpec(
+        backend="smax",
+        map="3m",
+        n_agents=2,
+        n_enemies=2,
+        n_actions=7,
+        obs_shape=6,
+        state_shape=8,
+        episode_limit=15,
+        action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
+        max_return=2.0,
+        reward_scale="test",
+    )
     data = tmp_path / "real"
     write_dataset(data, toy_episodes(spec, 8, seed=1), spec, source="real")
-    tiny = ["diffusion.dim=8", "diffusion.dim_mults=[1,2]", "diffusion.n_diffusion_steps=10", "diffusion.groups=4",
-            "fit.batch_size=8", "fit.report_every=1", "fit.checkpoint_every=2", "fit.num_workers=1"]
+    tiny = [
+        "diffusion.dim=8",
+        "diffusion.dim_mults=[1,2]",
+        "diffusion.n_diffusion_steps=10",
+        "diffusion.groups=4",
+        "fit.batch_size=8",
+        "fit.report_every=1",
+        "fit.checkpoint_every=2",
+        "fit.num_workers=1",
+    ]
     out = tmp_path / "fit"
     first = run_fit(load_run_config(None, tiny + ["fit.steps=2"]), data, out)
     assert first["step"] == 2

@@ -14,9 +14,9 @@ import json
 import os
 import socket
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from rayeaq.core.errors import UserError
 
@@ -40,8 +40,9 @@ def out_lock(out_dir: str | Path, command: str | None = None) -> Iterator[Path]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise OutLockedError(f"--out {out}: in use by {_holder(fd)}; wait for it to finish or choose "
-                                 "another --out") from None
+            raise OutLockedError(
+                f"--out {out}: in use by {_holder(fd)}; wait for it to finish or choose another --out"
+            ) from None
         holder = {"pid": os.getpid(), "host": socket.gethostname(), "command": command or " ".join(sys.argv)}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(holder).encode("utf-8"), 0)

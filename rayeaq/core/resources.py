@@ -19,8 +19,8 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from rayeaq.core.errors import ConfigError
 
@@ -57,7 +57,7 @@ class ClusterView:
     def autoscaling(self) -> bool:
         return self.node_types is not None
 
-    def at_most(self) -> "ClusterView":
+    def at_most(self) -> ClusterView:
         """The largest cluster the autoscaler could make: every node type at its ``max_count``."""
         if self.node_types is None:
             return self
@@ -102,13 +102,21 @@ def shortfall(requests: list[Request], view: ClusterView, where: str = "the clus
     names = {n for r in live for n in r.resources}
     for r in live:
         if not any(_fits(r.resources, node) for node in view.nodes):
-            missing = [n for n, v in r.resources.items() if v > 0 and not any(node.get(n, 0.0) + _EPS >= v
-                                                                           for node in view.nodes)]
+            missing = [
+                n
+                for n, v in r.resources.items()
+                if v > 0 and not any(node.get(n, 0.0) + _EPS >= v for node in view.nodes)
+            ]
             largest = max((node.get(missing[0], 0.0) for node in view.nodes), default=0.0) if missing else 0.0
-            detail = (f"no node has {missing[0]} {r.resources[missing[0]]:g} (largest {largest:g})" if missing
-                      else "no single node has all of it")
-            return (f"{r.key}: each {r.what} needs {_bundle(r.resources)} on one node, {detail}; "
-                    f"{where} {describe(view, names)}")
+            detail = (
+                f"no node has {missing[0]} {r.resources[missing[0]]:g} (largest {largest:g})"
+                if missing
+                else "no single node has all of it"
+            )
+            return (
+                f"{r.key}: each {r.what} needs {_bundle(r.resources)} on one node, {detail}; "
+                f"{where} {describe(view, names)}"
+            )
     need: dict[str, float] = {}
     for r in live:
         for name, amount in r.resources.items():
@@ -116,16 +124,23 @@ def shortfall(requests: list[Request], view: ClusterView, where: str = "the clus
     have = totals(view.nodes)
     for name, amount in need.items():
         if amount > have.get(name, 0.0) + _EPS:
-            held = "; ".join(f"{r.key}: {r.count} x {r.what} {_bundle(r.resources)}" for r in live
-                             if r.resources.get(name, 0.0) > 0)
-            return (f"{held} need {name} {amount:g} at once, {where} {describe(view, names)}; "
-                    "lower the count or the per-worker resources")
+            held = "; ".join(
+                f"{r.key}: {r.count} x {r.what} {_bundle(r.resources)}" for r in live if r.resources.get(name, 0.0) > 0
+            )
+            return (
+                f"{held} need {name} {amount:g} at once, {where} {describe(view, names)}; "
+                "lower the count or the per-worker resources"
+            )
     return None
 
 
-def check_resources(requests: list[Request], wait_s: float = 300.0, poll_s: float = 2.0,
-                    view_fn: Callable[[], ClusterView | None] | None = None,
-                    log: Callable[[str], None] | None = None) -> ClusterView | None:
+def check_resources(
+    requests: list[Request],
+    wait_s: float = 300.0,
+    poll_s: float = 2.0,
+    view_fn: Callable[[], ClusterView | None] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> ClusterView | None:
     """Raise a one-line :class:`ConfigError` unless the cluster has (or autoscales to) ``requests``.
 
     ``wait_s`` bounds the wait for an autoscaling cluster's nodes; a fixed cluster never waits.
@@ -176,7 +191,7 @@ def _node_types() -> list[tuple[dict[str, float], int]] | None:
         from ray._private.state import state
 
         config = state.get_cluster_config()
-    except Exception:  # noqa: BLE001 - no autoscaler state: treat as a fixed cluster
+    except Exception:
         return None
     if config is None or not config.node_group_configs:
         return None
@@ -191,5 +206,5 @@ def _request_from_autoscaler(bundles: list[dict[str, float]], real: bool) -> Non
         from ray.autoscaler.sdk import request_resources
 
         request_resources(bundles=[{k: math.ceil(v) if k == "GPU" else v for k, v in b.items()} for b in bundles])
-    except Exception:  # noqa: BLE001 - best effort: pending tasks make the autoscaler scale anyway
+    except Exception:
         pass

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import fnmatch
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from rayeaq.core.errors import ConfigError
 from rayeaq.core.runinfo import CONFIG_FILE, RUN_FILE, code_version
@@ -45,7 +46,9 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 def changed_keys(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
     """Dotted key -> (old, new) for every leaf that differs (:data:`ABSENT` where one side lacks it)."""
     a, b = flatten(old), flatten(new)
-    return {k: (a.get(k, ABSENT), b.get(k, ABSENT)) for k in sorted(set(a) | set(b)) if a.get(k, ABSENT) != b.get(k, ABSENT)}
+    return {
+        k: (a.get(k, ABSENT), b.get(k, ABSENT)) for k in sorted(set(a) | set(b)) if a.get(k, ABSENT) != b.get(k, ABSENT)
+    }
 
 
 def allowed(key: str, patterns: Iterable[str]) -> bool:
@@ -63,8 +66,9 @@ def format_changes(changes: Mapping[str, tuple[Any, Any]]) -> str:
     return ", ".join(f"{k} {_short(old)} -> {_short(new)}" for k, (old, new) in changes.items())
 
 
-def stored_state(out_dir: str | Path, sections: Sequence[str] | None = None,
-                 inputs: Sequence[str] = ()) -> dict[str, Any] | None:
+def stored_state(
+    out_dir: str | Path, sections: Sequence[str] | None = None, inputs: Sequence[str] = ()
+) -> dict[str, Any] | None:
     """The stored run's comparable state (flat), or None when ``out_dir`` holds no run."""
     import yaml
 
@@ -75,16 +79,18 @@ def stored_state(out_dir: str | Path, sections: Sequence[str] | None = None,
         config = yaml.safe_load((out / CONFIG_FILE).read_text(encoding="utf-8")) or {}
         record = json.loads((out / RUN_FILE).read_text(encoding="utf-8")) if (out / RUN_FILE).is_file() else {}
     except (OSError, ValueError, yaml.YAMLError) as err:
-        raise ConfigError(f"{out / CONFIG_FILE}: cannot read the stored run to compare with ({err}); "
-                          "use another --out") from None
+        raise ConfigError(
+            f"{out / CONFIG_FILE}: cannot read the stored run to compare with ({err}); use another --out"
+        ) from None
     if not isinstance(config, dict) or not isinstance(record, dict):
         raise ConfigError(f"{out / CONFIG_FILE}: expected a mapping; use another --out")
     flat_record = flatten(record)
     return _state(config, record.get("code_version") or {}, {k: flat_record.get(k, ABSENT) for k in inputs}, sections)
 
 
-def _state(config: Mapping[str, Any], code: Mapping[str, Any], inputs: Mapping[str, Any],
-           sections: Sequence[str] | None) -> dict[str, Any]:
+def _state(
+    config: Mapping[str, Any], code: Mapping[str, Any], inputs: Mapping[str, Any], sections: Sequence[str] | None
+) -> dict[str, Any]:
     flat = flatten(config)
     if sections is not None:
         flat = {k: v for k, v in flat.items() if allowed(k, sections)}
@@ -93,9 +99,16 @@ def _state(config: Mapping[str, Any], code: Mapping[str, Any], inputs: Mapping[s
     return flat
 
 
-def check_resume(out_dir: str | Path, config: Mapping[str, Any], allow_change: Sequence[str] = (), *,
-                 sections: Sequence[str] | None = None, inputs: Mapping[str, Any] | None = None,
-                 what: str = "run", required: bool = False) -> dict[str, tuple[Any, Any]] | None:
+def check_resume(
+    out_dir: str | Path,
+    config: Mapping[str, Any],
+    allow_change: Sequence[str] = (),
+    *,
+    sections: Sequence[str] | None = None,
+    inputs: Mapping[str, Any] | None = None,
+    what: str = "run",
+    required: bool = False,
+) -> dict[str, tuple[Any, Any]] | None:
     """Compare ``out_dir``'s stored run with ``config`` (a resolved config dump); returns the accepted changes.
 
     None when ``out_dir`` holds no run (a fresh start; a :class:`ConfigError` instead when ``required``);
@@ -106,15 +119,19 @@ def check_resume(out_dir: str | Path, config: Mapping[str, Any], allow_change: S
     old = stored_state(out_dir, sections, list(inputs))
     if old is None:
         if required:
-            raise ConfigError(f"{out_dir}: no {CONFIG_FILE} to compare the resumed {what} with; "
-                              "resume only a directory this tool wrote, or start afresh with another --out")
+            raise ConfigError(
+                f"{out_dir}: no {CONFIG_FILE} to compare the resumed {what} with; "
+                "resume only a directory this tool wrote, or start afresh with another --out"
+            )
         return None
     new = _state(config, code_version(), inputs, sections)
     changes = changed_keys(old, new)
     refused = {k: v for k, v in changes.items() if not allowed(k, allow_change)}
     if refused:
         keys = " ".join(refused)
-        raise ConfigError(f"{out_dir} holds a {what} of another experiment, changed: {format_changes(refused)}; "
-                          f"rerun with the stored config ({Path(out_dir) / CONFIG_FILE}), use another --out, "
-                          f"or accept the change with --allow-change {keys}")
+        raise ConfigError(
+            f"{out_dir} holds a {what} of another experiment, changed: {format_changes(refused)}; "
+            f"rerun with the stored config ({Path(out_dir) / CONFIG_FILE}), use another --out, "
+            f"or accept the change with --allow-change {keys}"
+        )
     return changes

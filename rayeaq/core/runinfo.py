@@ -30,7 +30,11 @@ def code_version() -> dict[str, Any]:
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root, capture_output=True, text=True, timeout=5, check=True,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         ).stdout.strip()
         info["git_commit"], info["git_dirty"] = commit, bool(dirty)
     except (OSError, subprocess.SubprocessError):
@@ -76,12 +80,19 @@ def write_run_info(out_dir: str | Path, config: BaseModel, stage: str, extra: di
     return _write_record(out, record)
 
 
-def record_resume(out_dir: str | Path, changes: dict[str, tuple[Any, Any]], allow_change: list[str] | tuple = ()) -> None:
+def record_resume(
+    out_dir: str | Path, changes: dict[str, tuple[Any, Any]], allow_change: list[str] | tuple = ()
+) -> None:
     """Append a resume with its accepted config changes to ``run.json``'s ``resumes`` list."""
     out = Path(out_dir)
     record = _read_record(out)
-    entry = {"argv": sys.argv, "pid": os.getpid(), "code_version": code_version(), "allow_change": list(allow_change),
-             "changed": {k: {"old": old, "new": new} for k, (old, new) in changes.items()}}
+    entry = {
+        "argv": sys.argv,
+        "pid": os.getpid(),
+        "code_version": code_version(),
+        "allow_change": list(allow_change),
+        "changed": {k: {"old": old, "new": new} for k, (old, new) in changes.items()},
+    }
     record["resumes"] = list(record.get("resumes") or []) + [entry]
     _write_record(out, record)
 

@@ -44,9 +44,7 @@ def load_dataset(directory: str | Path) -> Dataset:
         raise DatasetError(f"{directory / 'card.json'}: field shards: dataset has no shards")
     episodes = EpisodeBatch.concatenate(parts).sorted_by_id()
     if len(episodes) != card.stats.episodes:
-        raise DatasetError(
-            f"{directory}: shards hold {len(episodes)} episodes but the card says {card.stats.episodes}"
-        )
+        raise DatasetError(f"{directory}: shards hold {len(episodes)} episodes but the card says {card.stats.episodes}")
     if np.unique(episodes.episode_id).size != len(episodes):
         raise DatasetError(f"{directory}: field episode_id: duplicate episode ids across shards")
     check_fingerprint(directory, card)
@@ -59,8 +57,10 @@ def check_fingerprint(directory: Path, card: DatasetCard) -> None:
     digests = [d for path in shard_paths(directory, card) for d in read_digests(path)]
     found = fingerprint(digests)
     if found != card.fingerprint:
-        raise DatasetError(f"{directory / 'card.json'}: field fingerprint: the card says {card.fingerprint} but the "
-                           f"shards hold {found} (card and shards of different datasets, or shards edited)")
+        raise DatasetError(
+            f"{directory / 'card.json'}: field fingerprint: the card says {card.fingerprint} but the "
+            f"shards hold {found} (card and shards of different datasets, or shards edited)"
+        )
 
 
 def check_compatible(reference: Dataset, other: Dataset) -> None:

@@ -30,8 +30,9 @@ def algo_name(cfg: EvaluateRun) -> str:
     return LEARNERS.get(cfg.evaluate.algorithm).label(cfg)
 
 
-def run_evaluation(cfg: EvaluateRun, sources: list[tuple[str, float]], out: str | Path,
-                   report: Report | None = None) -> dict[str, Any]:
+def run_evaluation(
+    cfg: EvaluateRun, sources: list[tuple[str, float]], out: str | Path, report: Report | None = None
+) -> dict[str, Any]:
     """Train and score ``evaluate.algorithm`` on the mixture; returns its final summary.
 
     Fails fast (one line) when the cluster cannot hold the learners and rollout actors."""
@@ -43,8 +44,10 @@ def run_evaluation(cfg: EvaluateRun, sources: list[tuple[str, float]], out: str 
     try:
         return LEARNERS.get(cfg.evaluate.algorithm).run(cfg, sources, Path(out), report)
     except RayActorError as err:  # a learner or rollout actor died (killed, OOM, node lost)
-        raise EvaluateFailedError(f"evaluate: a Ray actor died mid-run ({_actor(err)}); the run in {out} is "
-                                  "incomplete: rerun the same command to evaluate again") from None
+        raise EvaluateFailedError(
+            f"evaluate: a Ray actor died mid-run ({_actor(err)}); the run in {out} is "
+            "incomplete: rerun the same command to evaluate again"
+        ) from None
 
 
 class EvaluateFailedError(UserError):
@@ -53,7 +56,10 @@ class EvaluateFailedError(UserError):
 
 def _actor(err: BaseException) -> str:
     """``class _WrappedExecutable, pid 123`` from Ray's multi-line actor error."""
-    fields = dict(line.strip().split(": ", 1) for line in str(err).splitlines() if ": " in line.strip()
-                  and line.strip().split(": ", 1)[0] in ("class_name", "pid"))
+    fields = dict(
+        line.strip().split(": ", 1)
+        for line in str(err).splitlines()
+        if ": " in line.strip() and line.strip().split(": ", 1)[0] in ("class_name", "pid")
+    )
     name = fields.get("class_name", type(err).__name__).rsplit(".", 1)[-1]
     return f"class {name}, pid {fields.get('pid', '?')}"

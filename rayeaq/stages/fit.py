@@ -12,15 +12,21 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from rayeaq.core.errors import UserError
 
 FIT_SECTIONS = ("seed", "diffusion", "fit")
 """Run-config sections a fit's result depends on (compared on resume)."""
-RUN_ONLY_KEYS = ("fit.steps", "fit.cpus_per_worker", "fit.torch_threads", "fit.keep_checkpoints", "fit.report_every",
-                 "fit.checkpoint_every")
+RUN_ONLY_KEYS = (
+    "fit.steps",
+    "fit.cpus_per_worker",
+    "fit.torch_threads",
+    "fit.keep_checkpoints",
+    "fit.report_every",
+    "fit.checkpoint_every",
+)
 """Keys a rerun may change without ``allow_change`` (recorded in ``run.json``): how the fit runs, and
 ``fit.steps``, since continuing a fit to more steps is what a rerun is for."""
 
@@ -39,8 +45,9 @@ def default_out(cfg) -> Path:
     return Path("results") / "fit" / name
 
 
-def run_fit(cfg, dataset_dir: str | Path, out: str | Path, callbacks: list | None = None,
-            allow_change: Sequence[str] = ()) -> dict:
+def run_fit(
+    cfg, dataset_dir: str | Path, out: str | Path, callbacks: list | None = None, allow_change: Sequence[str] = ()
+) -> dict:
     """Fit (needs a started Ray), export the checkpoint, write ``OUT/fit.json``; returns the summary.
 
     ``callbacks`` are Ray Train ``RunConfig`` callbacks (a Tune trial passes one that forwards every
@@ -58,9 +65,14 @@ def run_fit(cfg, dataset_dir: str | Path, out: str | Path, callbacks: list | Non
     out = Path(out)
     with out_lock(out, f"fit of {dataset_dir}"):
         card = read_card(dataset_dir)
-        changes = check_resume(out, cfg.model_dump(mode="json"), (*RUN_ONLY_KEYS, *allow_change),
-                               sections=FIT_SECTIONS, inputs={"stage": "fit", "dataset.fingerprint": card.fingerprint},
-                               what="fit")
+        changes = check_resume(
+            out,
+            cfg.model_dump(mode="json"),
+            (*RUN_ONLY_KEYS, *allow_change),
+            sections=FIT_SECTIONS,
+            inputs={"stage": "fit", "dataset.fingerprint": card.fingerprint},
+            what="fit",
+        )
         check_resources(fit_requests(cfg), wait_s=cfg.ray.resource_wait_s)
         dataset = load_real_dataset(dataset_dir)
         inputs = fit_inputs(cfg, dataset)
@@ -87,9 +99,13 @@ def _fit_or_explain(fit_with_ray, cfg, inputs: dict, out: Path, callbacks: list 
     except WorkerGroupError as err:
         reasons = sorted({f"rank {rank}: {_first_line(failure)}" for rank, failure in err.worker_failures.items()})
         step = last_checkpoint_step(out)
-        resume = f"rerun the same command to resume from step {step}" if step else "rerun the same command to start again"
-        raise FitFailedError(f"fit: Ray Train worker failed ({'; '.join(reasons)[:300]}); {resume} "
-                             f"(checkpoints under {out / 'ray_train'})") from None
+        resume = (
+            f"rerun the same command to resume from step {step}" if step else "rerun the same command to start again"
+        )
+        raise FitFailedError(
+            f"fit: Ray Train worker failed ({'; '.join(reasons)[:300]}); {resume} "
+            f"(checkpoints under {out / 'ray_train'})"
+        ) from None
 
 
 def _first_line(failure: BaseException) -> str:

@@ -55,19 +55,29 @@ def evaluate_requests(cfg: EvaluateSection) -> list[Request]:
     out: list[Request] = []
     if e.num_learners > 0:
         bundle = {"CPU": e.num_cpus_per_learner, **({"GPU": e.num_gpus_per_learner} if e.num_gpus_per_learner else {})}
-        key = ("evaluate.num_gpus_per_learner/evaluate.num_learners" if e.num_gpus_per_learner
-               else "evaluate.num_cpus_per_learner/evaluate.num_learners")
+        key = (
+            "evaluate.num_gpus_per_learner/evaluate.num_learners"
+            if e.num_gpus_per_learner
+            else "evaluate.num_cpus_per_learner/evaluate.num_learners"
+        )
         out.append(Request(key, bundle, e.num_learners, "RLlib learner"))
     elif e.num_gpus_per_learner > 0:
         out.append(Request("evaluate.num_gpus_per_learner", {"GPU": e.num_gpus_per_learner}, 1, "local RLlib learner"))
     if e.rollout_workers > 0:
-        out.append(Request("evaluate.rollout_worker_cpus/evaluate.rollout_workers", {"CPU": e.rollout_worker_cpus},
-                           e.rollout_workers, "rollout actor"))
+        out.append(
+            Request(
+                "evaluate.rollout_worker_cpus/evaluate.rollout_workers",
+                {"CPU": e.rollout_worker_cpus},
+                e.rollout_workers,
+                "rollout actor",
+            )
+        )
     return out
 
 
 def collect_requests(cfg: CollectSection) -> list[Request]:
     """``collect.workers`` collector actors of ``collect.cpus_per_worker`` CPUs."""
     c = cfg.collect
-    return [Request("collect.cpus_per_worker/collect.workers", {"CPU": c.cpus_per_worker}, c.workers,
-                    "collector actor")]
+    return [
+        Request("collect.cpus_per_worker/collect.workers", {"CPU": c.cpus_per_worker}, c.workers, "collector actor")
+    ]

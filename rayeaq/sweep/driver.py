@@ -80,8 +80,10 @@ def check_shared_datasets(cfg: RunConfig, p: Plan) -> None:
     address = os.environ.get("RAY_ADDRESS") or cfg.ray.address
     if p.remote or address:
         why = f"tune.storage_path is {p.storage_path}" if p.remote else f"Ray joins the cluster at {address}"
-        raise ConfigError(f"tune.dataset_dir: expected a directory every node can read ({why}, so datasets under "
-                          f"{p.datasets_root} on the driver's disk would be unreadable from other nodes)")
+        raise ConfigError(
+            f"tune.dataset_dir: expected a directory every node can read ({why}, so datasets under "
+            f"{p.datasets_root} on the driver's disk would be unreadable from other nodes)"
+        )
 
 
 def load_sweep(config: str, overrides: list[str]) -> tuple[RunConfig, list[dict]]:
@@ -98,8 +100,10 @@ def load_sweep(config: str, overrides: list[str]) -> tuple[RunConfig, list[dict]
 def check_datasets(cfg: RunConfig, points: list[dict], p: Plan) -> dict[str, list[str]]:
     """Map -> tiers to collect (into ``tune.dataset_dir`` when given: that directory itself must exist)."""
     if cfg.tune.dataset_dir is not None and not p.datasets_root.is_dir():
-        raise DatasetError(f"{p.datasets_root}: tune.dataset_dir does not exist (create it, shared by every node, "
-                           "and the sweep collects the missing <map>/<tier> datasets into it)")
+        raise DatasetError(
+            f"{p.datasets_root}: tune.dataset_dir does not exist (create it, shared by every node, "
+            "and the sweep collects the missing <map>/<tier> datasets into it)"
+        )
     missing: dict[str, list[str]] = {}
     for map_name, tiers in sorted(needed_datasets(cfg, points).items()):
         for tier in sorted(tiers):
@@ -129,8 +133,9 @@ def collect_missing(cfg: RunConfig, missing: dict[str, list[str]], root: Path) -
 
 def write_timings(directory: Path, timings: dict[str, float]) -> None:
     """``timings.json``: the driver's phases (Ray start, collection, Tune, Ray stop), for the benchmark."""
-    (directory / "timings.json").write_text(json.dumps({k: round(v, 2) for k, v in timings.items()}, indent=2),
-                                            encoding="utf-8")
+    (directory / "timings.json").write_text(
+        json.dumps({k: round(v, 2) for k, v in timings.items()}, indent=2), encoding="utf-8"
+    )
 
 
 def check_sweep_resources(cfg: RunConfig, points: list[dict], missing: dict[str, list[str]]) -> None:
@@ -143,8 +148,12 @@ def check_sweep_resources(cfg: RunConfig, points: list[dict], missing: dict[str,
     if missing:
         check_resources(collect_requests(cfg), wait_s=wait)
     base = cfg.model_dump(mode="python")
-    trial_cfgs = {json.dumps(trial_params({"point": p}), sort_keys=True, default=str): trial_config(base, trial_params({"point": p}))
-                  for p in points}
+    trial_cfgs = {
+        json.dumps(trial_params({"point": p}), sort_keys=True, default=str): trial_config(
+            base, trial_params({"point": p})
+        )
+        for p in points
+    }
     view = cluster_view()
     seen: set[str] = set()
     for requests in sweep_requests(list(trial_cfgs.values()), len(points) * cfg.tune.num_samples, view):
@@ -156,13 +165,25 @@ def check_sweep_resources(cfg: RunConfig, points: list[dict], missing: dict[str,
 
 def check_sweep_resume(cfg: RunConfig, p: Plan, allow_change: tuple[str, ...] | list[str]) -> dict:
     """``--resume``: the stored resolved config and code version must match, or the changes be allowed."""
-    changes = check_resume(p.local_dir, cfg.model_dump(mode="json"), (*RUN_ONLY_KEYS, *allow_change),
-                           inputs={"stage": "tune"}, what="sweep", required=True)
+    changes = check_resume(
+        p.local_dir,
+        cfg.model_dump(mode="json"),
+        (*RUN_ONLY_KEYS, *allow_change),
+        inputs={"stage": "tune"},
+        what="sweep",
+        required=True,
+    )
     return changes or {}
 
 
-def run_sweep(config: str, overrides: list[str], out: str | None, resume: bool, dashboard: bool,
-              allow_change: tuple[str, ...] | list[str] = ()) -> int:
+def run_sweep(
+    config: str,
+    overrides: list[str],
+    out: str | None,
+    resume: bool,
+    dashboard: bool,
+    allow_change: tuple[str, ...] | list[str] = (),
+) -> int:
     """The whole command; returns the exit code. ``allow_change``: key patterns a ``--resume`` may change."""
     if allow_change and not resume:
         raise ConfigError("--allow-change: only meaningful with --resume")
@@ -175,8 +196,15 @@ def run_sweep(config: str, overrides: list[str], out: str | None, resume: bool, 
         return _run_locked(config, cfg, points, p, resume, dashboard, allow_change)
 
 
-def _run_locked(config: str, cfg: RunConfig, points: list[dict], p: Plan, resume: bool, dashboard: bool,
-                allow_change: tuple[str, ...] | list[str]) -> int:
+def _run_locked(
+    config: str,
+    cfg: RunConfig,
+    points: list[dict],
+    p: Plan,
+    resume: bool,
+    dashboard: bool,
+    allow_change: tuple[str, ...] | list[str],
+) -> int:
     changes = check_sweep_resume(cfg, p, allow_change) if resume else {}  # first: a changed experiment never starts
     # before Ray starts, so that a local Ray's workers inherit them too
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's classic status table with our columns
@@ -189,12 +217,20 @@ def _run_locked(config: str, cfg: RunConfig, points: list[dict], p: Plan, resume
     if resume and not exists:
         raise ConfigError(f"--resume: no sweep to resume at {p.experiment_path}")
     if not resume and exists:
-        raise ConfigError(f"{p.experiment_path} holds a sweep already; add --resume to continue it, "
-                          f"or choose another --out")
-    write_run_info(p.local_dir, cfg, "tune", {
-        "experiment_path": p.experiment_path, "datasets_root": str(p.datasets_root),
-        "grid_points": len(points), "resume": resume,
-    })
+        raise ConfigError(
+            f"{p.experiment_path} holds a sweep already; add --resume to continue it, or choose another --out"
+        )
+    write_run_info(
+        p.local_dir,
+        cfg,
+        "tune",
+        {
+            "experiment_path": p.experiment_path,
+            "datasets_root": str(p.datasets_root),
+            "grid_points": len(points),
+            "resume": resume,
+        },
+    )
     if resume:
         record_resume(p.local_dir, changes, list(allow_change))
     from rayeaq.core.ray_session import ray_session
@@ -217,8 +253,10 @@ def _run_locked(config: str, cfg: RunConfig, points: list[dict], p: Plan, resume
             print(f"tune: resuming {p.experiment_path}", flush=True)
             tuner = ray_tune.restore_tuner(cfg, base, p.experiment_path, str(p.datasets_root))
         else:
-            print(f"tune: {len(points)} grid point(s) x {cfg.tune.num_samples} sample(s) -> {p.experiment_path}",
-                  flush=True)
+            print(
+                f"tune: {len(points)} grid point(s) x {cfg.tune.num_samples} sample(s) -> {p.experiment_path}",
+                flush=True,
+            )
             tuner = ray_tune.build_tuner(cfg, base, points, str(p.datasets_root), p.storage_path, p.name)
         results = ray_tune.fit(tuner)
         rows = ray_tune.result_rows(results)
@@ -233,8 +271,11 @@ def _run_locked(config: str, cfg: RunConfig, points: list[dict], p: Plan, resume
     print(format_table(rows, cfg.tune.metric, cfg.tune.mode))
     failed = [r for r in rows if r["status"] == "ERROR"]
     unfinished = [r for r in rows if r["status"] == "STOPPED"] if cfg.tune.scheduler == "fifo" else []
-    print(f"tune: {len(rows)} trials in {time.perf_counter() - start:.0f} s: {len(rows) - len(failed) - len(unfinished)} "
-          f"finished, {len(failed)} failed, {len(unfinished)} unfinished; summary {summary}", flush=True)
+    print(
+        f"tune: {len(rows)} trials in {time.perf_counter() - start:.0f} s: {len(rows) - len(failed) - len(unfinished)} "
+        f"finished, {len(failed)} failed, {len(unfinished)} unfinished; summary {summary}",
+        flush=True,
+    )
     if unfinished:
         print(f"tune: interrupted; continue with: python -m rayeaq.tune {config} ... --resume", flush=True)
         return EXIT_INTERRUPTED

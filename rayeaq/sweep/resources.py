@@ -22,8 +22,15 @@ def trial_requests(cfg, count: int = 1) -> list[Request]:
     r = cfg.tune.resources
     own = Request("tune.resources", {"CPU": r.cpu, **({"GPU": r.gpu} if r.gpu else {})}, 1, "trial process")
     parts = [own] + augment_requests(cfg) + evaluate_requests(cfg)
-    return [Request(p.key if count == 1 else f"{p.key} (x tune.max_concurrent_trials={count})", p.resources,
-                    p.count * count, p.what) for p in parts]
+    return [
+        Request(
+            p.key if count == 1 else f"{p.key} (x tune.max_concurrent_trials={count})",
+            p.resources,
+            p.count * count,
+            p.what,
+        )
+        for p in parts
+    ]
 
 
 def concurrent_trials(cfg, n_trials: int, view: ClusterView) -> int:
