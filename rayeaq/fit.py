@@ -16,12 +16,19 @@ from rayeaq.cli import Command
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, help="real dataset directory (written by rayeaq.collect)")
+    parser.add_argument(
+        "--allow-change",
+        nargs="+",
+        default=[],
+        metavar="KEY",
+        help="on a rerun/resume, config keys (globs such as ray.*) that may differ from the stored run",
+    )
 
 
 def _execute(cfg: Any, args: argparse.Namespace, out: Path) -> dict[str, Any]:
     from rayeaq.stages.fit import run_fit
 
-    return run_fit(cfg, args.dataset, out)
+    return run_fit(cfg, args.dataset, out, allow_change=args.allow_change)
 
 
 def _summary(s: dict[str, Any], out: Path) -> str:

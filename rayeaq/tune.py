@@ -26,14 +26,20 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dashboard", action="store_true", help="start the Ray dashboard on 127.0.0.1 (local Ray) and print its URL"
     )
+    parser.add_argument(
+        "--allow-change",
+        nargs="+",
+        default=[],
+        metavar="KEY",
+        help="with --resume: config keys (globs such as ray.* or tune.max_concurrent_trials) that may differ",
+    )
 
 
 def _execute(cfg: Any, args: argparse.Namespace, out: Path) -> dict[str, Any]:
-    from rayeaq.sweep.driver import (
-        run_sweep,  # checks, collects, runs Tune and prints the results table
-    )
+    from rayeaq.sweep.driver import run_sweep  # checks, collects, runs Tune and prints the results table
 
-    return {"exit_code": run_sweep(args.config, list(args.overrides), args.out, args.resume, args.dashboard)}
+    code = run_sweep(args.config, list(args.overrides), args.out, args.resume, args.dashboard, args.allow_change)
+    return {"exit_code": code}
 
 
 def _default_out(cfg: Any) -> Path:

@@ -35,6 +35,12 @@ def check_generator(payload: dict[str, Any], card: DatasetCard, name: str, path:
         raise ConfigError(
             f"augment.augmenter: {name} needs a generator fitted with diffusion.q_weight = 0; {path} has {q_weight}"
         )
+    spec = payload.get("spec") or {}
+    if (spec.get("backend"), spec.get("map")) != (card.backend, card.map):
+        raise DatasetError(
+            f"{path}: generator was fitted on {spec.get('backend')}/{spec.get('map')} episodes, "
+            f"the dataset is {card.backend}/{card.map}"
+        )
     lay = payload["layout"]
     if (lay["n_agents"], lay["obs_dim"], lay["n_actions"], lay["state_dim"], lay["episode_limit"]) != (
         card.n_agents,

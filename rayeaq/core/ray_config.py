@@ -17,3 +17,6 @@ class RayConfig(StrictModel):
     dashboard: bool = False
     """Start the dashboard on 127.0.0.1 with a locally started Ray."""
     dashboard_port: int = Field(default=8265, ge=1024, le=65535)
+    """Dashboard port of a locally started Ray."""
+    resource_wait_s: float = Field(default=300.0, ge=0.0)
+    """Seconds to wait for an autoscaling cluster to add the nodes a stage needs (a fixed cluster fails at once)."""

@@ -66,7 +66,9 @@ def write_run_info(out_dir: str | Path, config: Dumpable, stage: str, extra: dic
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     resolved = config.model_dump(mode="json")
-    (out / CONFIG_FILE).write_text(yaml.safe_dump(resolved, sort_keys=False), encoding="utf-8")
+    tmp_config = out / f".{CONFIG_FILE}.tmp"
+    tmp_config.write_text(yaml.safe_dump(resolved, sort_keys=False), encoding="utf-8")
+    os.replace(tmp_config, out / CONFIG_FILE)
     record = {
         "stage": stage,
         "argv": sys.argv,
@@ -77,6 +79,38 @@ def write_run_info(out_dir: str | Path, config: Dumpable, stage: str, extra: dic
         "config": resolved,
     }
     record.update(extra or {})
+    previous = _read_record(out)
+    if previous.get("resumes"):  # the history of accepted changes survives every rewrite
+        record["resumes"] = previous["resumes"]
+    return _write_record(out, record)
+
+
+def record_resume(
+    out_dir: str | Path, changes: dict[str, tuple[Any, Any]], allow_change: list[str] | tuple = ()
+) -> None:
+    """Append a resume with its accepted config changes to ``run.json``'s ``resumes`` list."""
+    out = Path(out_dir)
+    record = _read_record(out)
+    entry = {
+        "argv": sys.argv,
+        "pid": os.getpid(),
+        "code_version": code_version(),
+        "allow_change": list(allow_change),
+        "changed": {k: {"old": old, "new": new} for k, (old, new) in changes.items()},
+    }
+    record["resumes"] = list(record.get("resumes") or []) + [entry]
+    _write_record(out, record)
+
+
+def _read_record(out: Path) -> dict[str, Any]:
+    try:
+        record = json.loads((out / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _write_record(out: Path, record: dict[str, Any]) -> Path:
     tmp = out / f".{RUN_FILE}.tmp"
     tmp.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
     os.replace(tmp, out / RUN_FILE)

@@ -10,7 +10,7 @@ import numpy as np
 from rayeaq.core.errors import DatasetError
 from rayeaq.data.batch import EpisodeBatch
 from rayeaq.data.card import SHARD_DIR, DatasetCard, read_card
-from rayeaq.data.shards import field_shapes, read_shard
+from rayeaq.data.shards import field_shapes, fingerprint, read_digests, read_shard
 
 
 @dataclass
@@ -47,7 +47,20 @@ def load_dataset(directory: str | Path) -> Dataset:
         raise DatasetError(f"{directory}: shards hold {len(episodes)} episodes but the card says {card.stats.episodes}")
     if np.unique(episodes.episode_id).size != len(episodes):
         raise DatasetError(f"{directory}: field episode_id: duplicate episode ids across shards")
+    check_fingerprint(directory, card)
     return Dataset(path=directory, card=card, episodes=episodes)
+
+
+def check_fingerprint(directory: Path, card: DatasetCard) -> None:
+    """The shards' content digests must give the card's fingerprint (a shard from another dataset, or a card
+    copied next to other shards, is an error, not data)."""
+    digests = [d for path in shard_paths(directory, card) for d in read_digests(path)]
+    found = fingerprint(digests)
+    if found != card.fingerprint:
+        raise DatasetError(
+            f"{directory / 'card.json'}: field fingerprint: the card says {card.fingerprint} but the "
+            f"shards hold {found} (card and shards of different datasets, or shards edited)"
+        )
 
 
 def check_compatible(reference: Dataset, other: Dataset) -> None:

@@ -54,7 +54,7 @@ def batch_to_table(batch: EpisodeBatch) -> pa.Table:
     arrays = batch.to_arrays()
     columns, schema_fields = [], []
     for name in EPISODE_FIELDS:
-        values: np.ndarray | list[str] = arrays[name]
+        values = arrays[name]
         if SCALAR_TYPES[name] == pa.string():
             values = [str(v) for v in values]
         columns.append(pa.array(values, type=SCALAR_TYPES[name]))
@@ -96,6 +96,53 @@ def write_shard(directory: str | Path, batch: EpisodeBatch, name: str | None = N
     return final
 
 
+def _kind(kind: pa.DataType) -> str:
+    """float / int / bool / str / other, looking through dictionary encoding."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    for name, test in (
+        ("float", pa.types.is_floating),
+        ("int", pa.types.is_integer),
+        ("bool", pa.types.is_boolean),
+        ("str", lambda t: pa.types.is_string(t) or pa.types.is_large_string(t)),
+    ):
+        if test(kind):
+            return name
+    return "other"
+
+
+ACCEPTED_KINDS = {"float": {"float"}, "int": {"int", "bool"}, "bool": {"bool", "int"}, "str": {"str"}}
+"""Value kinds a reader accepts for a field written with a given kind (masks and flags as 0/1 integers too)."""
+
+
+def check_types(schema: pa.Schema, path: Path) -> None:
+    """Each present field holds values of the kind the writer wrote (an edited schema is a one-line error)."""
+    expected = {**{n: t for n, t in SCALAR_TYPES.items()}, **DISK_DTYPES}
+    accepted = {**ACCEPTED_KINDS, "float": {"float", "int"}}
+    for name, written in expected.items():
+        if name not in schema.names:
+            continue
+        kind = schema.field(name).type
+        if name in DISK_DTYPES:
+            if not pa.types.is_fixed_size_list(kind):
+                raise DatasetError(f"{path}: field {name}: expected a fixed-size list column, got {kind}")
+            kind = kind.value_type
+        want = _kind(written)
+        ok = (accepted if name == "return" else ACCEPTED_KINDS)[want]
+        if _kind(kind) not in ok:
+            raise DatasetError(f"{path}: field {name}: expected {written} values, got {kind}")
+
+
+def read_digests(path: str | Path) -> list[tuple[int, str]]:
+    """(episode_id, content digest) of every episode of a shard, read without its tensors."""
+    path = Path(path)
+    try:
+        table = pq.read_table(path, columns=["episode_id", DIGEST])
+    except (pa.ArrowInvalid, OSError, KeyError) as err:
+        raise DatasetError(f"{path}: field {DIGEST}: cannot read the content digests ({err})") from None
+    return list(zip(table.column("episode_id").to_pylist(), table.column(DIGEST).to_pylist()))
+
+
 def _column(table: pa.Table, name: str, path: Path, shape: tuple[int, ...]) -> np.ndarray:
     if name not in table.column_names:
         raise DatasetError(f"{path}: field {name}: column missing")
@@ -108,8 +155,7 @@ def _column(table: pa.Table, name: str, path: Path, shape: tuple[int, ...]) -> n
             f"{path}: field {name}: {column.type.list_size} values per episode, expected {width} for shape {list(shape)}"
         )
     values = column.values.to_numpy(zero_copy_only=False)
-    out: np.ndarray = values.reshape((len(table), *shape)).astype(STEP_FIELDS[name], copy=False)
-    return out
+    return values.reshape((len(table),) + shape).astype(STEP_FIELDS[name], copy=False)
 
 
 def read_shard(path: str | Path, shapes: dict[str, tuple[int, ...]]) -> EpisodeBatch:
@@ -119,6 +165,7 @@ def read_shard(path: str | Path, shapes: dict[str, tuple[int, ...]]) -> EpisodeB
         table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as err:
         raise DatasetError(f"{path}: not a readable Parquet shard ({err})") from None
+    check_types(table.schema, path)
     arrays: dict[str, np.ndarray] = {}
     for name in STEP_FIELDS:
         arrays[name] = _column(table, name, path, shapes[name])
@@ -141,6 +188,7 @@ def read_shard_index(path: str | Path, shapes: dict[str, tuple[int, ...]]) -> pd
         schema = pq.read_schema(path)
     except (pa.ArrowInvalid, OSError) as err:
         raise DatasetError(f"{path}: not a readable Parquet shard ({err})") from None
+    check_types(schema, path)
     for name, shape in shapes.items():
         if name not in schema.names:
             raise DatasetError(f"{path}: field {name}: column missing")
@@ -150,10 +198,10 @@ def read_shard_index(path: str | Path, shapes: dict[str, tuple[int, ...]]) -> pd
                 f"{path}: field {name}: expected {int(np.prod(shape))} values per episode "
                 f"for shape {list(shape)}, got {kind}"
             )
-    missing = [n for n in [*list(EPISODE_FIELDS), DIGEST] if n not in schema.names]
+    missing = [n for n in list(EPISODE_FIELDS) + [DIGEST] if n not in schema.names]
     if missing:
         raise DatasetError(f"{path}: field {missing[0]}: column missing")
-    index = pq.read_table(path, columns=[*list(EPISODE_FIELDS), DIGEST]).to_pandas()
+    index = pq.read_table(path, columns=list(EPISODE_FIELDS) + [DIGEST]).to_pandas()
     if not np.isfinite(index["return"].to_numpy(dtype=np.float64)).all():
         raise DatasetError(f"{path}: field return: contains NaN or infinite values")
     return index

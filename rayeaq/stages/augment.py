@@ -17,6 +17,8 @@ from typing import Any, Protocol
 from rayeaq.augmenters import AUGMENTERS, AugmentInputs
 from rayeaq.augmenters.config import AugmentConfig
 from rayeaq.core.errors import ConfigError, DatasetError
+from rayeaq.core.ray_config import RayConfig
+from rayeaq.core.resources import check_resources
 from rayeaq.core.runinfo import code_version, derive_seed
 from rayeaq.data.card import CARD_NAME, SHARD_DIR, SUMMARY_NAME, DatasetCard
 from rayeaq.data.reader import load_dataset
@@ -32,6 +34,7 @@ class AugmentRun(Protocol):
 
     seed: int
     augment: AugmentConfig
+    ray: RayConfig
 
 
 def clear_output(out: Path, dataset_dir: str | Path) -> None:
@@ -79,6 +82,11 @@ def run_augment(
     if real.card.source != "real":
         raise DatasetError(f"{dataset_dir}: field source: augment reads a real dataset, got {real.card.source!r}")
     member = AUGMENTERS.get(acfg.augmenter)
+    from rayeaq.stages.requests import augment_requests
+
+    requests = augment_requests(cfg)
+    if requests:  # the generator's sampling tasks (a started Ray); before the earlier output is cleared
+        check_resources(requests, wait_s=cfg.ray.resource_wait_s)
     clear_output(out, dataset_dir)
     n = acfg.num_episodes if acfg.num_episodes is not None else max(1, round(acfg.ratio * len(real.episodes)))
     produced = member.produce(AugmentInputs(real, n, acfg, cfg.seed, Path(checkpoint) if checkpoint else None))

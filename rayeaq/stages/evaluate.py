@@ -9,6 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
+from rayeaq.core.errors import UserError
+from rayeaq.core.ray_config import RayConfig
+from rayeaq.core.resources import check_resources
 from rayeaq.learners import LEARNERS
 from rayeaq.learners.qmix.config import EvaluateConfig
 from rayeaq.learners.registry import Report
@@ -19,6 +22,7 @@ class EvaluateRun(Protocol):
 
     seed: int
     evaluate: EvaluateConfig
+    ray: RayConfig
 
 
 def algo_name(cfg: EvaluateRun) -> str:
@@ -29,5 +33,33 @@ def algo_name(cfg: EvaluateRun) -> str:
 def run_evaluation(
     cfg: EvaluateRun, sources: list[tuple[str, float]], out: str | Path, report: Report | None = None
 ) -> dict[str, Any]:
-    """Train and score ``evaluate.algorithm`` on the mixture; returns its final summary."""
-    return LEARNERS.get(cfg.evaluate.algorithm).run(cfg, sources, Path(out), report)
+    """Train and score ``evaluate.algorithm`` on the mixture; returns its final summary.
+
+    Fails fast (one line) when the cluster cannot hold the learners and rollout actors."""
+    from rayeaq.stages.requests import evaluate_requests
+
+    check_resources(evaluate_requests(cfg), wait_s=cfg.ray.resource_wait_s)
+    from ray.exceptions import RayActorError
+
+    try:
+        return LEARNERS.get(cfg.evaluate.algorithm).run(cfg, sources, Path(out), report)
+    except RayActorError as err:  # a learner or rollout actor died (killed, OOM, node lost)
+        raise EvaluateFailedError(
+            f"evaluate: a Ray actor died mid-run ({_actor(err)}); the run in {out} is "
+            "incomplete: rerun the same command to evaluate again"
+        ) from None
+
+
+class EvaluateFailedError(UserError):
+    """A learner or rollout actor died; the run's outputs are incomplete (no ``summary.json``)."""
+
+
+def _actor(err: BaseException) -> str:
+    """``class _WrappedExecutable, pid 123`` from Ray's multi-line actor error."""
+    fields = dict(
+        line.strip().split(": ", 1)
+        for line in str(err).splitlines()
+        if ": " in line.strip() and line.strip().split(": ", 1)[0] in ("class_name", "pid")
+    )
+    name = fields.get("class_name", type(err).__name__).rsplit(".", 1)[-1]
+    return f"class {name}, pid {fields.get('pid', '?')}"

@@ -3,7 +3,11 @@
 Order: every user mistake (unknown key, empty grid, unknown augmenter or map, missing dataset, no
 shared ``tune.dataset_dir`` on a cluster or with bucket storage) is found before Ray starts; then the
 shared datasets are collected where missing (``collect_all`` into ``<datasets>/<map>/<tier>``); then the
-Tuner runs (or is restored with ``--resume``); finally ``summary.csv`` and a table. Exit code 0 when every
+Tuner runs (or is restored with ``--resume``); finally ``summary.csv`` and a table. The results directory is
+locked for the whole run (:mod:`rayeaq.core.outlock`); ``--resume`` first compares the stored resolved config
+and code version with the new one (:mod:`rayeaq.core.resume`; ``allow_change`` lists what may differ, and the
+accepted changes go to ``run.json``); once Ray is up, the cluster must be able to hold the collectors and the
+concurrent trials with their Train workers (:mod:`rayeaq.sweep.resources`), or the sweep stops with one line. Exit code 0 when every
 trial finished, 1 when some failed for good, 130 when the sweep was interrupted (rerun with ``--resume``).
 """
 
@@ -17,13 +21,17 @@ from pathlib import Path
 
 from rayeaq.core.config import validate
 from rayeaq.core.errors import ConfigError, DatasetError
-from rayeaq.core.runinfo import write_run_info
+from rayeaq.core.outlock import out_lock
+from rayeaq.core.resume import check_resume
+from rayeaq.core.runinfo import record_resume, write_run_info
 from rayeaq.data.card import read_card
 from rayeaq.run_config import RunConfig, load_run_config
-from rayeaq.sweep.space import check_space, grid_points, needed_datasets
+from rayeaq.sweep.space import check_space, grid_points, needed_datasets, trial_config, trial_params
 from rayeaq.sweep.summary import format_table, write_summary
 
 EXIT_OK, EXIT_TRIALS_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+RUN_ONLY_KEYS = ("ray.dashboard",)
+"""Keys a ``--resume`` may always change (the ``--dashboard`` flag sets ``ray.dashboard``); recorded like others."""
 
 
 @dataclass(frozen=True)
@@ -130,13 +138,74 @@ def write_timings(directory: Path, timings: dict[str, float]) -> None:
     )
 
 
-def run_sweep(config: str, overrides: list[str], out: str | None, resume: bool, dashboard: bool) -> int:
-    """The whole command; returns the exit code."""
+def check_sweep_resources(cfg: RunConfig, points: list[dict], missing: dict[str, list[str]]) -> None:
+    """Fail fast (one line) unless the cluster can hold the collectors and the concurrent trials (Ray started)."""
+    from rayeaq.core.resources import check_resources, cluster_view
+    from rayeaq.stages.requests import collect_requests
+    from rayeaq.sweep.resources import sweep_requests
+
+    wait = cfg.ray.resource_wait_s
+    if missing:
+        check_resources(collect_requests(cfg), wait_s=wait)
+    base = cfg.model_dump(mode="python")
+    trial_cfgs = {
+        json.dumps(trial_params({"point": p}), sort_keys=True, default=str): trial_config(
+            base, trial_params({"point": p})
+        )
+        for p in points
+    }
+    view = cluster_view()
+    seen: set[str] = set()
+    for requests in sweep_requests(list(trial_cfgs.values()), len(points) * cfg.tune.num_samples, view):
+        key = repr(requests)
+        if key not in seen:
+            seen.add(key)
+            check_resources(requests, wait_s=wait)
+
+
+def check_sweep_resume(cfg: RunConfig, p: Plan, allow_change: tuple[str, ...] | list[str]) -> dict:
+    """``--resume``: the stored resolved config and code version must match, or the changes be allowed."""
+    changes = check_resume(
+        p.local_dir,
+        cfg.model_dump(mode="json"),
+        (*RUN_ONLY_KEYS, *allow_change),
+        inputs={"stage": "tune"},
+        what="sweep",
+        required=True,
+    )
+    return changes or {}
+
+
+def run_sweep(
+    config: str,
+    overrides: list[str],
+    out: str | None,
+    resume: bool,
+    dashboard: bool,
+    allow_change: tuple[str, ...] | list[str] = (),
+) -> int:
+    """The whole command; returns the exit code. ``allow_change``: key patterns a ``--resume`` may change."""
+    if allow_change and not resume:
+        raise ConfigError("--allow-change: only meaningful with --resume")
     cfg, points = load_sweep(config, overrides)
     if dashboard:
         cfg = cfg.model_copy(update={"ray": cfg.ray.model_copy(update={"dashboard": True})})
     p = plan(cfg, out)
     check_shared_datasets(cfg, p)
+    with out_lock(p.local_dir, f"sweep {config}"):
+        return _run_locked(config, cfg, points, p, resume, dashboard, allow_change)
+
+
+def _run_locked(
+    config: str,
+    cfg: RunConfig,
+    points: list[dict],
+    p: Plan,
+    resume: bool,
+    dashboard: bool,
+    allow_change: tuple[str, ...] | list[str],
+) -> int:
+    changes = check_sweep_resume(cfg, p, allow_change) if resume else {}  # first: a changed experiment never starts
     # before Ray starts, so that a local Ray's workers inherit them too
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's classic status table with our columns
     os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.5")
@@ -162,6 +231,8 @@ def run_sweep(config: str, overrides: list[str], out: str | None, resume: bool, 
             "resume": resume,
         },
     )
+    if resume:
+        record_resume(p.local_dir, changes, list(allow_change))
     from rayeaq.core.ray_session import ray_session
 
     start = time.perf_counter()
@@ -172,6 +243,7 @@ def run_sweep(config: str, overrides: list[str], out: str | None, resume: bool, 
             from rayeaq.core.dashboard import announce
 
             announce(info)
+        check_sweep_resources(cfg, points, missing)
         mark = time.perf_counter()
         collect_missing(cfg, missing, p.datasets_root)
         timings["collect_s"] = time.perf_counter() - mark

@@ -32,6 +32,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "rayeaq.report",
             "rayeaq.train_online",
             "rayeaq.data.__main__",
+            "rayeaq.envs.sc2.check",
         ),
     ),
 ]

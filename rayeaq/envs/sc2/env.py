@@ -17,7 +17,7 @@ from rayeaq.envs.spec import EnvSpec
 
 INSTALL_HINT = (
     "install the game (StarCraft II 4.10 Linux package, maps in $SC2PATH/Maps/SMAC_Maps; see deploy/Dockerfile.sc2) "
-    "and SMAC from its repository: pip install 'rayeaq[sc2]' 'git+https://github.com/oxwhirl/smac.git' "
+    "and oxwhirl SMAC from its repository: pip install 'rayeaq[sc2]' 'git+https://github.com/oxwhirl/smac.git' "
     "(the PyPI package 'smac' is SMAC3, an AutoML tool, not this)"
 )
 DEFAULT_SC2PATH = "~/StarCraftII"  # where pysc2 looks on Linux when SC2PATH is unset
@@ -108,7 +108,7 @@ class SC2Env:
     def unit_layout(self):
         """Where SMAC's ``get_state()`` keeps each unit's health and position (SMAC's own feature counts:
         allies ``[health, cooldown, x, y, shield?, type bits]``, enemies ``[health, x, y, shield?, type bits]``)."""
-        from rayeaq.stages.collect.smac_policy import UnitLayout
+        from rayeaq.envs.unit_layout import UnitLayout
 
         env = self._env
         nf_al = 4 + env.shield_bits_ally + env.unit_type_bits

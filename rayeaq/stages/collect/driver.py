@@ -57,7 +57,11 @@ def collect_all(cfg: CollectRun, out: Path) -> dict:
         "tiers": [],
     }
     with ray_session(cfg.ray):
+        from rayeaq.core.resources import check_resources
         from rayeaq.stages.collect.ray_collect import CollectorPool
+        from rayeaq.stages.requests import collect_requests
+
+        check_resources(collect_requests(cfg), wait_s=cfg.ray.resource_wait_s)
 
         pool = CollectorPool(spec, cfg.collect, cfg.seed)
         try:

@@ -1,0 +1,153 @@
+"""A resume never mixes experiments: the stored resolved config and code version against the new ones."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from rayeaq.core.errors import ConfigError
+from rayeaq.core.resume import allowed, changed_keys, check_resume, flatten
+from rayeaq.core.runinfo import CONFIG_FILE, RUN_FILE, record_resume, write_run_info
+from rayeaq.run_config import load_run_config
+
+QUICK = "tune_configs/quickstart.yaml"
+
+
+def test_changed_keys_and_patterns_known_answers():
+    old = {"a": {"b": 1, "c": [1, 2]}, "d": {"e": {"f": "x"}}, "g": 0}
+    new = {"a": {"b": 2, "c": [1, 2]}, "d": {"e": {"f": "y"}}, "h": 1}
+    assert flatten(old) == {"a.b": 1, "a.c": [1, 2], "d.e.f": "x", "g": 0}
+    assert changed_keys(old, new) == {"a.b": (1, 2), "d.e.f": ("x", "y"), "g": (0, "<absent>"), "h": ("<absent>", 1)}
+    assert allowed("ray.num_cpus", ["ray.*"]) and allowed("ray.num_cpus", ["ray"])
+    assert not allowed("rayx.a", ["ray"]) and not allowed("tune.max_failures", ["tune.max_concurrent_trials"])
+    assert allowed("tune.asha.max_t", ["tune.asha.*"]) and allowed("seed", ["*"])
+
+
+def test_same_config_resumes_changed_config_is_refused_unless_allowed(tmp_path):
+    cfg = load_run_config(QUICK, [])
+    assert check_resume(tmp_path, cfg.model_dump(mode="json")) is None  # nothing stored: a fresh start
+    with pytest.raises(ConfigError, match="no config.resolved.yaml to compare"):
+        check_resume(tmp_path, cfg.model_dump(mode="json"), required=True)
+    write_run_info(tmp_path, cfg, "tune")
+    assert check_resume(tmp_path, cfg.model_dump(mode="json"), inputs={"stage": "tune"}) == {}
+
+    edited = load_run_config(QUICK, ["diffusion.q_weight=0.7", "tune.max_concurrent_trials=2", "ray.num_cpus=8"])
+    with pytest.raises(ConfigError) as err:
+        check_resume(tmp_path, edited.model_dump(mode="json"), ["ray.*"], what="sweep")
+    text = str(err.value)
+    assert "\n" not in text and "holds a sweep of another experiment" in text
+    assert "diffusion.q_weight 0.1 -> 0.7" in text and "tune.max_concurrent_trials 1 -> 2" in text
+    assert "ray.num_cpus" not in text.split(";")[0]  # allowed keys are not listed as refused
+    assert "--allow-change diffusion.q_weight tune.max_concurrent_trials" in text
+
+    changes = check_resume(
+        tmp_path, edited.model_dump(mode="json"), ["ray.*", "tune.max_concurrent_trials", "diffusion.q_weight"]
+    )
+    assert set(changes) == {"diffusion.q_weight", "tune.max_concurrent_trials", "ray.num_cpus"}
+    write_run_info(tmp_path, edited, "tune")
+    record_resume(tmp_path, changes, ["ray.*", "tune.max_concurrent_trials", "diffusion.q_weight"])
+    write_run_info(tmp_path, edited, "tune")  # a later rewrite keeps the history
+    (entry,) = json.loads((tmp_path / RUN_FILE).read_text())["resumes"]
+    assert entry["changed"]["diffusion.q_weight"] == {"old": 0.1, "new": 0.7}
+    assert entry["allow_change"][0] == "ray.*"
+    assert yaml.safe_load((tmp_path / CONFIG_FILE).read_text())["diffusion"]["q_weight"] == 0.7
+
+
+def test_code_version_change_is_a_change(tmp_path):
+    cfg = load_run_config(QUICK, [])
+    write_run_info(tmp_path, cfg, "tune")
+    record = json.loads((tmp_path / RUN_FILE).read_text())
+    record["code_version"]["git_commit"] = "0" * 40
+    (tmp_path / RUN_FILE).write_text(json.dumps(record))
+    with pytest.raises(ConfigError, match=r"changed: code_version.git_commit 0000000000"):
+        check_resume(tmp_path, cfg.model_dump(mode="json"))
+    assert check_resume(tmp_path, cfg.model_dump(mode="json"), ["code_version.*"])
+
+
+def test_sweep_resume_with_edited_config_is_refused_before_ray_starts(tmp_path):
+    from rayeaq.sweep.driver import check_sweep_resume, plan, run_sweep
+
+    out = tmp_path / "sweep"
+    cfg = load_run_config(QUICK, [])
+    write_run_info(out, cfg, "tune")  # what the interrupted sweep left
+    with pytest.raises(ConfigError) as err:
+        run_sweep(QUICK, ["evaluate.updates=999"], str(out), resume=True, dashboard=False)
+    assert "\n" not in str(err.value) and "evaluate.updates" in str(err.value) and "--allow-change" in str(err.value)
+    assert yaml.safe_load((out / CONFIG_FILE).read_text())["evaluate"]["updates"] == cfg.evaluate.updates  # untouched
+    # allowed: the check passes (and the sweep then finds no Tune state to restore here)
+    with pytest.raises(ConfigError, match="no sweep to resume"):
+        run_sweep(
+            QUICK, ["evaluate.updates=999"], str(out), resume=True, dashboard=False, allow_change=["evaluate.updates"]
+        )
+    # --dashboard only toggles ray.dashboard: always accepted
+    edited = cfg.model_copy(update={"ray": cfg.ray.model_copy(update={"dashboard": True})})
+    assert set(check_sweep_resume(edited, plan(edited, str(out)), [])) == {"ray.dashboard"}
+    with pytest.raises(ConfigError, match="only meaningful with --resume"):
+        run_sweep(QUICK, [], str(tmp_path / "new"), resume=False, dashboard=False, allow_change=["ray.*"])
+
+
+def test_fit_rerun_refuses_another_stage_or_dataset(tmp_path):
+    from rayeaq.stages.fit import FIT_SECTIONS
+
+    cfg = load_run_config(QUICK, [])
+    write_run_info(tmp_path, cfg, "fit", {"dataset": {"fingerprint": "abc"}})
+    same = dict(sections=FIT_SECTIONS, inputs={"stage": "fit", "dataset.fingerprint": "abc"})
+    assert check_resume(tmp_path, cfg.model_dump(mode="json"), **same) == {}
+    other_env = load_run_config(QUICK, ["evaluate.updates=7"])  # a section the fit does not read
+    assert check_resume(tmp_path, other_env.model_dump(mode="json"), **same) == {}
+    with pytest.raises(ConfigError, match="dataset.fingerprint abc -> def"):
+        check_resume(
+            tmp_path,
+            cfg.model_dump(mode="json"),
+            sections=FIT_SECTIONS,
+            inputs={"stage": "fit", "dataset.fingerprint": "def"},
+        )
+    with pytest.raises(ConfigError, match="stage fit -> evaluate"):
+        check_resume(tmp_path, cfg.model_dump(mode="json"), sections=FIT_SECTIONS, inputs={"stage": "evaluate"})
+
+
+@pytest.mark.slow
+def test_fit_rerun_with_changed_lr_needs_allow_change_and_is_recorded(ray_local, tmp_path):
+    """Real Ray Train: the refused rerun starts nothing; the allowed one resumes and run.json says what changed."""
+    from rayeaq.data.writer import write_dataset
+    from rayeaq.envs.spec import EnvSpec
+    from rayeaq.stages.fit import run_fit
+    from support.smooth_episodes import toy_episodes
+
+    spec = EnvSpec(
+        backend="smax",
+        map="3m",
+        n_agents=2,
+        n_enemies=2,
+        n_actions=7,
+        obs_shape=6,
+        state_shape=8,
+        episode_limit=15,
+        action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
+        max_return=2.0,
+        reward_scale="test",
+    )
+    data = tmp_path / "real"
+    write_dataset(data, toy_episodes(spec, 8, seed=1), spec, source="real")
+    tiny = [
+        "diffusion.dim=8",
+        "diffusion.dim_mults=[1,2]",
+        "diffusion.n_diffusion_steps=10",
+        "diffusion.groups=4",
+        "fit.batch_size=8",
+        "fit.report_every=1",
+        "fit.checkpoint_every=2",
+        "fit.num_workers=1",
+    ]
+    out = tmp_path / "fit"
+    first = run_fit(load_run_config(None, tiny + ["fit.steps=2"]), data, out)
+    assert first["step"] == 2
+    changed = load_run_config(None, tiny + ["fit.steps=4", "fit.lr=1e-3"])
+    with pytest.raises(ConfigError, match=r"changed: fit.lr 0.0002 -> 0.001; .*--allow-change fit.lr$"):
+        run_fit(changed, data, out)
+    second = run_fit(changed, data, out, allow_change=["fit.lr"])
+    assert second["resumed_from"] == 2 and second["step"] == 4
+    (entry,) = json.loads((out / RUN_FILE).read_text())["resumes"]
+    assert set(entry["changed"]) == {"fit.lr", "fit.steps"} and entry["allow_change"] == ["fit.lr"]
