@@ -185,7 +185,7 @@ def test_joint_term_is_logsumexp_over_sampled_and_data_q_tot_minus_data_q_tot():
             vals = [float(v) for v in out.sampled_q_tot[i, t].detach()] + [float(out.q_tot[i, t].detach())]
             total += 0.5 * math.log(sum(math.exp(v / 0.5) for v in vals)) - vals[-1]
             count += 1
-    assert float(got) == pytest.approx(total / count, rel=1e-5)
+    assert float(got.detach()) == pytest.approx(total / count, rel=1e-5)
 
 
 def test_sampled_joint_actions_are_legal_and_uniform_over_each_agents_legal_actions():
