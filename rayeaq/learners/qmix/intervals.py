@@ -22,7 +22,9 @@ def wilson_interval(wins: int, n: int, z: float = Z95) -> tuple[float, float]:
     denom = 1.0 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1.0 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low = 0.0 if wins == 0 else max(0.0, centre - half)  # exact ends (rounding would leave 1e-17 above 0)
+    high = 1.0 if wins == n else min(1.0, centre + half)
+    return low, high
 
 
 def bootstrap_mean_interval(
