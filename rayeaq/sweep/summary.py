@@ -11,7 +11,12 @@ from pathlib import Path
 from typing import Any, Iterable
 
 PARAM_PREFIX = "param/"
-FINAL_METRICS = ("score", "win_rate", "normalized_return", "return_mean", "learner_loss", "gen_loss",
+STATISTICS = ("eval_episodes", "win_rate_ci95_low", "win_rate_ci95_high", "return_ci95_low", "return_ci95_high",
+              "normalized_return_ci95_low", "normalized_return_ci95_high")
+"""How sure each trial's final figures are: evaluation episodes, Wilson 95 % interval of the win rate, bootstrap
+95 % intervals of the mean (normalized) return (:mod:`rayeaq.learners.qmix.intervals`)."""
+FINAL_METRICS = ("score", "win_rate", *STATISTICS[1:3], "normalized_return", *STATISTICS[5:], "return_mean",
+                 *STATISTICS[3:5], STATISTICS[0], "learner_loss", "gen_loss",
                  "aug_share_kept", "aug_legal_action_share", "aug_obs_mmd", "aug_ratio_effective",
                  "train_episodes", "dataset_normalized_return",
                  "mixture_normalized_return",
@@ -56,7 +61,7 @@ def format_table(rows: list[dict[str, Any]], metric: str = "score", mode: str = 
     if not rows:
         return "(no trials)"
     shown = ["trial", "status", *sorted({k for r in rows for k in r if k.startswith(PARAM_PREFIX)}),
-             metric, "win_rate", "normalized_return", "time_total_s"]
+             metric, "win_rate", "win_rate_ci95", "normalized_return", "eval_episodes", "time_total_s"]
     shown = list(dict.fromkeys(shown))
     sign = -1.0 if mode == "max" else 1.0
 
@@ -65,7 +70,8 @@ def format_table(rows: list[dict[str, Any]], metric: str = "score", mode: str = 
         ok = isinstance(v, (int, float)) and not math.isnan(v) and r["status"] != "ERROR"
         return (0 if ok else 1, sign * v if ok else 0.0)
 
-    cells = [[_fmt(r.get(c)) for c in shown] for r in sorted(rows, key=key)]
+    cells = [[_interval(r, "win_rate") if c == "win_rate_ci95" else _fmt(r.get(c)) for c in shown]
+             for r in sorted(rows, key=key)]
     header = [c.removeprefix(PARAM_PREFIX) for c in shown]
     widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
@@ -80,3 +86,8 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def _interval(row: dict[str, Any], name: str) -> str:
+    low, high = row.get(f"{name}_ci95_low"), row.get(f"{name}_ci95_high")
+    return "-" if low is None or high is None else f"[{low:.3f}, {high:.3f}]"

@@ -14,6 +14,11 @@ Z95 = 1.959963984540054
 """Two-sided 95 % quantile of the standard normal."""
 
 
+INTERVAL_KEYS = ("win_rate_ci95_low", "win_rate_ci95_high", "return_ci95_low", "return_ci95_high",
+                 "normalized_return_ci95_low", "normalized_return_ci95_high")
+"""The interval columns :func:`evaluation_statistics` adds to every evaluation (the sweep carries them)."""
+
+
 def wilson_interval(wins: int, n: int, z: float = Z95) -> tuple[float, float]:
     """Wilson score interval of a binomial proportion ``wins / n`` -> (low, high); (0, 1) when ``n = 0``."""
     if n <= 0:
