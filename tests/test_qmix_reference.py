@@ -133,7 +133,7 @@ def forward_view_lambda_return(r, term, q_next, length, gamma, lam) -> np.ndarra
     for t in range(length):
         horizon = length - t
 
-        def n_step(n):
+        def n_step(n, t=t):
             g, disc = 0.0, 1.0
             for k in range(n):
                 g += disc * r[t + k]

@@ -99,7 +99,6 @@ class EvaluateConfig(StrictModel):
     def _renamed(cls, value: float | None) -> None:
         if value is not None:
             raise ValueError("replaced by evaluate.cql.weight (with evaluate.cql.kind: agent | joint)")
-        return None
 
     @field_validator("reward_scale")
     @classmethod

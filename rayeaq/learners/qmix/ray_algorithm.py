@@ -42,7 +42,6 @@ from rayeaq.learners.qmix.networks import NetSpec
 from rayeaq.learners.qmix.ray_module import MODULE_ID, module_spec, spaces
 from rayeaq.learners.qmix.sampler import EpisodeSampler
 
-
 SAMPLER_STATE = "qmix_sampler"
 """Key of the sampler's state (numpy bit-generator state, trained env steps) in the algorithm state."""
 
