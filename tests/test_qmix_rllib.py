@@ -243,3 +243,41 @@ def test_evaluate_cli_end_to_end_on_smax(ray_local, tmp_path):
     policy = load_greedy_policy(summary["checkpoint"])
     actions, _ = policy(ep.obs[:2, 0], ep.avail_actions[:2, 0])
     assert actions.shape == (2, 3)
+
+
+@pytest.mark.slow
+def test_two_ddp_learners_update_like_one_learner_on_the_same_batch(ray_local):
+    """Same initial weights, same batch (split in two equal-length halves): equal weights after the updates.
+
+    Equal lengths matter: each DDP learner averages its loss over its own shard's steps, and DDP averages the two
+    gradients, which equals the one-learner gradient only when both shards hold the same number of steps.
+    """
+    from rayeaq.learners.qmix.ray_algorithm import QMIXConfig, to_train_batch
+    from rayeaq.learners.qmix.sampler import EpisodeSampler
+
+    ep = toy_episodes(8, episode_limit=6, seed=19)
+    ep.length[:] = 6
+    ep.filled[:, :6] = True
+    ep.terminated[:] = False
+    arrays = EpisodeSampler(ep, 0).take(np.arange(len(ep)))
+    weights = []
+    for learners in (0, 2):
+        cfg = (QMIXConfig().training(lr=1e-2).debugging(seed=5)
+               .learners(num_learners=learners, num_cpus_per_learner=0.5 if learners else "auto")
+               .qmix(net=_spec(ep), cql_kind="agent", cql_weight=1.0, target_update_interval=2))
+        group = cfg.build_learner_group()
+        group.set_weights({"qmix": weights[0]["init"]} if weights else group.get_weights())
+        init = group.get_weights(module_ids=["qmix"])["qmix"]
+        for _ in range(3):
+            if learners:
+                group.update(batches=to_train_batch(arrays, 2), timesteps={})
+            else:
+                group.update(batch=to_train_batch(arrays, 1)[0], timesteps={})
+        weights.append({"init": init, "final": group.get_weights(module_ids=["qmix"])["qmix"]})
+        group.shutdown()
+    one, two = weights[0]["final"], weights[1]["final"]
+    assert one.keys() == two.keys()
+    moved = max(float(np.abs(np.asarray(one[k]) - np.asarray(weights[0]["init"][k])).max()) for k in one)
+    assert moved > 1e-3  # the updates changed the weights
+    for k in one:
+        np.testing.assert_allclose(np.asarray(one[k]), np.asarray(two[k]), rtol=1e-4, atol=1e-5, err_msg=k)
