@@ -65,6 +65,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--episodes", type=int, default=300)
     parser.add_argument("--eval-episodes", type=int, default=128)
     parser.add_argument("--arms", nargs="+", default=list(ARMS))
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="extra run-config overrides for every arm (e.g. evaluate.reward_scale=1)")
+    parser.add_argument("--tag", default="", help="suffix of the arm names in results.json (runs with --set)")
     args = parser.parse_args(argv)
 
     import ray
@@ -82,12 +85,13 @@ def main(argv: list[str] | None = None) -> None:
     results = json.loads(results_path.read_text()) if results_path.is_file() else {"data": cards, "runs": []}
     done = {(r["arm"], r["seed"], r["updates"]) for r in results["runs"]}
     for seed in args.seeds:
-        for arm in args.arms:
+        for base in args.arms:
+            arm = base + args.tag
             if (arm, seed, args.updates) in done:
                 continue
             cfg = load_run_config("tune_configs/evaluate_3m.yaml", [
                 f"seed={seed}", f"evaluate.updates={args.updates}", f"evaluate.eval_interval={args.updates}",
-                f"evaluate.final_eval_episodes={args.eval_episodes}", "evaluate.checkpoint=false", *ARMS[arm]])
+                f"evaluate.final_eval_episodes={args.eval_episodes}", "evaluate.checkpoint=false", *ARMS[base], *args.set])
             s = run_evaluation(cfg, [(str(good), 1.0), (str(poor), 1.0)], args.out / "runs" / f"{arm}_s{seed}")
             keep = ("win_rate", "win_rate_ci95_low", "win_rate_ci95_high", "return_mean", "return_ci95_low",
                     "return_ci95_high", "episodes", "time_s", "reward_scale")
@@ -96,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
             print(arm, seed, {k: round(s[k], 3) for k in keep if isinstance(s[k], float)})
     ray.shutdown()
     print(f"\n| arm | seeds | IQM win rate [95 % CI] | IQM return [95 % CI] |\n|---|---|---|---|")
-    for arm in args.arms:
+    for arm in [a + args.tag for a in args.arms]:
         runs = [r for r in results["runs"] if r["arm"] == arm and r["updates"] == args.updates]
         if runs:
             w, r = np.array([x["win_rate"] for x in runs]), np.array([x["return_mean"] for x in runs])
