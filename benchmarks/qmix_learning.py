@@ -19,7 +19,7 @@ from pathlib import Path
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 ARMS = {
     "qmix_cql_joint": ["evaluate.algorithm=qmix", "evaluate.cql.kind=joint", "evaluate.cql.weight=1.0"],
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
             results_path.write_text(json.dumps(results, indent=2))
             print(arm, seed, {k: round(s[k], 3) for k in keep if isinstance(s[k], float)})
     ray.shutdown()
-    print(f"\n| arm | seeds | IQM win rate [95 % CI] | IQM return [95 % CI] |\n|---|---|---|---|")
+    print("\n| arm | seeds | IQM win rate [95 % CI] | IQM return [95 % CI] |\n|---|---|---|---|")
     for arm in [a + args.tag for a in args.arms]:
         runs = [r for r in results["runs"] if r["arm"] == arm and r["updates"] == args.updates]
         if runs:
