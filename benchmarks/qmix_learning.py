@@ -33,7 +33,7 @@ def iqm(x: np.ndarray) -> float:
     """Interquartile mean (the middle 50 % of the sorted values; all of them for fewer than 4)."""
     x = np.sort(np.asarray(x, float))
     k = len(x) // 4
-    return float(x[k: len(x) - k].mean())
+    return float(x[k : len(x) - k].mean())
 
 
 def iqm_interval(x: np.ndarray, seed: int = 0, resamples: int = 2000) -> tuple[float, float]:
@@ -65,8 +65,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--episodes", type=int, default=300)
     parser.add_argument("--eval-episodes", type=int, default=128)
     parser.add_argument("--arms", nargs="+", default=list(ARMS))
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="extra run-config overrides for every arm (e.g. evaluate.reward_scale=1)")
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra run-config overrides for every arm (e.g. evaluate.reward_scale=1)",
+    )
     parser.add_argument("--tag", default="", help="suffix of the arm names in results.json (runs with --set)")
     args = parser.parse_args(argv)
 
@@ -89,12 +94,30 @@ def main(argv: list[str] | None = None) -> None:
             arm = base + args.tag
             if (arm, seed, args.updates) in done:
                 continue
-            cfg = load_run_config("tune_configs/evaluate_3m.yaml", [
-                f"seed={seed}", f"evaluate.updates={args.updates}", f"evaluate.eval_interval={args.updates}",
-                f"evaluate.final_eval_episodes={args.eval_episodes}", "evaluate.checkpoint=false", *ARMS[base], *args.set])
+            cfg = load_run_config(
+                "tune_configs/evaluate_3m.yaml",
+                [
+                    f"seed={seed}",
+                    f"evaluate.updates={args.updates}",
+                    f"evaluate.eval_interval={args.updates}",
+                    f"evaluate.final_eval_episodes={args.eval_episodes}",
+                    "evaluate.checkpoint=false",
+                    *ARMS[base],
+                    *args.set,
+                ],
+            )
             s = run_evaluation(cfg, [(str(good), 1.0), (str(poor), 1.0)], args.out / "runs" / f"{arm}_s{seed}")
-            keep = ("win_rate", "win_rate_ci95_low", "win_rate_ci95_high", "return_mean", "return_ci95_low",
-                    "return_ci95_high", "episodes", "time_s", "reward_scale")
+            keep = (
+                "win_rate",
+                "win_rate_ci95_low",
+                "win_rate_ci95_high",
+                "return_mean",
+                "return_ci95_low",
+                "return_ci95_high",
+                "episodes",
+                "time_s",
+                "reward_scale",
+            )
             results["runs"].append({"arm": arm, "seed": seed, "updates": args.updates, **{k: s[k] for k in keep}})
             results_path.write_text(json.dumps(results, indent=2))
             print(arm, seed, {k: round(s[k], 3) for k in keep if isinstance(s[k], float)})

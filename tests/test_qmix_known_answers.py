@@ -32,10 +32,19 @@ def matrix_episodes(joint_actions: list[tuple[int, int]], payoff: np.ndarray) ->
     filled = np.zeros((b, 2), bool)
     filled[:, 0] = True
     return EpisodeBatch(
-        obs=np.ones((b, 2, n, 1), np.float32), state=np.ones((b, 2, 1), np.float32),
-        avail_actions=np.ones((b, 2, n, a), bool), actions=acts, reward=reward, terminated=terminated,
-        filled=filled, episode_id=np.arange(b), length=np.ones(b, np.int64), episode_return=reward.sum(1),
-        battle_won=np.zeros(b, bool), seed=np.arange(b), source=np.array(["real"] * b, dtype=object),
+        obs=np.ones((b, 2, n, 1), np.float32),
+        state=np.ones((b, 2, 1), np.float32),
+        avail_actions=np.ones((b, 2, n, a), bool),
+        actions=acts,
+        reward=reward,
+        terminated=terminated,
+        filled=filled,
+        episode_id=np.arange(b),
+        length=np.ones(b, np.int64),
+        episode_return=reward.sum(1),
+        battle_won=np.zeros(b, bool),
+        seed=np.arange(b),
+        source=np.array(["real"] * b, dtype=object),
         behaviour_policy=np.array(["matrix"] * b, dtype=object),
     )
 
@@ -45,12 +54,29 @@ def _batch(ep: EpisodeBatch) -> dict[str, torch.Tensor]:
     return {k: torch.from_numpy(np.ascontiguousarray(getattr(ep, k))) for k in names}
 
 
-def train(ep: EpisodeBatch, algorithm: str = "qmix", cql_kind: str = "agent", cql_weight: float = 0.0,
-          steps: int = 400, seed: int = 0, ood_bias: float | None = None) -> QMIXNetworks:
+def train(
+    ep: EpisodeBatch,
+    algorithm: str = "qmix",
+    cql_kind: str = "agent",
+    cql_weight: float = 0.0,
+    steps: int = 400,
+    seed: int = 0,
+    ood_bias: float | None = None,
+) -> QMIXNetworks:
     """Adam on the whole dataset every step; ``ood_bias`` starts action 1 of both agents that much higher."""
     torch.manual_seed(seed)
-    nets = QMIXNetworks(NetSpec(n_agents=2, n_actions=3, obs_dim=1, state_dim=1, hidden_dim=16, mixing_embed_dim=8,
-                                hypernet_embed=16, mixer=algorithm == "qmix"))
+    nets = QMIXNetworks(
+        NetSpec(
+            n_agents=2,
+            n_actions=3,
+            obs_dim=1,
+            state_dim=1,
+            hidden_dim=16,
+            mixing_embed_dim=8,
+            hypernet_embed=16,
+            mixer=algorithm == "qmix",
+        )
+    )
     if ood_bias is not None:
         with torch.no_grad():
             nets.agent.fc2.bias[1] += ood_bias

@@ -12,11 +12,11 @@ import math
 import numpy as np
 import pytest
 import torch
-from support.random_episodes import toy_episodes
 
 from rayeaq.learners.qmix.intervals import bootstrap_mean_interval, wilson_interval
 from rayeaq.learners.qmix.losses import joint_cql_loss, qmix_loss, td_lambda_targets
 from rayeaq.learners.qmix.networks import NetSpec, QMIXNetworks, sample_legal_q
+from support.random_episodes import toy_episodes
 
 torch.set_num_threads(1)
 FIELDS = ("obs", "state", "avail_actions", "actions", "reward", "terminated", "filled")
@@ -24,8 +24,15 @@ FIELDS = ("obs", "state", "avail_actions", "actions", "reward", "terminated", "f
 
 def _nets(ep, seed=0) -> QMIXNetworks:
     torch.manual_seed(seed)
-    spec = NetSpec(n_agents=ep.n_agents, n_actions=ep.n_actions, obs_dim=ep.obs_dim, state_dim=ep.state_dim,
-                   hidden_dim=8, mixing_embed_dim=4, hypernet_embed=6)
+    spec = NetSpec(
+        n_agents=ep.n_agents,
+        n_actions=ep.n_actions,
+        obs_dim=ep.obs_dim,
+        state_dim=ep.state_dim,
+        hidden_dim=8,
+        mixing_embed_dim=4,
+        hypernet_embed=6,
+    )
     nets = QMIXNetworks(spec)
     nets.fit_state_normaliser(torch.from_numpy(ep.state[ep.filled]) * 2 + 0.5)
     with torch.no_grad():  # targets differ from the online networks, so double-Q selection matters
@@ -41,8 +48,8 @@ def _gru_cell(p: dict, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
     wi, wh, bi, bh = p["rnn.weight_ih_l0"], p["rnn.weight_hh_l0"], p["rnn.bias_ih_l0"], p["rnn.bias_hh_l0"]
     gi, gh = wi @ x + bi, wh @ h + bh
     r = torch.sigmoid(gi[:hd] + gh[:hd])
-    z = torch.sigmoid(gi[hd:2 * hd] + gh[hd:2 * hd])
-    n = torch.tanh(gi[2 * hd:] + r * gh[2 * hd:])
+    z = torch.sigmoid(gi[hd : 2 * hd] + gh[hd : 2 * hd])
+    n = torch.tanh(gi[2 * hd :] + r * gh[2 * hd :])
     return (1 - z) * n + z * h
 
 
@@ -54,12 +61,16 @@ def _agent_q(p: dict, x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, t
 
 def _mix(p: dict, qs: torch.Tensor, s: torch.Tensor, n: int, e: int) -> torch.Tensor:
     """QMIX: ``|W1(s)|`` [N, E], ``b1(s)``, ELU, ``|w_final(s)|`` [E], ``V(s)``, for one state."""
-    w1 = torch.abs(p["hyper_w_1.2.weight"] @ torch.relu(p["hyper_w_1.0.weight"] @ s + p["hyper_w_1.0.bias"])
-                   + p["hyper_w_1.2.bias"]).reshape(n, e)
+    w1 = torch.abs(
+        p["hyper_w_1.2.weight"] @ torch.relu(p["hyper_w_1.0.weight"] @ s + p["hyper_w_1.0.bias"])
+        + p["hyper_w_1.2.bias"]
+    ).reshape(n, e)
     b1 = p["hyper_b_1.weight"] @ s + p["hyper_b_1.bias"]
     hidden = torch.nn.functional.elu(qs @ w1 + b1)
-    wf = torch.abs(p["hyper_w_final.2.weight"] @ torch.relu(p["hyper_w_final.0.weight"] @ s + p["hyper_w_final.0.bias"])
-                   + p["hyper_w_final.2.bias"])
+    wf = torch.abs(
+        p["hyper_w_final.2.weight"] @ torch.relu(p["hyper_w_final.0.weight"] @ s + p["hyper_w_final.0.bias"])
+        + p["hyper_w_final.2.bias"]
+    )
     v = p["V.2.weight"] @ torch.relu(p["V.0.weight"] @ s + p["V.0.bias"]) + p["V.2.bias"]
     return hidden @ wf + v[0]
 
@@ -114,8 +125,10 @@ def test_td_loss_and_its_gradient_equal_a_slow_reference_from_the_equations():
 
     agent, mixer = params(nets.agent), params(nets.mixer)
     online = {**agent, **mixer}
-    target = {k: v.detach() for k, v in {**dict(nets.target_agent.named_parameters()),
-                                           **dict(nets.target_mixer.named_parameters())}.items()}
+    target = {
+        k: v.detach()
+        for k, v in {**dict(nets.target_agent.named_parameters()), **dict(nets.target_mixer.named_parameters())}.items()
+    }
     ref = reference_td_loss(ep, online, target, nets.state_mean, nets.state_std, 0.9, 8, 4)
     ref.backward()
     torch.testing.assert_close(loss.detach(), ref.detach(), rtol=1e-5, atol=1e-6)
@@ -142,7 +155,9 @@ def forward_view_lambda_return(r, term, q_next, length, gamma, lam) -> np.ndarra
                 disc *= gamma
             return g + disc * q_next[t + n - 1]
 
-        out[t] = sum((1 - lam) * lam ** (n - 1) * n_step(n) for n in range(1, horizon)) + lam ** (horizon - 1) * n_step(horizon)
+        out[t] = sum((1 - lam) * lam ** (n - 1) * n_step(n) for n in range(1, horizon)) + lam ** (horizon - 1) * n_step(
+            horizon
+        )
     return out
 
 
@@ -156,8 +171,14 @@ def test_td_lambda_targets_equal_the_forward_view(lam):
     filled = np.arange(t + 1)[None] < length[:, None]  # [B, T' + 1]
     terminated = np.zeros((b, t), bool)
     terminated[np.arange(b), length - 1] = rng.random(b) < 0.5
-    got = td_lambda_targets(torch.from_numpy(reward), torch.from_numpy(terminated), torch.from_numpy(filled[:, 1:]),
-                            torch.from_numpy(q_next), 0.9, lam).numpy()
+    got = td_lambda_targets(
+        torch.from_numpy(reward),
+        torch.from_numpy(terminated),
+        torch.from_numpy(filled[:, 1:]),
+        torch.from_numpy(q_next),
+        0.9,
+        lam,
+    ).numpy()
     for i in range(b):
         ref = forward_view_lambda_return(reward[i], terminated[i], q_next[i], length[i], 0.9, lam)
         np.testing.assert_allclose(got[i, : length[i]], ref, rtol=1e-5, atol=1e-5)
@@ -165,8 +186,14 @@ def test_td_lambda_targets_equal_the_forward_view(lam):
 
 def test_td_lambda_one_is_the_monte_carlo_return_of_a_terminated_episode():
     reward = torch.tensor([[1.0, 2.0, 3.0, 0.0]])
-    got = td_lambda_targets(reward, torch.tensor([[False, False, True, False]]),
-                            torch.tensor([[True, True, False, False]]), torch.full((1, 4), 100.0), 0.5, 1.0)
+    got = td_lambda_targets(
+        reward,
+        torch.tensor([[False, False, True, False]]),
+        torch.tensor([[True, True, False, False]]),
+        torch.full((1, 4), 100.0),
+        0.5,
+        1.0,
+    )
     assert got[0, :3].tolist() == [1 + 0.5 * 2 + 0.25 * 3, 2 + 0.5 * 3, 3.0]
 
 

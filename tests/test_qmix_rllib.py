@@ -7,28 +7,47 @@ import json
 import numpy as np
 import pytest
 import torch
-from support.random_episodes import toy_episodes
 
 from rayeaq.learners.qmix.networks import NetSpec
+from support.random_episodes import toy_episodes
 
 torch.set_num_threads(1)
 
 
 def _spec(ep, mixer=True) -> NetSpec:
-    return NetSpec(ep.n_agents, ep.n_actions, ep.obs_dim, ep.state_dim, hidden_dim=16, mixing_embed_dim=8,
-                   hypernet_embed=16, mixer=mixer)
+    return NetSpec(
+        ep.n_agents,
+        ep.n_actions,
+        ep.obs_dim,
+        ep.state_dim,
+        hidden_dim=16,
+        mixing_embed_dim=8,
+        hypernet_embed=16,
+        mixer=mixer,
+    )
 
 
-@pytest.mark.parametrize("algorithm,cql,kind", [("qmix", 0.0, "agent"), ("qmix", 1.0, "agent"), ("qmix", 1.0, "joint"),
-                                                ("bc", 0.0, "agent")])
+@pytest.mark.parametrize(
+    "algorithm,cql,kind", [("qmix", 0.0, "agent"), ("qmix", 1.0, "agent"), ("qmix", 1.0, "joint"), ("bc", 0.0, "agent")]
+)
 def test_learner_group_update_lowers_the_loss_on_a_fixed_batch(ray_local, algorithm, cql, kind):
     from rayeaq.learners.qmix.ray_algorithm import QMIXConfig, to_train_batch
     from rayeaq.learners.qmix.sampler import EpisodeSampler
 
     ep = toy_episodes(12, seed=11)
-    cfg = (QMIXConfig().training(lr=3e-3).debugging(seed=1)
-           .qmix(qmix_algorithm=algorithm, cql_weight=cql, cql_kind=kind, cql_samples=4,
-                 net=_spec(ep, mixer=algorithm == "qmix"), target_update_interval=10_000))
+    cfg = (
+        QMIXConfig()
+        .training(lr=3e-3)
+        .debugging(seed=1)
+        .qmix(
+            qmix_algorithm=algorithm,
+            cql_weight=cql,
+            cql_kind=kind,
+            cql_samples=4,
+            net=_spec(ep, mixer=algorithm == "qmix"),
+            target_update_interval=10_000,
+        )
+    )
     group = cfg.build_learner_group()
     batch = to_train_batch(EpisodeSampler(ep, 0).take(np.arange(len(ep))), 1)[0]
     losses = []
@@ -45,8 +64,11 @@ def test_save_restore_gives_identical_greedy_actions(ray_local, tmp_path):
     from rayeaq.learners.qmix.ray_algorithm import QMIX, QMIXConfig
 
     ep = toy_episodes(16, seed=12)
-    cfg = QMIXConfig().debugging(seed=2).qmix(net=_spec(ep), updates_per_iteration=15, batch_size_episodes=8,
-                                              target_update_interval=10)
+    cfg = (
+        QMIXConfig()
+        .debugging(seed=2)
+        .qmix(net=_spec(ep), updates_per_iteration=15, batch_size_episodes=8, target_update_interval=10)
+    )
     algo = cfg.build_algo()
     algo.set_episodes(ep, max_return=2.0)
     algo.train()
@@ -83,8 +105,11 @@ def test_config_defaults_agree_and_the_module_spec_follows_later_training_calls(
     ep = toy_episodes(2, seed=15)
     e = EvaluateConfig()
     q = QMIXConfig()
-    assert (q.cql_kind, q.cql_weight, q.cql_temperature, q.cql_samples) == (
-        e.cql.kind, e.cql.weight, e.cql.temperature, e.cql.samples) == ("agent", 1.0, 1.0, 20)
+    assert (
+        (q.cql_kind, q.cql_weight, q.cql_temperature, q.cql_samples)
+        == (e.cql.kind, e.cql.weight, e.cql.temperature, e.cql.samples)
+        == ("agent", 1.0, 1.0, 20)
+    )
     assert q.td_lambda == e.td_lambda == 0.0
     cfg = QMIXConfig().qmix(net=_spec(ep)).training(gamma=0.5).qmix(double_q=False, td_lambda=0.6)
     model_config = cfg.get_multi_rl_module_spec().rl_module_specs["qmix"].model_config
@@ -100,8 +125,10 @@ def test_the_removed_cql_weight_key_names_its_replacement(tmp_path):
 
     with pytest.raises(ConfigError) as err:
         load_run_config("tune_configs/evaluate_3m.yaml", ["evaluate.cql_weight=0"])
-    assert str(err.value) == ("command line: evaluate.cql_weight: replaced by evaluate.cql.weight "
-                              "(with evaluate.cql.kind: agent | joint) (got 0)")
+    assert str(err.value) == (
+        "command line: evaluate.cql_weight: replaced by evaluate.cql.weight "
+        "(with evaluate.cql.kind: agent | joint) (got 0)"
+    )
     old = tmp_path / "old.yaml"
     old.write_text("evaluate:\n  cql_weight: 1.0\n")
     with pytest.raises(ConfigError, match=rf"^{old}: evaluate\.cql_weight: replaced by evaluate\.cql\.weight"):
@@ -135,8 +162,9 @@ def test_a_resumed_algorithm_draws_the_batches_of_an_uninterrupted_one(ray_local
     from rayeaq.learners.qmix.ray_algorithm import QMIX, QMIXConfig
 
     ep = toy_episodes(16, seed=18)
-    cfg = QMIXConfig().debugging(seed=2).qmix(net=_spec(ep), updates_per_iteration=3, batch_size_episodes=4,
-                                              data_seed=99)
+    cfg = (
+        QMIXConfig().debugging(seed=2).qmix(net=_spec(ep), updates_per_iteration=3, batch_size_episodes=4, data_seed=99)
+    )
     algo = cfg.build_algo()
     algo.set_episodes(ep, max_return=2.0)
     algo.train()
@@ -198,8 +226,15 @@ def test_evaluate_cli_end_to_end_on_smax(ray_local, tmp_path):
     from rayeaq.evaluate import main
 
     spec = smax_spec("3m", 60)
-    ep = toy_episodes(12, episode_limit=60, n_agents=3, obs_dim=spec.obs_shape, state_dim=spec.state_shape,
-                      n_actions=spec.n_actions, seed=14)
+    ep = toy_episodes(
+        12,
+        episode_limit=60,
+        n_agents=3,
+        obs_dim=spec.obs_shape,
+        state_dim=spec.state_shape,
+        n_actions=spec.n_actions,
+        seed=14,
+    )
     write_dataset(tmp_path / "ds", ep, spec, source="real", tier="good", behaviour_policy={"kind": "toy"})
     assert len(load_dataset(tmp_path / "ds").episodes) == 12
     from rayeaq.core.runinfo import derive_seed
@@ -210,12 +245,24 @@ def test_evaluate_cli_end_to_end_on_smax(ray_local, tmp_path):
     assert qcfg.mixture_seed == derive_seed(0, "evaluate", "mixture") != qcfg.data_seed  # episodes vs batches
     out = tmp_path / "run"
     try:
-        code = main([
-            "tune_configs/evaluate_3m.yaml", "evaluate.updates=20", "evaluate.eval_interval=10",
-            "evaluate.eval_episodes=4", "evaluate.final_eval_episodes=6", "evaluate.eval_envs=4",
-            "evaluate.hidden_dim=16", "evaluate.torch_threads=2", "--dataset", f"{tmp_path / 'ds'}:0.5",
-            "--dataset", str(tmp_path / "ds"), "--out", str(out),
-        ])
+        code = main(
+            [
+                "tune_configs/evaluate_3m.yaml",
+                "evaluate.updates=20",
+                "evaluate.eval_interval=10",
+                "evaluate.eval_episodes=4",
+                "evaluate.final_eval_episodes=6",
+                "evaluate.eval_envs=4",
+                "evaluate.hidden_dim=16",
+                "evaluate.torch_threads=2",
+                "--dataset",
+                f"{tmp_path / 'ds'}:0.5",
+                "--dataset",
+                str(tmp_path / "ds"),
+                "--out",
+                str(out),
+            ]
+        )
         assert torch.get_num_threads() == 2  # the in-driver rollouts keep evaluate.torch_threads
     finally:
         torch.set_num_threads(1)
@@ -262,9 +309,13 @@ def test_two_ddp_learners_update_like_one_learner_on_the_same_batch(ray_local):
     arrays = EpisodeSampler(ep, 0).take(np.arange(len(ep)))
     weights = []
     for learners in (0, 2):
-        cfg = (QMIXConfig().training(lr=1e-2).debugging(seed=5)
-               .learners(num_learners=learners, num_cpus_per_learner=0.5 if learners else "auto")
-               .qmix(net=_spec(ep), cql_kind="agent", cql_weight=1.0, target_update_interval=2))
+        cfg = (
+            QMIXConfig()
+            .training(lr=1e-2)
+            .debugging(seed=5)
+            .learners(num_learners=learners, num_cpus_per_learner=0.5 if learners else "auto")
+            .qmix(net=_spec(ep), cql_kind="agent", cql_weight=1.0, target_update_interval=2)
+        )
         group = cfg.build_learner_group()
         group.set_weights({"qmix": weights[0]["init"]} if weights else group.get_weights())
         init = group.get_weights(module_ids=["qmix"])["qmix"]

@@ -7,25 +7,52 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 PARAM_PREFIX = "param/"
-STATISTICS = ("eval_episodes", "win_rate_ci95_low", "win_rate_ci95_high", "return_ci95_low", "return_ci95_high",
-              "normalized_return_ci95_low", "normalized_return_ci95_high")
+STATISTICS = (
+    "eval_episodes",
+    "win_rate_ci95_low",
+    "win_rate_ci95_high",
+    "return_ci95_low",
+    "return_ci95_high",
+    "normalized_return_ci95_low",
+    "normalized_return_ci95_high",
+)
 """How sure each trial's final figures are: evaluation episodes, Wilson 95 % interval of the win rate, bootstrap
 95 % intervals of the mean (normalized) return (:mod:`rayeaq.learners.qmix.intervals`)."""
-FINAL_METRICS = ("score", "win_rate", *STATISTICS[1:3], "normalized_return", *STATISTICS[5:], "return_mean",
-                 *STATISTICS[3:5], STATISTICS[0], "learner_loss", "gen_loss",
-                 "aug_share_kept", "aug_legal_action_share", "aug_obs_mmd", "aug_ratio_effective",
-                 "train_episodes", "dataset_normalized_return",
-                 "mixture_normalized_return",
-                 "time_fit_s", "time_augment_s", "time_evaluate_s", "time_total_s", "training_iteration")
+FINAL_METRICS = (
+    "score",
+    "win_rate",
+    *STATISTICS[1:3],
+    "normalized_return",
+    *STATISTICS[5:],
+    "return_mean",
+    *STATISTICS[3:5],
+    STATISTICS[0],
+    "learner_loss",
+    "gen_loss",
+    "aug_share_kept",
+    "aug_legal_action_share",
+    "aug_obs_mmd",
+    "aug_ratio_effective",
+    "train_episodes",
+    "dataset_normalized_return",
+    "mixture_normalized_return",
+    "time_fit_s",
+    "time_augment_s",
+    "time_evaluate_s",
+    "time_total_s",
+    "training_iteration",
+)
 SUMMARY_FILE = "summary.csv"
 
 
-def trial_row(trial: str, status: str, params: dict[str, Any], metrics: dict[str, Any] | None,
-              error: str | None, path: str) -> dict[str, Any]:
+def trial_row(
+    trial: str, status: str, params: dict[str, Any], metrics: dict[str, Any] | None, error: str | None, path: str
+) -> dict[str, Any]:
     """One summary row: trial name, status, ``param/<key>`` columns, final metrics, error, directory."""
     metrics = metrics or {}
     row: dict[str, Any] = {"trial": trial, "status": status}
@@ -60,8 +87,17 @@ def format_table(rows: list[dict[str, Any]], metric: str = "score", mode: str = 
     """A fixed-width table of the trials, best ``metric`` first (errored trials last)."""
     if not rows:
         return "(no trials)"
-    shown = ["trial", "status", *sorted({k for r in rows for k in r if k.startswith(PARAM_PREFIX)}),
-             metric, "win_rate", "win_rate_ci95", "normalized_return", "eval_episodes", "time_total_s"]
+    shown = [
+        "trial",
+        "status",
+        *sorted({k for r in rows for k in r if k.startswith(PARAM_PREFIX)}),
+        metric,
+        "win_rate",
+        "win_rate_ci95",
+        "normalized_return",
+        "eval_episodes",
+        "time_total_s",
+    ]
     shown = list(dict.fromkeys(shown))
     sign = -1.0 if mode == "max" else 1.0
 
@@ -70,8 +106,10 @@ def format_table(rows: list[dict[str, Any]], metric: str = "score", mode: str = 
         ok = isinstance(v, (int, float)) and not math.isnan(v) and r["status"] != "ERROR"
         return (0 if ok else 1, sign * v if ok else 0.0)
 
-    cells = [[_interval(r, "win_rate") if c == "win_rate_ci95" else _fmt(r.get(c)) for c in shown]
-             for r in sorted(rows, key=key)]
+    cells = [
+        [_interval(r, "win_rate") if c == "win_rate_ci95" else _fmt(r.get(c)) for c in shown]
+        for r in sorted(rows, key=key)
+    ]
     header = [c.removeprefix(PARAM_PREFIX) for c in shown]
     widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]

@@ -14,8 +14,14 @@ Z95 = 1.959963984540054
 """Two-sided 95 % quantile of the standard normal."""
 
 
-INTERVAL_KEYS = ("win_rate_ci95_low", "win_rate_ci95_high", "return_ci95_low", "return_ci95_high",
-                 "normalized_return_ci95_low", "normalized_return_ci95_high")
+INTERVAL_KEYS = (
+    "win_rate_ci95_low",
+    "win_rate_ci95_high",
+    "return_ci95_low",
+    "return_ci95_high",
+    "normalized_return_ci95_low",
+    "normalized_return_ci95_high",
+)
 """The interval columns :func:`evaluation_statistics` adds to every evaluation (the sweep carries them)."""
 
 
@@ -54,7 +60,10 @@ def evaluation_statistics(returns: np.ndarray, won: np.ndarray, max_return: floa
     w_lo, w_hi = wilson_interval(int(np.asarray(won).sum()), n)
     r_lo, r_hi = bootstrap_mean_interval(returns, seed)
     return {
-        "win_rate_ci95_low": w_lo, "win_rate_ci95_high": w_hi,
-        "return_ci95_low": r_lo, "return_ci95_high": r_hi,
-        "normalized_return_ci95_low": r_lo / max_return, "normalized_return_ci95_high": r_hi / max_return,
+        "win_rate_ci95_low": w_lo,
+        "win_rate_ci95_high": w_hi,
+        "return_ci95_low": r_lo,
+        "return_ci95_high": r_hi,
+        "normalized_return_ci95_low": r_lo / max_return,
+        "normalized_return_ci95_high": r_hi / max_return,
     }

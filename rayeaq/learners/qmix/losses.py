@@ -38,8 +38,12 @@ def td_targets(reward: torch.Tensor, terminated: torch.Tensor, next_q_tot: torch
 
 
 def td_lambda_targets(
-    reward: torch.Tensor, terminated: torch.Tensor, next_filled: torch.Tensor, next_q_tot: torch.Tensor,
-    gamma: float, td_lambda: float,
+    reward: torch.Tensor,
+    terminated: torch.Tensor,
+    next_filled: torch.Tensor,
+    next_q_tot: torch.Tensor,
+    gamma: float,
+    td_lambda: float,
 ) -> torch.Tensor:
     """pymarl2's lambda-returns over each episode, backwards:
     ``G_t = r_t + gamma * (1 - terminated_t) * ((1 - lambda) * Q_t + lambda * G_{t+1})``, where ``Q_t`` =

@@ -63,7 +63,9 @@ class QMIXNetworks(nn.Module):
         self.spec = spec
         din = input_dim(spec.obs_dim, spec.n_agents, spec.n_actions, spec.obs_last_action, spec.obs_agent_id)
         self.agent = RNNAgent(din, spec.n_actions, spec.hidden_dim)
-        self.mixer = QMixer(spec.n_agents, spec.state_dim, spec.mixing_embed_dim, spec.hypernet_embed) if spec.mixer else None
+        self.mixer = (
+            QMixer(spec.n_agents, spec.state_dim, spec.mixing_embed_dim, spec.hypernet_embed) if spec.mixer else None
+        )
         self.target_agent = copy.deepcopy(self.agent).requires_grad_(False)
         self.target_mixer = copy.deepcopy(self.mixer).requires_grad_(False) if self.mixer is not None else None
         # Global-state normaliser for the mixer, fitted on the training data (real and synthetic alike) and
@@ -84,7 +86,9 @@ class QMIXNetworks(nn.Module):
     # ---- acting --------------------------------------------------------------------------------
     def inputs(self, obs: torch.Tensor, last_actions: torch.Tensor | None) -> torch.Tensor:
         """Agent inputs ``[*L, N, Din]`` from obs ``[*L, N, Do]`` and last actions ``[*L, N]`` (-1 = none)."""
-        return build_inputs(obs, last_actions if self.spec.obs_last_action else None, self.spec.n_actions, self.spec.obs_agent_id)
+        return build_inputs(
+            obs, last_actions if self.spec.obs_last_action else None, self.spec.n_actions, self.spec.obs_agent_id
+        )
 
     @torch.no_grad()
     def act(
@@ -99,7 +103,11 @@ class QMIXNetworks(nn.Module):
 
     # ---- training ------------------------------------------------------------------------------
     def train_outputs(
-        self, batch: dict[str, torch.Tensor], gamma: float, double_q: bool = True, td_lambda: float = 0.0,
+        self,
+        batch: dict[str, torch.Tensor],
+        gamma: float,
+        double_q: bool = True,
+        td_lambda: float = 0.0,
         cql_samples: int = 0,
     ) -> TrainOutputs:
         """One pass over a sequence batch.
@@ -122,18 +130,32 @@ class QMIXNetworks(nn.Module):
             state = self.norm_state(batch["state"])
             q_tot = self.mixer(chosen, state[:, :-1])
             if cql_samples > 0:
-                sampled = self.mixer.forward_samples(sample_legal_q(q[:, :-1], avail[:, :-1], cql_samples), state[:, :-1])
+                sampled = self.mixer.forward_samples(
+                    sample_legal_q(q[:, :-1], avail[:, :-1], cql_samples), state[:, :-1]
+                )
             with torch.no_grad():
                 q_tgt, _ = self.target_agent.forward_seq(inputs)
                 chooser = q.detach() if double_q else q_tgt
                 best = masked_argmax(chooser[:, 1:], avail[:, 1:])  # [B, T', N]
                 next_q = q_tgt[:, 1:].gather(-1, best.unsqueeze(-1)).squeeze(-1)
                 next_tot = self.target_mixer(next_q, state[:, 1:])
-                target = td_lambda_targets(batch["reward"][:, :-1].to(q.dtype), batch["terminated"][:, :-1],
-                                           batch["filled"][:, 1:], next_tot, gamma, td_lambda)
+                target = td_lambda_targets(
+                    batch["reward"][:, :-1].to(q.dtype),
+                    batch["terminated"][:, :-1],
+                    batch["filled"][:, 1:],
+                    next_tot,
+                    gamma,
+                    td_lambda,
+                )
         return TrainOutputs(
-            q=q[:, :-1], chosen_q=chosen, avail=avail[:, :-1], actions=step_actions, mask=mask, q_tot=q_tot,
-            target=target, sampled_q_tot=sampled,
+            q=q[:, :-1],
+            chosen_q=chosen,
+            avail=avail[:, :-1],
+            actions=step_actions,
+            mask=mask,
+            q_tot=q_tot,
+            target=target,
+            sampled_q_tot=sampled,
         )
 
     @torch.no_grad()

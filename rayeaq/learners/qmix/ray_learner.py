@@ -25,8 +25,9 @@ class QMIXTorchLearner(TorchLearner):
         if config.qmix_algorithm == "bc":
             loss, stats = bc_loss(out)
         else:
-            loss, stats = qmix_loss(out, cql_weight=config.cql_weight, cql_kind=config.cql_kind,
-                                    temperature=config.cql_temperature)
+            loss, stats = qmix_loss(
+                out, cql_weight=config.cql_weight, cql_kind=config.cql_kind, temperature=config.cql_temperature
+            )
         for key, value in stats.items():  # tensors: no host sync here (RLlib reduces them when results are read)
             self.metrics.log_value((module_id, key), value, window=1)
         return loss

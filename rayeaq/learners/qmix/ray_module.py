@@ -66,15 +66,14 @@ class QMIXTeamModule(TorchRLModule):
         self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))
 
     def _forward_train(self, batch: dict[str, Any], **kwargs) -> dict[str, Any]:
-        out = self.nets.train_outputs(batch, gamma=self.gamma, double_q=self.double_q, td_lambda=self.td_lambda,
-                                      cql_samples=self.cql_samples)
+        out = self.nets.train_outputs(
+            batch, gamma=self.gamma, double_q=self.double_q, td_lambda=self.td_lambda, cql_samples=self.cql_samples
+        )
         return {k: v for k, v in out._asdict().items() if v is not None}
 
     def _forward(self, batch: dict[str, Any], **kwargs) -> dict[str, Any]:
         prev = batch.get(Columns.PREV_ACTIONS)
-        actions, hidden = self.nets.act(
-            batch[Columns.OBS], batch["avail_actions"], batch.get(Columns.STATE_IN), prev
-        )
+        actions, hidden = self.nets.act(batch[Columns.OBS], batch["avail_actions"], batch.get(Columns.STATE_IN), prev)
         return {Columns.ACTIONS: actions, Columns.STATE_OUT: hidden}
 
 
