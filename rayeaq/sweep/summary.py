@@ -12,11 +12,26 @@ from pathlib import Path
 from typing import Any
 
 PARAM_PREFIX = "param/"
+STATISTICS = (
+    "eval_episodes",
+    "win_rate_ci95_low",
+    "win_rate_ci95_high",
+    "return_ci95_low",
+    "return_ci95_high",
+    "normalized_return_ci95_low",
+    "normalized_return_ci95_high",
+)
+"""How sure each trial's final figures are: evaluation episodes, Wilson 95 % interval of the win rate, bootstrap
+95 % intervals of the mean (normalized) return (:mod:`rayeaq.learners.qmix.intervals`)."""
 FINAL_METRICS = (
     "score",
     "win_rate",
+    *STATISTICS[1:3],
     "normalized_return",
+    *STATISTICS[5:],
     "return_mean",
+    *STATISTICS[3:5],
+    STATISTICS[0],
     "learner_loss",
     "gen_loss",
     "aug_share_kept",
@@ -80,7 +95,9 @@ def format_table(rows: list[dict[str, Any]], metric: str = "score", mode: str = 
         *sorted({k for r in rows for k in r if k.startswith(PARAM_PREFIX)}),
         metric,
         "win_rate",
+        "win_rate_ci95",
         "normalized_return",
+        "eval_episodes",
         "time_total_s",
     ]
     shown = list(dict.fromkeys(shown))
@@ -92,7 +109,10 @@ def format_table(rows: list[dict[str, Any]], metric: str = "score", mode: str = 
             return (0, sign * v)
         return (1, 0.0)
 
-    cells = [[_fmt(r.get(c)) for c in shown] for r in sorted(rows, key=key)]
+    cells = [
+        [_interval(r, "win_rate") if c == "win_rate_ci95" else _fmt(r.get(c)) for c in shown]
+        for r in sorted(rows, key=key)
+    ]
     header = [c.removeprefix(PARAM_PREFIX) for c in shown]
     widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
@@ -107,3 +127,8 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def _interval(row: dict[str, Any], name: str) -> str:
+    low, high = row.get(f"{name}_ci95_low"), row.get(f"{name}_ci95_high")
+    return "-" if low is None or high is None else f"[{low:.3f}, {high:.3f}]"

@@ -23,6 +23,7 @@ from rayeaq.augmenters import AUGMENTERS
 from rayeaq.augmenters.mixing import synthetic_weight
 from rayeaq.core.runinfo import write_run_info
 from rayeaq.data.card import CARD_NAME, read_card
+from rayeaq.learners.qmix.intervals import INTERVAL_KEYS
 from rayeaq.run_config import RunConfig
 from rayeaq.sweep.cache import DONE_FILE, cached, generator_key
 
@@ -229,6 +230,8 @@ def _eval_metrics(row: dict[str, Any]) -> dict[str, Any]:
         # the evaluator's "dataset" is its training mixture (real + synthetic)
         "dataset_normalized_return": "mixture_normalized_return",
         "dataset_win_rate": "mixture_win_rate",
+        "episodes": "eval_episodes",
+        **{k: k for k in INTERVAL_KEYS},
     }
     return {name: row[key] for key, name in keys.items() if key in row}
 

@@ -2,17 +2,41 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, ValidationInfo, field_validator
 
 from rayeaq.core.config import StrictModel
+
+SMAC_MAX_RETURN = 20.0
+"""SMAC's largest episode return: ``reward_scale: auto`` maps a dataset's maximum return onto it."""
+
+
+class CQLConfig(StrictModel):
+    """Conservative term added to the TD loss of offline QMIX (``evaluate.cql``); ``weight: 0`` = plain QMIX.
+
+    - ``agent``: per agent, ``tau * logsumexp_{a legal}(Q_i(o, a) / tau) - Q_i(o, a_data)``. With ``tau = 1`` this
+      is ``-log softmax(Q_i)[a_data]``: TD + behaviour cloning on the Q-logits, nothing more.
+    - ``joint`` (OG-MARL's QMIX+CQL): ``samples`` joint actions, each agent uniform over its legal actions, mixed
+      by the online mixer; ``tau * logsumexp(Q_tot(samples) ∪ Q_tot(data) / tau) - Q_tot(data)``.
+    """
+
+    kind: Literal["agent", "joint"] = "agent"
+    """agent (per-agent logsumexp on Q-logits, i.e. TD + BC) or joint (sampled joint actions through the mixer)."""
+    weight: float = Field(default=1.0, ge=0.0)
+    """Weight of the term against the TD loss (in reward_scale units); 0 = plain offline QMIX."""
+    temperature: float = Field(default=1.0, gt=0.0)
+    """Temperature tau of the logsumexp (1 = CQL(H) as in OG-MARL)."""
+    samples: int = Field(default=20, ge=1, le=4096)
+    """Sampled joint actions per step for kind joint (OG-MARL's num_ood_actions)."""
 
 
 class EvaluateConfig(StrictModel):
     """Offline learner (QMIX, QMIX+CQL or behaviour cloning) trained on a dataset, scored by greedy rollouts."""
 
     algorithm: str = "qmix"
-    """A registered offline learner (rayeaq.learners): qmix (offline QMIX, CQL when cql_weight > 0) or bc
-    (behaviour cloning on the same agent network)."""
+    """A registered offline learner (rayeaq.learners): qmix (offline QMIX, conservative when cql.weight > 0) or
+    bc (behaviour cloning on the same agent network)."""
     updates: int = Field(default=5000, ge=1, le=10_000_000)
     """Gradient updates (learner steps) to train for."""
     batch_size: int = Field(default=32, ge=1, le=65_536)
@@ -27,9 +51,16 @@ class EvaluateConfig(StrictModel):
     """Updates between hard copies of the online networks into the target networks."""
     double_q: bool = True
     """Double-Q targets: argmax by the online agent network, value by the target network."""
-    cql_weight: float = Field(default=1.0, ge=0.0)
-    """Weight of the per-agent CQL regulariser (logsumexp over legal actions - Q of the data action); 0 = plain
-    QMIX, which does not learn from narrow behaviour data (one action per state: see benchmarks/RESULTS.md)."""
+    cql: CQLConfig = CQLConfig()
+    """Conservative term (kind agent | joint, weight, temperature, samples); weight 0 = plain QMIX, which does not
+    learn from narrow behaviour data (one action per state: see benchmarks/RESULTS.md)."""
+    cql_weight: float | None = Field(default=None, exclude=True)
+    """Removed: an error that names evaluate.cql.weight (and evaluate.cql.kind)."""
+    reward_scale: float | Literal["auto"] = "auto"
+    """Factor on the training rewards (Q-values in these units); auto = 20 / the dataset's maximum return, so the
+    defaults mean the same on SMAX (returns <= 2, factor 10) and SMAC (<= 20, factor 1). Recorded in summary.json."""
+    td_lambda: float = Field(default=0.0, ge=0.0, le=1.0)
+    """lambda of pymarl2's TD(lambda) targets over the episode (0 = one-step double-Q targets)."""
     hidden_dim: int = Field(default=64, ge=1, le=4096)
     """Agent network width (MLP and GRU)."""
     mixing_embed_dim: int = Field(default=32, ge=1, le=4096)
@@ -62,6 +93,23 @@ class EvaluateConfig(StrictModel):
     """torch.set_num_threads in the learner/driver process (JAX shares it during rollouts)."""
     checkpoint: bool = True
     """Write an RLlib checkpoint of the final algorithm to OUT/checkpoint."""
+
+    @field_validator("cql_weight")
+    @classmethod
+    def _renamed(cls, value: float | None) -> None:
+        if value is not None:
+            raise ValueError("replaced by evaluate.cql.weight (with evaluate.cql.kind: agent | joint)")
+
+    @field_validator("reward_scale")
+    @classmethod
+    def _positive_scale(cls, value: float | str) -> float | str:
+        if value != "auto" and not value > 0:
+            raise ValueError("expected a number > 0 or auto")
+        return value
+
+    def resolved_reward_scale(self, max_return: float) -> float:
+        """The reward factor for a dataset whose episode return is at most ``max_return``."""
+        return SMAC_MAX_RETURN / max_return if self.reward_scale == "auto" else float(self.reward_scale)
 
     @field_validator("num_learners")
     @classmethod

@@ -1,4 +1,4 @@
-"""Offline QMIX losses: double-Q TD targets on Q_tot, padding masks, CQL regulariser, behaviour cloning.
+"""Offline QMIX losses: double-Q TD / TD(lambda) targets on Q_tot, padding masks, conservative terms, BC.
 
 Pure torch. Conventions (the :class:`rayeaq.data.EpisodeBatch` rows, ``T = episode_limit + 1``):
 row ``t`` of ``[B, T - 1]`` tensors is the transition ``t -> t + 1``; it counts when ``filled[t]``;
@@ -26,6 +26,7 @@ class TrainOutputs(NamedTuple):
     mask: torch.Tensor  # [B, T'] float, 1 on real steps (filled)
     q_tot: torch.Tensor | None  # [B, T'] mixed online Q of the dataset actions (None for BC)
     target: torch.Tensor | None  # [B, T'] TD target, no gradient (None for BC)
+    sampled_q_tot: torch.Tensor | None = None  # [B, T', K] online Q_tot of K sampled legal joint actions (joint CQL)
 
 
 def td_targets(reward: torch.Tensor, terminated: torch.Tensor, next_q_tot: torch.Tensor, gamma: float) -> torch.Tensor:
@@ -34,6 +35,36 @@ def td_targets(reward: torch.Tensor, terminated: torch.Tensor, next_q_tot: torch
     reward, terminated, next_q_tot ``[B, T']`` -> ``[B, T']``.
     """
     return reward + gamma * (1.0 - terminated.to(reward.dtype)) * next_q_tot
+
+
+def td_lambda_targets(
+    reward: torch.Tensor,
+    terminated: torch.Tensor,
+    next_filled: torch.Tensor,
+    next_q_tot: torch.Tensor,
+    gamma: float,
+    td_lambda: float,
+) -> torch.Tensor:
+    """pymarl2's lambda-returns over each episode, backwards:
+    ``G_t = r_t + gamma * (1 - terminated_t) * ((1 - lambda) * Q_t + lambda * G_{t+1})``, where ``Q_t`` =
+    ``next_q_tot[t]`` (target Q_tot at row t + 1) and ``G_{t+1}`` is replaced by ``Q_t`` when row t + 1 is not a
+    step (the episode's last transition bootstraps fully, so time-limit truncation stays unbiased).
+
+    reward, terminated, next_filled (``filled[:, 1:]``), next_q_tot ``[B, T']`` -> ``[B, T']``.
+    ``td_lambda = 0`` gives :func:`td_targets` exactly.
+    """
+    if td_lambda == 0.0:
+        return td_targets(reward, terminated, next_q_tot, gamma)
+    cont = gamma * (1.0 - terminated.to(reward.dtype))
+    nxt = next_filled.to(torch.bool)
+    out = torch.empty_like(next_q_tot)
+    ahead = next_q_tot[:, -1]
+    for t in range(next_q_tot.shape[1] - 1, -1, -1):
+        q = next_q_tot[:, t]
+        tail = torch.where(nxt[:, t], ahead, q) if t < next_q_tot.shape[1] - 1 else q
+        out[:, t] = reward[:, t] + cont[:, t] * ((1.0 - td_lambda) * q + td_lambda * tail)
+        ahead = out[:, t]
+    return out
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -48,18 +79,36 @@ def td_loss(out: TrainOutputs) -> torch.Tensor:
     return masked_mean((out.q_tot - out.target.detach()) ** 2, out.mask)
 
 
-def cql_loss(out: TrainOutputs) -> torch.Tensor:
-    """Per-agent CQL(H): ``logsumexp_{a legal} Q_i(o, a) - Q_i(o, a_data)``, masked mean over steps and agents.
-
-    Pushes down Q-values of actions the dataset does not take (per agent rather than over the joint
-    action, whose number grows as A^N).
+def agent_cql_loss(out: TrainOutputs, temperature: float = 1.0) -> torch.Tensor:
+    """Per-agent term ``tau * logsumexp_{a legal}(Q_i(o, a) / tau) - Q_i(o, a_data)``, masked mean over steps and
+    agents. With ``tau = 1`` it is ``-log softmax(Q_i)[a_data]``: cross-entropy on the Q-logits, so TD + this term
+    is TD + behaviour cloning (it never compares joint actions through the mixer).
     """
-    lse = torch.logsumexp(mask_q(out.q, out.avail), dim=-1)  # [B, T', N]
+    lse = temperature * torch.logsumexp(mask_q(out.q, out.avail) / temperature, dim=-1)  # [B, T', N]
     return masked_mean(lse - out.chosen_q, out.mask.unsqueeze(-1))
 
 
-def qmix_loss(out: TrainOutputs, cql_weight: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """TD loss (+ ``cql_weight`` * CQL; weight 0 is plain QMIX) and detached statistics."""
+cql_loss = agent_cql_loss  # the name of the term before evaluate.cql.kind existed
+
+
+def joint_cql_loss(out: TrainOutputs, temperature: float = 1.0) -> torch.Tensor:
+    """OG-MARL's QMIX+CQL term: ``tau * logsumexp({Q_tot(a^k)}_k ∪ {Q_tot(a_data)} / tau) - Q_tot(a_data)``, the
+    ``a^k`` joint actions sampled uniformly over each agent's legal actions and mixed by the online mixer
+    (``out.sampled_q_tot [B, T', K]``); masked mean over steps."""
+    assert out.sampled_q_tot is not None and out.q_tot is not None, "joint CQL needs sampled_q_tot (cql_samples > 0)"
+    both = torch.cat([out.sampled_q_tot, out.q_tot.unsqueeze(-1)], dim=-1)  # [B, T', K + 1]
+    lse = temperature * torch.logsumexp(both / temperature, dim=-1)
+    return masked_mean(lse - out.q_tot, out.mask)
+
+
+CQL_TERMS = {"agent": agent_cql_loss, "joint": joint_cql_loss}
+"""The conservative terms by ``evaluate.cql.kind``."""
+
+
+def qmix_loss(
+    out: TrainOutputs, cql_weight: float = 0.0, cql_kind: str = "agent", temperature: float = 1.0
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """TD loss (+ ``cql_weight`` * the ``cql_kind`` term; weight 0 is plain QMIX) and detached statistics."""
     td = td_loss(out)
     assert out.q_tot is not None and out.target is not None  # checked by td_loss
     stats = {
@@ -69,7 +118,7 @@ def qmix_loss(out: TrainOutputs, cql_weight: float) -> tuple[torch.Tensor, dict[
     }
     loss = td
     if cql_weight > 0.0:
-        cql = cql_loss(out)
+        cql = CQL_TERMS[cql_kind](out, temperature)
         stats["cql_loss"] = cql.detach()
         loss = td + cql_weight * cql
     return loss, stats

@@ -28,13 +28,19 @@ class QMixer(nn.Module):
         self.V = nn.Sequential(nn.Linear(state_dim, embed_dim), nn.ReLU(), nn.Linear(embed_dim, 1))
 
     def forward(self, agent_qs: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
-        lead = agent_qs.shape[:-1]
-        qs = agent_qs.reshape(-1, 1, self.n_agents)  # [M, 1, N]
+        return self.forward_samples(agent_qs.unsqueeze(-2), states).squeeze(-1)
+
+    def forward_samples(self, agent_qs: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+        """Several joint actions per state, hyper-networks evaluated once per state.
+
+        agent_qs ``[..., K, N]``, states ``[..., Ds]`` -> q_tot ``[..., K]``.
+        """
+        lead, k = agent_qs.shape[:-2], agent_qs.shape[-2]
+        qs = agent_qs.reshape(-1, k, self.n_agents)  # [M, K, N]
         s = states.reshape(-1, states.shape[-1])  # [M, Ds]
         w1 = torch.abs(self.hyper_w_1(s)).view(-1, self.n_agents, self.embed_dim)  # [M, N, E]
         b1 = self.hyper_b_1(s).view(-1, 1, self.embed_dim)  # [M, 1, E]
-        hidden = F.elu(torch.bmm(qs, w1) + b1)  # [M, 1, E]
+        hidden = F.elu(torch.bmm(qs, w1) + b1)  # [M, K, E]
         w_final = torch.abs(self.hyper_w_final(s)).view(-1, self.embed_dim, 1)  # [M, E, 1]
-        v = self.V(s).view(-1, 1, 1)
-        q_tot: torch.Tensor = (torch.bmm(hidden, w_final) + v).reshape(lead)
-        return q_tot
+        v = self.V(s).view(-1, 1, 1)  # [M, 1, 1]
+        return (torch.bmm(hidden, w_final) + v).reshape(*lead, k)

@@ -19,8 +19,21 @@ from rayeaq.learners.qmix.controller import (
     masked_argmax,
     shift_actions,
 )
-from rayeaq.learners.qmix.losses import TrainOutputs, td_targets
+from rayeaq.learners.qmix.losses import TrainOutputs, td_lambda_targets
 from rayeaq.learners.qmix.mixer import QMixer
+
+
+def sample_legal_q(q: torch.Tensor, avail: torch.Tensor, k: int) -> torch.Tensor:
+    """Q-values of ``k`` joint actions drawn per row, each agent uniform over its legal actions.
+
+    q ``[B, T, N, A]``, avail ``[B, T, N, A]`` bool -> ``[B, T, K, N]`` (a row with no legal action, i.e.
+    padding, draws uniformly over all actions; the losses mask it).
+    """
+    b, t, n, a = q.shape
+    legal = avail | ~avail.any(-1, keepdim=True)
+    idx = torch.multinomial(legal.reshape(-1, a).to(q.dtype), k, replacement=True)  # [B*T*N, K]
+    picked = q.gather(-1, idx.reshape(b, t, n, k))  # [B, T, N, K]
+    return picked.permute(0, 1, 3, 2)
 
 
 @dataclass(frozen=True)
@@ -44,9 +57,6 @@ class NetSpec:
 
 class QMIXNetworks(nn.Module):
     """Online agent network (+ mixer) and their target copies (no gradients)."""
-
-    state_mean: torch.Tensor  # buffers (registered in __init__)
-    state_std: torch.Tensor
 
     def __init__(self, spec: NetSpec) -> None:
         super().__init__()
@@ -92,12 +102,22 @@ class QMIXNetworks(nn.Module):
         return masked_argmax(q, avail), hidden
 
     # ---- training ------------------------------------------------------------------------------
-    def train_outputs(self, batch: dict[str, torch.Tensor], gamma: float, double_q: bool = True) -> TrainOutputs:
+    def train_outputs(
+        self,
+        batch: dict[str, torch.Tensor],
+        gamma: float,
+        double_q: bool = True,
+        td_lambda: float = 0.0,
+        cql_samples: int = 0,
+    ) -> TrainOutputs:
         """One pass over a sequence batch.
 
         batch: obs ``[B,T,N,Do]``, state ``[B,T,Ds]``, avail_actions ``[B,T,N,A]`` bool, actions ``[B,T,N]``
         int, reward ``[B,T]``, terminated ``[B,T]``, filled ``[B,T]`` (rows as in :mod:`rayeaq.data.batch`).
-        The target at row t uses row t + 1 (for the last step, the terminal observation at ``length``).
+        The target at row t uses row t + 1 (for the last step, the terminal observation at ``length``);
+        ``td_lambda > 0``: lambda-returns over the episode (:func:`~rayeaq.learners.qmix.losses.td_lambda_targets`).
+        ``cql_samples = K > 0`` also mixes K joint actions per step, each agent uniform over its legal actions
+        (``sampled_q_tot [B, T', K]``, for the joint conservative term; drawn with torch's global RNG).
         """
         obs, actions, avail = batch["obs"], batch["actions"].long(), batch["avail_actions"].bool()
         inputs = self.inputs(obs, shift_actions(actions))
@@ -105,18 +125,28 @@ class QMIXNetworks(nn.Module):
         step_actions = actions[:, :-1]
         chosen = q[:, :-1].gather(-1, step_actions.unsqueeze(-1)).squeeze(-1)  # [B, T', N]
         mask = batch["filled"][:, :-1].to(q.dtype)
-        q_tot = target = None
+        q_tot = target = sampled = None
         if self.mixer is not None:
             state = self.norm_state(batch["state"])
             q_tot = self.mixer(chosen, state[:, :-1])
+            if cql_samples > 0:
+                sampled = self.mixer.forward_samples(
+                    sample_legal_q(q[:, :-1], avail[:, :-1], cql_samples), state[:, :-1]
+                )
             with torch.no_grad():
                 q_tgt, _ = self.target_agent.forward_seq(inputs)
                 chooser = q.detach() if double_q else q_tgt
                 best = masked_argmax(chooser[:, 1:], avail[:, 1:])  # [B, T', N]
                 next_q = q_tgt[:, 1:].gather(-1, best.unsqueeze(-1)).squeeze(-1)
-                assert self.target_mixer is not None  # built together with the mixer
                 next_tot = self.target_mixer(next_q, state[:, 1:])
-                target = td_targets(batch["reward"][:, :-1].to(q.dtype), batch["terminated"][:, :-1], next_tot, gamma)
+                target = td_lambda_targets(
+                    batch["reward"][:, :-1].to(q.dtype),
+                    batch["terminated"][:, :-1],
+                    batch["filled"][:, 1:],
+                    next_tot,
+                    gamma,
+                    td_lambda,
+                )
         return TrainOutputs(
             q=q[:, :-1],
             chosen_q=chosen,
@@ -125,11 +155,12 @@ class QMIXNetworks(nn.Module):
             mask=mask,
             q_tot=q_tot,
             target=target,
+            sampled_q_tot=sampled,
         )
 
     @torch.no_grad()
     def update_targets(self) -> None:
         """Hard copy of the online networks into the targets."""
         self.target_agent.load_state_dict(self.agent.state_dict())
-        if self.mixer is not None and self.target_mixer is not None:
+        if self.mixer is not None:
             self.target_mixer.load_state_dict(self.mixer.state_dict())

@@ -18,15 +18,16 @@ How the parts map onto RLlib 2.60's new API stack, and where they could not:
   LearnerGroup (``get_weights``) and runs decentralised greedy rollouts in the driver or in
   ``rollout_workers`` Ray actors (:mod:`rayeaq.learners.qmix.ray_rollout`), returning RLlib's
   ``{"evaluation": {...}}`` result shape.
-- **Checkpoints**: ``save_to_path``/``from_checkpoint`` are RLlib's (Checkpointable); the dataset and
-  the sampler's RNG are reloaded from the config on restore (the data is not copied into checkpoints).
+- **Checkpoints**: ``save_to_path``/``from_checkpoint`` are RLlib's (Checkpointable); the dataset is reloaded
+  from the config on restore (the data is not copied into checkpoints); the sampler's RNG state and the count
+  of trained env steps are part of the algorithm state, so a resumed run draws the batches an uninterrupted one
+  would.
 """
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,13 +37,13 @@ from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 from ray.rllib.utils.annotations import override
 from ray.rllib.utils.metrics import LEARNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
 
-from rayeaq.learners.qmix.config import EvaluateConfig
+from rayeaq.learners.qmix.config import CQLConfig
 from rayeaq.learners.qmix.networks import NetSpec
 from rayeaq.learners.qmix.ray_module import MODULE_ID, module_spec, spaces
 from rayeaq.learners.qmix.sampler import EpisodeSampler
 
-if TYPE_CHECKING:
-    from rayeaq.learners.qmix.ray_rollout import RolloutRunner
+SAMPLER_STATE = "qmix_sampler"
+"""Key of the sampler's state (numpy bit-generator state, trained env steps) in the algorithm state."""
 
 
 class QMIXConfig(AlgorithmConfig):
@@ -65,7 +66,13 @@ class QMIXConfig(AlgorithmConfig):
         self.create_env_on_local_worker = False
         # QMIX-specific settings (set through .qmix()).
         self.qmix_algorithm = "qmix"
-        self.cql_weight = EvaluateConfig.model_fields["cql_weight"].default
+        cql = CQLConfig()
+        self.cql_kind = cql.kind
+        self.cql_weight = cql.weight
+        self.cql_temperature = cql.temperature
+        self.cql_samples = cql.samples
+        self.td_lambda = 0.0
+        self.reward_scale = 1.0
         self.double_q = True
         self.target_update_interval = 200
         self.batch_size_episodes = 32
@@ -85,7 +92,12 @@ class QMIXConfig(AlgorithmConfig):
         self,
         *,
         qmix_algorithm: str = NotProvided,
+        cql_kind: str = NotProvided,
         cql_weight: float = NotProvided,
+        cql_temperature: float = NotProvided,
+        cql_samples: int = NotProvided,
+        td_lambda: float = NotProvided,
+        reward_scale: float = NotProvided,
         double_q: bool = NotProvided,
         target_update_interval: int = NotProvided,
         batch_size_episodes: int = NotProvided,
@@ -104,7 +116,9 @@ class QMIXConfig(AlgorithmConfig):
         """Set the QMIX-specific options (RLlib's builder style: only the given ones change).
 
         ``data_seed`` seeds the batch sampler, ``mixture_seed`` the choice of episodes in the mixture
-        (:func:`rayeaq.data.reader.load_mixture`, for fractional weights)."""
+        (:func:`rayeaq.data.reader.load_mixture`, for fractional weights); ``cql_*`` are
+        :class:`~rayeaq.learners.qmix.config.CQLConfig`'s fields; ``reward_scale`` multiplies the training
+        rewards (a number here: ``auto`` is resolved by :func:`rayeaq.learners.qmix.run.build_config`)."""
         for key, value in list(locals().items()):
             if key != "self" and value is not NotProvided:
                 setattr(self, key, value)
@@ -123,7 +137,13 @@ class QMIXConfig(AlgorithmConfig):
 
         if self.net is None:
             return RLModuleSpec(module_class=QMIXTeamModule)
-        return module_spec(self.net, self.gamma, self.double_q)
+        return module_spec(self.net, self.gamma, self.double_q, self.td_lambda, self.sampled_joint_actions)
+
+    @property
+    def sampled_joint_actions(self) -> int:
+        """Joint actions the training forward pass samples per step (only for the joint conservative term)."""
+        joint = self.qmix_algorithm == "qmix" and self.cql_kind == "joint" and self.cql_weight > 0
+        return self.cql_samples if joint else 0
 
     @override(AlgorithmConfig)
     def get_default_learner_class(self) -> type:
@@ -138,7 +158,9 @@ class QMIXConfig(AlgorithmConfig):
             self._value_error("QMIXConfig.qmix(net=NetSpec(...)) is required (sizes of the team networks)")
         if self.qmix_algorithm not in ("qmix", "bc"):
             self._value_error(f"qmix_algorithm must be 'qmix' or 'bc', got {self.qmix_algorithm!r}")
-        if self.qmix_algorithm == "bc" and self.net is not None and self.net.mixer:
+        if self.cql_kind not in ("agent", "joint"):
+            self._value_error(f"cql_kind must be 'agent' or 'joint', got {self.cql_kind!r}")
+        if self.qmix_algorithm == "bc" and self.net.mixer:
             self._value_error("behaviour cloning uses no mixer: NetSpec(mixer=False)")
 
 
@@ -147,7 +169,7 @@ def to_train_batch(arrays: dict[str, np.ndarray], num_shards: int) -> list[Multi
     b = arrays["obs"].shape[0]
     bounds = np.linspace(0, b, num_shards + 1).astype(int)
     out = []
-    for lo, hi in itertools.pairwise(bounds):
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
         part = {k: v[lo:hi] for k, v in arrays.items()}
         steps = int(part["filled"].sum())
         out.append(MultiAgentBatch({MODULE_ID: SampleBatch(part)}, env_steps=steps))
@@ -168,7 +190,7 @@ class QMIX(Algorithm):
         super().setup(config)
         self._sampler: EpisodeSampler | None = None
         self.dataset_stats: dict[str, float] = {}
-        self._rollout: RolloutRunner | None = None
+        self._rollout = None
         self._env_steps_trained = 0
         if self.config.datasets:
             from rayeaq.data.reader import load_mixture
@@ -197,7 +219,10 @@ class QMIX(Algorithm):
             raise RuntimeError("QMIX has no data: give QMIXConfig.qmix(datasets=...) or call set_episodes()")
         shards = max(1, self.config.num_learners)
         for _ in range(self.config.updates_per_iteration):
-            batches = to_train_batch(self._sampler.sample(self.config.batch_size_episodes), shards)
+            arrays = self._sampler.sample(self.config.batch_size_episodes)
+            if self.config.reward_scale != 1.0:
+                arrays["reward"] = arrays["reward"] * np.float32(self.config.reward_scale)
+            batches = to_train_batch(arrays, shards)
             self._env_steps_trained += sum(b.env_steps() for b in batches)
             timesteps = {NUM_ENV_STEPS_SAMPLED_LIFETIME: self._env_steps_trained}
             if shards == 1:
@@ -205,6 +230,22 @@ class QMIX(Algorithm):
             else:
                 results = self.learner_group.update(batches=batches, timesteps=timesteps)
             self.metrics.aggregate(results, key=LEARNER_RESULTS)
+
+    # ---- checkpoint state ---------------------------------------------------------------------------
+    @override(Algorithm)
+    def get_state(self, *args: Any, **kwargs: Any) -> dict:
+        """RLlib's state plus the sampler's RNG state and the trained env-step count (exact resume)."""
+        state = super().get_state(*args, **kwargs)
+        if self._sampler is not None:
+            state[SAMPLER_STATE] = {"rng": self._sampler.get_state(), "env_steps_trained": self._env_steps_trained}
+        return state
+
+    @override(Algorithm)
+    def set_state(self, state: dict) -> None:
+        super().set_state(state)
+        if SAMPLER_STATE in state and self._sampler is not None:
+            self._sampler.set_state(state[SAMPLER_STATE]["rng"])
+            self._env_steps_trained = int(state[SAMPLER_STATE]["env_steps_trained"])
 
     # ---- evaluation -------------------------------------------------------------------------------
     def greedy_policy(self):

@@ -17,7 +17,7 @@ from rayeaq.learners.qmix.losses import TrainOutputs, bc_loss, qmix_loss
 
 
 class QMIXTorchLearner(TorchLearner):
-    """``compute_loss_for_module``: masked double-Q TD on Q_tot (+ CQL) or masked cross-entropy (BC)."""
+    """``compute_loss_for_module``: masked double-Q TD on Q_tot (+ a conservative term) or masked cross-entropy (BC)."""
 
     @override(TorchLearner)
     def compute_loss_for_module(self, *, module_id: str, config: Any, batch: dict, fwd_out: dict) -> Any:
@@ -25,9 +25,11 @@ class QMIXTorchLearner(TorchLearner):
         if config.qmix_algorithm == "bc":
             loss, stats = bc_loss(out)
         else:
-            loss, stats = qmix_loss(out, cql_weight=config.cql_weight)
-        for key, value in stats.items():
-            self.metrics.log_value((module_id, key), value.item(), window=1)
+            loss, stats = qmix_loss(
+                out, cql_weight=config.cql_weight, cql_kind=config.cql_kind, temperature=config.cql_temperature
+            )
+        for key, value in stats.items():  # tensors: no host sync here (RLlib reduces them when results are read)
+            self.metrics.log_value((module_id, key), value, window=1)
         return loss
 
     @override(Learner)

@@ -2,7 +2,13 @@
 
 One module (id :data:`MODULE_ID`) for the whole team, because QMIX's mixer couples the agents; the
 agent network inside is shared by all agents (agent id in its input). ``model_config`` carries the
-:class:`NetSpec` fields plus ``gamma``/``double_q`` (what the training forward pass needs).
+:class:`NetSpec` fields plus ``gamma``, ``double_q``, ``td_lambda`` and ``cql_samples`` (what the training
+forward pass needs).
+
+Built through RLlib 2.60's current constructor (``RLModuleSpec.build`` passes ``observation_space``,
+``action_space``, ``inference_only``, ``model_config``). RLlib's own ``RLModule.__init__`` still builds a
+deprecated ``RLModuleConfig`` for old subclasses and so logs "RLModule(config=RLModuleConfig) has been deprecated"
+for *every* module, ours included; :class:`_DropRLModuleConfigWarning` drops exactly that line.
 
 - ``forward_train(batch)``: the padded sequence batch (fields of :class:`rayeaq.data.EpisodeBatch`) ->
   the tensors of :class:`rayeaq.qmix.losses.TrainOutputs` (computed inside ``forward`` so that DDP
@@ -13,6 +19,7 @@ agent network inside is shared by all agents (agent id in its input). ``model_co
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import gymnasium as gym
@@ -28,6 +35,22 @@ MODULE_ID = "qmix"
 NET_KEYS = tuple(NetSpec.__dataclass_fields__)
 
 
+class _DropRLModuleConfigWarning(logging.Filter):
+    """Drops RLlib 2.60's self-inflicted ``RLModuleConfig`` deprecation line (see the module docstring)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "RLModule(config=[RLModuleConfig object])" not in record.getMessage()
+
+
+def _install_filter() -> None:
+    log = logging.getLogger("ray._common.deprecation")
+    if not any(isinstance(f, _DropRLModuleConfigWarning) for f in log.filters):
+        log.addFilter(_DropRLModuleConfigWarning())
+
+
+_install_filter()  # in every process that unpickles the module class (driver, learner actors)
+
+
 class QMIXTeamModule(TorchRLModule):
     """Team RLModule: shared GRU agent network, monotonic mixer (QMIX only) and target copies."""
 
@@ -36,12 +59,16 @@ class QMIXTeamModule(TorchRLModule):
         self.net_spec = NetSpec(**{k: cfg[k] for k in NET_KEYS})
         self.gamma = float(cfg["gamma"])
         self.double_q = bool(cfg["double_q"])
+        self.td_lambda = float(cfg.get("td_lambda", 0.0))
+        self.cql_samples = int(cfg.get("cql_samples", 0))
         self.nets = QMIXNetworks(self.net_spec)
         # Gradient updates applied so far (drives the target copy; part of the checkpointed state).
         self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))
 
     def _forward_train(self, batch: dict[str, Any], **kwargs) -> dict[str, Any]:
-        out = self.nets.train_outputs(batch, gamma=self.gamma, double_q=self.double_q)
+        out = self.nets.train_outputs(
+            batch, gamma=self.gamma, double_q=self.double_q, td_lambda=self.td_lambda, cql_samples=self.cql_samples
+        )
         return {k: v for k, v in out._asdict().items() if v is not None}
 
     def _forward(self, batch: dict[str, Any], **kwargs) -> dict[str, Any]:
@@ -56,10 +83,12 @@ def spaces(spec: NetSpec) -> tuple[gym.Space, gym.Space]:
     return obs, gym.spaces.MultiDiscrete([spec.n_actions] * spec.n_agents)
 
 
-def module_spec(spec: NetSpec, gamma: float, double_q: bool) -> RLModuleSpec:
+def module_spec(
+    spec: NetSpec, gamma: float, double_q: bool, td_lambda: float = 0.0, cql_samples: int = 0
+) -> RLModuleSpec:
     """The RLModuleSpec of the one team module (RLlib wraps it in a MultiRLModuleSpec under :data:`MODULE_ID`)."""
     obs_space, act_space = spaces(spec)
-    model_config = dict(spec.to_dict(), gamma=gamma, double_q=double_q)
+    model_config = dict(spec.to_dict(), gamma=gamma, double_q=double_q, td_lambda=td_lambda, cql_samples=cql_samples)
     return RLModuleSpec(
         module_class=QMIXTeamModule, observation_space=obs_space, action_space=act_space, model_config=model_config
     )

@@ -24,6 +24,9 @@ class RolloutResult:
     seeds: np.ndarray  # [n] i64
 
     def summary(self, max_return: float) -> dict[str, float]:
+        """Means over the episodes plus their intervals (Wilson for the win rate, bootstrap for the return)."""
+        from rayeaq.learners.qmix.intervals import evaluation_statistics
+
         n = int(self.returns.shape[0])
         mean = float(self.returns.mean()) if n else 0.0
         return {
@@ -33,6 +36,7 @@ class RolloutResult:
             "return_std": float(self.returns.std()) if n else 0.0,
             "normalized_return": mean / max_return,
             "episode_length_mean": float(self.length.mean()) if n else 0.0,
+            **evaluation_statistics(self.returns, self.won, max_return, seed=int(self.seeds[0]) if n else 0),
         }
 
     @staticmethod

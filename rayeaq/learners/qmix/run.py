@@ -3,8 +3,10 @@
 Called by ``python -m rayeaq.evaluate`` and usable from a Tune trial. Needs Ray initialised
 (:func:`rayeaq.ray_session.ray_session`). Writes into ``out``:
 
-- ``metrics.jsonl``: one JSON object per evaluation (``updates``, win rate, returns, losses, the
-  dataset's own mean return beside them, wall time);
+- ``metrics.jsonl``: one JSON object per evaluation (``updates``, win rate with its Wilson 95 % interval,
+  mean return with its bootstrap interval, ``episodes``, losses, the dataset's own mean return beside them,
+  wall time);
+- ``learner.jsonl``: the learner's losses after every training iteration (visible before the first evaluation);
 - ``marl_eval.json``: marl-eval's shape ``{env: {task: {algo: {"seed_S": {"step_i": {...},
   "absolute_metrics": {...}}}}}}`` with per-episode returns;
 - ``summary.json`` and ``checkpoint/`` (RLlib checkpoint; ``rayeaq.qmix.policy.load_greedy_policy`` reads it).
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+from tqdm import tqdm
 
 from rayeaq.core.errors import DatasetError
 from rayeaq.core.runinfo import derive_seed
@@ -36,8 +39,13 @@ class EvaluateRun(Protocol):
 
 
 def algo_name(cfg: EvaluateRun) -> str:
+    """``bc``, ``qmix`` (no conservative term), ``qmix_cql`` (per-agent term) or ``qmix_cql_joint``."""
     e = cfg.evaluate
-    return "bc" if e.algorithm == "bc" else ("qmix_cql" if e.cql_weight > 0 else "qmix")
+    if e.algorithm == "bc":
+        return "bc"
+    if e.cql.weight == 0:
+        return "qmix"
+    return "qmix_cql" if e.cql.kind == "agent" else "qmix_cql_joint"
 
 
 def net_spec(cfg: EvaluateRun, card: DatasetCard) -> NetSpec:
@@ -81,7 +89,12 @@ def build_config(cfg: EvaluateRun, sources: list[tuple[str, float]], updates_per
         .debugging(seed=derive_seed(cfg.seed, "evaluate", "torch"), log_level="ERROR")
         .qmix(
             qmix_algorithm=e.algorithm,
-            cql_weight=e.cql_weight,
+            cql_kind=e.cql.kind,
+            cql_weight=e.cql.weight,
+            cql_temperature=e.cql.temperature,
+            cql_samples=e.cql.samples,
+            td_lambda=e.td_lambda,
+            reward_scale=e.resolved_reward_scale(card.max_return),
             double_q=e.double_q,
             target_update_interval=e.target_update_interval,
             batch_size_episodes=e.batch_size,
@@ -103,7 +116,7 @@ def build_config(cfg: EvaluateRun, sources: list[tuple[str, float]], updates_per
 def _learner_stats(result: dict) -> dict[str, float]:
     learner = result.get("learners", {}).get("qmix", {})
     keys = ("total_loss", "td_loss", "cql_loss", "bc_loss", "bc_accuracy", "q_taken_mean", "target_mean")
-    return {k: float(learner[k]) for k in keys if k in learner}
+    return {k: float(np.asarray(learner[k])) for k in keys if k in learner}
 
 
 def run_evaluation(
@@ -117,19 +130,33 @@ def run_evaluation(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     chunk = int(np.gcd(e.updates, e.eval_interval))
-    chunk = max(d for d in range(1, min(chunk, 500) + 1) if chunk % d == 0)
-    algo = build_config(cfg, sources, chunk).build_algo()
+    chunk = max(d for d in range(1, min(chunk, 100) + 1) if chunk % d == 0)
+    qcfg = build_config(cfg, sources, chunk)
+    algo = qcfg.build_algo()
     card = read_card(sources[0][0])
     rows: list[dict[str, Any]] = []
     marl_runs: dict[str, Any] = {}
     start = time.perf_counter()
     metrics_path = out / "metrics.jsonl"
     metrics_path.write_text("", encoding="utf-8")
+    learner_path = out / "learner.jsonl"
+    learner_path.write_text("", encoding="utf-8")
+    bar = tqdm(total=e.updates, desc=algo_name(cfg), unit="upd", dynamic_ncols=True, mininterval=1.0)
     try:
-        updates, step_index, last = 0, 0, {}
+        updates, step_index, last, last_win = 0, 0, {}, None
         while updates < e.updates:
             last = _learner_stats(algo.train())
             updates += chunk
+            bar.update(chunk)
+            with learner_path.open("a", encoding="utf-8") as f:
+                f.write(
+                    json.dumps({"updates": updates, **last, "time_s": round(time.perf_counter() - start, 2)}) + "\n"
+                )
+            bar.set_postfix(
+                loss=f"{last.get('total_loss', float('nan')):.4g}",
+                win=("-" if last_win is None else f"{last_win:.3f}"),
+                refresh=False,
+            )
             final = updates >= e.updates
             if final or updates % e.eval_interval == 0:
                 n = e.final_eval_episodes if final else e.eval_episodes
@@ -142,6 +169,7 @@ def run_evaluation(
                     "time_s": round(time.perf_counter() - start, 2),
                 }
                 rows.append(row)
+                last_win = ev["win_rate"]
                 with metrics_path.open("a", encoding="utf-8") as f:
                     f.write(json.dumps(row) + "\n")
                 marl_runs[f"step_{step_index}"] = {
@@ -169,6 +197,9 @@ def run_evaluation(
             "map": card.map,
             "seed": cfg.seed,
             "updates": updates,
+            "reward_scale": qcfg.reward_scale,
+            "cql": e.cql.model_dump(),
+            "td_lambda": e.td_lambda,
             "datasets": [{"path": str(p), "weight": w} for p, w in sources],
             **{k: final_row[k] for k in final_row if k not in ("final",)},
             "checkpoint": checkpoint,
@@ -176,4 +207,5 @@ def run_evaluation(
         (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
         return summary
     finally:
+        bar.close()
         algo.stop()

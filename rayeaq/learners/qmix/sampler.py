@@ -30,3 +30,11 @@ class EpisodeSampler:
     def take(self, idx: np.ndarray) -> dict[str, np.ndarray]:
         t = int(self.length[idx].max()) + 1
         return {name: np.ascontiguousarray(a[idx, :t]) for name, a in self.arrays.items()}
+
+    def get_state(self) -> dict:
+        """The RNG's bit-generator state (a plain dict; restore with :meth:`set_state`)."""
+        return self.rng.bit_generator.state
+
+    def set_state(self, state: dict) -> None:
+        """Continue drawing exactly where the sampler whose :meth:`get_state` this is stopped."""
+        self.rng.bit_generator.state = state

@@ -1,0 +1,136 @@
+"""Learning comparison of the evaluator's conservative terms on a good + poor mixture of two scripted policies.
+
+    python benchmarks/qmix_learning.py --out results/bench/qmix_learning --seeds 0 1 2 --updates 1000
+
+Data (SMAX 3m, collected once into ``OUT/data``): ``good`` = the focus-fire heuristic (ε = 0), ``poor`` = uniform
+legal actions (a different policy, 0 % wins), ``--episodes`` each, mixed 1 : 1. Arms: QMIX + joint term, QMIX +
+agent term (TD + BC on Q-logits), plain QMIX, BC; every arm on the same data and evaluation seeds per seed.
+Prints per-run figures with their Wilson / bootstrap intervals and, per arm, the IQM over seeds with a
+bootstrap interval; writes ``OUT/results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+import numpy as np
+
+ARMS = {
+    "qmix_cql_joint": ["evaluate.algorithm=qmix", "evaluate.cql.kind=joint", "evaluate.cql.weight=1.0"],
+    "qmix_cql_agent": ["evaluate.algorithm=qmix", "evaluate.cql.kind=agent", "evaluate.cql.weight=1.0"],
+    "qmix": ["evaluate.algorithm=qmix", "evaluate.cql.weight=0"],
+    "bc": ["evaluate.algorithm=bc"],
+}
+
+
+def iqm(x: np.ndarray) -> float:
+    """Interquartile mean (the middle 50 % of the sorted values; all of them for fewer than 4)."""
+    x = np.sort(np.asarray(x, float))
+    k = len(x) // 4
+    return float(x[k : len(x) - k].mean())
+
+
+def iqm_interval(x: np.ndarray, seed: int = 0, resamples: int = 2000) -> tuple[float, float]:
+    rng = np.random.default_rng(seed)
+    x = np.asarray(x, float)
+    stats = [iqm(x[rng.integers(0, len(x), len(x))]) for _ in range(resamples)]
+    return float(np.quantile(stats, 0.025)), float(np.quantile(stats, 0.975))
+
+
+def collect(data: Path, episodes: int) -> tuple[Path, Path]:
+    from rayeaq.envs.smax.maps import smax_spec
+    from rayeaq.stages.collect.config import CollectConfig, PolicyConfig
+    from rayeaq.stages.collect.core import collect_local
+
+    good, poor = data / "good", data / "poor"
+    if not (good / "card.json").is_file():
+        collect_local(smax_spec("3m"), good, episodes, 0.0, root_seed=1234, tier="good")
+    if not (poor / "card.json").is_file():
+        cfg = CollectConfig(episodes=episodes, tiers=[], policy=PolicyConfig(kind="random"))
+        collect_local(smax_spec("3m"), poor, episodes, 1.0, root_seed=4321, tier="poor", cfg=cfg)
+    return good, poor
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("results/bench/qmix_learning"))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--updates", type=int, default=1000)
+    parser.add_argument("--episodes", type=int, default=300)
+    parser.add_argument("--eval-episodes", type=int, default=128)
+    parser.add_argument("--arms", nargs="+", default=list(ARMS))
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra run-config overrides for every arm (e.g. evaluate.reward_scale=1)",
+    )
+    parser.add_argument("--tag", default="", help="suffix of the arm names in results.json (runs with --set)")
+    args = parser.parse_args(argv)
+
+    import ray
+    import torch
+
+    from rayeaq.run_config import load_run_config
+    from rayeaq.stages.evaluate import run_evaluation
+
+    torch.set_num_threads(1)
+    good, poor = collect(args.out / "data", args.episodes)
+    cards = {name: json.loads((d / "card.json").read_text())["stats"] for name, d in (("good", good), ("poor", poor))}
+    print("data:", {k: {m: round(v[m], 3) for m in ("win_rate", "mean_return")} for k, v in cards.items()})
+    ray.init(num_cpus=4, include_dashboard=False, logging_level="WARNING")
+    results_path = args.out / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.is_file() else {"data": cards, "runs": []}
+    done = {(r["arm"], r["seed"], r["updates"]) for r in results["runs"]}
+    for seed in args.seeds:
+        for base in args.arms:
+            arm = base + args.tag
+            if (arm, seed, args.updates) in done:
+                continue
+            cfg = load_run_config(
+                "tune_configs/evaluate_3m.yaml",
+                [
+                    f"seed={seed}",
+                    f"evaluate.updates={args.updates}",
+                    f"evaluate.eval_interval={args.updates}",
+                    f"evaluate.final_eval_episodes={args.eval_episodes}",
+                    "evaluate.checkpoint=false",
+                    *ARMS[base],
+                    *args.set,
+                ],
+            )
+            s = run_evaluation(cfg, [(str(good), 1.0), (str(poor), 1.0)], args.out / "runs" / f"{arm}_s{seed}")
+            keep = (
+                "win_rate",
+                "win_rate_ci95_low",
+                "win_rate_ci95_high",
+                "return_mean",
+                "return_ci95_low",
+                "return_ci95_high",
+                "episodes",
+                "time_s",
+                "reward_scale",
+            )
+            results["runs"].append({"arm": arm, "seed": seed, "updates": args.updates, **{k: s[k] for k in keep}})
+            results_path.write_text(json.dumps(results, indent=2))
+            print(arm, seed, {k: round(s[k], 3) for k in keep if isinstance(s[k], float)})
+    ray.shutdown()
+    print("\n| arm | seeds | IQM win rate [95 % CI] | IQM return [95 % CI] |\n|---|---|---|---|")
+    for arm in [a + args.tag for a in args.arms]:
+        runs = [r for r in results["runs"] if r["arm"] == arm and r["updates"] == args.updates]
+        if runs:
+            w, r = np.array([x["win_rate"] for x in runs]), np.array([x["return_mean"] for x in runs])
+            wl, wh = iqm_interval(w)
+            rl, rh = iqm_interval(r)
+            print(f"| {arm} | {len(runs)} | {iqm(w):.3f} [{wl:.3f}, {wh:.3f}] | {iqm(r):.3f} [{rl:.3f}, {rh:.3f}] |")
+
+
+if __name__ == "__main__":
+    main()
