@@ -49,6 +49,25 @@ def _chunks(total: int, size: int):
         yield slice(a, min(a + size, total))
 
 
+def _bucket(n: int, cap: int) -> int:
+    """Rows a chunk of ``n`` is padded to: a power of two (>= 64, <= cap), so jit compiles few shapes."""
+    size = 64
+    while size < n and size < cap:
+        size *= 2
+    return max(size, n)
+
+
+def _padded(fn, n: int, cap: int, *arrays):
+    """``fn(*arrays)`` on arrays padded (with copies of row 0) to the bucket size, outputs cut back to n."""
+    size = _bucket(n, cap)
+    if size > n:
+        arrays = tuple(np.concatenate([a, np.repeat(a[:1], size - n, axis=0)]) for a in arrays)
+    out = fn(*arrays)
+    if isinstance(out, tuple):
+        return tuple(np.asarray(o)[:n] for o in out)
+    return np.asarray(out)[:n]
+
+
 class StateReplay:
     """SMAX's observation, availability, reward and step functions over state rows of one map."""
 
@@ -111,8 +130,8 @@ class StateReplay:
         """``(obs [R, N, Do] f32, avail [R, N, A] bool)`` computed by SMAX from the rows."""
         obs, avail = [], []
         for s in _chunks(len(rows.state), self.chunk):
-            o, a = self._observe(rows.state[s], rows.ally_prev[s], rows.enemy_move[s], rows.enemy_attack[s],
-                                 rows.step[s])
+            o, a = _padded(self._observe, s.stop - s.start, self.chunk, rows.state[s], rows.ally_prev[s],
+                           rows.enemy_move[s], rows.enemy_attack[s], rows.step[s])
             obs.append(np.asarray(o))
             avail.append(np.asarray(a))
         return np.concatenate(obs), np.concatenate(avail)
@@ -121,9 +140,9 @@ class StateReplay:
         """``(reward [R] f32, won [R] bool, battle over [R] bool)`` of the transitions before -> after."""
         out: list[list[np.ndarray]] = [[], [], []]
         for s in _chunks(len(before.state), self.chunk):
-            res = self._transition(before.state[s], before.ally_prev[s], before.enemy_move[s],
-                                   before.enemy_attack[s], before.step[s], after.state[s], after.ally_prev[s],
-                                   after.enemy_move[s], after.enemy_attack[s])
+            res = _padded(self._transition, s.stop - s.start, self.chunk, before.state[s], before.ally_prev[s],
+                          before.enemy_move[s], before.enemy_attack[s], before.step[s], after.state[s],
+                          after.ally_prev[s], after.enemy_move[s], after.enemy_attack[s])
             for acc, r in zip(out, res):
                 acc.append(np.asarray(r))
         return tuple(np.concatenate(acc) for acc in out)  # type: ignore[return-value]
@@ -136,9 +155,10 @@ class StateReplay:
         keys = jax.random.split(jax.random.PRNGKey(seed), len(rows.state) * n_keys)
         keys = keys.reshape((len(rows.state), n_keys) + keys.shape[1:])
         out = []
-        for s in _chunks(len(rows.state), max(1, self.chunk // n_keys)):
-            out.append(np.asarray(self._simulate(rows.state[s], rows.ally_prev[s], rows.enemy_move[s],
-                                                 rows.enemy_attack[s], rows.step[s], actions[s], keys[s])))
+        cap = max(1, self.chunk // n_keys)
+        for s in _chunks(len(rows.state), cap):
+            out.append(_padded(self._simulate, s.stop - s.start, cap, rows.state[s], rows.ally_prev[s],
+                               rows.enemy_move[s], rows.enemy_attack[s], rows.step[s], actions[s], keys[s]))
         return np.concatenate(out)
 
 

@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rayeaq.envs.smax.imports import load_smax
 from rayeaq.envs.smax.maps import SMAX_OWN_FEATURES, SMAX_UNIT_FEATURES
 
 
@@ -62,8 +63,8 @@ def decode_state(env, world: jax.Array, ally_prev: jax.Array, enemy: EnemyPrev, 
     f = world_fields(world.astype(jnp.float32), smax.num_agents)
     types = f["types"].astype(jnp.uint8)
     ally_move, ally_attack = smax._decode_discrete_actions(ally_prev.astype(jnp.int32))
-    state_cls = type(reset_template(env).state)
-    return state_cls(
+    inner_cls, _ = _state_classes()
+    return inner_cls(
         unit_positions=f["pos"],
         unit_alive=f["alive"],
         unit_teams=f["teams"],
@@ -77,21 +78,20 @@ def decode_state(env, world: jax.Array, ally_prev: jax.Array, enemy: EnemyPrev, 
     )
 
 
-_TEMPLATES: dict[int, Any] = {}
+def _state_classes() -> tuple[type, type]:
+    """(SMAX's inner ``State``, ``HeuristicEnemySMAX``'s outer ``State``) dataclasses."""
+    load_smax()
+    from jaxmarl.environments.smax.heuristic_enemy_smax_env import State as OuterState
+    from jaxmarl.environments.smax.smax_env import State as InnerState
 
-
-def reset_template(env) -> Any:
-    """A reset state of ``env`` (its dataclass types and the enemy policy's initial state)."""
-    key = id(env)
-    if key not in _TEMPLATES:
-        _TEMPLATES[key] = env.reset(jax.random.PRNGKey(0))[1]
-    return _TEMPLATES[key]
+    return InnerState, OuterState
 
 
 def wrap(env, inner) -> Any:
-    """The ``HeuristicEnemySMAX`` state around an inner state (enemy policy at its initial state)."""
-    template = reset_template(env)
-    return template.replace(state=inner)
+    """The ``HeuristicEnemySMAX`` state around an inner state (enemy policy at its initial state: the
+    scripted enemy's memory is not in the dataset)."""
+    _, outer = _state_classes()
+    return outer(state=inner, enemy_policy_state=env.get_enemy_policy_initial_state(jax.random.PRNGKey(0)))
 
 
 def observe(env, inner) -> tuple[jax.Array, jax.Array]:
