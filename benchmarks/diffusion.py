@@ -89,7 +89,7 @@ def fit_plain(cfg, dataset_dir: Path, ckpt_dir: Path) -> float:
     layout, norm = Layout.from_dict(inputs["layout"]), Normalizer.from_dict(inputs["normalizer"])
     trainer = Trainer(cfg.diffusion, cfg.fit, layout, norm)
     start = time.perf_counter()
-    last = trainer.run(prepare_data(load_dataset(dataset_dir).episodes, layout, norm, cfg.diffusion.window_stride), seed=0)
+    last = trainer.run(prepare_data(load_dataset(dataset_dir).episodes, layout, norm), seed=0)
     save_checkpoint(ckpt_dir, trainer.payload({"spec": inputs["spec"], "dataset": inputs["dataset"], "history": [],
                                                "resumed_from": 0, "world_size": 1}))
     return {"seconds": time.perf_counter() - start, "final_loss": last["loss"]}

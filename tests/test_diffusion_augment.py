@@ -43,7 +43,7 @@ def make_checkpoint(real_dir, directory, q_weight: float):
 
     layout, norm = Layout.from_dict(inputs["layout"]), Normalizer.from_dict(inputs["normalizer"])
     trainer = Trainer(cfg.diffusion, cfg.fit, layout, norm)
-    trainer.run(prepare_data(load_dataset(real_dir).episodes, layout, norm, 8), seed=0)
+    trainer.run(prepare_data(load_dataset(real_dir).episodes, layout, norm), seed=0)
     save_checkpoint(directory, trainer.payload({"spec": inputs["spec"], "dataset": inputs["dataset"], "history": [],
                                                 "resumed_from": 0, "world_size": 1}))
     return directory
@@ -57,7 +57,7 @@ def test_eaq_writes_valid_synthetic_dataset(ray_local, real_dir, tmp_path):
     data = load_dataset(tmp_path / "out")
     assert data.card.source == "synthetic" and len(data.episodes) == report["kept"] == 10
     # a barely trained generator writes impossible returns too: those are dropped (counted), never written
-    assert (data.episodes.episode_return <= 2.0 + 1e-3).all() and report["dropped_over_max_return"] >= 0
+    assert (data.episodes.episode_return <= 2.0 + 1e-3).all() and set(report["dropped"]) >= {"return_out_of_range"}
     assert (data.episodes.source == "synthetic").all()
     payload = torch.load(ckpt / "generator.pt", weights_only=True)
     assert data.card.generation["generator_fingerprint"] == payload["fingerprint"]
@@ -166,12 +166,12 @@ def test_returns_above_max_return_are_invalid(real_dir, tmp_path, monkeypatch):
         assert n == 12
         steps = episodes.filled.sum(axis=1) * episodes.n_agents
         return {"episodes": episodes, "legal": steps, "agent_steps": steps, "valid": np.ones(n, bool),
-                "qtot0": np.zeros(n, np.float32), "seed": np.zeros(n, np.int64)}
+                "no_action": np.zeros(n, bool), "qtot": np.zeros((n, 8), np.float32), "seed": np.zeros(n, np.int64)}
 
     monkeypatch.setattr(ray_augment, "sample_with_ray", fake_sample)
     cfg = load_run_config(None, TINY + ["augment.augmenter=eaq", "augment.num_episodes=8", "augment.oversample=1.5"])
     report = run_augment(cfg, real_dir, ckpt, tmp_path / "out")
     data = load_dataset(tmp_path / "out")
-    assert report["dropped_over_max_return"] == 4 and report["kept"] == len(data.episodes) == 8
+    assert report["dropped"]["return_out_of_range"] == 4 and report["kept"] == len(data.episodes) == 8
     assert (data.episodes.episode_return <= 2.0 + 1e-3).all()
-    assert json.loads((tmp_path / "out" / FIDELITY_FILE).read_text())["dropped_over_max_return"] == 4
+    assert json.loads((tmp_path / "out" / FIDELITY_FILE).read_text())["dropped"]["return_out_of_range"] == 4

@@ -38,8 +38,8 @@ def build(dcfg: DiffusionConfig, fcfg: FitConfig, n_episodes: int, seed: int = 0
     episodes = toy_episodes(SPEC, n_episodes, seed=seed)
     layout = Layout(SPEC.n_agents, SPEC.obs_shape, SPEC.n_actions, SPEC.state_shape, SPEC.episode_limit,
                     SPEC.max_seq_len, dcfg.include_state, dcfg.include_avail)
-    norm = fit_normalizer(episodes, layout, dcfg.window_stride)
-    data = prepare_data(episodes, layout, norm, dcfg.window_stride)
+    norm = fit_normalizer(episodes, layout)
+    data = prepare_data(episodes, layout, norm)
     return Trainer(dcfg, fcfg, layout, norm), data, episodes
 
 

@@ -37,6 +37,8 @@ class AugmentConfig(StrictModel):
     """Sample this many times the requested episodes so that enough survive filtering."""
     drop_illegal: bool = True
     """Drop episodes in which an agent's unrestricted argmax action is unavailable."""
+    return_tolerance: float = Field(default=0.05, ge=0.0, le=1.0)
+    """Returns up to max_return·(1 + this) are reward noise at the bound (a win): kept, scaled to max_return."""
     done_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
     """Done flag threshold (on the [0, 1] scale)."""
     dom2_thresholds: list[float] = [0.5, 1.0, 1.5]
@@ -45,6 +47,12 @@ class AugmentConfig(StrictModel):
     """gaussian_noise: σ of the noise, in units of each observation feature's real std."""
     fidelity_samples: int = Field(default=1000, ge=10)
     """Observation rows per side used for MMD and coverage."""
+    sim_fidelity: bool = True
+    """Measure fidelity against the simulator (SMAX maps only): dynamics residual, consistency, memorisation."""
+    sim_keys: int = Field(default=4, ge=1, le=64)
+    """Random keys each transition is re-simulated under (dynamics residual)."""
+    sim_transitions: int = Field(default=1000, ge=10)
+    """Transitions per side re-simulated for the dynamics residual (a random subset)."""
 
     @field_validator("augmenter")
     @classmethod

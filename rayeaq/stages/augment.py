@@ -59,6 +59,19 @@ def spec_from_card(card: DatasetCard) -> EnvSpec:
                    action_layout=tuple(card.action_layout), max_return=card.max_return, reward_scale=card.reward_scale)
 
 
+def simulator_available(card: DatasetCard) -> bool:
+    """Fidelity against the simulator needs SMAX and a dataset of the map's own sizes."""
+    if card.backend != "smax":
+        return False
+    from rayeaq.envs.smax.maps import SMAX_UNITS, smax_spec
+
+    if card.map not in SMAX_UNITS:
+        return False
+    spec = smax_spec(card.map, card.episode_limit)
+    return (spec.n_agents, spec.obs_shape, spec.state_shape, spec.n_actions) == (
+        card.n_agents, card.obs_shape, card.state_shape, card.n_actions)
+
+
 def run_augment(cfg: AugmentRun, dataset_dir: str | Path, checkpoint: str | Path | None,
                 out: str | Path) -> dict[str, Any]:
     """Produce the synthetic dataset in ``out`` with the registered ``augment.augmenter`` (generators need a
@@ -81,6 +94,12 @@ def run_augment(cfg: AugmentRun, dataset_dir: str | Path, checkpoint: str | Path
                              seed=derive_seed(cfg.seed, "augment", "fidelity"))
     requested = produced.sampled if produced.requested is None else produced.requested
     report.update(augmenter=acfg.augmenter, requested=requested, **produced.report)
+    if synthetic is not None and len(synthetic) and acfg.sim_fidelity and simulator_available(real.card):
+        from rayeaq.generators.eaq.sim_fidelity import sim_fidelity
+
+        report["simulator"] = sim_fidelity(real.episodes, synthetic, real.card.map, real.card.episode_limit,
+                                           n_keys=acfg.sim_keys, max_transitions=acfg.sim_transitions,
+                                           seed=derive_seed(cfg.seed, "augment", "sim_fidelity"))
     if synthetic is not None:
         card = write_dataset(out, synthetic, spec_from_card(real.card), source="synthetic", tier=real.card.tier,
                              behaviour_policy={"augmenter": acfg.augmenter}, generation=generation,

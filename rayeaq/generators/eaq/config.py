@@ -14,8 +14,8 @@ class DiffusionConfig(StrictModel):
 
     horizon: int | None = Field(default=None, ge=2, le=10_000)
     """Rows per training window; None = whole padded episodes (episode_limit + 1 rows)."""
-    window_stride: int = Field(default=8, ge=1)
-    """Step between window starts inside an episode (only when horizon is set)."""
+    window_stride: int | None = Field(default=None, exclude=True)
+    """Removed: training and sampling windows always start at row 0 (setting it is a config error)."""
     include_state: bool = True
     """Add the global state channels (needed by a QMIX learner)."""
     include_avail: bool = True
@@ -46,6 +46,11 @@ class DiffusionConfig(StrictModel):
     """Hidden width of the critic's agent network and mixer (objective = critic)."""
     action_weight: float = Field(default=1.0, gt=0.0)
     """Weight of the one-hot action channels in the reconstruction loss."""
+
+    @field_validator("window_stride")
+    @classmethod
+    def _removed_stride(cls, value: int | None) -> None:
+        raise ValueError("was removed: windows always start at row 0 (an episode's first step); delete the key")
 
     @field_validator("dim")
     @classmethod

@@ -27,7 +27,7 @@ def fit_inputs(cfg, dataset: Dataset) -> dict[str, Any]:
     """Layout, normaliser (fitted on the real episodes) and provenance shipped to every Train worker."""
     d = cfg.diffusion
     layout = Layout.for_dataset(dataset.card, d.horizon, d.include_state, d.include_avail)
-    norm: Normalizer = fit_normalizer(dataset.episodes, layout, d.window_stride)
+    norm: Normalizer = fit_normalizer(dataset.episodes, layout)
     card = dataset.card
     return {
         "layout": layout.to_dict(),

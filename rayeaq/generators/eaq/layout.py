@@ -140,18 +140,17 @@ def encode_episodes(batch: EpisodeBatch, layout: Layout) -> np.ndarray:
     return out
 
 
-def window_starts(length: np.ndarray, t: int, h: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+def window_starts(length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(episode index, start row) of every training window: one per episode, starting at row 0.
 
     A generated window is written as an episode, so it must begin where episodes begin: a window that
     starts mid-battle would teach the generator to open episodes mid-fight (and a recurrent learner
-    would start its hidden state there). ``stride`` is kept for the signature; windows never repeat.
+    would start its hidden state there).
     """
-    del t, h, stride
     return np.arange(len(length), dtype=np.int64), np.zeros(len(length), dtype=np.int64)
 
 
-def encode_windows(batch: EpisodeBatch, layout: Layout, stride: int) -> tuple[np.ndarray, np.ndarray]:
+def encode_windows(batch: EpisodeBatch, layout: Layout) -> tuple[np.ndarray, np.ndarray]:
     """Windows of ``layout.rows`` rows -> ``(x [W,F,H], valid [W,H])``; ``valid`` marks step rows.
 
     One window per episode, from row 0 (an episode longer than the window is seen up to its
@@ -159,7 +158,7 @@ def encode_windows(batch: EpisodeBatch, layout: Layout, stride: int) -> tuple[np
     """
     full = encode_episodes(batch, layout)
     h = layout.rows
-    ep, st = window_starts(batch.length, full.shape[2], h, stride)
+    ep, st = window_starts(batch.length)
     rows = st[:, None] + np.arange(h)[None, :]
     x = full[ep[:, None], :, rows].transpose(0, 2, 1)
     valid = rows < batch.length[ep][:, None]
@@ -174,10 +173,15 @@ class Normalizer:
     high: np.ndarray  # [F]
 
     @classmethod
-    def fit(cls, x: np.ndarray, binary: np.ndarray) -> "Normalizer":
-        """``x [W,F,H]`` raw windows of *real* data."""
-        low = x.min(axis=(0, 2)).astype(np.float32)
-        high = x.max(axis=(0, 2)).astype(np.float32)
+    def fit(cls, x: np.ndarray, binary: np.ndarray, rows: np.ndarray | None = None) -> "Normalizer":
+        """``x [W,F,H]`` raw windows of *real* data; ``rows [W,H]`` the rows that belong to an episode
+        (steps and the terminal row): padding rows are ignored, so their zeros never widen a range."""
+        if rows is not None and rows.any():
+            picked = x.transpose(0, 2, 1)[rows]  # [R, F]
+            low, high = picked.min(axis=0).astype(np.float32), picked.max(axis=0).astype(np.float32)
+        else:
+            low = x.min(axis=(0, 2)).astype(np.float32)
+            high = x.max(axis=(0, 2)).astype(np.float32)
         low[binary], high[binary] = 0.0, 1.0
         return cls(low, high)
 

@@ -24,7 +24,8 @@ def sample_chunk(checkpoint: str, n: int, seed: int, acfg: dict) -> dict:
     decoded, qtot = gen.sample(n, cfg.sampler, cfg.sampling_steps, seed, cfg.batch_size, cfg.done_threshold,
                                cfg.timestep_spacing)
     return {"episodes": decoded.episodes, "legal": decoded.legal_steps, "agent_steps": decoded.agent_steps,
-            "valid": decoded.valid, "qtot0": qtot[:, 0], "seed": np.full(n, seed, np.int64)}
+            "valid": decoded.valid, "no_action": decoded.no_action, "qtot": qtot.astype(np.float32),
+            "seed": np.full(n, seed, np.int64)}
 
 
 def sample_with_ray(checkpoint: str | Path, n: int, root_seed: int, acfg) -> dict:
@@ -37,6 +38,6 @@ def sample_with_ray(checkpoint: str | Path, n: int, root_seed: int, acfg) -> dic
     refs = [task.remote(str(checkpoint), size, derive_seed(root_seed, "augment", "sample", i), acfg.model_dump(mode="json"))
             for i, size in enumerate(sizes)]
     parts = ray.get(refs)
-    out = {key: np.concatenate([p[key] for p in parts]) for key in ("legal", "agent_steps", "valid", "qtot0", "seed")}
+    out = {key: np.concatenate([p[key] for p in parts]) for key in ("legal", "agent_steps", "valid", "no_action", "qtot", "seed")}
     out["episodes"] = EpisodeBatch.concatenate([p["episodes"] for p in parts])
     return out
