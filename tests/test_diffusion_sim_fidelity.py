@@ -93,3 +93,25 @@ def test_memorisation_copies_vs_fresh(two_real):
     fresh = sf.memorisation(a, b, scale, heldout=b)
     assert copies["near_copies"] == 1.0 and copies["ratio"] < 0.01
     assert fresh["ratio"] == pytest.approx(1.0)
+
+
+@pytest.mark.slow
+def test_augment_stage_writes_simulator_fidelity(tmp_path):
+    """fidelity.json of a real SMAX augment run holds the simulator section: DOM2's copies of real episodes
+    sit at the dynamics floor, are consistent, and are flagged as near copies of the training set."""
+    import json
+
+    from rayeaq.envs.smax.maps import smax_spec
+    from rayeaq.run_config import load_run_config
+    from rayeaq.stages.augment import FIDELITY_FILE, run_augment
+    from rayeaq.stages.collect.core import collect_local
+
+    real = tmp_path / "real"
+    collect_local(smax_spec("3m"), real, 30, 0.0, root_seed=5, tier="good")
+    cfg = load_run_config(None, ["augment.augmenter=dom2_replicate", "augment.dom2_thresholds=[0.3]",
+                                 "augment.sim_transitions=200", "augment.sim_keys=2", "augment.fidelity_samples=50"])
+    run_augment(cfg, real, None, tmp_path / "out")
+    sim = json.loads((tmp_path / "out" / FIDELITY_FILE).read_text())["simulator"]
+    assert sim["dynamics_residual"]["ratio"] == pytest.approx(1.0, abs=0.5)
+    assert sim["consistency"]["synthetic"]["reward_steps_inconsistent"] == 0.0
+    assert sim["memorisation"]["near_copies"] == 1.0

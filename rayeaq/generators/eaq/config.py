@@ -16,6 +16,10 @@ class DiffusionConfig(StrictModel):
     """Rows per training window; None = whole padded episodes (episode_limit + 1 rows)."""
     window_stride: int | None = Field(default=None, exclude=True)
     """Removed: training and sampling windows always start at row 0 (setting it is a config error)."""
+    layout: Literal["paper", "state"] = "paper"
+    """paper: per-agent obs + action (+ avail), state, reward, Q-total, done (EAQ as published); state (SMAX
+    only): global state + joint action + enemies' previous actions, with obs, avail, reward, done and win
+    computed from the generated states by SMAX's own functions (consistent by construction)."""
     include_state: bool = True
     """Add the global state channels (needed by a QMIX learner)."""
     include_avail: bool = True
