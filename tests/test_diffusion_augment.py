@@ -75,11 +75,16 @@ def test_eaq_writes_valid_synthetic_dataset(ray_local, real_dir, tmp_path):
 
 
 def test_dom2_replicate_copies_once_per_threshold(real_dir, tmp_path):
-    cfg = load_run_config(None, ["augment.augmenter=dom2_replicate", "augment.dom2_thresholds=[0.3,1.0]"])
-    run_augment(cfg, real_dir, None, tmp_path / "dom2")
-    real, syn = load_dataset(real_dir).episodes, load_dataset(tmp_path / "dom2").episodes
-    expected = int((real.episode_return > 0.3).sum() + (real.episode_return > 1.0).sum())
-    assert len(syn) == expected and (syn.episode_return > 0.3).all()
+    # thresholds are fractions of max_return (2.0): 0.15 -> 0.3, 0.5 -> 1.0; a return AT a threshold counts (≥)
+    real = load_dataset(real_dir).episodes
+    at = float(np.sort(real.episode_return)[len(real) // 2])
+    cfg = load_run_config(None, ["augment.augmenter=dom2_replicate", f"augment.dom2_thresholds=[0.15,{at / 2.0!r}]"])
+    report = run_augment(cfg, real_dir, None, tmp_path / "dom2")
+    syn = load_dataset(tmp_path / "dom2").episodes
+    expected = int((real.episode_return >= 0.3).sum() + (real.episode_return >= at - 1e-6).sum())
+    assert len(syn) == expected and (syn.episode_return >= 0.3 - 1e-6).all()
+    assert (syn.episode_return == np.float32(at)).any()  # the episode exactly at the threshold was copied
+    assert report["budget"]["kind"] == "transitions" and report["budget"]["mixing_weight"] <= 1.0
 
 
 def test_gaussian_noise_and_mixing(real_dir, tmp_path):
@@ -125,6 +130,29 @@ def test_horizon_longer_than_episode_is_an_error(real_dir):
         fit_inputs(cfg, load_real_dataset(real_dir))
 
 
+def test_budgets_equal_transitions_across_arms(real_dir, tmp_path):
+    """Under budget=transitions every arm adds ratio × real transitions (short or long episodes alike)."""
+    from types import SimpleNamespace
+
+    from rayeaq.augmenters.mixing import budget_weight
+
+    def card(episodes, transitions):
+        return SimpleNamespace(stats=SimpleNamespace(episodes=episodes, transitions=transitions))
+
+    real = card(100, 1400)
+    arms = {"long": card(200, 4000), "short": card(300, 600), "same": card(100, 1400)}
+    for name, syn in arms.items():
+        weight, achieved = budget_weight("transitions", 0.5, real, syn)
+        expected = min(0.5, syn.stats.transitions / 1400)
+        assert achieved["achieved_transition_ratio"] == pytest.approx(expected), name
+    _, long_ep = budget_weight("episodes", 0.5, real, arms["long"])
+    assert long_ep["achieved_episode_ratio"] == pytest.approx(0.5)
+    assert long_ep["achieved_transition_ratio"] == pytest.approx(1000 / 1400)  # episodes budget: unequal data
+    noise = load_run_config(None, ["augment.augmenter=gaussian_noise", "augment.ratio=0.5"])
+    report = run_augment(noise, real_dir, None, tmp_path / "noise_budget")
+    assert report["budget"]["achieved_transition_ratio"] == pytest.approx(0.5, abs=0.2)
+
+
 def test_synthetic_weight_caps_at_one_copy():
     assert synthetic_weight(0.5, 20, 40) == (0.25, 0.5)
     assert synthetic_weight(1.0, 100, 7) == (1.0, 0.07)  # a weak generator's 7 episodes are used once, not 14 times
@@ -147,7 +175,7 @@ def test_rerun_into_out_drops_the_old_dataset(real_dir, tmp_path):
 
 def test_dom2_without_qualifying_episode_names_thresholds(real_dir, tmp_path):
     best = float(load_dataset(real_dir).episodes.episode_return.max())
-    cfg = load_run_config(None, ["augment.augmenter=dom2_replicate", "augment.dom2_thresholds=[50.0]"])
+    cfg = load_run_config(None, ["augment.augmenter=dom2_replicate", "augment.dom2_thresholds=[25.0]"])
     with pytest.raises(ConfigError, match="augment.dom2_thresholds") as err:
         run_augment(cfg, real_dir, None, tmp_path / "dom2")
     assert f"maximum episode return is {best:.3g}" in str(err.value) and "\n" not in str(err.value)

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from rayeaq.augmenters import AUGMENTERS, AugmentInputs
 from rayeaq.augmenters.config import AugmentConfig
+from rayeaq.augmenters.mixing import budget_weight
 from rayeaq.core.errors import ConfigError, DatasetError
 from rayeaq.core.runinfo import code_version, derive_seed
 from rayeaq.data.card import CARD_NAME, SHARD_DIR, SUMMARY_NAME, DatasetCard
@@ -105,6 +106,10 @@ def run_augment(cfg: AugmentRun, dataset_dir: str | Path, checkpoint: str | Path
                              behaviour_policy={"augmenter": acfg.augmenter}, generation=generation,
                              code_version=code_version())
         report["dataset_fingerprint"] = card.fingerprint
+        weight, achieved = budget_weight(acfg.budget, acfg.ratio, real.card, card)
+        report["budget"] = {"kind": acfg.budget, "ratio": acfg.ratio, "mixing_weight": weight, **achieved,
+                            "real_transitions": real.card.stats.transitions,
+                            "synthetic_transitions": card.stats.transitions}
     out.mkdir(parents=True, exist_ok=True)
     (out / FIDELITY_FILE).write_text(json.dumps(report, indent=2), encoding="utf-8")
     return report
