@@ -103,6 +103,8 @@ def test_resume_is_exact_and_uses_configured_lr():
     resumed.run(data, seed=5)
     for a, b in zip(whole.model.parameters(), resumed.model.parameters()):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+    for a, b in zip(whole.ema.state_dict().values(), resumed.ema.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)  # the EMA weights (what sampling uses) too
     lowered, _, _ = build(dcfg, FitConfig(steps=6, lr=1e-5), n_episodes=3)
     lowered.load_payload(payload)
     assert [g["lr"] for g in lowered.optimizer.param_groups] == [1e-5] * len(lowered.optimizer.param_groups)

@@ -45,7 +45,7 @@ class DiffusionConfig(StrictModel):
     objective: Literal["qtot", "critic"] = "qtot"
     """qtot: L_Qtot maximises the model's own Q-total channel; critic: a QMIX-style critic scores predictions."""
     q_weight: float = Field(default=0.1, ge=0.0)
-    """λ in L = ||τ0 - fθ(τk,k)||² + λ·L_Qtot; 0 is the ablation EAQ⁻Q."""
+    """λ in L = ||τ0 - fθ(τk,k)||² + λ·L_Qtot; 0 is the ablation EAQ⁻Q (critic: L_Qtot = -Q / mean |Q|)."""
     critic_hidden: int = Field(default=64, ge=4)
     """Hidden width of the critic's agent network and mixer (objective = critic)."""
     action_weight: float = Field(default=1.0, gt=0.0)
