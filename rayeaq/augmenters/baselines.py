@@ -10,7 +10,8 @@ from rayeaq.core.runinfo import derive_seed
 from rayeaq.data.batch import EpisodeBatch
 
 _NO_GENERATOR = ("diffusion.", "fit.", "augment.sampler", "augment.sampling_steps", "augment.timestep_spacing",
-                 "augment.use_ema", "augment.oversample", "augment.drop_illegal", "augment.done_threshold")
+                 "augment.use_ema", "augment.oversample", "augment.drop_illegal", "augment.done_threshold",
+                 "augment.return_tolerance")
 
 
 def dom2_replicate(real: EpisodeBatch, thresholds: list[float], max_return: float) -> EpisodeBatch:
