@@ -55,6 +55,8 @@ def test_state_layout_noisy_decode_keeps_episodes(dataset):
     health = e.state[..., :60:10]
     dead_then_alive = (health[:, :-1] <= 0) & (health[:, 1:] > 0) & e.filled[:, 1:, None]
     assert not dead_then_alive.any()
+    rises = (health[:, 1:] > health[:, :-1] + 1e-6) & e.filled[:, 1:, None]
+    assert not rises.any() and (e.episode_return <= dataset.card.max_return + 1e-5).all()
 
 
 def test_state_layout_refused_for_sc2():

@@ -64,7 +64,7 @@ def sample_generator(inputs: AugmentInputs, name: str) -> Produced:
     qtot = result["qtot"][index]
     return Produced(
         episodes, sampled, inputs.requested, legal_share,
-        report={**filtered, "predicted_qtot0_mean": float(qtot[:, 0].mean()),
+        report={**filtered, "share_valid": float(keep.mean()), "predicted_qtot0_mean": float(qtot[:, 0].mean()),
                 "q_consistency": q_consistency(qtot, episodes.reward, episodes.length)},
         generation={"checkpoint": str(path), "generator_fingerprint": payload["fingerprint"],
                     "generator_step": int(payload["step"]), "q_weight": float(payload["diffusion"]["q_weight"]),

@@ -5,7 +5,8 @@ cannot compute from the state — the enemies' previous actions (``[E, 3]``: mov
 target / (N + 4), as SMAX shows them in observations) — plus auxiliary reward, Q-total and done
 channels. Decoding makes the episode consistent with the simulator by construction:
 
-1. states are projected onto what SMAX can hold: health in [0, 1]; a unit is alive when its health
+1. states are projected onto what SMAX can hold: health in [0, 1] and never rising (SMAX has no
+   healing, so a return above the maximum cannot arise from rises and falls); a unit is alive when its health
    fraction exceeds :data:`ALIVE_HEALTH` and it was alive on the previous row (the dead stay dead); a
    dead unit's features are zero; an alive unit's type bits are its type's (the map's constant
    teams/types channels come back exactly: the normaliser's range for them is a single value);
@@ -55,7 +56,7 @@ def project_states(state: np.ndarray, n_units: int) -> tuple[np.ndarray, np.ndar
     per = s[..., : n_units * FEATURES_PER_UNIT].reshape(s.shape[:2] + (n_units, FEATURES_PER_UNIT))
     types = np.clip(np.rint(s[..., n_units * FEATURES_PER_UNIT + n_units:]), 0, FEATURES_PER_UNIT - 5).astype(int)
     s[..., n_units * FEATURES_PER_UNIT:] = np.rint(s[..., n_units * FEATURES_PER_UNIT:])
-    health = np.clip(per[..., 0], 0.0, 1.0)
+    health = np.minimum.accumulate(np.clip(per[..., 0], 0.0, 1.0), axis=1)  # no healing in SMAX: never rises
     alive = np.cumprod(health > ALIVE_HEALTH, axis=1).astype(bool)  # the dead stay dead
     per[..., 0] = health
     per[..., 4:] = np.eye(FEATURES_PER_UNIT - 4, dtype=np.float32)[types]
