@@ -34,10 +34,10 @@ def main() -> None:
     parser.add_argument("--work", default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    from benchmarks.diffusion import fit_plain  # noqa: E402  (the same plain fit as the generator benchmark)
+    from benchmarks.diffusion import fit_plain
     from rayeaq.envs.smax.maps import smax_spec
-    from rayeaq.generators.eaq.filtering import filter_samples
     from rayeaq.generators.eaq.fidelity import fidelity_report
+    from rayeaq.generators.eaq.filtering import filter_samples
     from rayeaq.generators.eaq.sample import Generator
     from rayeaq.generators.eaq.sim_fidelity import sim_fidelity
     from rayeaq.generators.eaq.train import load_checkpoint
@@ -48,32 +48,72 @@ def main() -> None:
     if not (real_dir / "card.json").is_file():
         collect_local(smax_spec("3m"), real_dir, args.real_episodes, args.epsilon, root_seed=0, tier="medium")
     real = load_dataset(real_dir)
-    results: dict = {"real": {"episodes": len(real.episodes), "length": float(real.episodes.length.mean()),
-                              "return": float(real.episodes.episode_return.mean()),
-                              "win_rate": float(real.episodes.battle_won.mean())}}
+    results: dict = {
+        "real": {
+            "episodes": len(real.episodes),
+            "length": float(real.episodes.length.mean()),
+            "return": float(real.episodes.episode_return.mean()),
+            "win_rate": float(real.episodes.battle_won.mean()),
+        }
+    }
     print(json.dumps(results), flush=True)
     for layout in args.layouts.split(","):
-        cfg = load_run_config(None, [f"diffusion.layout={layout}", f"diffusion.horizon={args.horizon}", "diffusion.dim=32",
-                                     "diffusion.dim_mults=[1,2]", "diffusion.n_diffusion_steps=20",
-                                     f"fit.steps={args.fit_steps}", "fit.batch_size=32", "diffusion.q_weight=0.1"])
+        cfg = load_run_config(
+            None,
+            [
+                f"diffusion.layout={layout}",
+                f"diffusion.horizon={args.horizon}",
+                "diffusion.dim=32",
+                "diffusion.dim_mults=[1,2]",
+                "diffusion.n_diffusion_steps=20",
+                f"fit.steps={args.fit_steps}",
+                "fit.batch_size=32",
+                "diffusion.q_weight=0.1",
+            ],
+        )
         ckpt = work / f"ckpt_{layout}"
         fit = fit_plain(cfg, real_dir, ckpt)
         gen = Generator(load_checkpoint(ckpt))
         start = time.perf_counter()
         decoded, qtot = gen.sample(args.samples, "ddim", 5, seed=1, batch_size=args.samples)
         sample_s = time.perf_counter() - start
-        keep, filtered = filter_samples(decoded.episodes, no_action=decoded.no_action, legal=decoded.legal_steps,
-                                        agent_steps=decoded.agent_steps, max_return=2.0, drop_illegal=False,
-                                        tolerance=0.05)
+        keep, filtered = filter_samples(
+            decoded.episodes,
+            no_action=decoded.no_action,
+            legal=decoded.legal_steps,
+            agent_steps=decoded.agent_steps,
+            max_return=2.0,
+            drop_illegal=False,
+            tolerance=0.05,
+        )
         kept = decoded.episodes.select(np.flatnonzero(keep))
-        rep = fidelity_report(real.episodes, kept, sampled=args.samples,
-                              legal_share=float(decoded.legal_steps.sum() / max(decoded.agent_steps.sum(), 1)),
-                              n_samples=500, seed=0)
-        sim = sim_fidelity(real.episodes, kept, "3m", real.card.episode_limit, n_keys=4, max_transitions=1000) if len(kept) else {}
-        row = {"channels": gen.layout.channels, "fit_seconds": fit["seconds"], "final_loss": fit["final_loss"],
-               "sample_seconds": sample_s, "share_kept": rep["share_kept"], "legal_action_share": rep["legal_action_share"],
-               "dropped": filtered["dropped"], "length": rep.get("length"), "return": rep.get("return"),
-               "win_rate": rep.get("win_rate"), "obs_mmd": rep.get("obs_mmd"), "simulator": sim}
+        rep = fidelity_report(
+            real.episodes,
+            kept,
+            sampled=args.samples,
+            legal_share=float(decoded.legal_steps.sum() / max(decoded.agent_steps.sum(), 1)),
+            n_samples=500,
+            seed=0,
+        )
+        sim = (
+            sim_fidelity(real.episodes, kept, "3m", real.card.episode_limit, n_keys=4, max_transitions=1000)
+            if len(kept)
+            else {}
+        )
+        row = {
+            "channels": gen.layout.channels,
+            "fit_seconds": fit["seconds"],
+            "final_loss": fit["final_loss"],
+            "sample_seconds": sample_s,
+            "share_kept": rep["share_kept"],
+            "legal_action_share": rep["legal_action_share"],
+            "dropped": filtered["dropped"],
+            "length": rep.get("length"),
+            "return": rep.get("return"),
+            "win_rate": rep.get("win_rate"),
+            "obs_mmd": rep.get("obs_mmd"),
+            "simulator": sim,
+        }
         results[layout] = row
         print(json.dumps({layout: row}, indent=1), flush=True)
     (work / "layouts.json").write_text(json.dumps(results, indent=1))

@@ -108,8 +108,16 @@ def test_augment_stage_writes_simulator_fidelity(tmp_path):
 
     real = tmp_path / "real"
     collect_local(smax_spec("3m"), real, 30, 0.0, root_seed=5, tier="good")
-    cfg = load_run_config(None, ["augment.augmenter=dom2_replicate", "augment.dom2_thresholds=[0.3]",
-                                 "augment.sim_transitions=200", "augment.sim_keys=2", "augment.fidelity_samples=50"])
+    cfg = load_run_config(
+        None,
+        [
+            "augment.augmenter=dom2_replicate",
+            "augment.dom2_thresholds=[0.3]",
+            "augment.sim_transitions=200",
+            "augment.sim_keys=2",
+            "augment.fidelity_samples=50",
+        ],
+    )
     run_augment(cfg, real, None, tmp_path / "out")
     sim = json.loads((tmp_path / "out" / FIDELITY_FILE).read_text())["simulator"]
     assert sim["dynamics_residual"]["ratio"] == pytest.approx(1.0, abs=0.5)

@@ -24,8 +24,10 @@ def dataset(tmp_path_factory):
 def test_state_layout_round_trip_equals_smax(dataset):
     b = dataset.episodes
     layout = Layout.for_dataset(dataset.card, None, True, True, "state")
-    assert "obs" not in layout.index_arrays() and layout.channels < 0.4 * Layout.for_dataset(
-        dataset.card, None, True, True).channels
+    assert (
+        "obs" not in layout.index_arrays()
+        and layout.channels < 0.4 * Layout.for_dataset(dataset.card, None, True, True).channels
+    )
     x = encode_episodes(b, layout)
     norm = fit_normalizer(b, layout)
     decoded = decode(x, layout, norm, dataset.card.max_return)
@@ -64,7 +66,8 @@ def test_state_layout_refused_for_sc2():
 
     from rayeaq.core.errors import ConfigError
 
-    card = SimpleNamespace(backend="sc2", map="3m", n_agents=3, obs_shape=30, n_actions=9, state_shape=48,
-                           episode_limit=60, max_seq_len=61)
+    card = SimpleNamespace(
+        backend="sc2", map="3m", n_agents=3, obs_shape=30, n_actions=9, state_shape=48, episode_limit=60, max_seq_len=61
+    )
     with pytest.raises(ConfigError, match="diffusion.layout"):
         Layout.for_dataset(card, None, True, True, "state")

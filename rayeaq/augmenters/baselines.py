@@ -9,9 +9,18 @@ from rayeaq.core.errors import ConfigError
 from rayeaq.core.runinfo import derive_seed
 from rayeaq.data.batch import EpisodeBatch
 
-_NO_GENERATOR = ("diffusion.", "fit.", "augment.sampler", "augment.sampling_steps", "augment.timestep_spacing",
-                 "augment.use_ema", "augment.oversample", "augment.drop_illegal", "augment.done_threshold",
-                 "augment.return_tolerance")
+_NO_GENERATOR = (
+    "diffusion.",
+    "fit.",
+    "augment.sampler",
+    "augment.sampling_steps",
+    "augment.timestep_spacing",
+    "augment.use_ema",
+    "augment.oversample",
+    "augment.drop_illegal",
+    "augment.done_threshold",
+    "augment.return_tolerance",
+)
 
 
 def dom2_replicate(real: EpisodeBatch, thresholds: list[float], max_return: float) -> EpisodeBatch:
@@ -57,9 +66,11 @@ def produce_dom2_replicate(inputs: AugmentInputs) -> Produced:
     synthetic = dom2_replicate(real, inputs.cfg.dom2_thresholds, max_return)
     if len(synthetic) == 0:
         best = float(real.episode_return.max()) if len(real) else float("nan")
-        raise ConfigError(f"augment.dom2_thresholds: no real episode's return reaches any of {inputs.cfg.dom2_thresholds} "
-                          f"× max_return {max_return:g} (the dataset's maximum episode return is {best:.3g}, "
-                          f"{best / max_return:.3g} of it); lower the thresholds")
+        raise ConfigError(
+            f"augment.dom2_thresholds: no real episode's return reaches any of {inputs.cfg.dom2_thresholds} "
+            f"× max_return {max_return:g} (the dataset's maximum episode return is {best:.3g}, "
+            f"{best / max_return:.3g} of it); lower the thresholds"
+        )
     return Produced(relabel(synthetic, "dom2_replicate", synthetic.seed), len(synthetic))
 
 
@@ -69,5 +80,8 @@ def produce_gaussian_noise(inputs: AugmentInputs) -> Produced:
     sigma = inputs.cfg.noise_sigma
     rng = np.random.default_rng(derive_seed(inputs.seed, "augment", "gaussian_noise"))
     synthetic = gaussian_noise(inputs.real.episodes, inputs.requested, sigma, rng)
-    return Produced(relabel(synthetic, f"gaussian_noise(sigma={sigma})", synthetic.seed), inputs.requested,
-                    requested=inputs.requested)
+    return Produced(
+        relabel(synthetic, f"gaussian_noise(sigma={sigma})", synthetic.seed),
+        inputs.requested,
+        requested=inputs.requested,
+    )

@@ -27,14 +27,22 @@ def check_generator(payload: dict[str, Any], card: DatasetCard, name: str, path:
     q_weight = float(payload["diffusion"]["q_weight"])
     kind = AUGMENTERS.get(name).generator
     if kind == "q" and q_weight <= 0:
-        raise ConfigError(f"augment.augmenter: {name} needs a generator fitted with diffusion.q_weight > 0; "
-                          f"{path} has 0 (use eaq_noq)")
+        raise ConfigError(
+            f"augment.augmenter: {name} needs a generator fitted with diffusion.q_weight > 0; "
+            f"{path} has 0 (use eaq_noq)"
+        )
     if kind == "noq" and q_weight != 0:
-        raise ConfigError(f"augment.augmenter: {name} needs a generator fitted with diffusion.q_weight = 0; "
-                          f"{path} has {q_weight}")
+        raise ConfigError(
+            f"augment.augmenter: {name} needs a generator fitted with diffusion.q_weight = 0; {path} has {q_weight}"
+        )
     lay = payload["layout"]
     if (lay["n_agents"], lay["obs_dim"], lay["n_actions"], lay["state_dim"], lay["episode_limit"]) != (
-            card.n_agents, card.obs_shape, card.n_actions, card.state_shape, card.episode_limit):
+        card.n_agents,
+        card.obs_shape,
+        card.n_actions,
+        card.state_shape,
+        card.episode_limit,
+    ):
         raise DatasetError(f"{path}: generator was fitted on other sizes than the dataset {card.map} ({card.sizes()})")
 
 
@@ -52,23 +60,43 @@ def sample_generator(inputs: AugmentInputs, name: str) -> Produced:
     sampled = math.ceil(inputs.requested * acfg.oversample)
     result = sample_with_ray(path, sampled, inputs.seed, acfg)
     legal_share = float(result["legal"].sum() / max(int(result["agent_steps"].sum()), 1))
-    keep, filtered = filter_samples(result["episodes"], no_action=result["no_action"], legal=result["legal"],
-                                    agent_steps=result["agent_steps"], max_return=card.max_return,
-                                    drop_illegal=acfg.drop_illegal, tolerance=acfg.return_tolerance)
+    keep, filtered = filter_samples(
+        result["episodes"],
+        no_action=result["no_action"],
+        legal=result["legal"],
+        agent_steps=result["agent_steps"],
+        max_return=card.max_return,
+        drop_illegal=acfg.drop_illegal,
+        tolerance=acfg.return_tolerance,
+    )
     index = np.flatnonzero(keep)[: inputs.requested]
     episodes = relabel(result["episodes"].select(index), name, result["seed"][index])
     if len(episodes) == 0:
         reasons = ", ".join(f"{n} {k}" for k, n in filtered["dropped"].items() if n)
-        raise UserError(f"augment: all {sampled} sampled episodes were invalid ({reasons}); fit longer, or set "
-                        "augment.drop_illegal=false")
+        raise UserError(
+            f"augment: all {sampled} sampled episodes were invalid ({reasons}); fit longer, or set "
+            "augment.drop_illegal=false"
+        )
     qtot = result["qtot"][index]
     return Produced(
-        episodes, sampled, inputs.requested, legal_share,
-        report={**filtered, "share_valid": float(keep.mean()), "predicted_qtot0_mean": float(qtot[:, 0].mean()),
-                "q_consistency": q_consistency(qtot, episodes.reward, episodes.length)},
-        generation={"checkpoint": str(path), "generator_fingerprint": payload["fingerprint"],
-                    "generator_step": int(payload["step"]), "q_weight": float(payload["diffusion"]["q_weight"]),
-                    "objective": payload["diffusion"]["objective"], "generator_dataset": payload["dataset"]["fingerprint"]},
+        episodes,
+        sampled,
+        inputs.requested,
+        legal_share,
+        report={
+            **filtered,
+            "share_valid": float(keep.mean()),
+            "predicted_qtot0_mean": float(qtot[:, 0].mean()),
+            "q_consistency": q_consistency(qtot, episodes.reward, episodes.length),
+        },
+        generation={
+            "checkpoint": str(path),
+            "generator_fingerprint": payload["fingerprint"],
+            "generator_step": int(payload["step"]),
+            "q_weight": float(payload["diffusion"]["q_weight"]),
+            "objective": payload["diffusion"]["objective"],
+            "generator_dataset": payload["dataset"]["fingerprint"],
+        },
     )
 
 

@@ -47,8 +47,9 @@ def budget_weight(budget: str, ratio: float, real_card, syn_card) -> tuple[float
     }
 
 
-def load_augmented(real_dir: str | Path, synthetic_dir: str | Path | None, ratio: float,
-                   seed: int, budget: str = "episodes") -> tuple[EpisodeBatch, list[Dataset]]:
+def load_augmented(
+    real_dir: str | Path, synthetic_dir: str | Path | None, ratio: float, seed: int, budget: str = "episodes"
+) -> tuple[EpisodeBatch, list[Dataset]]:
     """All real episodes plus up to ``ratio × len(real)`` synthetic ones (drawn by the reader's weighting,
     each at most once: see :func:`synthetic_weight`).
 

@@ -39,9 +39,13 @@ def episode_rows(batch: EpisodeBatch) -> RowInputs:
     e = batch.avail_actions.shape[-1] - 5
     move, attack = sc.enemy_prev_from_obs(batch.obs, n, e)
     prev = sc.ally_prev_actions(batch.actions)
-    return RowInputs(batch.state.reshape(b * t, -1).astype(np.float32), prev.reshape(b * t, n),
-                     move.reshape(b * t, e, 2), attack.reshape(b * t, e),
-                     np.broadcast_to(np.arange(t), (b, t)).reshape(-1).copy())
+    return RowInputs(
+        batch.state.reshape(b * t, -1).astype(np.float32),
+        prev.reshape(b * t, n),
+        move.reshape(b * t, e, 2),
+        attack.reshape(b * t, e),
+        np.broadcast_to(np.arange(t), (b, t)).reshape(-1).copy(),
+    )
 
 
 def _chunks(total: int, size: int):
@@ -130,8 +134,16 @@ class StateReplay:
         """``(obs [R, N, Do] f32, avail [R, N, A] bool)`` computed by SMAX from the rows."""
         obs, avail = [], []
         for s in _chunks(len(rows.state), self.chunk):
-            o, a = _padded(self._observe, s.stop - s.start, self.chunk, rows.state[s], rows.ally_prev[s],
-                           rows.enemy_move[s], rows.enemy_attack[s], rows.step[s])
+            o, a = _padded(
+                self._observe,
+                s.stop - s.start,
+                self.chunk,
+                rows.state[s],
+                rows.ally_prev[s],
+                rows.enemy_move[s],
+                rows.enemy_attack[s],
+                rows.step[s],
+            )
             obs.append(np.asarray(o))
             avail.append(np.asarray(a))
         return np.concatenate(obs), np.concatenate(avail)
@@ -140,9 +152,20 @@ class StateReplay:
         """``(reward [R] f32, won [R] bool, battle over [R] bool)`` of the transitions before -> after."""
         out: list[list[np.ndarray]] = [[], [], []]
         for s in _chunks(len(before.state), self.chunk):
-            res = _padded(self._transition, s.stop - s.start, self.chunk, before.state[s], before.ally_prev[s],
-                          before.enemy_move[s], before.enemy_attack[s], before.step[s], after.state[s],
-                          after.ally_prev[s], after.enemy_move[s], after.enemy_attack[s])
+            res = _padded(
+                self._transition,
+                s.stop - s.start,
+                self.chunk,
+                before.state[s],
+                before.ally_prev[s],
+                before.enemy_move[s],
+                before.enemy_attack[s],
+                before.step[s],
+                after.state[s],
+                after.ally_prev[s],
+                after.enemy_move[s],
+                after.enemy_attack[s],
+            )
             for acc, r in zip(out, res):
                 acc.append(np.asarray(r))
         return tuple(np.concatenate(acc) for acc in out)  # type: ignore[return-value]
@@ -157,12 +180,25 @@ class StateReplay:
         out = []
         cap = max(1, self.chunk // n_keys)
         for s in _chunks(len(rows.state), cap):
-            out.append(_padded(self._simulate, s.stop - s.start, cap, rows.state[s], rows.ally_prev[s],
-                               rows.enemy_move[s], rows.enemy_attack[s], rows.step[s], actions[s], keys[s]))
+            out.append(
+                _padded(
+                    self._simulate,
+                    s.stop - s.start,
+                    cap,
+                    rows.state[s],
+                    rows.ally_prev[s],
+                    rows.enemy_move[s],
+                    rows.enemy_attack[s],
+                    rows.step[s],
+                    actions[s],
+                    keys[s],
+                )
+            )
         return np.concatenate(out)
 
 
 def select_rows(rows: RowInputs, index: np.ndarray) -> RowInputs:
     """The rows at ``index``."""
-    return RowInputs(rows.state[index], rows.ally_prev[index], rows.enemy_move[index], rows.enemy_attack[index],
-                     rows.step[index])
+    return RowInputs(
+        rows.state[index], rows.ally_prev[index], rows.enemy_move[index], rows.enemy_attack[index], rows.step[index]
+    )

@@ -45,7 +45,7 @@ def world_fields(world: jax.Array, n_units: int) -> dict[str, jax.Array]:
     """Split a world state ``[..., Ds]`` into health fraction ``[..., U]``, position ``[..., U, 2]``,
     cooldown ``[..., U]``, alive ``[..., U]`` bool, teams ``[..., U]`` and types ``[..., U]`` int."""
     per = world[..., : n_units * SMAX_OWN_FEATURES].reshape(world.shape[:-1] + (n_units, SMAX_OWN_FEATURES))
-    tail = world[..., n_units * SMAX_OWN_FEATURES:]
+    tail = world[..., n_units * SMAX_OWN_FEATURES :]
     return {
         "health": per[..., 0],
         "pos": per[..., 1:3],
@@ -127,7 +127,7 @@ def enemy_prev_from_obs(obs: np.ndarray, n_agents: int, n_enemies: int) -> tuple
     """
     obs = np.asarray(obs, np.float32)
     first = (n_agents - 1) * SMAX_UNIT_FEATURES
-    slots = obs[..., first: first + n_enemies * SMAX_UNIT_FEATURES]
+    slots = obs[..., first : first + n_enemies * SMAX_UNIT_FEATURES]
     slots = slots.reshape(obs.shape[:-1] + (n_enemies, SMAX_UNIT_FEATURES))  # [..., N, E, 13]
     seen = slots[..., 0] > 0.0  # [..., N, E]
     who = np.argmax(seen, axis=-2)  # [..., E] first ally that sees e

@@ -29,13 +29,25 @@ def _stats(batch: EpisodeBatch, mask: np.ndarray) -> dict[str, float | int]:
     n = int(mask.sum())
     if n == 0:
         return {"episodes": 0}
-    return {"episodes": n, "return_mean": float(batch.episode_return[mask].mean()),
-            "length_mean": float(batch.length[mask].mean()), "win_rate": float(batch.battle_won[mask].mean())}
+    return {
+        "episodes": n,
+        "return_mean": float(batch.episode_return[mask].mean()),
+        "length_mean": float(batch.length[mask].mean()),
+        "win_rate": float(batch.battle_won[mask].mean()),
+    }
 
 
-def filter_samples(episodes: EpisodeBatch, *, no_action: np.ndarray, legal: np.ndarray, agent_steps: np.ndarray,
-                   max_return: float, drop_illegal: bool, tolerance: float,
-                   inconsistent: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+def filter_samples(
+    episodes: EpisodeBatch,
+    *,
+    no_action: np.ndarray,
+    legal: np.ndarray,
+    agent_steps: np.ndarray,
+    max_return: float,
+    drop_illegal: bool,
+    tolerance: float,
+    inconsistent: np.ndarray | None = None,
+) -> tuple[np.ndarray, dict[str, Any]]:
     """``(keep [B] bool, report)``; rewards of kept episodes just above ``max_return`` are scaled in place."""
     b = len(episodes)
     ret = episodes.episode_return

@@ -52,8 +52,9 @@ class Layout:
     """state kind: the SMAX map whose functions compute the derived channels."""
 
     @classmethod
-    def for_dataset(cls, card, horizon: int | None, include_state: bool, include_avail: bool,
-                    kind: str = "paper") -> "Layout":
+    def for_dataset(
+        cls, card, horizon: int | None, include_state: bool, include_avail: bool, kind: str = "paper"
+    ) -> Layout:
         """The layout of a dataset card (``card.max_seq_len`` rows when ``horizon`` is None)."""
         rows = card.max_seq_len if horizon is None else horizon
         if rows > card.max_seq_len:
@@ -62,13 +63,34 @@ class Layout:
             )
         if kind == "state":
             if getattr(card, "backend", "smax") != "smax":
-                raise ConfigError(f"diffusion.layout: state needs the SMAX backend (SMAX computes the derived "
-                                  f"channels), got {card.backend}; use paper")
+                raise ConfigError(
+                    f"diffusion.layout: state needs the SMAX backend (SMAX computes the derived "
+                    f"channels), got {card.backend}; use paper"
+                )
             enemies = card.n_actions - 5
-            return cls(card.n_agents, card.obs_shape, card.n_actions, card.state_shape, card.episode_limit,
-                       rows, True, False, "state", 3 * enemies, card.map)
-        return cls(card.n_agents, card.obs_shape, card.n_actions, card.state_shape, card.episode_limit,
-                   rows, include_state, include_avail)
+            return cls(
+                card.n_agents,
+                card.obs_shape,
+                card.n_actions,
+                card.state_shape,
+                card.episode_limit,
+                rows,
+                True,
+                False,
+                "state",
+                3 * enemies,
+                card.map,
+            )
+        return cls(
+            card.n_agents,
+            card.obs_shape,
+            card.n_actions,
+            card.state_shape,
+            card.episode_limit,
+            rows,
+            include_state,
+            include_avail,
+        )
 
     # ---- channel bookkeeping ----------------------------------------------------------------
     @property
@@ -145,7 +167,7 @@ class Layout:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Layout":
+    def from_dict(cls, data: dict) -> Layout:
         return cls(**data)
 
 
@@ -216,7 +238,7 @@ class Normalizer:
     high: np.ndarray  # [F]
 
     @classmethod
-    def fit(cls, x: np.ndarray, binary: np.ndarray, rows: np.ndarray | None = None) -> "Normalizer":
+    def fit(cls, x: np.ndarray, binary: np.ndarray, rows: np.ndarray | None = None) -> Normalizer:
         """``x [W,F,H]`` raw windows of *real* data; ``rows [W,H]`` the rows that belong to an episode
         (steps and the terminal row): padding rows are ignored, so their zeros never widen a range."""
         if rows is not None and rows.any():
@@ -254,7 +276,7 @@ class Normalizer:
         return {"low": self.low.tolist(), "high": self.high.tolist()}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Normalizer":
+    def from_dict(cls, data: dict) -> Normalizer:
         return cls(np.asarray(data["low"], np.float32), np.asarray(data["high"], np.float32))
 
 
@@ -295,8 +317,9 @@ def done_change_point(done: np.ndarray, threshold: float = 0.5) -> tuple[np.ndar
     return np.where(has_done, change, h - 1), has_done
 
 
-def decode(x_raw: np.ndarray, layout: Layout, norm: Normalizer, max_return: float,
-           done_threshold: float = 0.5) -> Decoded:
+def decode(
+    x_raw: np.ndarray, layout: Layout, norm: Normalizer, max_return: float, done_threshold: float = 0.5
+) -> Decoded:
     """Raw-scale tensors ``[B, F, H]`` -> episodes padded to ``episode_limit + 1`` rows."""
     if layout.kind == "state":
         from rayeaq.generators.eaq.state_layout import decode_state_layout
@@ -328,7 +351,11 @@ def decode(x_raw: np.ndarray, layout: Layout, norm: Normalizer, max_return: floa
         avail = (take(idx["avail"]) > 0.5) & keep[:, :, None, None]
     else:
         avail = np.broadcast_to(keep[:, :, None, None], logits.shape).copy()
-    state = take(idx["state"]) * keep[:, :, None] if layout.include_state else np.zeros((b, t, layout.state_dim), np.float32)
+    state = (
+        take(idx["state"]) * keep[:, :, None]
+        if layout.include_state
+        else np.zeros((b, t, layout.state_dim), np.float32)
+    )
     masked = np.where(avail, logits, -np.inf)
     actions = np.where(steps[:, :, None], masked.argmax(axis=-1), 0).astype(np.int64)
     free = logits.argmax(axis=-1)
@@ -342,10 +369,19 @@ def decode(x_raw: np.ndarray, layout: Layout, norm: Normalizer, max_return: floa
     # the win bonus (half the maximum return: SMAX +1 of 2) arrives on the last step only
     last_reward = reward[np.arange(b), np.maximum(length - 1, 0)]
     episodes = EpisodeBatch(
-        obs=obs.astype(np.float32), state=state.astype(np.float32), avail_actions=avail, actions=actions,
-        reward=reward, terminated=terminated, filled=steps.copy(),
-        episode_id=np.arange(b, dtype=np.int64), length=length, episode_return=ret,
-        battle_won=ended & (last_reward >= 0.5 * max_return - 1e-3), seed=np.zeros(b, np.int64),
-        source=np.array(["synthetic"] * b, dtype=object), behaviour_policy=np.array(["synthetic"] * b, dtype=object),
+        obs=obs.astype(np.float32),
+        state=state.astype(np.float32),
+        avail_actions=avail,
+        actions=actions,
+        reward=reward,
+        terminated=terminated,
+        filled=steps.copy(),
+        episode_id=np.arange(b, dtype=np.int64),
+        length=length,
+        episode_return=ret,
+        battle_won=ended & (last_reward >= 0.5 * max_return - 1e-3),
+        seed=np.zeros(b, np.int64),
+        source=np.array(["synthetic"] * b, dtype=object),
+        behaviour_policy=np.array(["synthetic"] * b, dtype=object),
     )
     return Decoded(episodes, legal.sum(axis=(1, 2)), (steps.sum(axis=1) * layout.n_agents), no_action)

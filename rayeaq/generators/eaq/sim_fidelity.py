@@ -54,8 +54,16 @@ def transitions(batch: EpisodeBatch, limit: int, seed: int) -> tuple[np.ndarray,
     return ep, row
 
 
-def dynamics_distances(replay, batch: EpisodeBatch, ep: np.ndarray, row: np.ndarray, next_state: np.ndarray,
-                       scale: np.ndarray, n_keys: int, seed: int) -> np.ndarray:
+def dynamics_distances(
+    replay,
+    batch: EpisodeBatch,
+    ep: np.ndarray,
+    row: np.ndarray,
+    next_state: np.ndarray,
+    scale: np.ndarray,
+    n_keys: int,
+    seed: int,
+) -> np.ndarray:
     """``[S]`` mean over ``K`` keys of the distance between SMAX's next state from (state, action) at
     ``(ep, row)`` and ``next_state [S, Ds]`` (the episode's own next row, or anything to compare)."""
     from rayeaq.envs.smax.replay import episode_rows, select_rows
@@ -90,11 +98,13 @@ def consistency(replay, batch: EpisodeBatch) -> dict[str, float]:
     last = np.zeros_like(steps)
     has = batch.length > 0
     last[np.flatnonzero(has), batch.length[has] - 1] = True
-    health = batch.state[..., : _n_units(batch) * FEATURES_PER_UNIT: FEATURES_PER_UNIT]  # [B, T, U]
+    health = batch.state[..., : _n_units(batch) * FEATURES_PER_UNIT : FEATURES_PER_UNIT]  # [B, T, U]
     h0, h1 = health[:, :-1][steps[:, :-1]], health[:, 1:][steps[:, :-1]]
     return {
         "obs_abs_error": float(obs_err.mean()) if obs_err.size else 0.0,
-        "obs_rows_inconsistent": float((obs_err.reshape(len(obs_err), -1).max(axis=1) > 1e-4).mean()) if len(obs_err) else 0.0,
+        "obs_rows_inconsistent": float((obs_err.reshape(len(obs_err), -1).max(axis=1) > 1e-4).mean())
+        if len(obs_err)
+        else 0.0,
         "avail_mismatch": float((avail != batch.avail_actions[real_rows]).mean()) if avail.size else 0.0,
         "reward_abs_error": float(r_err.mean()) if r_err.size else 0.0,
         "reward_steps_inconsistent": float((r_err > 0.01).mean()) if r_err.size else 0.0,
@@ -120,8 +130,14 @@ def _nearest(a: np.ndarray, b: np.ndarray, exclude_self: bool = False) -> np.nda
     return np.sqrt(sq.min(axis=1) / a.shape[1])
 
 
-def memorisation(train: EpisodeBatch, synthetic: EpisodeBatch, scale: np.ndarray,
-                 heldout: EpisodeBatch | None = None, limit: int = 1000, seed: int = 0) -> dict[str, Any]:
+def memorisation(
+    train: EpisodeBatch,
+    synthetic: EpisodeBatch,
+    scale: np.ndarray,
+    heldout: EpisodeBatch | None = None,
+    limit: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Nearest-training-episode distances of synthetic episodes against a real reference (held-out real
     episodes, or leave-one-out among the training episodes); ``near_copies``: synthetic share closer than
     the reference's 5th percentile."""
@@ -137,9 +153,14 @@ def memorisation(train: EpisodeBatch, synthetic: EpisodeBatch, scale: np.ndarray
     else:
         ref, kind = _nearest(tr, tr, exclude_self=True), "leave-one-out among training episodes"
     p5 = float(np.percentile(ref, 5))
-    return {"synthetic_median": float(np.median(syn)), "reference_median": float(np.median(ref)),
-            "ratio": float(np.median(syn) / max(np.median(ref), 1e-9)), "near_copies": float((syn < p5).mean()),
-            "reference": kind, "units": "RMS of per-unit state features in real std"}
+    return {
+        "synthetic_median": float(np.median(syn)),
+        "reference_median": float(np.median(ref)),
+        "ratio": float(np.median(syn) / max(np.median(ref), 1e-9)),
+        "near_copies": float((syn < p5).mean()),
+        "reference": kind,
+        "units": "RMS of per-unit state features in real std",
+    }
 
 
 def q_consistency(qtot: np.ndarray, reward: np.ndarray, length: np.ndarray) -> dict[str, float]:
@@ -152,13 +173,20 @@ def q_consistency(qtot: np.ndarray, reward: np.ndarray, length: np.ndarray) -> d
     q[np.arange(b), np.minimum(length, h)] = 0.0
     steps = rows < np.minimum(length, h)[:, None]
     residual = np.abs(q[:, :h] - q[:, 1:] - reward[:, :h])[steps]
-    return {"mean": float(residual.mean()) if residual.size else 0.0,
-            "q0_mean": float(qtot[:, 0].mean()) if b else 0.0}
+    return {"mean": float(residual.mean()) if residual.size else 0.0, "q0_mean": float(qtot[:, 0].mean()) if b else 0.0}
 
 
-def sim_fidelity(real: EpisodeBatch, synthetic: EpisodeBatch, map_name: str, episode_limit: int, *,
-                 n_keys: int = 4, max_transitions: int = 2000, seed: int = 0,
-                 heldout: EpisodeBatch | None = None) -> dict[str, Any]:
+def sim_fidelity(
+    real: EpisodeBatch,
+    synthetic: EpisodeBatch,
+    map_name: str,
+    episode_limit: int,
+    *,
+    n_keys: int = 4,
+    max_transitions: int = 2000,
+    seed: int = 0,
+    heldout: EpisodeBatch | None = None,
+) -> dict[str, Any]:
     """All simulator-based figures for one synthetic batch, with the real data's next to them."""
     from rayeaq.envs.smax.replay import StateReplay
 
@@ -172,7 +200,7 @@ def sim_fidelity(real: EpisodeBatch, synthetic: EpisodeBatch, map_name: str, epi
             continue
         ep, row = transitions(batch, max_transitions, seed)
         d = dynamics_distances(replay, batch, ep, row, batch.state[ep, row + 1], scale, n_keys, seed)
-        dyn[name] = {"mean": float(d.mean()), "median": float(np.median(d)), "transitions": int(len(d))}
+        dyn[name] = {"mean": float(d.mean()), "median": float(np.median(d)), "transitions": len(d)}
     if "real" in dyn and "synthetic" in dyn:
         dyn["ratio"] = dyn["synthetic"]["mean"] / max(dyn["real"]["mean"], 1e-9)
     out["dynamics_residual"] = dyn

@@ -54,8 +54,8 @@ def project_states(state: np.ndarray, n_units: int) -> tuple[np.ndarray, np.ndar
     """``[B, H, Ds]`` generated states -> (states SMAX can hold, alive ``[B, H, U]``)."""
     s = state.copy()
     per = s[..., : n_units * FEATURES_PER_UNIT].reshape(s.shape[:2] + (n_units, FEATURES_PER_UNIT))
-    types = np.clip(np.rint(s[..., n_units * FEATURES_PER_UNIT + n_units:]), 0, FEATURES_PER_UNIT - 5).astype(int)
-    s[..., n_units * FEATURES_PER_UNIT:] = np.rint(s[..., n_units * FEATURES_PER_UNIT:])
+    types = np.clip(np.rint(s[..., n_units * FEATURES_PER_UNIT + n_units :]), 0, FEATURES_PER_UNIT - 5).astype(int)
+    s[..., n_units * FEATURES_PER_UNIT :] = np.rint(s[..., n_units * FEATURES_PER_UNIT :])
     health = np.minimum.accumulate(np.clip(per[..., 0], 0.0, 1.0), axis=1)  # no healing in SMAX: never rises
     alive = np.cumprod(health > ALIVE_HEALTH, axis=1).astype(bool)  # the dead stay dead
     per[..., 0] = health
@@ -101,9 +101,13 @@ def decode_state_layout(x_raw: np.ndarray, layout: Layout, norm: Normalizer) -> 
     steps_idx = np.broadcast_to(np.arange(h), (b, h))
 
     def rows(prev: np.ndarray) -> RowInputs:
-        return RowInputs(state.reshape(b * h, -1).astype(np.float32), prev.reshape(b * h, n).astype(np.int32),
-                         e_move.reshape(b * h, -1, 2), e_attack.reshape(b * h, -1),
-                         steps_idx.reshape(-1).astype(np.int32))
+        return RowInputs(
+            state.reshape(b * h, -1).astype(np.float32),
+            prev.reshape(b * h, n).astype(np.int32),
+            e_move.reshape(b * h, -1, 2),
+            e_attack.reshape(b * h, -1),
+            steps_idx.reshape(-1).astype(np.int32),
+        )
 
     stop = np.full((b, h, n), 4, np.int64)
     _, avail = replay.observe(rows(stop))  # availability reads no previous action
@@ -137,10 +141,16 @@ def decode_state_layout(x_raw: np.ndarray, layout: Layout, norm: Normalizer) -> 
         state=np.pad(state * keep[:, :, None], pad + ((0, 0),)).astype(np.float32),
         avail_actions=np.pad(avail & keep[:, :, None, None], pad + ((0, 0), (0, 0))),
         actions=np.pad(np.where(steps[:, :, None], actions, 0), pad + ((0, 0),)).astype(np.int64),
-        reward=rew, terminated=terminated, filled=out_steps,
-        episode_id=np.arange(b, dtype=np.int64), length=length, episode_return=rew.sum(1).astype(np.float32),
-        battle_won=ended_last & won[bi, last], seed=np.zeros(b, np.int64),
-        source=np.array(["synthetic"] * b, dtype=object), behaviour_policy=np.array(["synthetic"] * b, dtype=object),
+        reward=rew,
+        terminated=terminated,
+        filled=out_steps,
+        episode_id=np.arange(b, dtype=np.int64),
+        length=length,
+        episode_return=rew.sum(1).astype(np.float32),
+        battle_won=ended_last & won[bi, last],
+        seed=np.zeros(b, np.int64),
+        source=np.array(["synthetic"] * b, dtype=object),
+        behaviour_policy=np.array(["synthetic"] * b, dtype=object),
     )
     no_action = (~avail.any(-1) & steps[:, :, None]).any(axis=(1, 2))
     return Decoded(episodes, legal.sum(axis=(1, 2)), steps.sum(1) * n, no_action)
