@@ -107,9 +107,7 @@ def fit_plain(cfg, dataset_dir: Path, ckpt_dir: Path) -> float:
     layout, norm = Layout.from_dict(inputs["layout"]), Normalizer.from_dict(inputs["normalizer"])
     trainer = Trainer(cfg.diffusion, cfg.fit, layout, norm)
     start = time.perf_counter()
-    last = trainer.run(
-        prepare_data(load_dataset(dataset_dir).episodes, layout, norm, cfg.diffusion.window_stride), seed=0
-    )
+    last = trainer.run(prepare_data(load_dataset(dataset_dir).episodes, layout, norm), seed=0)
     save_checkpoint(
         ckpt_dir,
         trainer.payload(
@@ -168,7 +166,7 @@ def bench_ray(dataset_dir: Path, work: Path, steps: int) -> dict:
     ]
     with ray_session(load_run_config(None, base).ray):
         for workers in (1, 2):
-            cfg = load_run_config(None, [*base, f"fit.num_workers={workers}"])
+            cfg = load_run_config(None, base + [f"fit.num_workers={workers}"])
             start = time.perf_counter()
             run_fit(cfg, dataset_dir, work / f"ray{workers}")
             wall = time.perf_counter() - start

@@ -19,12 +19,15 @@ _NO_GENERATOR = (
     "augment.oversample",
     "augment.drop_illegal",
     "augment.done_threshold",
+    "augment.return_tolerance",
 )
 
 
-def dom2_replicate(real: EpisodeBatch, thresholds: list[float]) -> EpisodeBatch:
-    """DOM2 Algorithm 1: each trajectory copied once per threshold its return exceeds (copies only)."""
-    copies = (real.episode_return[:, None] > np.asarray(thresholds, np.float32)[None, :]).sum(axis=1)
+def dom2_replicate(real: EpisodeBatch, thresholds: list[float], max_return: float) -> EpisodeBatch:
+    """DOM2 Algorithm 1: each trajectory copied once per threshold its return reaches (``≥``, as the
+    paper's Algorithm 1); ``thresholds`` are fractions of the map's maximum return."""
+    bounds = np.asarray(thresholds, np.float64)[None, :] * max_return
+    copies = (real.episode_return[:, None].astype(np.float64) >= bounds - 1e-6).sum(axis=1)
     return real.select(np.repeat(np.arange(len(real)), copies))
 
 
@@ -59,12 +62,14 @@ def produce_none(inputs: AugmentInputs) -> Produced:
 def produce_dom2_replicate(inputs: AugmentInputs) -> Produced:
     """DOM2's Algorithm 1 over the real episodes (``augment.dom2_thresholds``)."""
     real = inputs.real.episodes
-    synthetic = dom2_replicate(real, inputs.cfg.dom2_thresholds)
+    max_return = inputs.real.card.max_return
+    synthetic = dom2_replicate(real, inputs.cfg.dom2_thresholds, max_return)
     if len(synthetic) == 0:
         best = float(real.episode_return.max()) if len(real) else float("nan")
         raise ConfigError(
-            f"augment.dom2_thresholds: no real episode's return exceeds any of {inputs.cfg.dom2_thresholds} "
-            f"(the dataset's maximum episode return is {best:.3g}); lower the thresholds"
+            f"augment.dom2_thresholds: no real episode's return reaches any of {inputs.cfg.dom2_thresholds} "
+            f"× max_return {max_return:g} (the dataset's maximum episode return is {best:.3g}, "
+            f"{best / max_return:.3g} of it); lower the thresholds"
         )
     return Produced(relabel(synthetic, "dom2_replicate", synthetic.seed), len(synthetic))
 

@@ -18,7 +18,9 @@ class AugmentConfig(StrictModel):
     num_episodes: int | None = Field(default=None, ge=1)
     """Synthetic episodes to write; None = ratio × real episodes."""
     ratio: float = Field(default=1.0, ge=0.0)
-    """Synthetic episodes per real episode, when sizing the output and when mixing."""
+    """Synthetic data per real data (per transition or per episode, see budget), when sizing and mixing."""
+    budget: Literal["transitions", "episodes"] = "transitions"
+    """What ratio counts: transitions (every arm adds the same synthetic transitions) or episodes."""
     sampler: Literal["ddim", "ddpm"] = "ddim"
     """ddim (fast, deterministic) or ddpm (all K steps)."""
     sampling_steps: int = Field(default=20, ge=1)
@@ -37,14 +39,23 @@ class AugmentConfig(StrictModel):
     """Sample this many times the requested episodes so that enough survive filtering."""
     drop_illegal: bool = True
     """Drop episodes in which an agent's unrestricted argmax action is unavailable."""
+    return_tolerance: float = Field(default=0.05, ge=0.0, le=1.0)
+    """Returns up to max_return·(1 + this) are reward noise at the bound (a win): kept, scaled to max_return."""
     done_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
     """Done flag threshold (on the [0, 1] scale)."""
-    dom2_thresholds: list[float] = [0.5, 1.0, 1.5]
-    """DOM2 Algorithm 1: an episode is copied once per threshold its return exceeds."""
+    dom2_thresholds: list[float] = [0.25, 0.5, 0.75]
+    """DOM2 Algorithm 1: an episode is copied once per threshold its return reaches (≥), as fractions of the
+    map's maximum return (SMAX: 2.0)."""
     noise_sigma: float = Field(default=0.05, gt=0.0)
     """gaussian_noise: σ of the noise, in units of each observation feature's real std."""
     fidelity_samples: int = Field(default=1000, ge=10)
     """Observation rows per side used for MMD and coverage."""
+    sim_fidelity: bool = True
+    """Measure fidelity against the simulator (SMAX maps only): dynamics residual, consistency, memorisation."""
+    sim_keys: int = Field(default=4, ge=1, le=64)
+    """Random keys each transition is re-simulated under (dynamics residual)."""
+    sim_transitions: int = Field(default=1000, ge=10)
+    """Transitions per side re-simulated for the dynamics residual (a random subset)."""
 
     @field_validator("augmenter")
     @classmethod

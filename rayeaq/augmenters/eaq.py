@@ -1,8 +1,7 @@
 """The EAQ generator as augmenters: ``eaq`` samples a λ > 0 checkpoint, ``eaq_noq`` a λ = 0 one (EAQ⁻Q).
 
-Sampling runs in Ray tasks (:mod:`rayeaq.generators.eaq.ray_sample`); sampled episodes are kept only
-when valid: at least one step, an available action for every agent on every step, a return within the
-dataset's ``max_return`` and (``augment.drop_illegal``) no unavailable argmax action.
+Sampling runs in Ray tasks (:mod:`rayeaq.generators.eaq.ray_sample`); which sampled episodes are kept
+and why the others are dropped is :mod:`rayeaq.generators.eaq.filtering`'s (drops reported by reason).
 """
 
 from __future__ import annotations
@@ -17,8 +16,9 @@ from rayeaq.augmenters.baselines import relabel
 from rayeaq.augmenters.registry import AUGMENTERS, AugmentInputs, Produced, augmenter
 from rayeaq.core.errors import ConfigError, DatasetError, UserError
 from rayeaq.data.card import DatasetCard
+from rayeaq.generators.eaq.filtering import filter_samples
+from rayeaq.generators.eaq.sim_fidelity import q_consistency
 
-RETURN_TOLERANCE = 1e-3  # float32 sums of per-step rewards may pass max_return by rounding
 _NOT_READ = ("augment.noise_sigma", "augment.dom2_thresholds")
 
 
@@ -66,22 +66,35 @@ def sample_generator(inputs: AugmentInputs, name: str) -> Produced:
     sampled = math.ceil(inputs.requested * acfg.oversample)
     result = sample_with_ray(path, sampled, inputs.seed, acfg)
     legal_share = float(result["legal"].sum() / max(int(result["agent_steps"].sum()), 1))
-    # a return above the dataset's maximum is impossible in the game (SMAX: <= 2): invalid, like no action
-    over = result["episodes"].episode_return > card.max_return + RETURN_TOLERANCE
-    keep = result["valid"] & ~over & ((result["legal"] == result["agent_steps"]) if acfg.drop_illegal else True)
+    keep, filtered = filter_samples(
+        result["episodes"],
+        no_action=result["no_action"],
+        legal=result["legal"],
+        agent_steps=result["agent_steps"],
+        max_return=card.max_return,
+        drop_illegal=acfg.drop_illegal,
+        tolerance=acfg.return_tolerance,
+    )
     index = np.flatnonzero(keep)[: inputs.requested]
     episodes = relabel(result["episodes"].select(index), name, result["seed"][index])
     if len(episodes) == 0:
+        reasons = ", ".join(f"{n} {k}" for k, n in filtered["dropped"].items() if n)
         raise UserError(
-            f"augment: all {sampled} sampled episodes were invalid ({int(over.sum())} with a return above "
-            f"max_return {card.max_return:g}; fit longer, or set augment.drop_illegal=false)"
+            f"augment: all {sampled} sampled episodes were invalid ({reasons}); fit longer, or set "
+            "augment.drop_illegal=false"
         )
+    qtot = result["qtot"][index]
     return Produced(
         episodes,
         sampled,
         inputs.requested,
         legal_share,
-        report={"dropped_over_max_return": int(over.sum()), "predicted_qtot0_mean": float(result["qtot0"].mean())},
+        report={
+            **filtered,
+            "share_valid": float(keep.mean()),
+            "predicted_qtot0_mean": float(qtot[:, 0].mean()),
+            "q_consistency": q_consistency(qtot, episodes.reward, episodes.length),
+        },
         generation={
             "checkpoint": str(path),
             "generator_fingerprint": payload["fingerprint"],

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from rayeaq.augmenters import AUGMENTERS, AugmentInputs
 from rayeaq.augmenters.config import AugmentConfig
+from rayeaq.augmenters.mixing import budget_weight
 from rayeaq.core.errors import ConfigError, DatasetError
 from rayeaq.core.ray_config import RayConfig
 from rayeaq.core.resources import check_resources
@@ -71,6 +72,23 @@ def spec_from_card(card: DatasetCard) -> EnvSpec:
     )
 
 
+def simulator_available(card: DatasetCard) -> bool:
+    """Fidelity against the simulator needs SMAX and a dataset of the map's own sizes."""
+    if card.backend != "smax":
+        return False
+    from rayeaq.envs.smax.maps import SMAX_UNITS, smax_spec
+
+    if card.map not in SMAX_UNITS:
+        return False
+    spec = smax_spec(card.map, card.episode_limit)
+    return (spec.n_agents, spec.obs_shape, spec.state_shape, spec.n_actions) == (
+        card.n_agents,
+        card.obs_shape,
+        card.state_shape,
+        card.n_actions,
+    )
+
+
 def run_augment(
     cfg: AugmentRun, dataset_dir: str | Path, checkpoint: str | Path | None, out: str | Path
 ) -> dict[str, Any]:
@@ -109,6 +127,18 @@ def run_augment(
     )
     requested = produced.sampled if produced.requested is None else produced.requested
     report.update(augmenter=acfg.augmenter, requested=requested, **produced.report)
+    if synthetic is not None and len(synthetic) and acfg.sim_fidelity and simulator_available(real.card):
+        from rayeaq.generators.eaq.sim_fidelity import sim_fidelity
+
+        report["simulator"] = sim_fidelity(
+            real.episodes,
+            synthetic,
+            real.card.map,
+            real.card.episode_limit,
+            n_keys=acfg.sim_keys,
+            max_transitions=acfg.sim_transitions,
+            seed=derive_seed(cfg.seed, "augment", "sim_fidelity"),
+        )
     if synthetic is not None:
         card = write_dataset(
             out,
@@ -121,6 +151,15 @@ def run_augment(
             code_version=code_version(),
         )
         report["dataset_fingerprint"] = card.fingerprint
+        weight, achieved = budget_weight(acfg.budget, acfg.ratio, real.card, card)
+        report["budget"] = {
+            "kind": acfg.budget,
+            "ratio": acfg.ratio,
+            "mixing_weight": weight,
+            **achieved,
+            "real_transitions": real.card.stats.transitions,
+            "synthetic_transitions": card.stats.transitions,
+        }
     out.mkdir(parents=True, exist_ok=True)
     (out / FIDELITY_FILE).write_text(json.dumps(report, indent=2), encoding="utf-8")
     return report

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rayeaq.augmenters import AUGMENTERS
-from rayeaq.augmenters.mixing import synthetic_weight
+from rayeaq.augmenters.mixing import budget_weight
 from rayeaq.core.runinfo import write_run_info
 from rayeaq.data.card import CARD_NAME, read_card
 from rayeaq.learners.qmix.intervals import INTERVAL_KEYS
@@ -66,16 +66,19 @@ class Progress:
         }
 
 
-def mixture(real: Path, synthetic: Path | None, ratio: float) -> tuple[list[tuple[str, float]], float]:
-    """(sources, achieved ratio): real episodes once, plus synthetic ones weighted so that there are
-    ``ratio`` per real episode, each at most once (the rule of :func:`rayeaq.diffusion.mixing.synthetic_weight`)."""
+def mixture(
+    real: Path, synthetic: Path | None, ratio: float, budget: str = "episodes"
+) -> tuple[list[tuple[str, float]], float]:
+    """(sources, achieved ratio): real episodes once, plus synthetic ones weighted so that there are ``ratio``
+    synthetic episodes (``budget = episodes``) or transitions (``transitions``) per real one, each synthetic
+    episode at most once (:func:`rayeaq.augmenters.mixing.budget_weight`); the ratio is in the budget's unit."""
     sources = [(str(real), 1.0)]
     if synthetic is None or ratio <= 0 or not (synthetic / CARD_NAME).is_file():
         return sources, 0.0
-    weight, achieved = synthetic_weight(ratio, read_card(real).stats.episodes, read_card(synthetic).stats.episodes)
+    weight, achieved = budget_weight(budget, ratio, read_card(real), read_card(synthetic))
     if weight == 0:
         return sources, 0.0
-    return sources + [(str(synthetic), weight)], achieved
+    return sources + [(str(synthetic), weight)], achieved[f"achieved_{budget[:-1]}_ratio"]
 
 
 def _restore_state(restored: Path | None, work: Path) -> dict[str, Any]:
@@ -159,7 +162,7 @@ def run_stages(
         report(progress.row(**fidelity), None)
 
     progress.stage = "evaluate"
-    sources, ratio_effective = mixture(dataset, synthetic, cfg.augment.ratio)
+    sources, ratio_effective = mixture(dataset, synthetic, cfg.augment.ratio, cfg.augment.budget)
     start = time.perf_counter()
 
     def on_eval(row: dict) -> None:

@@ -125,8 +125,8 @@ def test_windows_decode_to_segments(real_episodes: EpisodeBatch):
     batch = real_episodes
     h = 8
     layout = Layout.for_dataset(card_of(batch, batch.max_seq_len - 1), h, True, True)
-    x, valid = encode_windows(batch, layout, stride=4)
-    ep, st = window_starts(batch.length, batch.max_seq_len, h, 4)
+    x, valid = encode_windows(batch, layout)
+    ep, st = window_starts(batch.length)
     assert x.shape == (len(ep), layout.channels, h) and valid.shape == (len(ep), h)
     norm = Normalizer.fit(x, layout.binary_mask())
     out = decode(x, layout, norm, max_return=2.0).episodes
@@ -142,13 +142,26 @@ def test_windows_decode_to_segments(real_episodes: EpisodeBatch):
         assert valid[w].sum() == min(max(remaining, 0), h)
 
 
-@pytest.mark.parametrize("h, stride", [(8, 4), (8, 8), (5, 3), (21, 8), (2, 1)])
-def test_every_window_starts_at_the_first_row(h, stride):
+def test_every_window_starts_at_the_first_row():
     """A generated window is written as an episode: training windows begin where episodes begin."""
-    t = 21
     length = np.array([0, 1, 2, 7, 8, 13, 16, 19, 20])
-    ep, st = window_starts(length, t, h, stride)
+    ep, st = window_starts(length)
     assert ep.tolist() == list(range(len(length))) and (st == 0).all()
+
+
+def test_removed_window_stride_is_a_one_line_error(tmp_path):
+    from rayeaq.core.errors import ConfigError
+    from rayeaq.run_config import load_run_config
+
+    with pytest.raises(ConfigError) as err:
+        load_run_config(None, ["diffusion.window_stride=8"])
+    message = str(err.value)
+    assert "diffusion.window_stride" in message and "removed" in message and "row 0" in message
+    assert "\n" not in message
+    path = tmp_path / "old.yaml"
+    path.write_text("diffusion:\n  window_stride: 8\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=f"{path}: diffusion.window_stride: was removed"):
+        load_run_config(path, [])
 
 
 def test_done_change_point_ignores_isolated_noise():
@@ -208,3 +221,17 @@ def test_decode_masks_after_first_done_and_clips():
     assert not e.filled[0, 5:].any() and (e.obs[0, 6:] == 0).all() and (e.actions[0, 5:] == 0).all()
     assert e.reward.max() <= 1.0 and e.reward.min() >= -1.0 and np.abs(e.obs).max() <= 1.0
     assert list(dec.valid) == [True, False]
+
+
+def test_normalizer_ignores_padding_rows():
+    """Padding zeros must not widen a channel's range: a feature living in [0.5, 1] maps 0.5 -> -1."""
+    h = 6
+    length = np.array([2, 4])
+    rows = np.arange(h)[None, :] <= length[:, None]
+    x = np.where(rows[:, None, :], 0.5 + 0.5 * np.linspace(0, 1, h)[None, None, :], 0.0).astype(np.float32)
+    binary = np.array([False])
+    with_pad = Normalizer.fit(x, binary)
+    without = Normalizer.fit(x, binary, rows)
+    assert with_pad.low[0] == 0.0
+    assert without.low[0] == pytest.approx(0.5) and without.high[0] == pytest.approx(0.5 + 0.5 * 4 / 5)
+    assert without.normalize(x)[0, 0, 0] == pytest.approx(-1.0)

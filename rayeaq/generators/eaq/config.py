@@ -14,8 +14,12 @@ class DiffusionConfig(StrictModel):
 
     horizon: int | None = Field(default=None, ge=2, le=10_000)
     """Rows per training window; None = whole padded episodes (episode_limit + 1 rows)."""
-    window_stride: int = Field(default=8, ge=1)
-    """Step between window starts inside an episode (only when horizon is set)."""
+    window_stride: int | None = Field(default=None, exclude=True)
+    """Removed: training and sampling windows always start at row 0 (setting it is a config error)."""
+    layout: Literal["paper", "state"] = "paper"
+    """paper: per-agent obs + action (+ avail), state, reward, Q-total, done (EAQ as published); state (SMAX
+    only): global state + joint action + enemies' previous actions, with obs, avail, reward, done and win
+    computed from the generated states by SMAX's own functions (consistent by construction)."""
     include_state: bool = True
     """Add the global state channels (needed by a QMIX learner)."""
     include_avail: bool = True
@@ -41,11 +45,16 @@ class DiffusionConfig(StrictModel):
     objective: Literal["qtot", "critic"] = "qtot"
     """qtot: L_Qtot maximises the model's own Q-total channel; critic: a QMIX-style critic scores predictions."""
     q_weight: float = Field(default=0.1, ge=0.0)
-    """λ in L = ||τ0 - fθ(τk,k)||² + λ·L_Qtot; 0 is the ablation EAQ⁻Q."""
+    """λ in L = ||τ0 - fθ(τk,k)||² + λ·L_Qtot; 0 is the ablation EAQ⁻Q (critic: L_Qtot = -Q / mean |Q|)."""
     critic_hidden: int = Field(default=64, ge=4)
     """Hidden width of the critic's agent network and mixer (objective = critic)."""
     action_weight: float = Field(default=1.0, gt=0.0)
     """Weight of the one-hot action channels in the reconstruction loss."""
+
+    @field_validator("window_stride")
+    @classmethod
+    def _removed_stride(cls, value: int | None) -> None:
+        raise ValueError("was removed: windows always start at row 0 (an episode's first step); delete the key")
 
     @field_validator("dim")
     @classmethod

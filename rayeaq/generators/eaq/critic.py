@@ -7,6 +7,7 @@ the normalised ``[B, F, H]`` layout, so its gradient reaches predicted observati
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -17,19 +18,17 @@ from rayeaq.generators.eaq.layout import Layout
 class QMixCritic(nn.Module):
     """``forward(x [B, F, H]) -> Q_tot [B, H]`` (one value per row)."""
 
-    obs_idx: torch.Tensor  # buffers (registered in __init__)
-    act_idx: torch.Tensor
-    state_idx: torch.Tensor
-
     def __init__(self, layout: Layout, hidden: int = 64):
         super().__init__()
         idx = layout.index_arrays()
         self.n_agents = layout.n_agents
-        self.register_buffer("obs_idx", torch.as_tensor(idx["obs"]), persistent=False)  # [N, Do]
+        # the state layout has no observation channels: each agent reads the global state instead
+        obs_idx = idx["obs"] if "obs" in idx else np.tile(idx["state"], (layout.n_agents, 1))
+        self.register_buffer("obs_idx", torch.as_tensor(obs_idx), persistent=False)  # [N, Do]
         self.register_buffer("act_idx", torch.as_tensor(idx["act"]), persistent=False)  # [N, A]
-        state_idx = idx["state"] if layout.include_state else idx["obs"].reshape(-1)
+        state_idx = idx["state"] if "state" in idx else idx["obs"].reshape(-1)
         self.register_buffer("state_idx", torch.as_tensor(state_idx), persistent=False)  # [Ds]
-        d_in = layout.obs_dim + layout.n_actions + layout.n_agents
+        d_in = obs_idx.shape[1] + layout.n_actions + layout.n_agents
         self.agent = nn.Sequential(
             nn.Linear(d_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1)
         )

@@ -28,8 +28,8 @@ def load_real_dataset(path: str | Path) -> Dataset:
 def fit_inputs(cfg, dataset: Dataset) -> dict[str, Any]:
     """Layout, normaliser (fitted on the real episodes) and provenance shipped to every Train worker."""
     d = cfg.diffusion
-    layout = Layout.for_dataset(dataset.card, d.horizon, d.include_state, d.include_avail)
-    norm: Normalizer = fit_normalizer(dataset.episodes, layout, d.window_stride)
+    layout = Layout.for_dataset(dataset.card, d.horizon, d.include_state, d.include_avail, d.layout)
+    norm: Normalizer = fit_normalizer(dataset.episodes, layout)
     card = dataset.card
     return {
         "layout": layout.to_dict(),

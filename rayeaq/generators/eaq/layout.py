@@ -8,7 +8,14 @@ Channels, in order (``F`` of them), for a window of ``H`` rows of the padded epi
 * the global reward, the Q-total channel (return from row t to the end of the *episode*) and the
   done flag (1 from the last step of a battle-ended episode on, and on every padding row).
 
-Decoding inverts this: length = first done row + 1 (a battle end) or ``H - 1`` steps when no done is
+With ``kind = "state"`` (SMAX; :mod:`rayeaq.generators.eaq.state_layout`) the channels are the global
+state (``Ds``), per agent its one-hot action (``A``), the enemies' previous actions (``n_extra`` = 3 per
+enemy: movement x, y and attack target, which SMAX shows in observations but not in the state), then
+the same reward, Q-total and done channels; observations, available actions, reward, battle end and win
+are computed from the decoded states by SMAX's own functions, and the reward and done channels are only
+auxiliary (the Q-total's consistency is measured against the computed rewards).
+
+Decoding (paper kind) inverts this: length = first done row + 1 (a battle end) or ``H - 1`` steps when no done is
 seen (a truncated segment, terminal observation = last row); actions are the argmax over the
 available actions; every row after the episode is zeroed; continuous channels are clipped to the
 range seen in real data. Rows follow the dataset's row convention (CONTRACTS.md): the row after the
@@ -18,18 +25,11 @@ last step holds the terminal observation.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
 from rayeaq.core.errors import ConfigError
 from rayeaq.data.batch import EpisodeBatch
-from rayeaq.data.card import DatasetCard
-
-if TYPE_CHECKING:
-    import torch
-
-ArrayT = TypeVar("ArrayT", np.ndarray, "torch.Tensor")
 
 
 @dataclass(frozen=True)
@@ -44,14 +44,42 @@ class Layout:
     rows: int
     include_state: bool
     include_avail: bool
+    kind: str = "paper"
+    """paper (per-agent obs + action [+ avail], [state], reward, Q-total, done) or state (see module doc)."""
+    n_extra: int = 0
+    """state kind: enemies' previous-action channels (3 per enemy)."""
+    map_name: str = ""
+    """state kind: the SMAX map whose functions compute the derived channels."""
 
     @classmethod
-    def for_dataset(cls, card: DatasetCard, horizon: int | None, include_state: bool, include_avail: bool) -> Layout:
+    def for_dataset(
+        cls, card, horizon: int | None, include_state: bool, include_avail: bool, kind: str = "paper"
+    ) -> Layout:
         """The layout of a dataset card (``card.max_seq_len`` rows when ``horizon`` is None)."""
         rows = card.max_seq_len if horizon is None else horizon
         if rows > card.max_seq_len:
             raise ConfigError(
                 f"diffusion.horizon: expected at most {card.max_seq_len} (episode_limit + 1 rows), got {rows}"
+            )
+        if kind == "state":
+            if getattr(card, "backend", "smax") != "smax":
+                raise ConfigError(
+                    f"diffusion.layout: state needs the SMAX backend (SMAX computes the derived "
+                    f"channels), got {card.backend}; use paper"
+                )
+            enemies = card.n_actions - 5
+            return cls(
+                card.n_agents,
+                card.obs_shape,
+                card.n_actions,
+                card.state_shape,
+                card.episode_limit,
+                rows,
+                True,
+                False,
+                "state",
+                3 * enemies,
+                card.map,
             )
         return cls(
             card.n_agents,
@@ -67,14 +95,26 @@ class Layout:
     # ---- channel bookkeeping ----------------------------------------------------------------
     @property
     def per_agent(self) -> int:
+        if self.kind == "state":
+            return self.n_actions
         return self.obs_dim + self.n_actions * (2 if self.include_avail else 1)
 
     @property
+    def agent_offset(self) -> int:
+        return self.state_dim if self.kind == "state" else 0
+
+    @property
     def state_offset(self) -> int:
-        return self.n_agents * self.per_agent
+        return 0 if self.kind == "state" else self.n_agents * self.per_agent
+
+    @property
+    def extra_offset(self) -> int:
+        return self.agent_offset + self.n_agents * self.per_agent if self.kind == "state" else self.reward_channel
 
     @property
     def reward_channel(self) -> int:
+        if self.kind == "state":
+            return self.state_dim + self.n_agents * self.per_agent + self.n_extra
         return self.state_offset + (self.state_dim if self.include_state else 0)
 
     @property
@@ -90,18 +130,23 @@ class Layout:
         return self.reward_channel + 3
 
     def agent_slices(self, i: int) -> tuple[slice, slice, slice | None]:
-        """(obs, action, avail) channel slices of agent ``i``."""
-        base = i * self.per_agent
-        obs = slice(base, base + self.obs_dim)
+        """(obs, action, avail) channel slices of agent ``i`` (obs is empty in the state kind)."""
+        base = self.agent_offset + i * self.per_agent
+        obs = slice(base, base + (0 if self.kind == "state" else self.obs_dim))
         act = slice(obs.stop, obs.stop + self.n_actions)
         avail = slice(act.stop, act.stop + self.n_actions) if self.include_avail else None
         return obs, act, avail
 
     def index_arrays(self) -> dict[str, np.ndarray]:
-        """Channel indices gathered per field: obs ``[N,Do]``, act/avail ``[N,A]``, state ``[Ds]``."""
-        obs = np.stack([np.arange(s.start, s.stop) for s, _, _ in map(self.agent_slices, range(self.n_agents))])
+        """Channel indices gathered per field: obs ``[N,Do]``, act/avail ``[N,A]``, state ``[Ds]``,
+        extra ``[n_extra]`` (state kind: no obs, no avail)."""
         act = np.stack([np.arange(a.start, a.stop) for _, a, _ in map(self.agent_slices, range(self.n_agents))])
-        out = {"obs": obs, "act": act}
+        out = {"act": act}
+        if self.kind == "state":
+            out["state"] = np.arange(0, self.state_dim)
+            out["extra"] = np.arange(self.extra_offset, self.extra_offset + self.n_extra)
+            return out
+        out["obs"] = np.stack([np.arange(s.start, s.stop) for s, _, _ in map(self.agent_slices, range(self.n_agents))])
         if self.include_avail:
             out["avail"] = act + self.n_actions
         if self.include_state:
@@ -140,7 +185,12 @@ def encode_episodes(batch: EpisodeBatch, layout: Layout) -> np.ndarray:
     steps = np.arange(t)[None, :]
     filled = batch.filled.astype(np.float32)
     onehot = np.eye(layout.n_actions, dtype=np.float32)[batch.actions] * filled[:, :, None, None]
-    out[:, idx["obs"]] = batch.obs.transpose(0, 2, 3, 1)
+    if layout.kind == "state":
+        from rayeaq.generators.eaq.state_layout import enemy_channels
+
+        out[:, idx["extra"]] = enemy_channels(batch, layout).transpose(0, 2, 1)
+    else:
+        out[:, idx["obs"]] = batch.obs.transpose(0, 2, 3, 1)
     out[:, idx["act"]] = onehot.transpose(0, 2, 3, 1)
     if layout.include_avail:
         out[:, idx["avail"]] = batch.avail_actions.astype(np.float32).transpose(0, 2, 3, 1)
@@ -155,18 +205,17 @@ def encode_episodes(batch: EpisodeBatch, layout: Layout) -> np.ndarray:
     return out
 
 
-def window_starts(length: np.ndarray, t: int, h: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+def window_starts(length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(episode index, start row) of every training window: one per episode, starting at row 0.
 
     A generated window is written as an episode, so it must begin where episodes begin: a window that
     starts mid-battle would teach the generator to open episodes mid-fight (and a recurrent learner
-    would start its hidden state there). ``stride`` is kept for the signature; windows never repeat.
+    would start its hidden state there).
     """
-    del t, h, stride
     return np.arange(len(length), dtype=np.int64), np.zeros(len(length), dtype=np.int64)
 
 
-def encode_windows(batch: EpisodeBatch, layout: Layout, stride: int) -> tuple[np.ndarray, np.ndarray]:
+def encode_windows(batch: EpisodeBatch, layout: Layout) -> tuple[np.ndarray, np.ndarray]:
     """Windows of ``layout.rows`` rows -> ``(x [W,F,H], valid [W,H])``; ``valid`` marks step rows.
 
     One window per episode, from row 0 (an episode longer than the window is seen up to its
@@ -174,7 +223,7 @@ def encode_windows(batch: EpisodeBatch, layout: Layout, stride: int) -> tuple[np
     """
     full = encode_episodes(batch, layout)
     h = layout.rows
-    ep, st = window_starts(batch.length, full.shape[2], h, stride)
+    ep, st = window_starts(batch.length)
     rows = st[:, None] + np.arange(h)[None, :]
     x = full[ep[:, None], :, rows].transpose(0, 2, 1)
     valid = rows < batch.length[ep][:, None]
@@ -189,10 +238,15 @@ class Normalizer:
     high: np.ndarray  # [F]
 
     @classmethod
-    def fit(cls, x: np.ndarray, binary: np.ndarray) -> Normalizer:
-        """``x [W,F,H]`` raw windows of *real* data."""
-        low = x.min(axis=(0, 2)).astype(np.float32)
-        high = x.max(axis=(0, 2)).astype(np.float32)
+    def fit(cls, x: np.ndarray, binary: np.ndarray, rows: np.ndarray | None = None) -> Normalizer:
+        """``x [W,F,H]`` raw windows of *real* data; ``rows [W,H]`` the rows that belong to an episode
+        (steps and the terminal row): padding rows are ignored, so their zeros never widen a range."""
+        if rows is not None and rows.any():
+            picked = x.transpose(0, 2, 1)[rows]  # [R, F]
+            low, high = picked.min(axis=0).astype(np.float32), picked.max(axis=0).astype(np.float32)
+        else:
+            low = x.min(axis=(0, 2)).astype(np.float32)
+            high = x.max(axis=(0, 2)).astype(np.float32)
         low[binary], high[binary] = 0.0, 1.0
         return cls(low, high)
 
@@ -200,27 +254,23 @@ class Normalizer:
         span = self.high - self.low
         return np.where(span > 1e-6, span, 1.0).astype(np.float32)
 
-    def normalize(self, x: ArrayT) -> ArrayT:
+    def normalize(self, x):
         """``[..., F, H]`` raw -> normalised (numpy or torch)."""
         low, scale = self.low[:, None], self._scale()[:, None]
-        if isinstance(x, np.ndarray):
-            out: np.ndarray = 2.0 * (x - low) / scale - 1.0
-            return out
-        import torch
+        if not isinstance(x, np.ndarray):
+            import torch
 
-        low_t, scale_t = torch.as_tensor(low, device=x.device), torch.as_tensor(scale, device=x.device)
-        return 2.0 * (x - low_t) / scale_t - 1.0
+            low, scale = torch.as_tensor(low, device=x.device), torch.as_tensor(scale, device=x.device)
+        return 2.0 * (x - low) / scale - 1.0
 
-    def unnormalize(self, x: ArrayT) -> ArrayT:
+    def unnormalize(self, x):
         """Inverse of :meth:`normalize`."""
         low, scale = self.low[:, None], self._scale()[:, None]
-        if isinstance(x, np.ndarray):
-            out: np.ndarray = (x + 1.0) * 0.5 * scale + low
-            return out
-        import torch
+        if not isinstance(x, np.ndarray):
+            import torch
 
-        low_t, scale_t = torch.as_tensor(low, device=x.device), torch.as_tensor(scale, device=x.device)
-        return (x + 1.0) * 0.5 * scale_t + low_t
+            low, scale = torch.as_tensor(low, device=x.device), torch.as_tensor(scale, device=x.device)
+        return (x + 1.0) * 0.5 * scale + low
 
     def to_dict(self) -> dict:
         return {"low": self.low.tolist(), "high": self.high.tolist()}
@@ -242,8 +292,7 @@ class Decoded:
     @property
     def valid(self) -> np.ndarray:
         """Episodes with at least one step and an available action for every agent on every step."""
-        valid: np.ndarray = (self.episodes.length > 0) & ~self.no_action
-        return valid
+        return (self.episodes.length > 0) & ~self.no_action
 
 
 def done_change_point(done: np.ndarray, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
@@ -272,6 +321,10 @@ def decode(
     x_raw: np.ndarray, layout: Layout, norm: Normalizer, max_return: float, done_threshold: float = 0.5
 ) -> Decoded:
     """Raw-scale tensors ``[B, F, H]`` -> episodes padded to ``episode_limit + 1`` rows."""
+    if layout.kind == "state":
+        from rayeaq.generators.eaq.state_layout import decode_state_layout
+
+        return decode_state_layout(x_raw, layout, norm)
     b, _, h = x_raw.shape
     t = layout.episode_limit + 1
     cont = ~layout.binary_mask()
@@ -290,8 +343,7 @@ def decode(
 
     def take(channels: np.ndarray) -> np.ndarray:  # [B,F',H] -> [B,T,F'] gathered at src rows
         sel = x[:, channels.ravel()].transpose(0, 2, 1)[bi, src]
-        out: np.ndarray = sel.reshape((b, t, *channels.shape))
-        return out
+        return sel.reshape((b, t) + channels.shape)
 
     obs = take(idx["obs"]) * keep[:, :, None, None]
     logits = take(idx["act"])  # [B,T,N,A]
@@ -332,4 +384,4 @@ def decode(
         source=np.array(["synthetic"] * b, dtype=object),
         behaviour_policy=np.array(["synthetic"] * b, dtype=object),
     )
-    return Decoded(episodes, legal.sum(axis=(1, 2)), steps.sum(axis=1) * layout.n_agents, np.asarray(no_action))
+    return Decoded(episodes, legal.sum(axis=(1, 2)), (steps.sum(axis=1) * layout.n_agents), no_action)

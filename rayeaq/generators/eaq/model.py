@@ -4,8 +4,16 @@
 is both fitted (inside the reconstruction term, target = return-to-go) and maximised
 (``L_Qtot = -mean over step rows of the predicted Q-total / F``, i.e. per tensor element like the
 reconstruction mean). With ``objective = "critic"`` a QMIX-style
-critic is fitted to the real return-to-go and ``L_Qtot = -mean critic(fθ(τk, k))`` through frozen critic
-weights, so only the denoiser is pushed. λ = 0 is EAQ⁻Q. One forward = one loss, so DDP wraps it whole.
+critic is fitted to the real return-to-go and ``L_Qtot = -mean critic(fθ(τk, k)) / mean |critic(fθ(τk, k))|``
+through frozen critic weights (the mean |Q| of the batch, detached, as TD3+BC and Diffusion-QL normalise
+it), so only the denoiser is pushed and λ means the same on every map, horizon and reward scale.
+λ = 0 is EAQ⁻Q. One forward = one loss, so DDP wraps it whole.
+
+What ``objective = "qtot"`` can and cannot do (kept exactly as published): it raises the generated
+Q-total channel, and at the optimum that channel sits about λ/(2·v) above its return-to-go target
+(v = share of step rows), which a bias in the output convolution can deliver alone; nothing decoded
+reads that channel, so it need not change observations, actions or rewards. ``critic`` scores the
+predicted observations, actions and state, so its gradient has to move them.
 """
 
 from __future__ import annotations
@@ -66,7 +74,9 @@ class EAQModel(nn.Module):
             out["critic_loss"] = (((q_real - x0[:, self.qtot_channel]) ** 2) * mask).sum() / denom
             frozen = {name: p.detach() for name, p in self.critic.named_parameters()}
             q_pred = functional_call(self.critic, frozen, (pred,))
-            out["q_pred"] = ((q_pred * mask).sum() / denom).detach()
-            out["q_loss"] = -(q_pred * mask).sum() / denom * q_scale
+            q_mean = (q_pred * mask).sum() / denom
+            q_abs = ((q_pred.abs() * mask).sum() / denom).detach().clamp(min=1e-6)
+            out["q_pred"] = q_mean.detach()
+            out["q_loss"] = -q_mean / q_abs
             out["loss"] = recon + out["critic_loss"] + self.q_weight * out["q_loss"]
         return out

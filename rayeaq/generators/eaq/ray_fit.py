@@ -47,7 +47,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
     device = ray.train.torch.get_device() if cfg.fit.use_gpu else torch.device("cpu")
     layout, norm = Layout.from_dict(config["layout"]), Normalizer.from_dict(config["normalizer"])
-    data = prepare_data(load_dataset(config["dataset"]["path"]).episodes, layout, norm, cfg.diffusion.window_stride)
+    data = prepare_data(load_dataset(config["dataset"]["path"]).episodes, layout, norm)
     torch.manual_seed(derive_seed(cfg.seed, "fit", "init"))  # identical initial weights on every rank
 
     def wrap(model: torch.nn.Module) -> torch.nn.Module:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -30,7 +29,8 @@ def sample_chunk(checkpoint: str, n: int, seed: int, acfg: dict) -> dict:
         "legal": decoded.legal_steps,
         "agent_steps": decoded.agent_steps,
         "valid": decoded.valid,
-        "qtot0": qtot[:, 0],
+        "no_action": decoded.no_action,
+        "qtot": qtot.astype(np.float32),
         "seed": np.full(n, seed, np.int64),
     }
 
@@ -47,8 +47,9 @@ def sample_with_ray(checkpoint: str | Path, n: int, root_seed: int, acfg) -> dic
         for i, size in enumerate(sizes)
     ]
     parts = ray.get(refs)
-    out: dict[str, Any] = {
-        key: np.concatenate([p[key] for p in parts]) for key in ("legal", "agent_steps", "valid", "qtot0", "seed")
+    out = {
+        key: np.concatenate([p[key] for p in parts])
+        for key in ("legal", "agent_steps", "valid", "no_action", "qtot", "seed")
     }
     out["episodes"] = EpisodeBatch.concatenate([p["episodes"] for p in parts])
     return out

@@ -17,7 +17,10 @@ class Generator:
     """A loaded generator: denoiser (EMA or raw weights), diffusion process, layout, normaliser."""
 
     def __init__(self, payload: dict[str, Any], use_ema: bool = True):
-        self.dcfg = DiffusionConfig.model_validate(payload["diffusion"])
+        # checkpoints written before window_stride was removed still carry it
+        self.dcfg = DiffusionConfig.model_validate(
+            {k: v for k, v in payload["diffusion"].items() if k != "window_stride"}
+        )
         self.layout = Layout.from_dict(payload["layout"])
         self.norm = Normalizer.from_dict(payload["normalizer"])
         self.max_return = float(payload["spec"]["max_return"])

@@ -43,14 +43,16 @@ class TrainData:
     valid: torch.Tensor
 
 
-def fit_normalizer(episodes: EpisodeBatch, layout: Layout, stride: int) -> Normalizer:
-    """The normaliser, fitted on real episodes only."""
-    x, _ = encode_windows(episodes, layout, stride)
-    return Normalizer.fit(x, layout.binary_mask())
+def fit_normalizer(episodes: EpisodeBatch, layout: Layout) -> Normalizer:
+    """The normaliser, fitted on the rows of real episodes only (steps and terminal row, not padding)."""
+    x, _ = encode_windows(episodes, layout)
+    rows = np.arange(layout.rows)[None, :] <= episodes.length[:, None]  # windows start at row 0
+    return Normalizer.fit(x, layout.binary_mask(), rows)
 
 
-def prepare_data(episodes: EpisodeBatch, layout: Layout, norm: Normalizer, stride: int) -> TrainData:
-    x, valid = encode_windows(episodes, layout, stride)
+def prepare_data(episodes: EpisodeBatch, layout: Layout, norm: Normalizer) -> TrainData:
+    """Normalised training windows (one per episode, from row 0) and their step-row masks."""
+    x, valid = encode_windows(episodes, layout)
     return TrainData(torch.from_numpy(norm.normalize(x).astype(np.float32)), torch.from_numpy(valid))
 
 
