@@ -7,6 +7,8 @@ strategy, whereas cloning a uniform mixture recovers whatever its arbitrary mode
 
 From strongest to weakest on 3m (measured own win rates are in ``benchmarks/RESULTS.md``):
 
+- ``focus_team``: like ``focus_weakest`` but ties (full health at the start) broken the same way for every agent,
+  so the team focuses from the first volley;
 - ``focus_weakest``: all agents attack the weakest enemy in range, else approach the nearest (the heuristic);
 - ``focus_nearest``: each agent attacks its nearest enemy in range (partial focus), else approach;
 - ``random_target``: each agent attacks a uniformly drawn enemy in range (no focus), else approach;
@@ -73,6 +75,14 @@ def _healthiest(g: Geometry) -> jax.Array:
     """Per agent, the enemy in range with the most health (ties: nearest) ``[N]``."""
     score = -g.enemy_health[None, :] * 1000.0 + g.dist
     return jnp.argmin(jnp.where(g.can_attack, score, jnp.inf), axis=-1)
+
+
+def focus_team(key, env, state, avail):
+    """Every agent that can shoots the same enemy: the weakest in its range, ties by the team's mean distance."""
+    g = geometry(env, state, avail)
+    score = g.enemy_health[None, :] * 1000.0 + jnp.mean(g.dist, axis=0)[None, :]
+    target = jnp.argmin(jnp.where(g.can_attack, score, jnp.inf), axis=-1)
+    return _attack_or(g, target, g.toward)
 
 
 def focus_weakest(key, env, state, avail):

@@ -20,7 +20,7 @@ import numpy as np
 
 from rayeaq.envs.smax import core as smax_core
 from rayeaq.envs.spec import EnvSpec
-from rayeaq.policies import load_script, scripted_names
+from rayeaq.policies import load_script
 from rayeaq.policies.scripts import noisy
 from rayeaq.stages.collect.assembly import EpisodeAssembler
 
@@ -71,24 +71,21 @@ def init_slots(env, seeds: jax.Array, n_work: jax.Array, n_slots: int) -> Slots:
     )
 
 
-def make_chunk_fn(env, chunk_steps: int) -> Callable:
-    """Jitted ``(slots, seeds [M], n_work, epsilon, script) -> (slots, records)``; records are ``[K, B, ...]``.
+def make_chunk_fn(env, chunk_steps: int, script: str) -> Callable:
+    """Jitted ``(slots, seeds [M], n_work, epsilon) -> (slots, records)``; records are ``[K, B, ...]``.
 
-    ``script`` is the index of the scripted policy in :func:`rayeaq.policies.scripted_names` (a ``lax.switch``,
-    so one compiled function plays every scripted policy); ``epsilon`` its per-agent uniform-action noise.
+    Plays the scripted policy ``script`` (a member of :data:`rayeaq.policies.POLICIES`) with per-agent
+    uniform-action noise ``epsilon``. One compile per script: a ``lax.switch`` over all scripts would compile
+    every branch even to play one.
     """
-    def branch(script_fn):
-        return lambda key, state, avail, epsilon: noisy(script_fn, key, env, state, avail, epsilon)
+    script_fn = load_script(script)
 
-    branches = [branch(load_script(name)) for name in scripted_names()]
+    def policy(key, state, avail, epsilon):
+        return noisy(script_fn, key, env, state, avail, epsilon)
 
-    def policy(key, state, avail, epsilon, script):
-        return jax.lax.switch(script, branches, key, state, avail, epsilon)
-
-    def body(slots: Slots, _, seeds, n_work, epsilon, script):
+    def body(slots: Slots, _, seeds, n_work, epsilon):
         policy_keys, env_keys = jax.vmap(smax_core.step_keys)(slots.run_key, slots.t)
-        actions = jax.vmap(policy, in_axes=(0, 0, 0, None, None))(policy_keys, slots.env_state, slots.avail,
-                                                                    epsilon, script)
+        actions = jax.vmap(policy, in_axes=(0, 0, 0, None))(policy_keys, slots.env_state, slots.avail, epsilon)
         out = jax.vmap(partial(smax_core.step, env))(env_keys, slots.env_state, actions)
         next_obs, next_world, next_avail = jax.vmap(partial(smax_core.observe, env))(out.state)
         active = slots.pos >= 0
@@ -137,8 +134,8 @@ def make_chunk_fn(env, chunk_steps: int) -> Callable:
         return slots, record
 
     @jax.jit
-    def chunk(slots: Slots, seeds: jax.Array, n_work: jax.Array, epsilon: jax.Array, script: jax.Array):
-        step = partial(body, seeds=seeds, n_work=n_work, epsilon=epsilon, script=script)
+    def chunk(slots: Slots, seeds: jax.Array, n_work: jax.Array, epsilon: jax.Array):
+        step = partial(body, seeds=seeds, n_work=n_work, epsilon=epsilon)
         return jax.lax.scan(step, slots, None, length=chunk_steps)
 
     return chunk
@@ -164,13 +161,12 @@ def run_episodes(
     """
     env = smax_core.make_smax(spec.map, spec.episode_limit)
     n_work = len(seeds)
-    chunk = _cached_chunk_fn(env, chunk_steps)
+    chunk = _cached_chunk_fn(env, chunk_steps, script)
     # Pad the seed list to a power of two so different work sizes reuse one compiled function.
     padded = np.zeros(max(4096, 1 << (n_work - 1).bit_length()), dtype=np.uint32)
     padded[:n_work] = np.asarray(seeds, dtype=np.uint32)
     seeds_dev = jnp.asarray(padded)
     n_dev, eps_dev = jnp.int32(n_work), jnp.float32(epsilon)
-    script_dev = jnp.int32(scripted_names().index(script))
     slots = init_slots(env, seeds_dev, n_dev, n_slots)
     if stats_only:
         stats = {"return": np.zeros(n_work, np.float32), "won": np.zeros(n_work, np.bool_), "length": np.zeros(n_work, np.int64)}
@@ -179,10 +175,10 @@ def run_episodes(
         sink = EpisodeAssembler(spec, shard_sizes or [n_work])
     keys = ("pos", "t", "reward", "done", "won") if stats_only else None
     done_count = 0
-    slots, records = chunk(slots, seeds_dev, n_dev, eps_dev, script_dev)
+    slots, records = chunk(slots, seeds_dev, n_dev, eps_dev)
     while True:
         pending = records
-        slots, records = chunk(slots, seeds_dev, n_dev, eps_dev, script_dev)  # dispatched before we block below
+        slots, records = chunk(slots, seeds_dev, n_dev, eps_dev)  # dispatched before we block below
         host = {k: np.asarray(pending[k]) for k in (keys or pending)}
         completed = _add_stats(sink, host) if stats_only else sink.add(host)
         done_count += len(completed)
@@ -191,14 +187,14 @@ def run_episodes(
             return
 
 
-_CHUNK_FNS: dict[tuple[int, int], Callable] = {}
+_CHUNK_FNS: dict[tuple[int, int, str], Callable] = {}
 
 
-def _cached_chunk_fn(env, chunk_steps: int) -> Callable:
-    """One jitted chunk function per (env, chunk length), for every scripted policy: compile once per process."""
-    key = (id(env), chunk_steps)
+def _cached_chunk_fn(env, chunk_steps: int, script: str) -> Callable:
+    """One jitted chunk function per (env, chunk length, script): compile once per process."""
+    key = (id(env), chunk_steps, script)
     if key not in _CHUNK_FNS:
-        _CHUNK_FNS[key] = make_chunk_fn(env, chunk_steps)
+        _CHUNK_FNS[key] = make_chunk_fn(env, chunk_steps, script)
     return _CHUNK_FNS[key]
 
 
