@@ -44,5 +44,5 @@ class PolicyConfig(StrictModel):
         known = scripted_names()
         bad = [name for name in ladder if name not in known]
         if bad or not ladder:
-            raise ValueError(f"expected a non-empty list of scripted policies from {list(known)}, got {ladder}")
+            raise ValueError(f"expected a non-empty list of scripted policies from {list(known)}")
         return ladder

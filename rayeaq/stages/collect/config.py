@@ -29,7 +29,7 @@ class TierSpec(StrictModel):
         from rayeaq.policies import scripted_names
 
         if script is not None and script not in scripted_names():
-            raise ValueError(f"expected one of the scripted policies {list(scripted_names())}, got {script!r}")
+            raise ValueError(f"expected one of the scripted policies {list(scripted_names())}")
         return script
 
     @field_validator("win_rate")
