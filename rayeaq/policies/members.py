@@ -26,7 +26,7 @@ def _one_script(name: str):
 
 
 # Scripted policies, strongest first on 3m; each is the function of that name in rayeaq.policies.scripts.
-for _name in ("focus_kite", "focus_team", "focus_weakest", "focus_nearest", "random_target", "spread_fire", "hold_fire", "retreat"):
+for _name in ("focus_team", "focus_weakest", "focus_nearest", "random_target", "spread_fire", "hold_fire", "retreat"):
     POLICIES.add(_name, BehaviourPolicy(_name, _one_script(_name), script=_name))
 
 

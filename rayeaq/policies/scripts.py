@@ -85,19 +85,6 @@ def focus_team(key, env, state, avail):
     return _attack_or(g, target, g.toward)
 
 
-KITE_HEALTH = 0.4  # health fraction under which focus_kite pulls an agent back
-
-
-def focus_kite(key, env, state, avail):
-    """``focus_team``, but an agent under ``KITE_HEALTH`` health with an enemy in range steps back (the enemy
-    loses its target and turns to a healthier one)."""
-    g = geometry(env, state, avail)
-    units = smax_core.unit_view(env, state)
-    hurt = units["health"][: env.num_allies] < KITE_HEALTH
-    kite = hurt & jnp.any(g.can_attack, axis=-1) & (g.away != STOP)
-    return jnp.where(kite, g.away, focus_team(key, env, state, avail)).astype(jnp.int32)
-
-
 def focus_weakest(key, env, state, avail):
     """The focus-fire heuristic: weakest enemy in range, else approach the nearest."""
     return heuristic(env, state, avail, 0)
