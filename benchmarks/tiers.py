@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*")
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--datasets", type=Path, default=None, help="tiers collected before (skip collection)")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     cfg = load_run_config(args.config, args.overrides)
     start = time.perf_counter()
     with ray_session(cfg.ray):

@@ -7,8 +7,14 @@ Scripted SMAX policies of graded skill (:mod:`.scripts`), the per-tier chooser `
 
 from __future__ import annotations
 
-from rayeaq.policies.registry import (POLICIES, BehaviourPolicy, Candidate, checkpoint_fingerprint, load_script,
-                                     scripted_names)
-from rayeaq.policies import members  # noqa: E402,F401  (members register themselves on import)
+from rayeaq.policies import members  # noqa: F401  (members register themselves on import)
+from rayeaq.policies.registry import (
+    POLICIES,
+    BehaviourPolicy,
+    Candidate,
+    checkpoint_fingerprint,
+    load_script,
+    scripted_names,
+)
 
 __all__ = ["POLICIES", "BehaviourPolicy", "Candidate", "checkpoint_fingerprint", "load_script", "scripted_names"]

@@ -37,7 +37,7 @@ class Candidate:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Candidate":
+    def from_dict(cls, data: dict[str, Any]) -> Candidate:
         return cls(**data)
 
     def provenance(self) -> dict[str, Any]:

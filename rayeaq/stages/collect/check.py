@@ -75,11 +75,9 @@ def verdicts(rows: list[dict[str, Any]]) -> dict[str, bool]:
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     """The table as Markdown (tier, band, behaviour policy, own / data / BC greedy win rate)."""
-    lines = [
-        "| tier | band | behaviour policy | own win rate | data win rate (episodes) | BC greedy win rate "
-        "(eval episodes, updates) |",
-        "|---|---|---|---|---|---|",
-    ]
+    header = ("| tier | band | behaviour policy | own win rate | data win rate (episodes) | BC greedy win rate "
+              "(eval episodes, updates) |")
+    lines = [header, "|---|---|---|---|---|---|"]
     for r in rows:
         own = "–" if r["own_win_rate"] is None else f"{r['own_win_rate']:.3f}"
         lines.append(

@@ -14,7 +14,7 @@ from rayeaq.core.runinfo import code_version, write_run_info
 from rayeaq.data.card import read_card
 from rayeaq.data.writer import finalize_dataset
 from rayeaq.envs import env_spec
-from rayeaq.policies import Candidate, POLICIES
+from rayeaq.policies import POLICIES, Candidate
 from rayeaq.run_config import RunConfig
 from rayeaq.stages.collect import core
 
