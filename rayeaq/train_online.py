@@ -10,19 +10,19 @@ Writes ``metrics.jsonl``, ``checkpoints.json`` (path, fingerprint, win rate, ret
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from pydantic import Field
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-from rayeaq.cli import base_parser, run_cli  # noqa: E402
-from rayeaq.core.config import StrictModel, load_config  # noqa: E402
-from rayeaq.core.ray_config import RayConfig  # noqa: E402
-from rayeaq.envs.config import EnvConfig  # noqa: E402
-from rayeaq.learners.qmix.config import EvaluateConfig  # noqa: E402
-from rayeaq.learners.qmix.online import OnlineConfig  # noqa: E402
+from rayeaq.cli import base_parser, run_cli
+from rayeaq.core.config import StrictModel, load_config
+from rayeaq.core.ray_config import RayConfig
+from rayeaq.envs.config import EnvConfig
+from rayeaq.learners.qmix.config import EvaluateConfig
+from rayeaq.learners.qmix.online import OnlineConfig
 
 
 class OnlineRunConfig(StrictModel):

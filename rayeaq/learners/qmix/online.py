@@ -41,7 +41,7 @@ class OnlineConfig(StrictModel):
     """Greedy evaluation episodes (the same seeds at every evaluation)."""
 
     @model_validator(mode="after")
-    def _buffer_holds_a_batch(self) -> "OnlineConfig":
+    def _buffer_holds_a_batch(self) -> OnlineConfig:
         if self.min_buffer_episodes > self.buffer_episodes:
             raise ValueError("expected min_buffer_episodes <= buffer_episodes")
         return self
