@@ -95,8 +95,8 @@ def run_online(cfg: OnlineRun, out: str | Path, report: Callable[[dict[str, Any]
             if env_steps >= next_eval or env_steps >= o.env_steps:
                 ev, _ = algo.evaluate_episodes(o.eval_episodes)
                 path = Path(algo.save_to_path(str((out / f"checkpoint_{len(checkpoints):04d}").resolve())))
-                row = {"env_steps": env_steps, "episodes": episodes, "updates": updates,
-                       "epsilon": epsilon_at(o, env_steps), **ev, "time_s": round(time.perf_counter() - start, 2)}
+                row = {**ev, "env_steps": env_steps, "train_episodes": episodes, "updates": updates,
+                       "epsilon": epsilon_at(o, env_steps), "time_s": round(time.perf_counter() - start, 2)}
                 rows.append(row)
                 checkpoints.append({"path": str(path), "fingerprint": checkpoint_fingerprint(path),
                                     **{k: row[k] for k in ("env_steps", "updates", "win_rate", "return_mean")}})
