@@ -62,12 +62,14 @@ def test_online_qmix_improves_over_its_first_evaluation_on_3m(ray_local, tmp_pat
     from rayeaq.train_online import OnlineRunConfig
 
     cfg = load_config(OnlineRunConfig, None, [
-        "seed=1", "env.map=3m", "evaluate.hidden_dim=32", "evaluate.eval_envs=32", "evaluate.target_update_interval=50",
-        "online.env_steps=12000", "online.episodes_per_iteration=32", "online.updates_per_iteration=16",
-        "online.epsilon_anneal_steps=6000", "online.eval_every_steps=4000", "online.eval_episodes=32",
+        "seed=1", "env.map=3m", "evaluate.eval_envs=32", "online.env_steps=20000", "online.episodes_per_iteration=32",
+        "online.updates_per_iteration=32", "online.epsilon_anneal_steps=20000", "online.eval_every_steps=10000",
+        "online.eval_episodes=32",
     ])
     summary = run_online(cfg, tmp_path / "run")
     checkpoints = json.loads((tmp_path / "run" / "checkpoints.json").read_text())
-    assert len(checkpoints) >= 3 and all(len(c["fingerprint"]) == 16 for c in checkpoints)
-    first, best = summary["first"], summary["best"]
-    assert best["return_mean"] > first["return_mean"] + 0.2, (first, best)
+    assert len(checkpoints) == 3 and all(len(c["fingerprint"]) == 16 for c in checkpoints)
+    assert [c["env_steps"] for c in checkpoints][0] == 0 and checkpoints[-1]["env_steps"] >= 20000
+    first, last = summary["first"], summary["last"]
+    # measured (seed 1, 2 loaded cores): greedy return 0.02 at the start, 0.15 at 10k env steps, 0.25 at 20k
+    assert last["return_mean"] > first["return_mean"] + 0.1, (first, last)
