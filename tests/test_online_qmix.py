@@ -73,3 +73,14 @@ def test_online_qmix_improves_over_its_first_evaluation_on_3m(ray_local, tmp_pat
     first, last = summary["first"], summary["last"]
     # measured (seed 1, 2 loaded cores): greedy return 0.02 at the start, 0.15 at 10k env steps, 0.25 at 20k
     assert last["return_mean"] > first["return_mean"] + 0.1, (first, last)
+
+
+def test_shipped_online_config_loads():
+    from pathlib import Path
+
+    from rayeaq.core.config import load_config
+    from rayeaq.train_online import OnlineRunConfig
+
+    path = Path(__file__).resolve().parent.parent / "tune_configs" / "online" / "3m.yaml"
+    cfg = load_config(OnlineRunConfig, path)
+    assert cfg.env.map == "3m" and cfg.evaluate.cql_weight == 0.0 and cfg.online.epsilon_finish == 0.05
