@@ -135,6 +135,12 @@ def test_trained_checkpoint_as_behaviour_policy(ray_local, tmp_path, real_3m_poo
     data = load_dataset(tmp_path / "loop" / "poor")
     assert len(data.episodes) == 24
     assert data.card.behaviour_policy["kind"] == "qmix_checkpoint"
+    from rayeaq.policies import checkpoint_fingerprint
+
+    assert data.card.behaviour_policy["provenance"]["checkpoint_fingerprint"] == checkpoint_fingerprint(checkpoint)
+    two = cfg.model_copy(update={"collect": cfg.collect.model_copy(update={"workers": 2})})
+    collect_all(two, tmp_path / "loop2")  # the checkpoint policy through 2 collector actors: the same episodes
+    assert read_card(tmp_path / "loop2" / "poor").fingerprint == data.card.fingerprint
     assert all(name.startswith("qmix_mix(epsilon=0.300") for name in data.episodes.behaviour_policy)
     taken = np.take_along_axis(data.episodes.avail_actions, data.episodes.actions[..., None], axis=-1)[..., 0]
     assert taken[data.episodes.filled].all()

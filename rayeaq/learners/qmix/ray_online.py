@@ -127,7 +127,8 @@ def run_online(cfg: OnlineRun, out: str | Path, report: Callable[[dict[str, Any]
         algo.stop()
     summary = {"map": cfg.env.map, "seed": cfg.seed, "env_steps": env_steps, "episodes": episodes,
                "updates": updates, "wall_s": round(time.perf_counter() - start, 1),
-               "first": rows[0], "last": rows[-1], "best": max(rows, key=lambda r: (r["win_rate"], r["return_mean"])),
+               "first": rows[0], "last": rows[-1],
+               "best": max(rows, key=lambda r: (r["win_rate"], r["return_mean"])),
                "checkpoints": str(out / "checkpoints.json")}
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return summary
