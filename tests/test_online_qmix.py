@@ -69,7 +69,7 @@ def test_online_qmix_improves_over_its_first_evaluation_on_3m(ray_local, tmp_pat
     summary = run_online(cfg, tmp_path / "run")
     checkpoints = json.loads((tmp_path / "run" / "checkpoints.json").read_text())
     assert len(checkpoints) == 3 and all(len(c["fingerprint"]) == 16 for c in checkpoints)
-    assert [c["env_steps"] for c in checkpoints][0] == 0 and checkpoints[-1]["env_steps"] >= 20000
+    assert checkpoints[0]["env_steps"] == 0 and checkpoints[-1]["env_steps"] >= 20000
     first, last = summary["first"], summary["last"]
     # measured (seed 1, 2 loaded cores): greedy return 0.02 at the start, 0.15 at 10k env steps, 0.25 at 20k
     assert last["return_mean"] > first["return_mean"] + 0.1, (first, last)
