@@ -34,9 +34,12 @@ def main() -> None:
         for noise in (float(x) for x in args.noise.split(",")):
             for _, stats in run_episodes(spec, seeds, noise, script=name, n_slots=128, stats_only=True):
                 pass
-            print(f"{args.map} {name:14s} noise={noise:.2f} win={stats['won'].mean():.3f} "
-                  f"return={stats['return'].mean():.3f} length={stats['length'].mean():.1f} "
-                  f"t={time.perf_counter() - start:.0f}s", flush=True)
+            print(
+                f"{args.map} {name:14s} noise={noise:.2f} win={stats['won'].mean():.3f} "
+                f"return={stats['return'].mean():.3f} length={stats['length'].mean():.1f} "
+                f"t={time.perf_counter() - start:.0f}s",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

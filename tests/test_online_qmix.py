@@ -6,17 +6,27 @@ import json
 
 import numpy as np
 import pytest
-from support.random_episodes import toy_episodes
 
 from rayeaq.envs.spec import EnvSpec
 from rayeaq.learners.qmix.online import OnlineConfig, ReplayBuffer, epsilon_at
 from rayeaq.learners.qmix.sampler import EpisodeSampler
+from support.random_episodes import toy_episodes
 
 
 def _spec(limit: int = 10) -> EnvSpec:
-    return EnvSpec(backend="smax", map="toy", n_agents=3, n_enemies=3, n_actions=7, obs_shape=6, state_shape=5,
-                   episode_limit=limit, action_layout=tuple(f"a{i}" for i in range(7)), max_return=2.0,
-                   reward_scale="smax")
+    return EnvSpec(
+        backend="smax",
+        map="toy",
+        n_agents=3,
+        n_enemies=3,
+        n_actions=7,
+        obs_shape=6,
+        state_shape=5,
+        episode_limit=limit,
+        action_layout=tuple(f"a{i}" for i in range(7)),
+        max_return=2.0,
+        reward_scale="smax",
+    )
 
 
 def test_replay_buffer_rows_masks_and_terminals_match_the_offline_sampler():
@@ -61,11 +71,21 @@ def test_online_qmix_improves_over_its_first_evaluation_on_3m(ray_local, tmp_pat
     from rayeaq.learners.qmix.ray_online import run_online
     from rayeaq.train_online import OnlineRunConfig
 
-    cfg = load_config(OnlineRunConfig, None, [
-        "seed=1", "env.map=3m", "evaluate.eval_envs=32", "online.env_steps=20000", "online.episodes_per_iteration=32",
-        "online.updates_per_iteration=32", "online.epsilon_anneal_steps=20000", "online.eval_every_steps=10000",
-        "online.eval_episodes=32",
-    ])
+    cfg = load_config(
+        OnlineRunConfig,
+        None,
+        [
+            "seed=1",
+            "env.map=3m",
+            "evaluate.eval_envs=32",
+            "online.env_steps=20000",
+            "online.episodes_per_iteration=32",
+            "online.updates_per_iteration=32",
+            "online.epsilon_anneal_steps=20000",
+            "online.eval_every_steps=10000",
+            "online.eval_episodes=32",
+        ],
+    )
     summary = run_online(cfg, tmp_path / "run")
     checkpoints = json.loads((tmp_path / "run" / "checkpoints.json").read_text())
     assert len(checkpoints) == 3 and all(len(c["fingerprint"]) == 16 for c in checkpoints)

@@ -15,7 +15,8 @@ from rayeaq.stages.collect.core import choose_candidate, tier_candidates
 
 def test_registry_members_and_unknown_kind():
     assert {"graded", "heuristic_mix", "random", "qmix_checkpoint", "focus_team", "spread_fire", "retreat"} <= set(
-        POLICIES.names())
+        POLICIES.names()
+    )
     assert "graded" not in scripted_names() and "spread_fire" in scripted_names()
     assert PolicyConfig().kind == "graded"  # the ε-mixture is available but not the default
     with pytest.raises(ConfigError, match=r"collect\.policy\.kind: expected one of .*'graded'") as err:

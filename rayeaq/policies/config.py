@@ -8,7 +8,15 @@ from pydantic import Field, field_validator
 
 from rayeaq.core.config import StrictModel
 
-DEFAULT_LADDER = ["focus_team", "focus_weakest", "focus_nearest", "random_target", "spread_fire", "hold_fire", "retreat"]
+DEFAULT_LADDER = [
+    "focus_team",
+    "focus_weakest",
+    "focus_nearest",
+    "random_target",
+    "spread_fire",
+    "hold_fire",
+    "retreat",
+]
 
 
 class PolicyConfig(StrictModel):

@@ -49,8 +49,12 @@ def _heuristic_mix(cfg: PolicyConfig, epsilon: float | None, script: str | None)
     name = script or f"focus_{cfg.target}"
     grid = EPSILON_GRID if epsilon is None else (epsilon,)
     return [
-        Candidate(label="random" if e >= 1.0 else f"heuristic_mix(epsilon={e:.3f},target={cfg.target})",
-                  runner="jax", epsilon=float(e), script=name)
+        Candidate(
+            label="random" if e >= 1.0 else f"heuristic_mix(epsilon={e:.3f},target={cfg.target})",
+            runner="jax",
+            epsilon=float(e),
+            script=name,
+        )
         for e in grid
     ]
 
@@ -61,8 +65,12 @@ POLICIES.add("heuristic_mix", BehaviourPolicy("heuristic_mix", _heuristic_mix))
 def _checkpoint_mix(cfg: PolicyConfig, epsilon: float | None, script: str | None) -> list[Candidate]:
     grid = EPSILON_GRID if epsilon is None else (epsilon,)
     return [
-        Candidate(label=f"qmix_mix(epsilon={e:.3f},checkpoint={cfg.checkpoint})", runner="host", epsilon=float(e),
-                  checkpoint=str(cfg.checkpoint))
+        Candidate(
+            label=f"qmix_mix(epsilon={e:.3f},checkpoint={cfg.checkpoint})",
+            runner="host",
+            epsilon=float(e),
+            checkpoint=str(cfg.checkpoint),
+        )
         for e in grid
     ]
 

@@ -63,9 +63,13 @@ class ReplayBuffer:
     def __init__(self, spec: EnvSpec, capacity: int, seed: int) -> None:
         t, n = spec.max_seq_len, spec.n_agents
         shapes = {
-            "obs": ((t, n, spec.obs_shape), np.float32), "state": ((t, spec.state_shape), np.float32),
-            "avail_actions": ((t, n, spec.n_actions), np.bool_), "actions": ((t, n), np.int64),
-            "reward": ((t,), np.float32), "terminated": ((t,), np.bool_), "filled": ((t,), np.bool_),
+            "obs": ((t, n, spec.obs_shape), np.float32),
+            "state": ((t, spec.state_shape), np.float32),
+            "avail_actions": ((t, n, spec.n_actions), np.bool_),
+            "actions": ((t, n), np.int64),
+            "reward": ((t,), np.float32),
+            "terminated": ((t,), np.bool_),
+            "filled": ((t,), np.bool_),
         }
         self.arrays = {k: np.zeros((capacity, *shape), dtype) for k, (shape, dtype) in shapes.items()}
         self.length = np.zeros(capacity, np.int64)

@@ -47,27 +47,46 @@ class OnlineQMIX(QMIX):
         """Train from ``buffer``; fit the state normaliser once, on the first episodes' states ``[M, Ds]``."""
         tensor = torch.from_numpy(np.asarray(states, dtype=np.float32))
         self.learner_group.foreach_learner(
-            lambda learner: learner.module[MODULE_ID].unwrapped().nets.fit_state_normaliser(tensor))
+            lambda learner: learner.module[MODULE_ID].unwrapped().nets.fit_state_normaliser(tensor)
+        )
         self._sampler = buffer  # QMIX.training_step draws batches with .sample(batch_size)
 
 
 def build_online(cfg: OnlineRun) -> OnlineQMIX:
     """The RLlib algorithm: the offline QMIX config with no datasets, the env's sizes and the online cadence."""
     e, spec = cfg.evaluate, smax_spec(cfg.env.map, cfg.env.resolved_episode_limit)
-    net = NetSpec(n_agents=spec.n_agents, n_actions=spec.n_actions, obs_dim=spec.obs_shape,
-                  state_dim=spec.state_shape, hidden_dim=e.hidden_dim, mixing_embed_dim=e.mixing_embed_dim,
-                  hypernet_embed=e.hypernet_embed, obs_last_action=e.obs_last_action, obs_agent_id=e.obs_agent_id,
-                  mixer=True)
+    net = NetSpec(
+        n_agents=spec.n_agents,
+        n_actions=spec.n_actions,
+        obs_dim=spec.obs_shape,
+        state_dim=spec.state_shape,
+        hidden_dim=e.hidden_dim,
+        mixing_embed_dim=e.mixing_embed_dim,
+        hypernet_embed=e.hypernet_embed,
+        obs_last_action=e.obs_last_action,
+        obs_agent_id=e.obs_agent_id,
+        mixer=True,
+    )
     config = (
         QMIXConfig(algo_class=OnlineQMIX)
         .training(lr=e.lr, gamma=e.gamma, grad_clip=e.grad_clip)
         .debugging(seed=derive_seed(cfg.seed, "online", "torch"), log_level="ERROR")
-        .qmix(qmix_algorithm="qmix", cql_weight=0.0, double_q=e.double_q,
-              target_update_interval=e.target_update_interval, batch_size_episodes=e.batch_size,
-              updates_per_iteration=cfg.online.updates_per_iteration, net=net, datasets=[],
-              env_config=EnvConfig(map=cfg.env.map, episode_limit=spec.episode_limit), eval_envs=e.eval_envs,
-              eval_seed=derive_seed(cfg.seed, "online", "eval"), rollout_workers=e.rollout_workers,
-              rollout_worker_cpus=e.rollout_worker_cpus, torch_threads=e.torch_threads)
+        .qmix(
+            qmix_algorithm="qmix",
+            cql_weight=0.0,
+            double_q=e.double_q,
+            target_update_interval=e.target_update_interval,
+            batch_size_episodes=e.batch_size,
+            updates_per_iteration=cfg.online.updates_per_iteration,
+            net=net,
+            datasets=[],
+            env_config=EnvConfig(map=cfg.env.map, episode_limit=spec.episode_limit),
+            eval_envs=e.eval_envs,
+            eval_seed=derive_seed(cfg.seed, "online", "eval"),
+            rollout_workers=e.rollout_workers,
+            rollout_worker_cpus=e.rollout_worker_cpus,
+            torch_threads=e.torch_threads,
+        )
     )
     return config.build_algo()
 
@@ -95,11 +114,22 @@ def run_online(cfg: OnlineRun, out: str | Path, report: Callable[[dict[str, Any]
             if env_steps >= next_eval or env_steps >= o.env_steps:
                 ev, _ = algo.evaluate_episodes(o.eval_episodes)
                 path = Path(algo.save_to_path(str((out / f"checkpoint_{len(checkpoints):04d}").resolve())))
-                row = {**ev, "env_steps": env_steps, "train_episodes": episodes, "updates": updates,
-                       "epsilon": epsilon_at(o, env_steps), "time_s": round(time.perf_counter() - start, 2)}
+                row = {
+                    **ev,
+                    "env_steps": env_steps,
+                    "train_episodes": episodes,
+                    "updates": updates,
+                    "epsilon": epsilon_at(o, env_steps),
+                    "time_s": round(time.perf_counter() - start, 2),
+                }
                 rows.append(row)
-                checkpoints.append({"path": str(path), "fingerprint": checkpoint_fingerprint(path),
-                                    **{k: row[k] for k in ("env_steps", "updates", "win_rate", "return_mean")}})
+                checkpoints.append(
+                    {
+                        "path": str(path),
+                        "fingerprint": checkpoint_fingerprint(path),
+                        **{k: row[k] for k in ("env_steps", "updates", "win_rate", "return_mean")},
+                    }
+                )
                 with (out / "metrics.jsonl").open("a", encoding="utf-8") as f:
                     f.write(json.dumps(row) + "\n")
                 (out / "checkpoints.json").write_text(json.dumps(checkpoints, indent=2), encoding="utf-8")
@@ -109,8 +139,10 @@ def run_online(cfg: OnlineRun, out: str | Path, report: Callable[[dict[str, Any]
                 if env_steps >= o.env_steps:
                     break
             eps = epsilon_at(o, env_steps)
-            seeds = np.array([derive_seed(cfg.seed, "online", "episode", episodes + i)
-                              for i in range(o.episodes_per_iteration)], dtype=np.int64)
+            seeds = np.array(
+                [derive_seed(cfg.seed, "online", "episode", episodes + i) for i in range(o.episodes_per_iteration)],
+                dtype=np.int64,
+            )
             *_, (_, assembler) = run_episodes_host(spec, seeds, eps, algo.greedy_policy(), env=env)
             batch = assembler.whole()
             if not ready:
@@ -125,10 +157,17 @@ def run_online(cfg: OnlineRun, out: str | Path, report: Callable[[dict[str, Any]
                 updates += o.updates_per_iteration
     finally:
         algo.stop()
-    summary = {"map": cfg.env.map, "seed": cfg.seed, "env_steps": env_steps, "episodes": episodes,
-               "updates": updates, "wall_s": round(time.perf_counter() - start, 1),
-               "first": rows[0], "last": rows[-1],
-               "best": max(rows, key=lambda r: (r["win_rate"], r["return_mean"])),
-               "checkpoints": str(out / "checkpoints.json")}
+    summary = {
+        "map": cfg.env.map,
+        "seed": cfg.seed,
+        "env_steps": env_steps,
+        "episodes": episodes,
+        "updates": updates,
+        "wall_s": round(time.perf_counter() - start, 1),
+        "first": rows[0],
+        "last": rows[-1],
+        "best": max(rows, key=lambda r: (r["win_rate"], r["return_mean"])),
+        "checkpoints": str(out / "checkpoints.json"),
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return summary

@@ -42,19 +42,21 @@ def check_tiers(cfg: CheckRun, datasets: str | Path, out: str | Path) -> list[di
     for tier in cfg.collect.tiers:
         card = read_card(datasets / tier)
         summary = run_evaluation(bc_cfg, [(str(datasets / tier), 1.0)], out / f"bc_{tier}")
-        rows.append({
-            "tier": tier,
-            "band": list(cfg.collect.tier_bands[tier].win_rate),
-            "policy": card.behaviour_policy.get("name"),
-            "own_win_rate": card.quality.get("own_win_rate"),
-            "data_win_rate": card.stats.win_rate,
-            "data_mean_return": card.stats.mean_return,
-            "episodes": card.stats.episodes,
-            "bc_win_rate": float(summary["win_rate"]),
-            "bc_mean_return": float(summary["return_mean"]),
-            "bc_episodes": int(summary["episodes"]),
-            "bc_updates": int(summary["updates"]),
-        })
+        rows.append(
+            {
+                "tier": tier,
+                "band": list(cfg.collect.tier_bands[tier].win_rate),
+                "policy": card.behaviour_policy.get("name"),
+                "own_win_rate": card.quality.get("own_win_rate"),
+                "data_win_rate": card.stats.win_rate,
+                "data_mean_return": card.stats.mean_return,
+                "episodes": card.stats.episodes,
+                "bc_win_rate": float(summary["win_rate"]),
+                "bc_mean_return": float(summary["return_mean"]),
+                "bc_episodes": int(summary["episodes"]),
+                "bc_updates": int(summary["updates"]),
+            }
+        )
     table = {"rows": rows, "verdicts": verdicts(rows)}
     (out / "tiers.json").write_text(json.dumps(table, indent=2), encoding="utf-8")
     (out / "tiers.md").write_text(markdown(rows), encoding="utf-8")
@@ -75,8 +77,10 @@ def verdicts(rows: list[dict[str, Any]]) -> dict[str, bool]:
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     """The table as Markdown (tier, band, behaviour policy, own / data / BC greedy win rate)."""
-    header = ("| tier | band | behaviour policy | own win rate | data win rate (episodes) | BC greedy win rate "
-              "(eval episodes, updates) |")
+    header = (
+        "| tier | band | behaviour policy | own win rate | data win rate (episodes) | BC greedy win rate "
+        "(eval episodes, updates) |"
+    )
     lines = [header, "|---|---|---|---|---|---|"]
     for r in rows:
         own = "–" if r["own_win_rate"] is None else f"{r['own_win_rate']:.3f}"

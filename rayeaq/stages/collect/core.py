@@ -60,31 +60,62 @@ def tier_candidates(cfg: CollectConfig, tier: str) -> list[Candidate]:
     return POLICIES.get(cfg.policy.kind).candidates(cfg.policy, band.epsilon, band.script)
 
 
-def _jax_stream(spec: EnvSpec, seeds: np.ndarray, candidate: Candidate, cfg: CollectConfig, stats_only: bool,
-                shard_sizes: list[int] | None):
+def _jax_stream(
+    spec: EnvSpec,
+    seeds: np.ndarray,
+    candidate: Candidate,
+    cfg: CollectConfig,
+    stats_only: bool,
+    shard_sizes: list[int] | None,
+):
     from rayeaq.stages.collect.rollout import run_episodes
 
     return run_episodes(
-        spec, seeds, candidate.epsilon, script=str(candidate.script), n_slots=cfg.envs_per_worker,
-        chunk_steps=cfg.chunk_steps, stats_only=stats_only, shard_sizes=shard_sizes,
+        spec,
+        seeds,
+        candidate.epsilon,
+        script=str(candidate.script),
+        n_slots=cfg.envs_per_worker,
+        chunk_steps=cfg.chunk_steps,
+        stats_only=stats_only,
+        shard_sizes=shard_sizes,
     )
 
 
-def _host_stream(spec: EnvSpec, seeds: np.ndarray, candidate: Candidate, cfg: CollectConfig, stats_only: bool,
-                 shard_sizes: list[int] | None):
+def _host_stream(
+    spec: EnvSpec,
+    seeds: np.ndarray,
+    candidate: Candidate,
+    cfg: CollectConfig,
+    stats_only: bool,
+    shard_sizes: list[int] | None,
+):
     from rayeaq.stages.collect.host_rollout import run_episodes_host
 
     policy = _checkpoint_policy(str(candidate.checkpoint))
-    return run_episodes_host(spec, seeds, candidate.epsilon, policy, n_slots=cfg.envs_per_worker,
-                             stats_only=stats_only, shard_sizes=shard_sizes)
+    return run_episodes_host(
+        spec,
+        seeds,
+        candidate.epsilon,
+        policy,
+        n_slots=cfg.envs_per_worker,
+        stats_only=stats_only,
+        shard_sizes=shard_sizes,
+    )
 
 
 # How each kind of candidate is played: scripted policies in the fused JAX collector, checkpoints on the host.
 RUNNERS = {"jax": _jax_stream, "host": _host_stream}
 
 
-def episode_stream(spec: EnvSpec, seeds: np.ndarray, candidate: Candidate, cfg: CollectConfig,
-                   stats_only: bool = False, shard_sizes: list[int] | None = None):
+def episode_stream(
+    spec: EnvSpec,
+    seeds: np.ndarray,
+    candidate: Candidate,
+    cfg: CollectConfig,
+    stats_only: bool = False,
+    shard_sizes: list[int] | None = None,
+):
     """The candidate policy's episodes, one per seed (see :func:`rayeaq.stages.collect.rollout.run_episodes`)."""
     return RUNNERS[candidate.runner](spec, seeds, candidate, cfg, stats_only, shard_sizes)
 
@@ -104,8 +135,9 @@ def _checkpoint_policy(path: str):
     return _POLICIES[path]
 
 
-def measure_candidates(spec: EnvSpec, candidates: list[Candidate], n_episodes: int, root_seed: int,
-                       cfg: CollectConfig) -> list[dict]:
+def measure_candidates(
+    spec: EnvSpec, candidates: list[Candidate], n_episodes: int, root_seed: int, cfg: CollectConfig
+) -> list[dict]:
     """Own win rate, mean return and length of each candidate over ``n_episodes`` calibration episodes.
 
     The seeds depend on the run seed only (not on the tier or the candidate), so every candidate meets the
@@ -116,11 +148,17 @@ def measure_candidates(spec: EnvSpec, candidates: list[Candidate], n_episodes: i
     for candidate in candidates:
         for _, stats in episode_stream(spec, seeds, candidate, cfg, stats_only=True):
             pass
-        rows.append({
-            "policy": candidate.label, "candidate": candidate.to_dict(), "epsilon": float(candidate.epsilon),
-            "win_rate": float(stats["won"].mean()), "mean_return": float(stats["return"].mean()),
-            "mean_length": float(stats["length"].mean()), "episodes": int(n_episodes),
-        })
+        rows.append(
+            {
+                "policy": candidate.label,
+                "candidate": candidate.to_dict(),
+                "epsilon": float(candidate.epsilon),
+                "win_rate": float(stats["won"].mean()),
+                "mean_return": float(stats["return"].mean()),
+                "mean_length": float(stats["length"].mean()),
+                "episodes": int(n_episodes),
+            }
+        )
     return rows
 
 
@@ -154,7 +192,9 @@ def collect_shards(
     """
     shard_dir = Path(dataset_dir) / SHARD_DIR
     todo = [s for s in shards if not (shard_dir / s.name).is_file()]
-    summaries = [{"shard": s.name, "episodes": s.stop - s.first, "steps": 0, "skipped": True} for s in shards if s not in todo]
+    summaries = [
+        {"shard": s.name, "episodes": s.stop - s.first, "steps": 0, "skipped": True} for s in shards if s not in todo
+    ]
     if not todo:
         return summaries
     ids = np.concatenate([s.ids for s in todo])
@@ -172,8 +212,9 @@ def collect_shards(
                 batch = _batch_from_buffer(assembler.pop(k), ids[sel], seeds[sel], behaviour)
                 _maybe_inject_fault(todo[k], Path(dataset_dir))
                 pending.append(writer.submit(write_shard, shard_dir, batch, todo[k].name))
-                summaries.append({"shard": todo[k].name, "episodes": len(batch), "steps": batch.transitions,
-                                  "skipped": False})
+                summaries.append(
+                    {"shard": todo[k].name, "episodes": len(batch), "steps": batch.transitions, "skipped": False}
+                )
         for future in pending:
             future.result()  # re-raises a failed write
     return summaries
@@ -217,9 +258,14 @@ def content_key(cfg, tier: str) -> str:
 
     c = cfg.collect
     decisive = {
-        "seed": cfg.seed, "tier": tier, "env": cfg.env.model_dump(mode="json"), "episodes": c.episodes,
-        "shard_episodes": c.shard_episodes, "band": c.tier_bands[tier].model_dump(mode="json"),
-        "policy": c.policy.model_dump(mode="json"), "calibration_episodes": c.calibration_episodes,
+        "seed": cfg.seed,
+        "tier": tier,
+        "env": cfg.env.model_dump(mode="json"),
+        "episodes": c.episodes,
+        "shard_episodes": c.shard_episodes,
+        "band": c.tier_bands[tier].model_dump(mode="json"),
+        "policy": c.policy.model_dump(mode="json"),
+        "calibration_episodes": c.calibration_episodes,
     }
     return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -280,7 +326,11 @@ def collect_local(
 def behaviour_record(cfg: CollectConfig, candidate: Candidate, own_win_rate: float | None) -> dict:
     """The card's ``behaviour_policy``: the configured kind, the tier's policy, its provenance and own win rate."""
     return {
-        **cfg.policy.model_dump(mode="json"), "name": candidate.label, "epsilon": candidate.epsilon,
-        "script": candidate.script, "checkpoint": candidate.checkpoint, "provenance": candidate.provenance(),
+        **cfg.policy.model_dump(mode="json"),
+        "name": candidate.label,
+        "epsilon": candidate.epsilon,
+        "script": candidate.script,
+        "checkpoint": candidate.checkpoint,
+        "provenance": candidate.provenance(),
         "own_win_rate": own_win_rate,
     }

@@ -35,8 +35,15 @@ def collect_all(cfg: RunConfig, out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     write_run_info(out, cfg, "collect", {"env_spec": spec.to_dict()})
     fingerprints: dict[str, str] = {}
-    totals = {"episodes": 0, "transitions": 0, "wins": 0.0, "return_sum": 0.0, "collected_steps": 0,
-              "collect_seconds": 0.0, "tiers": []}
+    totals = {
+        "episodes": 0,
+        "transitions": 0,
+        "wins": 0.0,
+        "return_sum": 0.0,
+        "collected_steps": 0,
+        "collect_seconds": 0.0,
+        "tiers": [],
+    }
     with ray_session(cfg.ray):
         from rayeaq.stages.collect.ray_collect import CollectorPool
 
@@ -76,16 +83,28 @@ def _choose(pool, cfg: RunConfig, tier: str, measured: dict[str, dict]) -> dict:
     candidates = core.tier_candidates(ccfg, tier)
     record = core.tier_band_record(tier, band)
     if len(candidates) == 1:  # nothing to choose: the data's own win rate is the measurement
-        return {**record, "candidate": candidates[0].to_dict(), "epsilon": candidates[0].epsilon,
-                "own_win_rate": None, "band_met": None, "table": []}
+        return {
+            **record,
+            "candidate": candidates[0].to_dict(),
+            "epsilon": candidates[0].epsilon,
+            "own_win_rate": None,
+            "band_met": None,
+            "table": [],
+        }
     todo = [c for c in candidates if c.label not in measured]
     if todo:
         for row in pool.calibrate(todo, ccfg.calibration_episodes):
             measured[row["policy"]] = row
     table = [measured[c.label] for c in candidates]
     row, met = core.choose_candidate(band, table)
-    return {**record, "candidate": row["candidate"], "epsilon": row["epsilon"], "own_win_rate": row["win_rate"],
-            "band_met": met, "table": table}
+    return {
+        **record,
+        "candidate": row["candidate"],
+        "epsilon": row["epsilon"],
+        "own_win_rate": row["win_rate"],
+        "band_met": met,
+        "table": table,
+    }
 
 
 def _collect_tier(pool, cfg: RunConfig, spec, tier: str, directory: Path, totals: dict, measured: dict[str, dict]):
@@ -105,8 +124,10 @@ def _collect_tier(pool, cfg: RunConfig, spec, tier: str, directory: Path, totals
         core.save_calibration(directory, calibration)
     candidate = Candidate.from_dict(calibration["candidate"])
     if calibration["band_met"] is False:
-        print(f"[{tier}] warning: no candidate policy reaches win-rate band {band.win_rate}; using the closest, "
-              f"{candidate.label} (own win rate {calibration['own_win_rate']:.3f})")
+        print(
+            f"[{tier}] warning: no candidate policy reaches win-rate band {band.win_rate}; using the closest, "
+            f"{candidate.label} (own win rate {calibration['own_win_rate']:.3f})"
+        )
     start = time.perf_counter()
     with tqdm(total=ccfg.episodes, desc=f"collect {tier} ({candidate.label})", unit="ep", leave=False) as bar:
         summaries = pool.collect(tier, shards, candidate, directory, lambda done: bar.update(done - bar.n))
@@ -127,8 +148,12 @@ def _collect_tier(pool, cfg: RunConfig, spec, tier: str, directory: Path, totals
             "calibration": calibration["table"],
         },
         behaviour_policy=core.behaviour_record(ccfg, candidate, calibration["own_win_rate"]),
-        generation={"seed": cfg.seed, "episodes": ccfg.episodes, "shard_episodes": ccfg.shard_episodes,
-                    "env": cfg.env.model_dump(mode="json")},
+        generation={
+            "seed": cfg.seed,
+            "episodes": ccfg.episodes,
+            "shard_episodes": ccfg.shard_episodes,
+            "env": cfg.env.model_dump(mode="json"),
+        },
         code_version=code_version(),
     )
     print(
