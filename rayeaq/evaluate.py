@@ -1,7 +1,7 @@
 """``python -m rayeaq.evaluate CONFIG [key=value ...] --dataset DIR[:weight] ... --out DIR``.
 
 Trains the registered offline learner ``evaluate.algorithm`` (qmix: offline QMIX, QMIX+CQL when
-``evaluate.cql_weight > 0``; bc: behaviour cloning) on the dataset mixture through RLlib, evaluates greedy
+``evaluate.cql``; bc: behaviour cloning) on the dataset mixture through RLlib, evaluates greedy
 decentralised rollouts every ``evaluate.eval_interval`` updates on ``evaluate.eval_episodes`` fixed episodes
 (``evaluate.final_eval_episodes`` at the end), writes ``metrics.jsonl``, ``marl_eval.json``,
 ``summary.json`` and an RLlib checkpoint, and prints a one-line summary.

@@ -1,0 +1,20 @@
+"""Behaviour policies by name (:data:`POLICIES`, chosen by ``collect.policy.kind``).
+
+Scripted SMAX policies of graded skill (:mod:`.scripts`), the per-tier chooser ``graded``, the ε-mixture
+``heuristic_mix``, ``random`` and ``qmix_checkpoint`` (:mod:`.members`). A new member is a module that adds a
+:class:`BehaviourPolicy` to :data:`POLICIES` plus one import line here.
+"""
+
+from __future__ import annotations
+
+from rayeaq.policies import members  # noqa: F401  (members register themselves on import)
+from rayeaq.policies.registry import (
+    POLICIES,
+    BehaviourPolicy,
+    Candidate,
+    checkpoint_fingerprint,
+    load_script,
+    scripted_names,
+)
+
+__all__ = ["POLICIES", "BehaviourPolicy", "Candidate", "checkpoint_fingerprint", "load_script", "scripted_names"]

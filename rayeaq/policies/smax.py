@@ -3,7 +3,8 @@
 - :func:`random_legal`: uniform over each agent's available actions.
 - :func:`heuristic`: focus fire — attack the weakest (or nearest) enemy in range, otherwise move
   toward the nearest living enemy; dead agents take ``stop`` (their only legal action).
-- :func:`epsilon_mix`: per agent and step, the random action with probability ε, else the heuristic.
+
+The scripted policies of graded skill built on these are in :mod:`rayeaq.policies.scripts`.
 
 SMAX action layout: 0..3 move north/east/south/west, 4 stop, 5+j attack enemy j.
 """
@@ -19,8 +20,6 @@ STOP = 4
 N_MOVES = 4
 # Unit vectors of the four move actions, as SMAX decodes them (checked against SMAX in the tests).
 MOVE_DIRECTIONS = jnp.array([[0.0, 1.0], [1.0, 0.0], [0.0, -1.0], [-1.0, 0.0]])
-
-TARGET_MODES = {"weakest": 0, "nearest": 1}
 
 
 def random_legal(key: jax.Array, avail: jax.Array) -> jax.Array:
@@ -47,10 +46,3 @@ def heuristic(env, state, avail: jax.Array, target_mode: int) -> jax.Array:
     move_ok = jnp.take_along_axis(avail, move[:, None], axis=1)[:, 0] & jnp.any(enemy_alive)
     action = jnp.where(jnp.any(can_attack, axis=-1), N_MOVES + 1 + target, jnp.where(move_ok, move, STOP))
     return action.astype(jnp.int32)
-
-
-def epsilon_mix(key: jax.Array, env, state, avail: jax.Array, epsilon: jax.Array, target_mode: int) -> jax.Array:
-    """Per agent: uniform legal action with probability ``epsilon``, else the heuristic's."""
-    k_coin, k_rand = jax.random.split(key)
-    explore = jax.random.uniform(k_coin, (avail.shape[0],)) < epsilon
-    return jnp.where(explore, random_legal(k_rand, avail), heuristic(env, state, avail, target_mode))

@@ -157,7 +157,7 @@ def test_smac_loop_at_epsilon_zero_reproduces_the_fused_collector_bit_for_bit():
     env = SMAXEnv("3m", 60)
     seeds = episode_seeds(SEED, TIER, np.arange(12))
     ours = play(env, env.spec, seeds, 0.0)
-    for _, sink in run_episodes(env.spec, seeds, 0.0, target_mode="weakest", n_slots=12, chunk_steps=64):
+    for _, sink in run_episodes(env.spec, seeds, 0.0, script="focus_weakest", n_slots=12, chunk_steps=64):
         pass
     fused = sink.whole()
     for name in ("obs", "state", "avail_actions", "actions", "reward", "terminated", "filled", "length", "won"):

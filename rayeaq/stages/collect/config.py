@@ -7,17 +7,30 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from rayeaq.core.config import StrictModel
+from rayeaq.policies.config import PolicyConfig
 
 Tier = Literal["good", "medium", "poor"]
 
 
 class TierSpec(StrictModel):
-    """A quality tier: the target band of behaviour win rate, or a fixed ε."""
+    """A quality tier: the band of its behaviour policy's own win rate, optionally with the policy fixed."""
 
     win_rate: tuple[float, float]
-    """[low, high] band of the behaviour policy's win rate that defines the tier."""
+    """[low, high] band of the behaviour policy's own win rate that defines the tier."""
     epsilon: float | None = Field(default=None, ge=0.0, le=1.0)
-    """Fix the ε of the heuristic/random mixture instead of calibrating it to the band."""
+    """Fix the noise: graded/scripted kinds play every candidate with this noise instead of collect.policy.noise;
+    ε-mixtures (heuristic_mix, qmix_checkpoint) use this ε instead of calibrating it to the band."""
+    script: str | None = None
+    """Fix the scripted policy of this tier (graded, heuristic_mix) instead of choosing it by the band."""
+
+    @field_validator("script")
+    @classmethod
+    def _scripted(cls, script: str | None) -> str | None:
+        from rayeaq.policies import scripted_names
+
+        if script is not None and script not in scripted_names():
+            raise ValueError(f"expected one of the scripted policies {list(scripted_names())}")
+        return script
 
     @field_validator("win_rate")
     @classmethod
@@ -29,24 +42,12 @@ class TierSpec(StrictModel):
 
 
 def _default_tiers() -> dict[str, TierSpec]:
+    """OG-MARL-like tiers by the behaviour policy's own win rate (on 3m: focus_team, focus_nearest, spread_fire)."""
     return {
         "good": TierSpec(win_rate=(0.5, 1.0)),
         "medium": TierSpec(win_rate=(0.2, 0.5)),
         "poor": TierSpec(win_rate=(0.0, 0.1)),
     }
-
-
-class PolicyConfig(StrictModel):
-    """The behaviour policy that ε-mixtures are built from."""
-
-    kind: Literal["heuristic_mix", "random", "qmix_checkpoint"] = "heuristic_mix"
-    """heuristic_mix: ε-mixture of the heuristic and uniform legal actions (ε calibrated per tier);
-    random: uniform over available actions (every tier); qmix_checkpoint: ε-mixture of a trained
-    QMIX/BC checkpoint's greedy policy (``checkpoint``) and uniform legal actions."""
-    target: Literal["weakest", "nearest"] = "weakest"
-    """Which enemy in range the heuristic attacks."""
-    checkpoint: str | None = None
-    """Path of a QMIX checkpoint when kind = qmix_checkpoint."""
 
 
 class CollectConfig(StrictModel):
@@ -59,6 +60,7 @@ class CollectConfig(StrictModel):
     tier_bands: dict[Tier, TierSpec] = Field(default_factory=_default_tiers)
     """Win-rate band (or fixed ε) per tier."""
     policy: PolicyConfig = PolicyConfig()
+    """The behaviour policy: a member of rayeaq.policies.POLICIES (graded by default) and its knobs."""
     workers: int = Field(default=2, ge=1, le=1024)
     """Ray actors stepping environments in parallel."""
     envs_per_worker: int = Field(default=128, ge=1, le=65_536)
@@ -68,7 +70,7 @@ class CollectConfig(StrictModel):
     shard_episodes: int = Field(default=250, ge=1)
     """Episodes per Parquet shard (one shard = one unit of work and of retry)."""
     calibration_episodes: int = Field(default=128, ge=8)
-    """Episodes per ε candidate when calibrating a tier to its win-rate band."""
+    """Episodes per candidate policy when measuring own win rates to choose a tier's policy."""
     chunk_steps: int = Field(default=64, ge=1)
     """Env steps per jitted scan call (memory vs. dispatch overhead)."""
 

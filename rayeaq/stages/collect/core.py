@@ -1,14 +1,16 @@
-"""Collection without Ray: plan shards, calibrate a tier's ε, collect and write shards.
+"""Collection without Ray: plan shards, choose a tier's behaviour policy, collect and write shards.
 
-The Ray adapter (:mod:`rayeaq.stages.collect.ray_collect`) runs :func:`collect_shards` and
-:func:`measure_epsilons` inside actors; both are plain functions usable in one process.
+A tier is collected with one :class:`~rayeaq.policies.Candidate` (a scripted policy or a checkpoint, with its
+noise): the configured kind (:data:`rayeaq.policies.POLICIES`) lists the candidates, :func:`measure_candidates`
+measures each one's own win rate and :func:`choose_candidate` takes the one in the tier's band. The Ray adapter
+(:mod:`rayeaq.stages.collect.ray_collect`) runs :func:`collect_shards` and :func:`measure_candidates` inside
+actors; both are plain functions usable in one process.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +22,8 @@ from rayeaq.data.batch import EpisodeBatch
 from rayeaq.data.card import SHARD_DIR
 from rayeaq.data.shards import shard_name, write_shard
 from rayeaq.envs.spec import EnvSpec
+from rayeaq.policies import POLICIES, Candidate
 from rayeaq.stages.collect.config import CollectConfig, TierSpec
-
-# ε candidates tried when calibrating a tier to its win-rate band.
-EPSILON_GRID: tuple[float, ...] = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
 
 
 @dataclass(frozen=True)
@@ -51,43 +51,71 @@ def episode_seeds(root_seed: int, tier: str, ids: np.ndarray) -> np.ndarray:
     return np.array([derive_seed(root_seed, "collect", tier, int(i)) for i in ids], dtype=np.int64)
 
 
-def policy_name(epsilon: float, cfg: CollectConfig) -> str:
-    """Name of the behaviour policy recorded with every episode."""
-    if epsilon >= 1.0:
-        return "random"
-    if cfg.policy.kind == "qmix_checkpoint":
-        return f"qmix_mix(epsilon={epsilon:.3f},checkpoint={cfg.policy.checkpoint})"
-    return f"heuristic_mix(epsilon={epsilon:.3f},target={cfg.policy.target})"
+def tier_candidates(cfg: CollectConfig, tier: str) -> list[Candidate]:
+    """The behaviour policies a tier may be collected with (``collect.policy.kind``'s member, narrowed by the
+    tier's fixed ``epsilon``/``script``)."""
+    band = cfg.tier_bands[tier]
+    return POLICIES.get(cfg.policy.kind).candidates(cfg.policy, band.epsilon, band.script)
 
 
-def episode_stream(
+def _jax_stream(
     spec: EnvSpec,
     seeds: np.ndarray,
-    epsilon: float,
+    candidate: Candidate,
     cfg: CollectConfig,
-    stats_only: bool = False,
-    shard_sizes: list[int] | None = None,
+    stats_only: bool,
+    shard_sizes: list[int] | None,
 ):
-    """The configured behaviour policy's episodes: fused JAX collector, or the host loop for a checkpoint."""
-    if cfg.policy.kind == "qmix_checkpoint":
-        from rayeaq.stages.collect.host_rollout import run_episodes_host
-
-        policy = _checkpoint_policy(str(cfg.policy.checkpoint))
-        return run_episodes_host(
-            spec, seeds, epsilon, policy, n_slots=cfg.envs_per_worker, stats_only=stats_only, shard_sizes=shard_sizes
-        )
     from rayeaq.stages.collect.rollout import run_episodes
 
     return run_episodes(
         spec,
         seeds,
-        epsilon,
-        target_mode=cfg.policy.target,
+        candidate.epsilon,
+        script=str(candidate.script),
         n_slots=cfg.envs_per_worker,
         chunk_steps=cfg.chunk_steps,
         stats_only=stats_only,
         shard_sizes=shard_sizes,
     )
+
+
+def _host_stream(
+    spec: EnvSpec,
+    seeds: np.ndarray,
+    candidate: Candidate,
+    cfg: CollectConfig,
+    stats_only: bool,
+    shard_sizes: list[int] | None,
+):
+    from rayeaq.stages.collect.host_rollout import run_episodes_host
+
+    policy = _checkpoint_policy(str(candidate.checkpoint))
+    return run_episodes_host(
+        spec,
+        seeds,
+        candidate.epsilon,
+        policy,
+        n_slots=cfg.envs_per_worker,
+        stats_only=stats_only,
+        shard_sizes=shard_sizes,
+    )
+
+
+# How each kind of candidate is played: scripted policies in the fused JAX collector, checkpoints on the host.
+RUNNERS = {"jax": _jax_stream, "host": _host_stream}
+
+
+def episode_stream(
+    spec: EnvSpec,
+    seeds: np.ndarray,
+    candidate: Candidate,
+    cfg: CollectConfig,
+    stats_only: bool = False,
+    shard_sizes: list[int] | None = None,
+):
+    """The candidate policy's episodes, one per seed (see :func:`rayeaq.stages.collect.rollout.run_episodes`)."""
+    return RUNNERS[candidate.runner](spec, seeds, candidate, cfg, stats_only, shard_sizes)
 
 
 _POLICIES: dict[str, object] = {}
@@ -105,18 +133,24 @@ def _checkpoint_policy(path: str):
     return _POLICIES[path]
 
 
-def measure_epsilons(
-    spec: EnvSpec, epsilons: list[float], n_episodes: int, root_seed: int, tier: str, cfg: CollectConfig
+def measure_candidates(
+    spec: EnvSpec, candidates: list[Candidate], n_episodes: int, root_seed: int, cfg: CollectConfig
 ) -> list[dict]:
-    """Win rate and mean return of the ε-mixture for each ε (``n_episodes`` each, fixed seeds)."""
+    """Own win rate, mean return and length of each candidate over ``n_episodes`` calibration episodes.
+
+    The seeds depend on the run seed only (not on the tier or the candidate), so every candidate meets the
+    same starts and a measurement is valid for every tier that offers the same candidate.
+    """
+    seeds = np.array([derive_seed(root_seed, "calibrate", int(i)) for i in range(n_episodes)], dtype=np.int64)
     rows = []
-    for eps in epsilons:
-        ids = np.arange(n_episodes)
-        seeds = np.array([derive_seed(root_seed, "calibrate", tier, f"{eps:.4f}", int(i)) for i in ids])
-        ((_, stats),) = deque(episode_stream(spec, seeds, eps, cfg, stats_only=True), maxlen=1)  # the last item
+    for candidate in candidates:
+        for _, stats in episode_stream(spec, seeds, candidate, cfg, stats_only=True):
+            pass
         rows.append(
             {
-                "epsilon": float(eps),
+                "policy": candidate.label,
+                "candidate": candidate.to_dict(),
+                "epsilon": float(candidate.epsilon),
                 "win_rate": float(stats["won"].mean()),
                 "mean_return": float(stats["return"].mean()),
                 "mean_length": float(stats["length"].mean()),
@@ -126,21 +160,25 @@ def measure_epsilons(
     return rows
 
 
-def choose_epsilon(spec_band: TierSpec, table: list[dict]) -> tuple[float, bool]:
-    """The ε whose measured win rate lies in the band (closest to its centre); else the nearest one."""
-    low, high = spec_band.win_rate
+def choose_candidate(band: TierSpec, table: list[dict]) -> tuple[dict, bool]:
+    """The row whose win rate lies in the band, closest to its centre (ties: first listed); with none inside,
+    the row closest to the band. Returns ``(row, band_met)``."""
+    low, high = band.win_rate
     centre = (low + high) / 2
-    inside = [r for r in table if low <= r["win_rate"] <= high]
-    pool = inside or table
-    best = min(pool, key=lambda r: (abs(r["win_rate"] - centre), r["epsilon"]))
-    return best["epsilon"], bool(inside)
+
+    def outside(row: dict) -> float:
+        return max(low - row["win_rate"], row["win_rate"] - high, 0.0)
+
+    inside = [r for r in table if outside(r) == 0.0]
+    best = min(inside or table, key=lambda r: (outside(r), abs(r["win_rate"] - centre)))
+    return best, bool(inside)
 
 
 def collect_shards(
     spec: EnvSpec,
     tier: str,
     shards: list[ShardPlan],
-    epsilon: float,
+    candidate: Candidate,
     root_seed: int,
     cfg: CollectConfig,
     dataset_dir: str | Path,
@@ -161,12 +199,12 @@ def collect_shards(
     seeds = episode_seeds(root_seed, tier, ids)
     sizes = [s.stop - s.first for s in todo]
     starts = np.concatenate([[0], np.cumsum(sizes)])
-    behaviour = policy_name(epsilon, cfg)
+    behaviour = candidate.label
     # Shards are written by a background thread (Parquet encoding releases the GIL) while the simulator
     # keeps stepping; a shard's buffer is complete and no longer touched when it is handed over.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-writer") as writer:
         pending = []
-        for _, assembler in episode_stream(spec, seeds, epsilon, cfg, shard_sizes=sizes):
+        for _, assembler in episode_stream(spec, seeds, candidate, cfg, shard_sizes=sizes):
             for k in assembler.complete_shards():
                 sel = slice(int(starts[k]), int(starts[k + 1]))
                 batch = _batch_from_buffer(assembler.pop(k), ids[sel], seeds[sel], behaviour)
@@ -237,29 +275,47 @@ def collect_local(
     spec: EnvSpec,
     dataset_dir: str | Path,
     n_episodes: int,
-    epsilon: float,
+    epsilon: float | None = None,
     *,
     root_seed: int = 0,
     tier: str = "custom",
     cfg: CollectConfig | None = None,
+    candidate: Candidate | None = None,
 ):
     """Collect one dataset in this process, without Ray (tests, notebooks); returns its card.
 
-    Gives exactly the episodes ``python -m rayeaq.collect`` gives for the same seed, tier and ε.
+    Plays ``candidate``, or the focus-fire heuristic ε-mixture with ``epsilon`` (``heuristic_mix``). Gives exactly
+    the episodes ``python -m rayeaq.collect`` gives for the same seed, tier and behaviour policy.
     """
     from rayeaq.core.runinfo import code_version
     from rayeaq.data.writer import finalize_dataset
+    from rayeaq.policies.config import PolicyConfig
 
-    cfg = cfg or CollectConfig(episodes=n_episodes, tiers=[])
+    cfg = cfg or CollectConfig(episodes=n_episodes, tiers=[], policy=PolicyConfig(kind="heuristic_mix"))
+    if candidate is None:
+        candidate = POLICIES.get("heuristic_mix").candidates(cfg.policy, float(epsilon or 0.0), None)[0]
     shards = plan_shards(n_episodes, cfg.shard_episodes)
-    collect_shards(spec, tier, shards, epsilon, root_seed, cfg, dataset_dir)
+    collect_shards(spec, tier, shards, candidate, root_seed, cfg, dataset_dir)
     return finalize_dataset(
         dataset_dir,
         spec,
         source="real",
         tier=tier,
-        quality={"tier": tier, "epsilon": epsilon},
-        behaviour_policy={**cfg.policy.model_dump(mode="json"), "epsilon": epsilon, "name": policy_name(epsilon, cfg)},
+        quality={"tier": tier, "epsilon": candidate.epsilon, "policy": candidate.label},
+        behaviour_policy=behaviour_record(cfg, candidate, None),
         generation={"seed": root_seed, "episodes": n_episodes, "shard_episodes": cfg.shard_episodes},
         code_version=code_version(),
     )
+
+
+def behaviour_record(cfg: CollectConfig, candidate: Candidate, own_win_rate: float | None) -> dict:
+    """The card's ``behaviour_policy``: the configured kind, the tier's policy, its provenance and own win rate."""
+    return {
+        **cfg.policy.model_dump(mode="json"),
+        "name": candidate.label,
+        "epsilon": candidate.epsilon,
+        "script": candidate.script,
+        "checkpoint": candidate.checkpoint,
+        "provenance": candidate.provenance(),
+        "own_win_rate": own_win_rate,
+    }

@@ -1,4 +1,5 @@
-"""Driver of ``rayeaq.collect``: per tier, calibrate ε, collect shards with actors, write the card."""
+"""Driver of ``rayeaq.collect``: per tier, choose the behaviour policy by its own win rate, collect shards with
+actors, write the card (the tier's policy, its own win rate and its provenance)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from rayeaq.data.card import read_card
 from rayeaq.data.writer import finalize_dataset
 from rayeaq.envs import env_spec
 from rayeaq.envs.config import EnvConfig
+from rayeaq.policies import POLICIES, Candidate
 from rayeaq.stages.collect import core
 from rayeaq.stages.collect.config import CollectConfig
 
@@ -38,9 +40,9 @@ def collect_all(cfg: CollectRun, out: Path) -> dict:
             "env.backend: collection with backend 'sc2' is not implemented yet (the SMAC-API adapter exists: "
             "rayeaq.envs.make_env); use backend smax"
         )
-    policy = cfg.collect.policy
-    if policy.kind == "qmix_checkpoint" and (policy.checkpoint is None or not Path(policy.checkpoint).is_dir()):
-        raise ConfigError(f"collect.policy.checkpoint: expected a QMIX checkpoint directory, got {policy.checkpoint!r}")
+    member = POLICIES.get(cfg.collect.policy.kind)
+    if member.validate is not None:
+        member.validate(cfg.collect.policy)
     for tier in cfg.collect.tiers:  # before anything is written: never overwrite another config's data
         _check_same_content(cfg, tier, out / tier)
     spec = env_spec(cfg.env)
@@ -64,9 +66,10 @@ def collect_all(cfg: CollectRun, out: Path) -> dict:
         check_resources(collect_requests(cfg), wait_s=cfg.ray.resource_wait_s)
 
         pool = CollectorPool(spec, cfg.collect, cfg.seed)
+        measured: dict[str, dict] = {}  # candidate label -> own-win-rate row, shared by the tiers of this run
         try:
             for tier in cfg.collect.tiers:
-                card = _collect_tier(pool, cfg, spec, tier, out / tier, totals)
+                card = _collect_tier(pool, cfg, spec, tier, out / tier, totals, measured)
                 fingerprints[tier] = card.fingerprint
                 totals["episodes"] += card.stats.episodes
                 totals["transitions"] += card.stats.transitions
@@ -91,7 +94,38 @@ def _check_same_content(cfg: CollectRun, tier: str, directory: Path) -> None:
         )
 
 
-def _collect_tier(pool, cfg: CollectRun, spec, tier: str, directory: Path, totals: dict):
+def _choose(pool, cfg: CollectRun, tier: str, measured: dict[str, dict]) -> dict:
+    """The tier's calibration record: the chosen candidate, its own win rate, whether the band is met, the table."""
+    ccfg = cfg.collect
+    band = ccfg.tier_bands[tier]
+    candidates = core.tier_candidates(ccfg, tier)
+    record = core.tier_band_record(tier, band)
+    if len(candidates) == 1:  # nothing to choose: the data's own win rate is the measurement
+        return {
+            **record,
+            "candidate": candidates[0].to_dict(),
+            "epsilon": candidates[0].epsilon,
+            "own_win_rate": None,
+            "band_met": None,
+            "table": [],
+        }
+    todo = [c for c in candidates if c.label not in measured]
+    if todo:
+        for row in pool.calibrate(todo, ccfg.calibration_episodes):
+            measured[row["policy"]] = row
+    table = [measured[c.label] for c in candidates]
+    row, met = core.choose_candidate(band, table)
+    return {
+        **record,
+        "candidate": row["candidate"],
+        "epsilon": row["epsilon"],
+        "own_win_rate": row["win_rate"],
+        "band_met": met,
+        "table": table,
+    }
+
+
+def _collect_tier(pool, cfg: CollectRun, spec, tier: str, directory: Path, totals: dict, measured: dict[str, dict]):
     ccfg = cfg.collect
     shards = core.plan_shards(ccfg.episodes, ccfg.shard_episodes)
     key = core.content_key(cfg, tier)
@@ -103,22 +137,18 @@ def _collect_tier(pool, cfg: CollectRun, spec, tier: str, directory: Path, total
             return card
     band = ccfg.tier_bands[tier]
     if calibration is None:
-        if ccfg.policy.kind == "random":
-            calibration = {**core.tier_band_record(tier, band), "epsilon": 1.0, "band_met": None, "table": []}
-        elif band.epsilon is not None:
-            calibration = {**core.tier_band_record(tier, band), "epsilon": band.epsilon, "band_met": None, "table": []}
-        else:
-            table = pool.calibrate(tier, list(core.EPSILON_GRID), ccfg.calibration_episodes)
-            epsilon, met = core.choose_epsilon(band, table)
-            calibration = {**core.tier_band_record(tier, band), "epsilon": epsilon, "band_met": met, "table": table}
+        calibration = _choose(pool, cfg, tier, measured)
         calibration["content_key"] = key
         core.save_calibration(directory, calibration)
-    epsilon = calibration["epsilon"]
+    candidate = Candidate.from_dict(calibration["candidate"])
     if calibration["band_met"] is False:
-        print(f"[{tier}] warning: no ε reaches win-rate band {band.win_rate}; using the closest, ε={epsilon}")
+        print(
+            f"[{tier}] warning: no candidate policy reaches win-rate band {band.win_rate}; using the closest, "
+            f"{candidate.label} (own win rate {calibration['own_win_rate']:.3f})"
+        )
     start = time.perf_counter()
-    with tqdm(total=ccfg.episodes, desc=f"collect {tier} (ε={epsilon:.2f})", unit="ep", leave=False) as bar:
-        summaries = pool.collect(tier, shards, epsilon, directory, lambda done: bar.update(done - bar.n))
+    with tqdm(total=ccfg.episodes, desc=f"collect {tier} ({candidate.label})", unit="ep", leave=False) as bar:
+        summaries = pool.collect(tier, shards, candidate, directory, lambda done: bar.update(done - bar.n))
     totals["collect_seconds"] += time.perf_counter() - start
     totals["collected_steps"] += sum(s["steps"] for s in summaries)
     card = finalize_dataset(
@@ -129,15 +159,13 @@ def _collect_tier(pool, cfg: CollectRun, spec, tier: str, directory: Path, total
         quality={
             "tier": tier,
             "win_rate_band": list(band.win_rate),
-            "epsilon": epsilon,
+            "policy": candidate.label,
+            "epsilon": candidate.epsilon,
+            "own_win_rate": calibration["own_win_rate"],
             "band_met": calibration["band_met"],
             "calibration": calibration["table"],
         },
-        behaviour_policy={
-            **ccfg.policy.model_dump(mode="json"),
-            "epsilon": epsilon,
-            "name": core.policy_name(epsilon, ccfg),
-        },
+        behaviour_policy=core.behaviour_record(ccfg, candidate, calibration["own_win_rate"]),
         generation={
             "seed": cfg.seed,
             "episodes": ccfg.episodes,
@@ -148,6 +176,6 @@ def _collect_tier(pool, cfg: CollectRun, spec, tier: str, directory: Path, total
     )
     print(
         f"[{tier}] {card.stats.episodes} episodes, {card.stats.transitions} transitions, win rate "
-        f"{card.stats.win_rate:.3f}, mean return {card.stats.mean_return:.3f} (ε={epsilon:.2f}) -> {directory}"
+        f"{card.stats.win_rate:.3f}, mean return {card.stats.mean_return:.3f} ({candidate.label}) -> {directory}"
     )
     return card

@@ -33,12 +33,16 @@ def run_episodes_host(
     n_slots: int = 128,
     stats_only: bool = False,
     shard_sizes: list[int] | None = None,
+    env=None,
 ) -> Iterator[tuple[np.ndarray, object]]:
+    """``env``: a :class:`~rayeaq.envs.smax.batch.SMAXBatchEnv` of ``n_slots`` to reuse (compiled once), or None."""
     from rayeaq.envs.smax.batch import SMAXBatchEnv
 
     n = len(seeds)
-    n_slots = max(1, min(n_slots, n))
-    env = SMAXBatchEnv(EnvConfig(map=spec.map, episode_limit=spec.episode_limit), n_slots)
+    if env is None:
+        n_slots = max(1, min(n_slots, n))
+        env = SMAXBatchEnv(EnvConfig(map=spec.map, episode_limit=spec.episode_limit), n_slots)
+    n_slots = env.n_envs
     sink = EpisodeAssembler(spec, shard_sizes or [n])
     for start in range(0, n, n_slots):
         pos = np.arange(start, min(start + n_slots, n))

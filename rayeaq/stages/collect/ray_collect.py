@@ -17,6 +17,7 @@ import ray
 
 from rayeaq.data.card import SHARD_DIR
 from rayeaq.envs.spec import EnvSpec
+from rayeaq.policies import Candidate
 from rayeaq.stages.collect import core
 from rayeaq.stages.collect.config import CollectConfig
 
@@ -33,11 +34,11 @@ class CollectorActor:
         """The actor's process id (for monitoring, and for the crash-recovery test)."""
         return os.getpid()
 
-    def measure(self, tier: str, epsilons: list[float], n_episodes: int) -> list[dict]:
-        return core.measure_epsilons(self.spec, epsilons, n_episodes, self.root_seed, tier, self.cfg)
+    def measure(self, candidates: list[Candidate], n_episodes: int) -> list[dict]:
+        return core.measure_candidates(self.spec, candidates, n_episodes, self.root_seed, self.cfg)
 
-    def collect(self, tier: str, shards: list[core.ShardPlan], epsilon: float, dataset_dir: str) -> list[dict]:
-        return core.collect_shards(self.spec, tier, shards, epsilon, self.root_seed, self.cfg, dataset_dir)
+    def collect(self, tier: str, shards: list[core.ShardPlan], candidate: Candidate, dataset_dir: str) -> list[dict]:
+        return core.collect_shards(self.spec, tier, shards, candidate, self.root_seed, self.cfg, dataset_dir)
 
 
 class CollectorPool:
@@ -73,21 +74,22 @@ class CollectorPool:
             idle.append(actor)
         return results
 
-    def calibrate(self, tier: str, epsilons: list[float], n_episodes: int) -> list[dict]:
-        calls = [lambda a, e=e: a.measure.remote(tier, [e], n_episodes) for e in epsilons]
+    def calibrate(self, candidates: list[Candidate], n_episodes: int) -> list[dict]:
+        """Each candidate's own win rate (one call per candidate, spread over the actors)."""
+        calls = [lambda a, c=c: a.measure.remote([c], n_episodes) for c in candidates]
         return [row for rows in self.map(calls, lambda _: None) for row in rows]
 
     def collect(
         self,
         tier: str,
         shards: list[core.ShardPlan],
-        epsilon: float,
+        candidate: Candidate,
         dataset_dir: Path,
         on_progress: Callable[[int], None],
     ) -> list[dict]:
         """Collect ``shards``; ``on_progress(episodes on disk)`` is called as shards appear."""
         groups = _group(shards, len(self.actors))
-        calls = [lambda a, g=g: a.collect.remote(tier, g, epsilon, str(dataset_dir)) for g in groups]
+        calls = [lambda a, g=g: a.collect.remote(tier, g, candidate, str(dataset_dir)) for g in groups]
         shard_dir = Path(dataset_dir) / SHARD_DIR
         sizes = {s.name: s.stop - s.first for s in shards}
 

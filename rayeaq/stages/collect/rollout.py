@@ -21,7 +21,8 @@ import numpy as np
 
 from rayeaq.envs.smax import core as smax_core
 from rayeaq.envs.spec import EnvSpec
-from rayeaq.policies import smax as smax_policies
+from rayeaq.policies import load_script
+from rayeaq.policies.scripts import noisy
 from rayeaq.stages.collect.assembly import EpisodeAssembler
 
 
@@ -71,11 +72,17 @@ def init_slots(env, seeds: jax.Array, n_work: jax.Array, n_slots: int) -> Slots:
     )
 
 
-def make_chunk_fn(env, chunk_steps: int, target_mode: int) -> Callable:
-    """Jitted ``(slots, seeds [M], n_work, epsilon) -> (slots, records)``; records are ``[K, B, ...]``."""
+def make_chunk_fn(env, chunk_steps: int, script: str) -> Callable:
+    """Jitted ``(slots, seeds [M], n_work, epsilon) -> (slots, records)``; records are ``[K, B, ...]``.
+
+    Plays the scripted policy ``script`` (a member of :data:`rayeaq.policies.POLICIES`) with per-agent
+    uniform-action noise ``epsilon``. One compile per script: a ``lax.switch`` over all scripts would compile
+    every branch even to play one.
+    """
+    script_fn = load_script(script)
 
     def policy(key, state, avail, epsilon):
-        return smax_policies.epsilon_mix(key, env, state, avail, epsilon, target_mode)
+        return noisy(script_fn, key, env, state, avail, epsilon)
 
     def body(slots: Slots, _, seeds, n_work, epsilon):
         policy_keys, env_keys = jax.vmap(smax_core.step_keys)(slots.run_key, slots.t)
@@ -129,7 +136,8 @@ def make_chunk_fn(env, chunk_steps: int, target_mode: int) -> Callable:
 
     @jax.jit
     def chunk(slots: Slots, seeds: jax.Array, n_work: jax.Array, epsilon: jax.Array):
-        return jax.lax.scan(partial(body, seeds=seeds, n_work=n_work, epsilon=epsilon), slots, None, length=chunk_steps)
+        step = partial(body, seeds=seeds, n_work=n_work, epsilon=epsilon)
+        return jax.lax.scan(step, slots, None, length=chunk_steps)
 
     return chunk
 
@@ -139,13 +147,13 @@ def run_episodes(
     seeds: np.ndarray,
     epsilon: float,
     *,
-    target_mode: str = "weakest",
+    script: str = "focus_weakest",
     n_slots: int = 128,
     chunk_steps: int = 64,
     stats_only: bool = False,
     shard_sizes: list[int] | None = None,
 ) -> Iterator[tuple[np.ndarray, EpisodeAssembler | dict[str, np.ndarray]]]:
-    """Play one episode per seed with the ε-mixture policy; yields after every chunk.
+    """Play one episode per seed with scripted policy ``script`` and noise ``epsilon``; yields after every chunk.
 
     Yields ``(completed_positions, assembler)``; the assembler holds the work list split into
     ``shard_sizes`` consecutive shards (default: one), each buffered only while it is being filled.
@@ -154,7 +162,7 @@ def run_episodes(
     """
     env = smax_core.make_smax(spec.map, spec.episode_limit)
     n_work = len(seeds)
-    chunk = _cached_chunk_fn(env, chunk_steps, smax_policies.TARGET_MODES[target_mode])
+    chunk = _cached_chunk_fn(env, chunk_steps, script)
     # Pad the seed list to a power of two so different work sizes reuse one compiled function.
     padded = np.zeros(max(4096, 1 << (n_work - 1).bit_length()), dtype=np.uint32)
     padded[:n_work] = np.asarray(seeds, dtype=np.uint32)
@@ -184,14 +192,14 @@ def run_episodes(
             return
 
 
-_CHUNK_FNS: dict[tuple[int, int, int], Callable] = {}
+_CHUNK_FNS: dict[tuple[int, int, str], Callable] = {}
 
 
-def _cached_chunk_fn(env, chunk_steps: int, target_mode: int) -> Callable:
-    """One jitted chunk function per (env, chunk length, target mode): compile once per process."""
-    key = (id(env), chunk_steps, target_mode)
+def _cached_chunk_fn(env, chunk_steps: int, script: str) -> Callable:
+    """One jitted chunk function per (env, chunk length, script): compile once per process."""
+    key = (id(env), chunk_steps, script)
     if key not in _CHUNK_FNS:
-        _CHUNK_FNS[key] = make_chunk_fn(env, chunk_steps, target_mode)
+        _CHUNK_FNS[key] = make_chunk_fn(env, chunk_steps, script)
     return _CHUNK_FNS[key]
 
 

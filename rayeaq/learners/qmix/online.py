@@ -1,0 +1,98 @@
+"""Online QMIX, the pure parts: its config section, the ε schedule and the episode replay buffer.
+
+The RLlib side (:mod:`rayeaq.stages.ray_online`) reuses the offline learner unchanged (networks, double-Q
+TD loss on Q_tot, hard target copies every ``target_update_interval`` updates): only where the episodes come from
+changes — ε-greedy rollouts of the current greedy policy on vmapped SMAX, kept in :class:`ReplayBuffer`, whose
+samples have exactly the offline sampler's rows, masks and terminal handling (:mod:`rayeaq.data.batch`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from rayeaq.core.config import StrictModel
+from rayeaq.envs.spec import EnvSpec
+from rayeaq.learners.qmix.sampler import TRAIN_FIELDS
+
+
+class OnlineConfig(StrictModel):
+    """Online QMIX: rollouts, replay, schedule, evaluation and checkpoints (networks and loss: ``evaluate.*``)."""
+
+    env_steps: int = Field(default=200_000, ge=1)
+    """Environment steps (team transitions) to collect in total."""
+    episodes_per_iteration: int = Field(default=32, ge=1)
+    """ε-greedy episodes played (at once, vmapped) before each round of updates."""
+    updates_per_iteration: int = Field(default=8, ge=1)
+    """Learner updates after each round of episodes."""
+    buffer_episodes: int = Field(default=5000, ge=1)
+    """Capacity of the episode replay buffer (oldest episodes are overwritten)."""
+    min_buffer_episodes: int = Field(default=32, ge=1)
+    """Episodes in the buffer before the first update."""
+    epsilon_start: float = Field(default=1.0, ge=0.0, le=1.0)
+    """ε of the ε-greedy rollouts at the start."""
+    epsilon_finish: float = Field(default=0.05, ge=0.0, le=1.0)
+    """ε after the anneal."""
+    epsilon_anneal_steps: int = Field(default=50_000, ge=1)
+    """Environment steps over which ε falls linearly from start to finish."""
+    eval_every_steps: int = Field(default=10_000, ge=1)
+    """Environment steps between greedy evaluations (each one writes a checkpoint)."""
+    eval_episodes: int = Field(default=64, ge=1)
+    """Greedy evaluation episodes (the same seeds at every evaluation)."""
+
+    @model_validator(mode="after")
+    def _buffer_holds_a_batch(self) -> OnlineConfig:
+        if self.min_buffer_episodes > self.buffer_episodes:
+            raise ValueError("expected min_buffer_episodes <= buffer_episodes")
+        return self
+
+
+def epsilon_at(cfg: OnlineConfig, env_steps: int) -> float:
+    """Linear anneal from ``epsilon_start`` to ``epsilon_finish`` over ``epsilon_anneal_steps`` env steps."""
+    frac = min(1.0, env_steps / cfg.epsilon_anneal_steps)
+    return float(cfg.epsilon_start + frac * (cfg.epsilon_finish - cfg.epsilon_start))
+
+
+class ReplayBuffer:
+    """Ring buffer of whole padded episodes ``[C, T, ...]`` (``T = episode_limit + 1``, the dataset's rows).
+
+    :meth:`sample` draws episodes uniformly with replacement and trims to the longest drawn + 1 row, exactly as
+    :class:`rayeaq.learners.qmix.sampler.EpisodeSampler` does, so the learner cannot tell the two apart.
+    """
+
+    def __init__(self, spec: EnvSpec, capacity: int, seed: int) -> None:
+        t, n = spec.max_seq_len, spec.n_agents
+        shapes = {
+            "obs": ((t, n, spec.obs_shape), np.float32),
+            "state": ((t, spec.state_shape), np.float32),
+            "avail_actions": ((t, n, spec.n_actions), np.bool_),
+            "actions": ((t, n), np.int64),
+            "reward": ((t,), np.float32),
+            "terminated": ((t,), np.bool_),
+            "filled": ((t,), np.bool_),
+        }
+        self.arrays = {k: np.zeros((capacity, *shape), dtype) for k, (shape, dtype) in shapes.items()}
+        self.length = np.zeros(capacity, np.int64)
+        self.capacity, self.size, self.cursor = capacity, 0, 0
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(self, episodes) -> None:
+        """Append complete episodes (an :class:`EpisodeBatch` or collector buffer with the train fields)."""
+        n = len(episodes.length)
+        slots = (self.cursor + np.arange(n)) % self.capacity
+        for name in TRAIN_FIELDS:
+            self.arrays[name][slots] = getattr(episodes, name)
+        self.length[slots] = episodes.length
+        self.cursor = int((self.cursor + n) % self.capacity)
+        self.size = min(self.capacity, self.size + n)
+
+    def sample(self, batch_size: int) -> dict[str, np.ndarray]:
+        """A dict of numpy arrays ``[batch_size, T_b, ...]`` with ``T_b = max length + 1``."""
+        return self.take(self.rng.integers(0, self.size, size=batch_size))
+
+    def take(self, idx: np.ndarray) -> dict[str, np.ndarray]:
+        t = int(self.length[idx].max()) + 1
+        return {name: np.ascontiguousarray(a[idx, :t]) for name, a in self.arrays.items()}
