@@ -18,6 +18,7 @@ from rayeaq.data.card import normalized_score, read_card
 from rayeaq.data.reader import load_dataset, load_mixture
 from rayeaq.data.writer import write_dataset
 from rayeaq.envs.mpe.maps import mpe_spec
+from support.box_episodes import box_batch
 
 V1 = Path(__file__).parent / "data" / "v1_dataset"
 
@@ -29,22 +30,6 @@ def _v1_source_batch() -> EpisodeBatch:
     batch = module.tiny_batch()
     batch.episode_return = batch.reward.sum(1).astype(np.float32)
     return batch
-
-
-def box_batch(b: int = 5, seed: int = 0, first_id: int = 0) -> EpisodeBatch:
-    """``b`` omar_spread-shaped episodes: T=26, N=3, Do=18, Ds=18, Da=2, 25 filled steps each."""
-    rng = np.random.default_rng(seed)
-    t, n = 26, 3
-    filled = np.arange(t)[None, :] < 25
-    agent_reward = (rng.normal(size=(b, t, n)) * filled[..., None]).astype(np.float32)
-    reward = agent_reward.mean(-1)
-    return EpisodeBatch(
-        obs=rng.normal(size=(b, t, n, 18)).astype(np.float32), state=rng.normal(size=(b, t, 18)).astype(np.float32),
-        avail_actions=None, actions=(rng.uniform(-1, 1, size=(b, t, n, 2)) * filled[..., None, None]).astype(np.float32),
-        reward=reward, terminated=np.zeros((b, t), bool), filled=np.repeat(filled, b, 0),
-        episode_id=np.arange(b) + first_id, length=np.full(b, 25), episode_return=reward.sum(1),
-        battle_won=np.zeros(b, bool), seed=np.arange(b), source=np.array(["real"] * b, object),
-        behaviour_policy=np.array(["random"] * b, object), agent_reward=agent_reward)
 
 
 def test_v1_dataset_loads_unchanged_and_keeps_its_fingerprint(tmp_path):
