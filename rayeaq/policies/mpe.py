@@ -1,7 +1,9 @@
 """Scripted behaviour policies for the MPE maps, as pure JAX functions of one environment (vmapped by the
 collector). Plain functions; the policy registry registers them.
 
-Every policy maps ``(key, state [Ds], obs [N, Do])`` to actions ``[N, Da]`` inside the map's box. The scripted
+Every policy maps ``(key, state [Ds], obs [N, Do], epsilon [])`` to actions ``[N, Da]`` inside the map's box;
+``epsilon`` is a per-episode mixing level (traced, so one compiled rollout serves every level) that only the
+noisy expert reads. The scripted
 controllers decide a force direction ``u [N, 2]`` in [−1, 1]² and :func:`to_action` encodes it for the map
 (``omar_spread``: ``u`` itself; ``spread``/``tag``: PettingZoo's 5-d ``[no-op, left, right, down, up]``).
 
@@ -9,7 +11,7 @@ controllers decide a force direction ``u [N, 2]`` in [−1, 1]² and :func:`to_a
 - :func:`expert`: Spread — the landmark assignment minimising the total agent–landmark distance (all N!
   permutations) plus PD control toward the assigned landmark; Tag — pursuit of the prey's predicted position.
 - :func:`noisy_expert`: Gaussian noise of std ``sigma`` on the expert's direction, and with probability
-  ``epsilon`` per agent and step a uniform action (the ``medium`` tiers are calibrated over these two).
+  ``epsilon`` per agent and step a uniform action (the ``medium`` tiers are calibrated over ``epsilon``).
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ KD = 1.0
 PREY_LEAD = 0.3
 """Tag: predators aim at prey position + PREY_LEAD × prey velocity (seconds of lead)."""
 
-Policy = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
-"""``(key, state [Ds], obs [N, Do]) -> actions [N, Da]``."""
+Policy = Callable[[jax.Array, jax.Array, jax.Array, jax.Array], jax.Array]
+"""``(key, state [Ds], obs [N, Do], epsilon []) -> actions [N, Da]``."""
 
 
 def unpack_state(m: MPEMap, state: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -86,24 +88,31 @@ def random_uniform(map_name: str) -> Policy:
     """Uniform actions in the map's box."""
     m = MPE_MAPS[map_name]
 
-    def policy(key, state, obs):
+    def policy(key, state, obs, epsilon=0.0):
         return jax.random.uniform(key, (m.n_agents, m.action_dim), minval=m.action_low, maxval=m.action_high)
 
     return policy
 
 
 def expert(map_name: str) -> Policy:
-    """The map's scripted controller (deterministic)."""
-    return noisy_expert(map_name, 0.0, 0.0)
+    """The map's scripted controller (deterministic; ignores ``epsilon``)."""
+    m = MPE_MAPS[map_name]
+    directions = EXPERT_DIRECTIONS[map_name]
+
+    def policy(key, state, obs, epsilon=0.0):
+        return to_action(m, directions(m, state))
+
+    return policy
 
 
-def noisy_expert(map_name: str, sigma: float, epsilon: float) -> Policy:
-    """Expert direction + N(0, sigma²) noise; with probability ``epsilon`` per agent and step a uniform action."""
+def noisy_expert(map_name: str, sigma: float = 0.0) -> Policy:
+    """Expert direction + N(0, sigma²) noise; with probability ``epsilon`` (the call's argument) per agent and step
+    a uniform action instead."""
     m = MPE_MAPS[map_name]
     directions = EXPERT_DIRECTIONS[map_name]
     uniform = random_uniform(map_name)
 
-    def policy(key, state, obs):
+    def policy(key, state, obs, epsilon=0.0):
         k_noise, k_coin, k_rand = jax.random.split(key, 3)
         u = directions(m, state) + sigma * jax.random.normal(k_noise, (m.n_agents, 2))
         explore = jax.random.uniform(k_coin, (m.n_agents, 1)) < epsilon

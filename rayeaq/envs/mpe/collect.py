@@ -29,18 +29,20 @@ REFERENCE_EPISODES = 1000
 """Episodes behind each reference return (random, expert)."""
 
 
+@lru_cache(maxsize=16)
 def rollout_fn(map_name: str, policy: Policy):
-    """A jitted ``seeds [B] -> dict`` of obs ``[B, T+1, N, Do]``, state ``[B, T+1, Ds]``, actions
-    ``[B, T, N, Da]``, reward ``[B, T]``, agent_reward ``[B, T, N]`` (T = 25 steps)."""
+    """A jitted ``(seeds [B], epsilon [B]) -> dict`` of obs ``[B, T+1, N, Do]``, state ``[B, T+1, Ds]``, actions
+    ``[B, T, N, Da]``, reward ``[B, T]``, agent_reward ``[B, T, N]`` (T = 25 steps). Cached per (map, policy
+    object), so a policy reused across chunks compiles once per chunk shape."""
     env, m = core.make_mpe(map_name, MPE_EPISODE_LIMIT), MPE_MAPS[map_name]
 
-    def episode(seed):
+    def episode(seed, epsilon):
         reset_key, run_key = core.episode_keys(seed)
 
         def body(state, t):
             obs, world = core.observe(env, m, state)
             policy_key, env_key = core.step_keys(run_key, t)
-            actions = jnp.clip(policy(policy_key, world, obs), m.action_low, m.action_high)
+            actions = jnp.clip(policy(policy_key, world, obs, epsilon), m.action_low, m.action_high)
             out = core.step(env, m, env_key, state, actions)
             return out.state, (obs, world, actions, out.reward, out.agent_reward)
 
@@ -77,13 +79,15 @@ def episode_seeds(root_seed: int, map_name: str, tier: str, episode_ids: np.ndar
 
 
 def collect_episodes(map_name: str, policy: Policy, episode_ids: np.ndarray, seeds: np.ndarray, behaviour: str,
-                     chunk: int = 1000) -> EpisodeBatch:
-    """Roll ``policy`` out for the given episodes, ``chunk`` environments at a time."""
+                     chunk: int = 1000, epsilon: float | np.ndarray = 0.0) -> EpisodeBatch:
+    """Roll ``policy`` out for the given episodes (``epsilon``: one level, or one per episode), ``chunk``
+    environments at a time."""
     run = rollout_fn(map_name, policy)
+    eps = np.broadcast_to(np.asarray(epsilon, np.float32), (len(episode_ids),))
     parts = []
     for start in range(0, len(episode_ids), chunk):
-        ids, sd = episode_ids[start:start + chunk], seeds[start:start + chunk]
-        parts.append(assemble(run(jnp.asarray(sd, jnp.uint32)), ids, sd, behaviour))
+        ids, sd, e = episode_ids[start:start + chunk], seeds[start:start + chunk], eps[start:start + chunk]
+        parts.append(assemble(run(jnp.asarray(sd, jnp.uint32), jnp.asarray(e)), ids, sd, behaviour))
     return EpisodeBatch.concatenate(parts)
 
 
