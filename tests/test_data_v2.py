@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from support.box_episodes import box_batch
 
 from rayeaq.core.errors import DatasetError
 from rayeaq.data.batch import EpisodeBatch
@@ -18,7 +19,6 @@ from rayeaq.data.card import normalized_score, read_card
 from rayeaq.data.reader import load_dataset, load_mixture
 from rayeaq.data.writer import write_dataset
 from rayeaq.envs.mpe.maps import mpe_spec
-from support.box_episodes import box_batch
 
 V1 = Path(__file__).parent / "data" / "v1_dataset"
 
@@ -81,7 +81,7 @@ def test_mixture_rules_for_box_datasets(tmp_path):
     spec = mpe_spec("omar_spread")
     write_dataset(tmp_path / "a", box_batch(4, seed=1), spec, source="real")
     write_dataset(tmp_path / "b", box_batch(6, seed=2, first_id=10), spec, source="real")
-    mixed, datasets = load_mixture([(tmp_path / "a", 1.0), (tmp_path / "b", 0.5)], seed=3)
+    mixed, _datasets = load_mixture([(tmp_path / "a", 1.0), (tmp_path / "b", 0.5)], seed=3)
     assert len(mixed) == 4 + 3 and mixed.agent_reward.shape == (7, 26, 3)
     without = box_batch(4, seed=3)
     without.agent_reward = None

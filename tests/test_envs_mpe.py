@@ -45,7 +45,7 @@ def omar_reference_step(pos: np.ndarray, vel: np.ndarray, actions: np.ndarray, n
 def test_omar_spread_matches_numpy_reference_for_25_steps():
     env = make_env(EnvConfig(backend="mpe", map="omar_spread"))
     rng = np.random.default_rng(0)
-    obs, state = env.reset(seed=5)
+    _obs, state = env.reset(seed=5)
     pos, vel = state[:12].reshape(6, 2).astype(np.float64), state[12:].reshape(3, 2).astype(np.float64)
     collisions = 0
     for t in range(25):
@@ -90,8 +90,8 @@ def test_spread_matches_mpe2_simple_spread_v3_step_for_step():
     for t in range(25):
         actions = rng.uniform(0, 1, size=(3, 5)).astype(np.float32)
         actions[0, 1:] = [0, 1, 0, 0] if t < 12 else actions[0, 1:]  # push agent 0 into the others
-        ref_obs, ref_rew, ref_term, ref_trunc, _ = ref.step({a: actions[i] for i, a in enumerate(names)})
-        reward, terminated, info = env.step(actions)
+        ref_obs, ref_rew, _ref_term, ref_trunc, _ = ref.step({a: actions[i] for i, a in enumerate(names)})
+        _reward, _terminated, info = env.step(actions)
         worst = max(worst, np.abs(np.stack(env.get_obs()) - np.stack([ref_obs[a] for a in names])).max())
         np.testing.assert_allclose(info["agent_reward"], [ref_rew[a] for a in names], atol=1e-5)
         assert all(ref_trunc[a] == (t == 24) for a in names) and env.done == (t == 24)
@@ -149,7 +149,7 @@ def test_fused_collector_equals_the_per_env_adapter():
         actions = np.asarray(jax.jit(policy)(policy_key, state, np.stack(obs), 0.2))
         np.testing.assert_allclose(batch.obs[1, t], np.stack(obs), atol=1e-5)
         np.testing.assert_allclose(batch.actions[1, t], actions, atol=1e-6)
-        reward, _, info = env.step(actions)
+        _reward, _, info = env.step(actions)
         obs, state = env.get_obs(), env.get_state()
         np.testing.assert_allclose(batch.agent_reward[1, t], info["agent_reward"], rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(batch.state[1, 25], state, atol=1e-5)  # terminal row
@@ -183,3 +183,16 @@ def test_expert_controllers_beat_uniform_random():
         r = collect_episodes(map_name, random_uniform(map_name), ids, seeds, "random").episode_return.mean()
         e = collect_episodes(map_name, expert(map_name), ids, seeds, "expert").episode_return.mean()
         assert e > r + 0.3 * abs(r) + 5, (map_name, r, e)
+
+
+def test_mpe_and_smax_load_in_one_process_in_either_order():
+    import subprocess
+    import sys
+
+    for first, second in (("mpe", "smax"), ("smax", "mpe")):
+        code = (f"from rayeaq.envs import EnvConfig, make_env\n"
+                f"for b, m in [('{first}', {'omar_spread' if first == 'mpe' else '3m'!r}), "
+                f"('{second}', {'omar_spread' if second == 'mpe' else '3m'!r})]:\n"
+                f"    make_env(EnvConfig(backend=b, map=m)).reset(seed=0)\n")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]

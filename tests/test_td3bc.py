@@ -4,13 +4,12 @@ and the actor loss vs hand computations, the transition sampler vs the episode r
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
+from support.box_episodes import box_batch
 
 from rayeaq.learners.td3bc.losses import actor_loss, critic_loss
 from rayeaq.learners.td3bc.networks import NetSpec, StackedLinear, TD3Networks
 from rayeaq.learners.td3bc.transitions import TransitionSampler
-from support.box_episodes import box_batch
 
 
 def test_stacked_linear_equals_one_linear_per_agent():
@@ -36,11 +35,11 @@ def _nets_and_batch(b=6):
 
 def test_critic_target_matches_hand_computation():
     nets, batch = _nets_and_batch()
-    loss, stats = critic_loss(nets, batch, gamma=0.9, policy_noise=0.0, noise_clip=0.5)
+    loss, _stats = critic_loss(nets, batch, gamma=0.9, policy_noise=0.0, noise_clip=0.5)
     # reference, agent by agent with plain tensor ops on the same parameters
     total = 0.0
     for i in range(2):
-        def mlp(net, x):
+        def mlp(net, x, i=i):
             for k, layer in enumerate(net.layers):
                 x = x @ layer.weight[i] + layer.bias[i, 0]
                 x = torch.relu(x) if k < len(net.layers) - 1 else x
@@ -57,7 +56,7 @@ def test_critic_target_matches_hand_computation():
 
 def test_actor_loss_moves_only_the_actor_and_matches_formula():
     nets, batch = _nets_and_batch()
-    loss, stats = actor_loss(nets, batch, alpha=2.5)
+    loss, _stats = actor_loss(nets, batch, alpha=2.5)
     loss.backward()
     assert all(p.grad is None for p in nets.q1.parameters()) and all(p.grad is None for p in nets.q2.parameters())
     assert all(p.grad is not None for p in nets.actor.parameters())

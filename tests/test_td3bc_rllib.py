@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 import torch
+from support.box_episodes import box_batch
 
 from rayeaq.data.writer import write_dataset
 from rayeaq.envs.mpe.maps import mpe_spec
-from support.box_episodes import box_batch
 
 
 def test_updates_checkpoint_and_restore(ray_local, tmp_path):

@@ -123,7 +123,7 @@ class EpisodeBatch:
 
     # ---- construction ------------------------------------------------------------------------
     @classmethod
-    def from_arrays(cls, arrays: dict[str, Any]) -> "EpisodeBatch":
+    def from_arrays(cls, arrays: dict[str, Any]) -> EpisodeBatch:
         """Build from a dict keyed by the dataset's column names (``return`` included)."""
         kwargs = {}
         for name in list(STEP_FIELDS) + list(OPTIONAL_STEP_FIELDS):
@@ -147,12 +147,12 @@ class EpisodeBatch:
                 out["return" if f.name == "episode_return" else f.name] = getattr(self, f.name)
         return out
 
-    def select(self, index: np.ndarray | slice) -> "EpisodeBatch":
+    def select(self, index: np.ndarray | slice) -> EpisodeBatch:
         """Episodes at ``index`` (integer array, boolean mask or slice)."""
         return EpisodeBatch(**{f.name: _take(getattr(self, f.name), index) for f in fields(self)})
 
     @staticmethod
-    def concatenate(batches: list["EpisodeBatch"]) -> "EpisodeBatch":
+    def concatenate(batches: list[EpisodeBatch]) -> EpisodeBatch:
         """Episodes of every batch in order (optional fields must be present in all or none)."""
         if not batches:
             raise ValueError("cannot concatenate an empty list of episode batches")
@@ -164,7 +164,7 @@ class EpisodeBatch:
             out[f.name] = None if parts[0] is None else np.concatenate(parts)
         return EpisodeBatch(**out)
 
-    def sorted_by_id(self) -> "EpisodeBatch":
+    def sorted_by_id(self) -> EpisodeBatch:
         return self.select(np.argsort(self.episode_id, kind="stable"))
 
     # ---- torch -------------------------------------------------------------------------------

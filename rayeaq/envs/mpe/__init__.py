@@ -9,7 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from rayeaq.envs.backends import BACKENDS, Backend
-from rayeaq.envs.mpe.maps import MPE_MAPS, default_episode_limit, list_maps_table, mpe_spec
+from rayeaq.envs.mpe.maps import (
+    MPE_MAPS,
+    default_episode_limit,
+    list_maps_table,
+    mpe_spec,
+)
 
 
 def _make_env(map_name: str, episode_limit: int | None, seed: int) -> Any:

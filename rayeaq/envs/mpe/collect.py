@@ -10,7 +10,7 @@ terminated (``terminated`` all 0), so learners bootstrap from row 25.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +91,7 @@ def collect_episodes(map_name: str, policy: Policy, episode_ids: np.ndarray, see
     return EpisodeBatch.concatenate(parts)
 
 
-@lru_cache(maxsize=None)
+@cache
 def reference_returns(map_name: str, episodes: int = REFERENCE_EPISODES, root_seed: int = 0) -> dict[str, float]:
     """Mean episode return of the uniform-random and the scripted expert policies on fixed seeds (the
     normalized score's 0 and 100)."""

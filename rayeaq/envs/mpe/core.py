@@ -11,14 +11,14 @@ Shapes: ``N`` learning agents, ``Da`` action dims, ``Do`` observation size, ``Ds
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from rayeaq.envs.mpe import scenarios
-from rayeaq.envs.mpe.maps import MPE_MAPS, MPEMap
+from rayeaq.envs.mpe.maps import MPEMap
 
 
 class StepOut(NamedTuple):
@@ -29,7 +29,7 @@ class StepOut(NamedTuple):
     agent_reward: jax.Array  # [N] each learning agent's reward
 
 
-@lru_cache(maxsize=None)
+@cache
 def make_mpe(map_name: str, episode_limit: int = 25):
     """The JaxMARL MPE environment object of a map (cached: jitted functions key on it)."""
     builders = {"spread": scenarios.make_spread, "omar_spread": scenarios.OmarSpreadMPE, "tag": scenarios.make_tag}

@@ -32,7 +32,7 @@ class MPECollectConfig(StrictModel):
 
     episodes: int = Field(default=1000, ge=1)
     """Episodes per tier (medium_expert: this many from each of medium and expert)."""
-    tiers: list[MPETier] = ["random", "medium_replay", "medium", "medium_expert", "expert"]
+    tiers: list[MPETier] = Field(default_factory=lambda: ["random", "medium_replay", "medium", "medium_expert", "expert"])
     """Tiers to write, each to OUT/<tier>/."""
     medium_band: tuple[float, float] = (40.0, 60.0)
     """Normalized-score band of the medium tier (0 = random, 100 = the scripted expert)."""
@@ -76,7 +76,12 @@ def collect_tiers(map_name: str, cfg: MPECollectConfig, out: str | Path, root_se
                   code_version: dict[str, Any] | None = None) -> dict[str, DatasetCard]:
     """Write every configured tier under ``out``; returns the cards by tier."""
     from rayeaq.data.writer import write_dataset
-    from rayeaq.envs.mpe.collect import REFERENCE_EPISODES, collect_episodes, episode_seeds, reference_returns
+    from rayeaq.envs.mpe.collect import (
+        REFERENCE_EPISODES,
+        collect_episodes,
+        episode_seeds,
+        reference_returns,
+    )
     from rayeaq.envs.mpe.maps import mpe_spec
     from rayeaq.policies.mpe import expert, noisy_expert, random_uniform
 

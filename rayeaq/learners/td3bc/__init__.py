@@ -17,7 +17,9 @@ SHARED_FIELDS = ("updates", "eval_interval", "eval_episodes", "eval_envs", "torc
 
 def _run(cfg: Any, sources: list[tuple[str, float]], out: Path, report: Report | None) -> dict[str, Any]:
     from rayeaq.learners.td3bc.config import TD3BCSettings
-    from rayeaq.learners.td3bc.run import run_td3bc  # RLlib and torch only when a learner runs
+    from rayeaq.learners.td3bc.run import (
+        run_td3bc,  # RLlib and torch only when a learner runs
+    )
 
     settings = TD3BCSettings(**{k: getattr(cfg.evaluate, k) for k in SHARED_FIELDS})
     return run_td3bc(settings, sources, out, cfg.seed, report)

@@ -8,6 +8,7 @@ Shapes: ``B`` batch, ``N`` agents, ``Do`` observation, ``Da`` action dims. Agent
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from dataclasses import asdict, dataclass
 
@@ -35,7 +36,7 @@ class StackedMLP(nn.Module):
     def __init__(self, n: int, d_in: int, hidden: int, d_out: int, layers: int = 2) -> None:
         super().__init__()
         dims = [d_in] + [hidden] * layers + [d_out]
-        self.layers = nn.ModuleList(StackedLinear(n, a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self.layers = nn.ModuleList(StackedLinear(n, a, b) for a, b in itertools.pairwise(dims))
 
     def forward(self, x: torch.Tensor, detach: bool = False) -> torch.Tensor:
         for i, layer in enumerate(self.layers):

@@ -59,7 +59,7 @@ class TD3BCConfig(AlgorithmConfig):
               updates_per_iteration: int = NotProvided, net: NetSpec = NotProvided,
               datasets: list[tuple[str, float]] = NotProvided, data_seed: int = NotProvided,
               mixture_seed: int = NotProvided, map_name: str = NotProvided, eval_envs: int = NotProvided,
-              eval_seed: int = NotProvided, torch_threads: int = NotProvided) -> "TD3BCConfig":
+              eval_seed: int = NotProvided, torch_threads: int = NotProvided) -> TD3BCConfig:
         """Set the TD3+BC options (RLlib's builder style: only the given ones change)."""
         for key, value in list(locals().items()):
             if key != "self" and value is not NotProvided:

@@ -31,7 +31,7 @@ class TD3BCTorchLearner(TorchLearner):
     @override(Learner)
     def after_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
         super().after_gradient_based_update(timesteps=timesteps)
-        for module_id in self.module.keys():
+        for module_id in self.module.keys():  # noqa: SIM118  (a MultiRLModule, not a dict)
             module = self.module[module_id].unwrapped()
             if module.actor_due():
                 module.nets.update_targets(self.config.tau)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from rayeaq.core.errors import DatasetError
 from rayeaq.core.runinfo import derive_seed
