@@ -39,7 +39,8 @@ setup(
         "analysis": ANALYSIS,
         # the test suite: references the code is checked against (diffusers schedulers, rliable) and the
         # analysis packages (tests/test_report.py executes the notebooks)
-        "test": ["pytest>=8", "pytest-timeout>=2.3", "diffusers>=0.30", "rliable>=1.2"] + ANALYSIS,
+        # mpe2 (Farama, with pettingzoo and pygame-ce): simple_spread_v3, the reference the MPE `spread` map is tested against
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "diffusers>=0.30", "rliable>=1.2", "mpe2==1.1.1"] + ANALYSIS,
         # benchmarks/: the reference implementations timed side by side with ours
         "bench": ["diffusers>=0.30", "torchrl>=0.14"],
         # The real StarCraft II SMAC is NOT on PyPI (the PyPI package `smac` is SMAC3, an
