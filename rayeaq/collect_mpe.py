@@ -52,10 +52,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     cards = collect_tiers(cfg.env.map, cfg.collect, out, cfg.seed, code_version=code_version())
     write_run_info(out, cfg, "collect_mpe", {"dataset_fingerprints": {t: c.fingerprint for t, c in cards.items()}})
     for tier, card in cards.items():
-        print(f"{tier}: {card.stats.episodes} episodes, mean return {card.stats.mean_return:.2f}, normalized score "
-              f"{card.stats.normalized_score:.1f}, band_met={card.quality.get('band_met')} -> {out / tier}")
-    print(json.dumps({"reference_returns": next(iter(cards.values())).reference_returns,
-                      "seconds": round(time.perf_counter() - start, 1)}))
+        print(
+            f"{tier}: {card.stats.episodes} episodes, mean return {card.stats.mean_return:.2f}, normalized score "
+            f"{card.stats.normalized_score:.1f}, band_met={card.quality.get('band_met')} -> {out / tier}"
+        )
+    print(
+        json.dumps(
+            {
+                "reference_returns": next(iter(cards.values())).reference_returns,
+                "seconds": round(time.perf_counter() - start, 1),
+            }
+        )
+    )
     return 0
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from support.box_episodes import box_batch
 
 from rayeaq.core.errors import DatasetError
 from rayeaq.data.batch import EpisodeBatch
@@ -19,6 +18,7 @@ from rayeaq.data.card import normalized_score, read_card
 from rayeaq.data.reader import load_dataset, load_mixture
 from rayeaq.data.writer import write_dataset
 from rayeaq.envs.mpe.maps import mpe_spec
+from support.box_episodes import box_batch
 
 V1 = Path(__file__).parent / "data" / "v1_dataset"
 
@@ -45,8 +45,15 @@ def test_v1_dataset_loads_unchanged_and_keeps_its_fingerprint(tmp_path):
 
     from rayeaq.envs.smax.maps import smax_spec
 
-    spec = replace(smax_spec("3m"), n_agents=2, n_actions=4, obs_shape=3, state_shape=5, episode_limit=5,
-                   action_layout=("a0", "a1", "a2", "a3"))
+    spec = replace(
+        smax_spec("3m"),
+        n_agents=2,
+        n_actions=4,
+        obs_shape=3,
+        state_shape=5,
+        episode_limit=5,
+        action_layout=("a0", "a1", "a2", "a3"),
+    )
     v2 = write_dataset(tmp_path / "v2", data.episodes, spec, shard_episodes=1, source="real")
     assert v2.schema_version == 2 and v2.fingerprint == card.fingerprint
     assert v2.action_space == {"kind": "discrete", "n": 4} and v2.stats.win_rate == card.stats.win_rate
@@ -57,12 +64,19 @@ def test_v1_dataset_loads_unchanged_and_keeps_its_fingerprint(tmp_path):
 def test_box_round_trip_agent_reward_and_null_success(tmp_path):
     spec = mpe_spec("omar_spread")
     batch = box_batch(7)
-    card = write_dataset(tmp_path / "d", batch, spec, shard_episodes=3, source="real",
-                         reference_returns={"random": -10.0, "expert": 30.0})
+    card = write_dataset(
+        tmp_path / "d",
+        batch,
+        spec,
+        shard_episodes=3,
+        source="real",
+        reference_returns={"random": -10.0, "expert": 30.0},
+    )
     assert card.action_space == {"kind": "box", "dim": 2, "low": -1.0, "high": 1.0}
     assert not card.has_avail_actions and card.has_agent_reward and not card.has_success
     assert card.stats.win_rate is None and card.stats.normalized_score == pytest.approx(
-        100 * (batch.episode_return.mean() - (-10.0)) / 40.0, rel=1e-5)
+        100 * (batch.episode_return.mean() - (-10.0)) / 40.0, rel=1e-5
+    )
     shard = pq.read_table(tmp_path / "d" / "shards" / card.shards[0])
     assert shard.column("battle_won").null_count == shard.num_rows and "avail_actions" not in shard.column_names
     loaded = load_dataset(tmp_path / "d").episodes

@@ -36,9 +36,17 @@ def omar_reference_step(pos: np.ndarray, vel: np.ndarray, actions: np.ndarray, n
         for a in range(n):
             if a != i and np.sqrt(np.sum((pos[a] - pos[i]) ** 2)) < 0.3:
                 reward[i] -= 5.0
-    obs = np.stack([np.concatenate([vel[i], pos[i]] + [pos[lm] - pos[i] for lm in range(n, 2 * n)]
-                                   + [pos[o] - pos[i] for o in range(n) if o != i] + [np.zeros(2 * (n - 1))])
-                    for i in range(n)])
+    obs = np.stack(
+        [
+            np.concatenate(
+                [vel[i], pos[i]]
+                + [pos[lm] - pos[i] for lm in range(n, 2 * n)]
+                + [pos[o] - pos[i] for o in range(n) if o != i]
+                + [np.zeros(2 * (n - 1))]
+            )
+            for i in range(n)
+        ]
+    )
     return pos, vel, reward, obs
 
 
@@ -79,8 +87,12 @@ def test_spread_matches_mpe2_simple_spread_v3_step_for_step():
     from rayeaq.envs.mpe import core
 
     m = MPE_MAPS["spread"]
-    vector = np.concatenate([np.concatenate([e.state.p_pos for e in world.agents + world.landmarks]),
-                             np.concatenate([a.state.p_vel for a in world.agents])])
+    vector = np.concatenate(
+        [
+            np.concatenate([e.state.p_pos for e in world.agents + world.landmarks]),
+            np.concatenate([a.state.p_vel for a in world.agents]),
+        ]
+    )
     env._state = core.state_from_vector(core.make_mpe("spread"), m, jnp.asarray(vector, jnp.float32))
     env._refresh()
     names = [a.name for a in world.agents]
@@ -123,6 +135,7 @@ def test_backend_registered_with_maps_table_and_map_check():
     table = BACKENDS.get("mpe").maps_table()
     assert "omar_spread" in table and "box2[-1,1]" in table and "scripted" in table
     from rayeaq.core.config import StrictModel  # noqa: F401
+
     with pytest.raises(ValueError, match="expected a MPE map"):
         EnvConfig(backend="mpe", map="3m")
 
@@ -138,8 +151,9 @@ def test_fused_collector_equals_the_per_env_adapter():
     from rayeaq.policies.mpe import noisy_expert
 
     policy = noisy_expert("omar_spread", 0.3)
-    batch = collect_episodes("omar_spread", policy, np.array([7, 8]), np.array([123, 456]), "noisy", chunk=2,
-                             epsilon=0.2)
+    batch = collect_episodes(
+        "omar_spread", policy, np.array([7, 8]), np.array([123, 456]), "noisy", chunk=2, epsilon=0.2
+    )
     assert batch.actions.shape == (2, 26, 3, 2) and batch.filled[:, :25].all() and not batch.filled[:, 25].any()
     env = make_env(EnvConfig(backend="mpe", map="omar_spread"))
     obs, state = env.reset(seed=456)
@@ -168,7 +182,9 @@ def test_one_or_two_workers_give_the_same_dataset(tmp_path):
     one = collect_episodes("spread", policy, ids, seeds, "random", chunk=8)
     halves = [collect_episodes("spread", policy, ids[k::2], seeds[k::2], "random", chunk=4) for k in (0, 1)]
     a = write_dataset(tmp_path / "one", one, mpe_spec("spread"), source="real")
-    b = write_dataset(tmp_path / "two", type(one).concatenate(halves), mpe_spec("spread"), source="real", shard_episodes=3)
+    b = write_dataset(
+        tmp_path / "two", type(one).concatenate(halves), mpe_spec("spread"), source="real", shard_episodes=3
+    )
     assert a.fingerprint == b.fingerprint and a.stats.win_rate is None
 
 
@@ -190,9 +206,11 @@ def test_mpe_and_smax_load_in_one_process_in_either_order():
     import sys
 
     for first, second in (("mpe", "smax"), ("smax", "mpe")):
-        code = (f"from rayeaq.envs import EnvConfig, make_env\n"
-                f"for b, m in [('{first}', {'omar_spread' if first == 'mpe' else '3m'!r}), "
-                f"('{second}', {'omar_spread' if second == 'mpe' else '3m'!r})]:\n"
-                f"    make_env(EnvConfig(backend=b, map=m)).reset(seed=0)\n")
+        code = (
+            f"from rayeaq.envs import EnvConfig, make_env\n"
+            f"for b, m in [('{first}', {'omar_spread' if first == 'mpe' else '3m'!r}), "
+            f"('{second}', {'omar_spread' if second == 'mpe' else '3m'!r})]:\n"
+            f"    make_env(EnvConfig(backend=b, map=m)).reset(seed=0)\n"
+        )
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
         assert out.returncode == 0, out.stderr[-2000:]

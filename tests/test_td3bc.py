@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from support.box_episodes import box_batch
 
 from rayeaq.learners.td3bc.losses import actor_loss, critic_loss
 from rayeaq.learners.td3bc.networks import NetSpec, StackedLinear, TD3Networks
 from rayeaq.learners.td3bc.transitions import TransitionSampler
+from support.box_episodes import box_batch
 
 
 def test_stacked_linear_equals_one_linear_per_agent():
@@ -28,8 +28,13 @@ def _nets_and_batch(b=6):
     spec = NetSpec(n_agents=2, obs_dim=3, action_dim=2, action_low=-1.0, action_high=1.0, hidden_dim=8)
     nets = TD3Networks(spec)
     nets.fit_obs_normaliser(torch.randn(50, 2, 3) * 2 + 1)
-    batch = {"obs": torch.randn(b, 2, 3), "next_obs": torch.randn(b, 2, 3), "actions": torch.rand(b, 2, 2) * 2 - 1,
-             "reward": torch.randn(b, 2), "done": torch.tensor([0, 1, 0, 0, 1, 0], dtype=torch.bool)}
+    batch = {
+        "obs": torch.randn(b, 2, 3),
+        "next_obs": torch.randn(b, 2, 3),
+        "actions": torch.rand(b, 2, 2) * 2 - 1,
+        "reward": torch.randn(b, 2),
+        "done": torch.tensor([0, 1, 0, 0, 1, 0], dtype=torch.bool),
+    }
     return nets, batch
 
 
@@ -39,15 +44,19 @@ def test_critic_target_matches_hand_computation():
     # reference, agent by agent with plain tensor ops on the same parameters
     total = 0.0
     for i in range(2):
+
         def mlp(net, x, i=i):
             for k, layer in enumerate(net.layers):
                 x = x @ layer.weight[i] + layer.bias[i, 0]
                 x = torch.relu(x) if k < len(net.layers) - 1 else x
             return x
+
         o = (batch["obs"][:, i] - nets.obs_mean[i, 0]) / nets.obs_std[i, 0]
         o2 = (batch["next_obs"][:, i] - nets.obs_mean[i, 0]) / nets.obs_std[i, 0]
         a2 = torch.tanh(mlp(nets.actor_target, o2))
-        q_next = torch.minimum(mlp(nets.q1_target, torch.cat([o2, a2], -1)), mlp(nets.q2_target, torch.cat([o2, a2], -1)))[:, 0]
+        q_next = torch.minimum(
+            mlp(nets.q1_target, torch.cat([o2, a2], -1)), mlp(nets.q2_target, torch.cat([o2, a2], -1))
+        )[:, 0]
         y = batch["reward"][:, i] + 0.9 * (1 - batch["done"].float()) * q_next
         x = torch.cat([o, batch["actions"][:, i]], -1)
         total = total + ((mlp(nets.q1, x)[:, 0] - y) ** 2).mean() + ((mlp(nets.q2, x)[:, 0] - y) ** 2).mean()
@@ -90,6 +99,8 @@ def test_transition_sampler_rows():
     np.testing.assert_array_equal(sampler.arrays["reward"][k], episodes.agent_reward[1, 9])
     assert sampler.arrays["done"][k] and sampler.arrays["done"].sum() == 1
     batch = sampler.sample(64)
-    assert batch["obs"].shape == (64, 3, 18) and batch["actions"].shape == (64, 3, 2) and batch["reward"].shape == (64, 3)
+    assert (
+        batch["obs"].shape == (64, 3, 18) and batch["actions"].shape == (64, 3, 2) and batch["reward"].shape == (64, 3)
+    )
     episodes.agent_reward = None  # falls back to the team reward for every agent
     np.testing.assert_array_equal(TransitionSampler(episodes, 0).arrays["reward"][k], np.full(3, episodes.reward[1, 9]))

@@ -44,6 +44,7 @@ def step_dtype(name: str, trailing_ndim: int) -> np.dtype:
         return BOX_ACTION_DTYPE
     return OPTIONAL_STEP_FIELDS.get(name) or STEP_FIELDS[name]
 
+
 # Per-episode scalar fields.
 EPISODE_FIELDS: dict[str, np.dtype] = {
     "episode_id": np.dtype(np.int64),

@@ -88,8 +88,15 @@ class DatasetCard(BaseModel):
         """Per-episode trailing shapes of the tensors the shards hold."""
         from rayeaq.data.shards import field_shapes
 
-        return field_shapes(self.max_seq_len, self.n_agents, self.obs_shape, self.state_shape, self.n_actions,
-                            box=self.is_box, agent_reward=self.has_agent_reward)
+        return field_shapes(
+            self.max_seq_len,
+            self.n_agents,
+            self.obs_shape,
+            self.state_shape,
+            self.n_actions,
+            box=self.is_box,
+            agent_reward=self.has_agent_reward,
+        )
 
 
 def normalized_score(mean_return: float, reference: dict[str, float]) -> float | None:
@@ -99,8 +106,14 @@ def normalized_score(mean_return: float, reference: dict[str, float]) -> float |
     return 100.0 * (mean_return - reference["random"]) / (reference["expert"] - reference["random"])
 
 
-def compute_stats(length: np.ndarray, returns: np.ndarray, won: np.ndarray, max_return: float,
-                  has_success: bool = True, reference: dict[str, float] | None = None) -> DatasetStats:
+def compute_stats(
+    length: np.ndarray,
+    returns: np.ndarray,
+    won: np.ndarray,
+    max_return: float,
+    has_success: bool = True,
+    reference: dict[str, float] | None = None,
+) -> DatasetStats:
     """Summary statistics; ``normalized_return`` = mean/max_return (None when max_return is 0),
     ``normalized_score`` from ``reference`` returns (see :func:`normalized_score`)."""
     n = int(length.shape[0])

@@ -44,9 +44,7 @@ def load_dataset(directory: str | Path) -> Dataset:
         raise DatasetError(f"{directory / 'card.json'}: field shards: dataset has no shards")
     episodes = EpisodeBatch.concatenate(parts).sorted_by_id()
     if len(episodes) != card.stats.episodes:
-        raise DatasetError(
-            f"{directory}: shards hold {len(episodes)} episodes but the card says {card.stats.episodes}"
-        )
+        raise DatasetError(f"{directory}: shards hold {len(episodes)} episodes but the card says {card.stats.episodes}")
     if np.unique(episodes.episode_id).size != len(episodes):
         raise DatasetError(f"{directory}: field episode_id: duplicate episode ids across shards")
     return Dataset(path=directory, card=card, episodes=episodes)
@@ -61,11 +59,15 @@ def check_compatible(reference: Dataset, other: Dataset) -> None:
             "a mixture must use one map"
         )
     if a.resolved_action_space() != b.resolved_action_space():
-        raise DatasetError(f"{other.path}: action space {b.resolved_action_space()} differs from "
-                           f"{reference.path}'s {a.resolved_action_space()}")
+        raise DatasetError(
+            f"{other.path}: action space {b.resolved_action_space()} differs from "
+            f"{reference.path}'s {a.resolved_action_space()}"
+        )
     if a.has_agent_reward != b.has_agent_reward:
-        raise DatasetError(f"{other.path}: has_agent_reward={b.has_agent_reward} but {reference.path}'s is "
-                           f"{a.has_agent_reward}; a mixture needs the same tensors")
+        raise DatasetError(
+            f"{other.path}: has_agent_reward={b.has_agent_reward} but {reference.path}'s is "
+            f"{a.has_agent_reward}; a mixture needs the same tensors"
+        )
     if a.sizes() != b.sizes():
         raise DatasetError(f"{other.path}: tensor sizes {b.sizes()} differ from {reference.path}'s {a.sizes()}")
 

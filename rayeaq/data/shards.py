@@ -76,9 +76,7 @@ def batch_to_table(batch: EpisodeBatch, success: bool = True) -> pa.Table:
         flat = pa.array(values.reshape(-1), type=kind)
         width = int(np.prod(shape))
         columns.append(pa.FixedSizeListArray.from_arrays(flat, width))
-        schema_fields.append(
-            pa.field(name, pa.list_(kind, width), metadata={"shape": json.dumps(list(shape))})
-        )
+        schema_fields.append(pa.field(name, pa.list_(kind, width), metadata={"shape": json.dumps(list(shape))}))
     # per-episode content digest: the dataset fingerprint is computed from these without reading tensors
     columns.append(pa.array([digest for _, digest in episode_digests(batch)], type=pa.string()))
     schema_fields.append(pa.field(DIGEST, pa.string()))
@@ -94,8 +92,13 @@ def write_shard(directory: str | Path, batch: EpisodeBatch, name: str | None = N
     tmp = directory / f".{name}.tmp-{os.getpid()}"
     # zstd level 1 and no dictionary pages for the tensor columns: ~2x faster to write and read than
     # pyarrow's defaults on padded episodes, and smaller (benchmarks/collect.py).
-    pq.write_table(batch_to_table(batch, success), tmp, compression="zstd", compression_level=1,
-                   use_dictionary=["source", "behaviour_policy"])
+    pq.write_table(
+        batch_to_table(batch, success),
+        tmp,
+        compression="zstd",
+        compression_level=1,
+        use_dictionary=["source", "behaviour_policy"],
+    )
     with open(tmp, "rb") as handle:  # make the bytes durable before the rename publishes them
         os.fsync(handle.fileno())
     os.replace(tmp, final)
@@ -155,8 +158,10 @@ def read_shard_index(path: str | Path, shapes: dict[str, tuple[int, ...]]) -> pd
             raise DatasetError(f"{path}: field {name}: column missing")
         kind = schema.field(name).type
         if not pa.types.is_fixed_size_list(kind) or kind.list_size != int(np.prod(shape)):
-            raise DatasetError(f"{path}: field {name}: expected {int(np.prod(shape))} values per episode "
-                               f"for shape {list(shape)}, got {kind}")
+            raise DatasetError(
+                f"{path}: field {name}: expected {int(np.prod(shape))} values per episode "
+                f"for shape {list(shape)}, got {kind}"
+            )
     missing = [n for n in list(EPISODE_FIELDS) + [DIGEST] if n not in schema.names]
     if missing:
         raise DatasetError(f"{path}: field {missing[0]}: column missing")
@@ -166,8 +171,16 @@ def read_shard_index(path: str | Path, shapes: dict[str, tuple[int, ...]]) -> pd
     return index
 
 
-def field_shapes(max_seq_len: int, n_agents: int, obs_dim: int, state_dim: int, n_actions: int, *,
-                 box: bool = False, agent_reward: bool = False) -> dict[str, tuple[int, ...]]:
+def field_shapes(
+    max_seq_len: int,
+    n_agents: int,
+    obs_dim: int,
+    state_dim: int,
+    n_actions: int,
+    *,
+    box: bool = False,
+    agent_reward: bool = False,
+) -> dict[str, tuple[int, ...]]:
     """Trailing shapes of the per-step fields for one episode, in storage order. ``box``: continuous actions
     ``(T, N, Da)`` with ``Da = n_actions`` and no ``avail_actions``; ``agent_reward``: add ``(T, N)``."""
     t, n = max_seq_len, n_agents

@@ -55,8 +55,15 @@ def finalize_dataset(
     if not names:
         raise DatasetError(f"{shard_dir}: no shards to finalize")
     has_agent_reward = "agent_reward" in pq.read_schema(shard_dir / names[0]).names
-    shapes = field_shapes(spec.max_seq_len, spec.n_agents, spec.obs_shape, spec.state_shape, spec.n_actions,
-                          box=spec.is_box, agent_reward=has_agent_reward)
+    shapes = field_shapes(
+        spec.max_seq_len,
+        spec.n_agents,
+        spec.obs_shape,
+        spec.state_shape,
+        spec.n_actions,
+        box=spec.is_box,
+        agent_reward=has_agent_reward,
+    )
     summaries = [read_shard_index(shard_dir / name, shapes).assign(shard=name) for name in names]
     summary = pd.concat(summaries, ignore_index=True).sort_values("episode_id", kind="stable")
     digests = list(zip(summary["episode_id"].astype(int), summary.pop(DIGEST)))
@@ -67,8 +74,12 @@ def finalize_dataset(
     summary.to_parquet(tmp, index=False)
     os.replace(tmp, directory / SUMMARY_NAME)
     stats = compute_stats(
-        summary["length"].to_numpy(), summary["return"].to_numpy(), summary["battle_won"].fillna(False).to_numpy(),
-        spec.max_return, has_success=spec.has_success, reference=reference_returns,
+        summary["length"].to_numpy(),
+        summary["return"].to_numpy(),
+        summary["battle_won"].fillna(False).to_numpy(),
+        spec.max_return,
+        has_success=spec.has_success,
+        reference=reference_returns,
     )
     card = DatasetCard(
         schema_version=SCHEMA_VERSION,
@@ -118,11 +129,13 @@ def write_dataset(
     if source in ("real", "synthetic") and not (episodes.source == source).all():
         raise DatasetError(f"{directory}: field source: episodes are not all {source!r} as the card will say")
     if episodes.is_box != spec.is_box:
-        raise DatasetError(f"{directory}: field actions: episodes are {'box' if episodes.is_box else 'discrete'} "
-                           f"but the environment's action space is {spec.action_kind}")
+        raise DatasetError(
+            f"{directory}: field actions: episodes are {'box' if episodes.is_box else 'discrete'} "
+            f"but the environment's action space is {spec.action_kind}"
+        )
     episodes = episodes.sorted_by_id()
     for start in range(0, len(episodes), shard_episodes):
-        write_shard(directory / SHARD_DIR, episodes.select(slice(start, start + shard_episodes)),
-                    success=spec.has_success)
+        write_shard(
+            directory / SHARD_DIR, episodes.select(slice(start, start + shard_episodes)), success=spec.has_success
+        )
     return finalize_dataset(directory, spec, **card_fields)
-

@@ -23,5 +23,6 @@ def _make_env(map_name: str, episode_limit: int | None, seed: int) -> Any:
     return MPEEnv(map_name, episode_limit, seed=seed)
 
 
-BACKENDS.add("mpe", Backend("mpe", mpe_spec, _make_env, lambda: tuple(MPE_MAPS), list_maps_table,
-                            default_episode_limit))
+BACKENDS.add(
+    "mpe", Backend("mpe", mpe_spec, _make_env, lambda: tuple(MPE_MAPS), list_maps_table, default_episode_limit)
+)

@@ -47,16 +47,23 @@ def rollout_fn(map_name: str, policy: Policy):
             return out.state, (obs, world, actions, out.reward, out.agent_reward)
 
         last, (obs, world, actions, reward, agent_reward) = jax.lax.scan(
-            body, core.reset(env, reset_key), jnp.arange(MPE_EPISODE_LIMIT))
+            body, core.reset(env, reset_key), jnp.arange(MPE_EPISODE_LIMIT)
+        )
         obs_t, world_t = core.observe(env, m, last)
-        return {"obs": jnp.concatenate([obs, obs_t[None]]), "state": jnp.concatenate([world, world_t[None]]),
-                "actions": actions, "reward": reward, "agent_reward": agent_reward}
+        return {
+            "obs": jnp.concatenate([obs, obs_t[None]]),
+            "state": jnp.concatenate([world, world_t[None]]),
+            "actions": actions,
+            "reward": reward,
+            "agent_reward": agent_reward,
+        }
 
     return jax.jit(jax.vmap(episode))
 
 
 def assemble(arrays: dict[str, Any], episode_ids: np.ndarray, seeds: np.ndarray, behaviour: str) -> EpisodeBatch:
     """Rollout arrays -> a padded :class:`EpisodeBatch` (row T holds the terminal observation, filled 0)."""
+
     def pad(x):
         x = np.asarray(x)
         return np.concatenate([x, np.zeros_like(x[:, :1])], axis=1)
@@ -64,13 +71,22 @@ def assemble(arrays: dict[str, Any], episode_ids: np.ndarray, seeds: np.ndarray,
     b, t = np.asarray(arrays["reward"]).shape
     reward = pad(arrays["reward"]).astype(np.float32)
     return EpisodeBatch(
-        obs=np.asarray(arrays["obs"], np.float32), state=np.asarray(arrays["state"], np.float32), avail_actions=None,
-        actions=pad(arrays["actions"]).astype(np.float32), reward=reward, terminated=np.zeros((b, t + 1), bool),
-        filled=np.repeat((np.arange(t + 1) < t)[None], b, 0), episode_id=np.asarray(episode_ids, np.int64),
-        length=np.full(b, t, np.int64), episode_return=reward.sum(1).astype(np.float32),
-        battle_won=np.zeros(b, bool), seed=np.asarray(seeds, np.int64),
-        source=np.array(["real"] * b, object), behaviour_policy=np.array([behaviour] * b, object),
-        agent_reward=pad(arrays["agent_reward"]).astype(np.float32))
+        obs=np.asarray(arrays["obs"], np.float32),
+        state=np.asarray(arrays["state"], np.float32),
+        avail_actions=None,
+        actions=pad(arrays["actions"]).astype(np.float32),
+        reward=reward,
+        terminated=np.zeros((b, t + 1), bool),
+        filled=np.repeat((np.arange(t + 1) < t)[None], b, 0),
+        episode_id=np.asarray(episode_ids, np.int64),
+        length=np.full(b, t, np.int64),
+        episode_return=reward.sum(1).astype(np.float32),
+        battle_won=np.zeros(b, bool),
+        seed=np.asarray(seeds, np.int64),
+        source=np.array(["real"] * b, object),
+        behaviour_policy=np.array([behaviour] * b, object),
+        agent_reward=pad(arrays["agent_reward"]).astype(np.float32),
+    )
 
 
 def episode_seeds(root_seed: int, map_name: str, tier: str, episode_ids: np.ndarray) -> np.ndarray:
@@ -78,15 +94,22 @@ def episode_seeds(root_seed: int, map_name: str, tier: str, episode_ids: np.ndar
     return np.array([derive_seed(root_seed, "mpe", map_name, tier, int(i)) for i in episode_ids], np.int64)
 
 
-def collect_episodes(map_name: str, policy: Policy, episode_ids: np.ndarray, seeds: np.ndarray, behaviour: str,
-                     chunk: int = 1000, epsilon: float | np.ndarray = 0.0) -> EpisodeBatch:
+def collect_episodes(
+    map_name: str,
+    policy: Policy,
+    episode_ids: np.ndarray,
+    seeds: np.ndarray,
+    behaviour: str,
+    chunk: int = 1000,
+    epsilon: float | np.ndarray = 0.0,
+) -> EpisodeBatch:
     """Roll ``policy`` out for the given episodes (``epsilon``: one level, or one per episode), ``chunk``
     environments at a time."""
     run = rollout_fn(map_name, policy)
     eps = np.broadcast_to(np.asarray(epsilon, np.float32), (len(episode_ids),))
     parts = []
     for start in range(0, len(episode_ids), chunk):
-        ids, sd, e = episode_ids[start:start + chunk], seeds[start:start + chunk], eps[start:start + chunk]
+        ids, sd, e = episode_ids[start : start + chunk], seeds[start : start + chunk], eps[start : start + chunk]
         parts.append(assemble(run(jnp.asarray(sd, jnp.uint32), jnp.asarray(e)), ids, sd, behaviour))
     return EpisodeBatch.concatenate(parts)
 
@@ -103,9 +126,19 @@ def reference_returns(map_name: str, episodes: int = REFERENCE_EPISODES, root_se
     return out
 
 
-def write_mpe_dataset(directory: str | Path, map_name: str, policy: Policy, n_episodes: int, *, root_seed: int,
-                      tier: str, behaviour_policy: dict[str, Any], first_id: int = 0, shard_episodes: int = 1000,
-                      code_version: dict[str, Any] | None = None) -> DatasetCard:
+def write_mpe_dataset(
+    directory: str | Path,
+    map_name: str,
+    policy: Policy,
+    n_episodes: int,
+    *,
+    root_seed: int,
+    tier: str,
+    behaviour_policy: dict[str, Any],
+    first_id: int = 0,
+    shard_episodes: int = 1000,
+    code_version: dict[str, Any] | None = None,
+) -> DatasetCard:
     """Collect ``n_episodes`` with ``policy`` and write them as a v2 dataset whose card records the map's
     reference returns (so ``stats.normalized_score`` is the D4RL/OMAR normalized return)."""
     from rayeaq.data.writer import write_dataset
@@ -115,7 +148,16 @@ def write_mpe_dataset(directory: str | Path, map_name: str, policy: Policy, n_ep
     name = str(behaviour_policy.get("name", tier))
     batch = collect_episodes(map_name, policy, ids, seeds, name)
     reference = reference_returns(map_name)
-    return write_dataset(directory, batch, mpe_spec(map_name), shard_episodes=shard_episodes, source="real",
-                         tier=tier, behaviour_policy=behaviour_policy, reference_returns=reference,
-                         quality={"reference_episodes": REFERENCE_EPISODES, "reference_seed": 0},
-                         generation={"root_seed": root_seed, "episodes": n_episodes}, code_version=code_version or {})
+    return write_dataset(
+        directory,
+        batch,
+        mpe_spec(map_name),
+        shard_episodes=shard_episodes,
+        source="real",
+        tier=tier,
+        behaviour_policy=behaviour_policy,
+        reference_returns=reference,
+        quality={"reference_episodes": REFERENCE_EPISODES, "reference_seed": 0},
+        generation={"root_seed": root_seed, "episodes": n_episodes},
+        code_version=code_version or {},
+    )

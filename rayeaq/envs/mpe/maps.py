@@ -54,15 +54,45 @@ class MPEMap:
 
 PZ_LAYOUT = ("no_action", "move_left", "move_right", "move_down", "move_up")
 MPE_MAPS: dict[str, MPEMap] = {
-    "spread": MPEMap(3, 0, 3, 18, 5, 0.0, 1.0, PZ_LAYOUT, 0.0,
-                     "mpe spread (PettingZoo simple_spread_v3, local_ratio 0.5): per step, mean over agents of "
-                     "0.5*(-sum of landmark min distances) + 0.5*(-1 per collision); never positive"),
-    "omar_spread": MPEMap(3, 0, 3, 18, 2, -1.0, 1.0, ("force_x", "force_y"), 750.0,
-                          "mpe omar_spread (OMAR): per step, mean over agents of sum_l min(1/d_l, 10) "
-                          "- 5 per collision; episode return <= 25*3*10 = 750"),
-    "tag": MPEMap(3, 1, 2, 16, 5, 0.0, 1.0, PZ_LAYOUT, 750.0,
-                  "mpe tag (PettingZoo simple_tag_v3, scripted prey): per step +10 per predator-prey contact "
-                  "(shared by every predator); episode return <= 25*3*10 = 750"),
+    "spread": MPEMap(
+        3,
+        0,
+        3,
+        18,
+        5,
+        0.0,
+        1.0,
+        PZ_LAYOUT,
+        0.0,
+        "mpe spread (PettingZoo simple_spread_v3, local_ratio 0.5): per step, mean over agents of "
+        "0.5*(-sum of landmark min distances) + 0.5*(-1 per collision); never positive",
+    ),
+    "omar_spread": MPEMap(
+        3,
+        0,
+        3,
+        18,
+        2,
+        -1.0,
+        1.0,
+        ("force_x", "force_y"),
+        750.0,
+        "mpe omar_spread (OMAR): per step, mean over agents of sum_l min(1/d_l, 10) "
+        "- 5 per collision; episode return <= 25*3*10 = 750",
+    ),
+    "tag": MPEMap(
+        3,
+        1,
+        2,
+        16,
+        5,
+        0.0,
+        1.0,
+        PZ_LAYOUT,
+        750.0,
+        "mpe tag (PettingZoo simple_tag_v3, scripted prey): per step +10 per predator-prey contact "
+        "(shared by every predator); episode return <= 25*3*10 = 750",
+    ),
 }
 
 
@@ -77,11 +107,21 @@ def mpe_spec(map_name: str, episode_limit: int | None = None):
 
     m = MPE_MAPS[map_name]
     return EnvSpec(
-        backend="mpe", map=map_name, n_agents=m.n_agents, n_enemies=m.n_scripted, n_actions=m.action_dim,
-        obs_shape=m.obs_shape, state_shape=m.state_shape,
+        backend="mpe",
+        map=map_name,
+        n_agents=m.n_agents,
+        n_enemies=m.n_scripted,
+        n_actions=m.action_dim,
+        obs_shape=m.obs_shape,
+        state_shape=m.state_shape,
         episode_limit=episode_limit if episode_limit is not None else MPE_EPISODE_LIMIT,
-        action_layout=m.action_layout, max_return=m.max_return, reward_scale=m.reward_scale,
-        action_kind="box", action_low=m.action_low, action_high=m.action_high, has_success=False,
+        action_layout=m.action_layout,
+        max_return=m.max_return,
+        reward_scale=m.reward_scale,
+        action_kind="box",
+        action_low=m.action_low,
+        action_high=m.action_high,
+        has_success=False,
         n_agents_total=m.n_total,
     )
 
@@ -94,5 +134,7 @@ def list_maps_table() -> str:
         rows.append((name, m.n_agents, m.n_scripted, m.n_landmarks, m.obs_shape, m.state_shape, box, MPE_EPISODE_LIMIT))
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
-    lines.append("backend mpe (JaxMARL MPE; continuous actions; tag's prey is scripted, not the papers' pretrained prey).")
+    lines.append(
+        "backend mpe (JaxMARL MPE; continuous actions; tag's prey is scripted, not the papers' pretrained prey)."
+    )
     return "\n".join(lines)

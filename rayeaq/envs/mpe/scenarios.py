@@ -37,8 +37,13 @@ class OmarSpreadMPE(_spread.SimpleSpreadMPE):
     """OMAR's Cooperative Navigation on JaxMARL's MPE machinery (2-d actions in [−1, 1]², see the module)."""
 
     def __init__(self, num_agents: int = 3, max_steps: int = 25):
-        super().__init__(num_agents=num_agents, num_landmarks=num_agents, local_ratio=0.5,
-                         action_type=_simple.CONTINUOUS_ACT, max_steps=max_steps)
+        super().__init__(
+            num_agents=num_agents,
+            num_landmarks=num_agents,
+            local_ratio=0.5,
+            action_type=_simple.CONTINUOUS_ACT,
+            max_steps=max_steps,
+        )
         self.action_spaces = {a: _simple.Box(-1.0, 1.0, (2,)) for a in self.agents}
 
     @partial(jax.vmap, in_axes=[None, 0, 0])
@@ -72,14 +77,16 @@ class OmarSpreadMPE(_spread.SimpleSpreadMPE):
 
 def make_spread(max_steps: int = 25):
     """PettingZoo ``simple_spread_v3`` (N=3, local_ratio 0.5, continuous 5-d actions) as JaxMARL implements it."""
-    return _spread.SimpleSpreadMPE(num_agents=3, num_landmarks=3, local_ratio=0.5,
-                                   action_type=_simple.CONTINUOUS_ACT, max_steps=max_steps)
+    return _spread.SimpleSpreadMPE(
+        num_agents=3, num_landmarks=3, local_ratio=0.5, action_type=_simple.CONTINUOUS_ACT, max_steps=max_steps
+    )
 
 
 def make_tag(max_steps: int = 25):
     """PettingZoo ``simple_tag_v3`` (3 predators, 1 prey, 2 obstacles, continuous 5-d actions) in JaxMARL."""
-    return _tag.SimpleTagMPE(num_good_agents=1, num_adversaries=3, num_obs=2,
-                             action_type=_simple.CONTINUOUS_ACT, max_steps=max_steps)
+    return _tag.SimpleTagMPE(
+        num_good_agents=1, num_adversaries=3, num_obs=2, action_type=_simple.CONTINUOUS_ACT, max_steps=max_steps
+    )
 
 
 def direction_to_pz(u: jax.Array) -> jax.Array:
@@ -87,8 +94,16 @@ def direction_to_pz(u: jax.Array) -> jax.Array:
     (decoded as ``(a2 − a1, a4 − a3)``, so the round trip is exact)."""
     u = jnp.clip(u, -1.0, 1.0)
     zero = jnp.zeros_like(u[..., :1])
-    return jnp.concatenate([zero, jnp.maximum(-u[..., :1], 0), jnp.maximum(u[..., :1], 0),
-                            jnp.maximum(-u[..., 1:], 0), jnp.maximum(u[..., 1:], 0)], axis=-1)
+    return jnp.concatenate(
+        [
+            zero,
+            jnp.maximum(-u[..., :1], 0),
+            jnp.maximum(u[..., :1], 0),
+            jnp.maximum(-u[..., 1:], 0),
+            jnp.maximum(u[..., 1:], 0),
+        ],
+        axis=-1,
+    )
 
 
 def scripted_prey(state, n_predators: int, prey_index: int) -> jax.Array:

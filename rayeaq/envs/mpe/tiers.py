@@ -32,7 +32,9 @@ class MPECollectConfig(StrictModel):
 
     episodes: int = Field(default=1000, ge=1)
     """Episodes per tier (medium_expert: this many from each of medium and expert)."""
-    tiers: list[MPETier] = Field(default_factory=lambda: ["random", "medium_replay", "medium", "medium_expert", "expert"])
+    tiers: list[MPETier] = Field(
+        default_factory=lambda: ["random", "medium_replay", "medium", "medium_expert", "expert"]
+    )
     """Tiers to write, each to OUT/<tier>/."""
     medium_band: tuple[float, float] = (40.0, 60.0)
     """Normalized-score band of the medium tier (0 = random, 100 = the scripted expert)."""
@@ -50,8 +52,9 @@ class MPECollectConfig(StrictModel):
     """Environments rolled out at once (jax.vmap)."""
 
 
-def calibrate_epsilon(map_name: str, cfg: MPECollectConfig, root_seed: int,
-                      reference: dict[str, float]) -> tuple[float, float, bool]:
+def calibrate_epsilon(
+    map_name: str, cfg: MPECollectConfig, root_seed: int, reference: dict[str, float]
+) -> tuple[float, float, bool]:
     """(ε, its normalized score, band met) for the medium tier, by bisection of ε on fixed seeds."""
     from rayeaq.envs.mpe.collect import collect_episodes, episode_seeds
     from rayeaq.policies.mpe import noisy_expert
@@ -72,8 +75,9 @@ def calibrate_epsilon(map_name: str, cfg: MPECollectConfig, root_seed: int,
     return best[0], best[1], False
 
 
-def collect_tiers(map_name: str, cfg: MPECollectConfig, out: str | Path, root_seed: int,
-                  code_version: dict[str, Any] | None = None) -> dict[str, DatasetCard]:
+def collect_tiers(
+    map_name: str, cfg: MPECollectConfig, out: str | Path, root_seed: int, code_version: dict[str, Any] | None = None
+) -> dict[str, DatasetCard]:
     """Write every configured tier under ``out``; returns the cards by tier."""
     from rayeaq.data.writer import write_dataset
     from rayeaq.envs.mpe.collect import (
@@ -93,27 +97,52 @@ def collect_tiers(map_name: str, cfg: MPECollectConfig, out: str | Path, root_se
 
     def run(tier: str, policy, epsilon, first_id: int = 0, count: int = n) -> EpisodeBatch:
         ids = np.arange(first_id, first_id + count)
-        return collect_episodes(map_name, policy, ids, episode_seeds(root_seed, map_name, tier, ids), tier,
-                                cfg.chunk, epsilon=epsilon)
+        return collect_episodes(
+            map_name, policy, ids, episode_seeds(root_seed, map_name, tier, ids), tier, cfg.chunk, epsilon=epsilon
+        )
 
     plans = {
         "random": lambda: (run("random", random_uniform(map_name), 0.0), {"name": "random"}),
         "expert": lambda: (run("expert", expert(map_name), 0.0), {"name": "expert"}),
-        "medium": lambda: (run("medium", noisy, eps), {"name": "noisy_expert", "epsilon": eps, "sigma": cfg.noise_sigma}),
-        "medium_replay": lambda: (run("medium_replay", noisy, np.repeat(
-            np.linspace(1.0, eps, cfg.replay_levels), -(-n // cfg.replay_levels))[:n]),
-            {"name": "noisy_expert_sweep", "epsilon": [1.0, eps], "levels": cfg.replay_levels}),
-        "medium_expert": lambda: (EpisodeBatch.concatenate([run("medium", noisy, eps), run("expert", expert(map_name), 0.0, n)]),
-                                  {"name": "medium+expert", "epsilon": eps}),
+        "medium": lambda: (
+            run("medium", noisy, eps),
+            {"name": "noisy_expert", "epsilon": eps, "sigma": cfg.noise_sigma},
+        ),
+        "medium_replay": lambda: (
+            run(
+                "medium_replay",
+                noisy,
+                np.repeat(np.linspace(1.0, eps, cfg.replay_levels), -(-n // cfg.replay_levels))[:n],
+            ),
+            {"name": "noisy_expert_sweep", "epsilon": [1.0, eps], "levels": cfg.replay_levels},
+        ),
+        "medium_expert": lambda: (
+            EpisodeBatch.concatenate([run("medium", noisy, eps), run("expert", expert(map_name), 0.0, n)]),
+            {"name": "medium+expert", "epsilon": eps},
+        ),
     }
     cards = {}
     for tier in cfg.tiers:
         batch, behaviour = plans[tier]()
         batch.behaviour_policy[:] = tier
-        quality = {"reference_episodes": REFERENCE_EPISODES, "medium_epsilon": eps, "calibrated_score": score,
-                   "medium_band": list(cfg.medium_band) if needs_medium else None, "band_met": met}
-        cards[tier] = write_dataset(out / tier, batch, mpe_spec(map_name), shard_episodes=cfg.shard_episodes,
-                                    source="real", tier=tier, behaviour_policy=behaviour, quality=quality,
-                                    reference_returns=reference, generation={"root_seed": root_seed, "episodes": len(batch)},
-                                    code_version=code_version or {})
+        quality = {
+            "reference_episodes": REFERENCE_EPISODES,
+            "medium_epsilon": eps,
+            "calibrated_score": score,
+            "medium_band": list(cfg.medium_band) if needs_medium else None,
+            "band_met": met,
+        }
+        cards[tier] = write_dataset(
+            out / tier,
+            batch,
+            mpe_spec(map_name),
+            shard_episodes=cfg.shard_episodes,
+            source="real",
+            tier=tier,
+            behaviour_policy=behaviour,
+            quality=quality,
+            reference_returns=reference,
+            generation={"root_seed": root_seed, "episodes": len(batch)},
+            code_version=code_version or {},
+        )
     return cards

@@ -13,8 +13,9 @@ import torch
 from rayeaq.learners.td3bc.networks import TD3Networks
 
 
-def critic_loss(nets: TD3Networks, batch: dict[str, torch.Tensor], gamma: float, policy_noise: float,
-                noise_clip: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def critic_loss(
+    nets: TD3Networks, batch: dict[str, torch.Tensor], gamma: float, policy_noise: float, noise_clip: float
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Batch: obs/next_obs ``[B, N, Do]``, actions ``[B, N, Da]`` (box), reward ``[B, N]``, done ``[B]``."""
     o, o2 = nets.norm_obs(batch["obs"]), nets.norm_obs(batch["next_obs"])
     a = nets.to_unit(batch["actions"])

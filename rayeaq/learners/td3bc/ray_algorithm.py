@@ -54,12 +54,25 @@ class TD3BCConfig(AlgorithmConfig):
         self.eval_seed = 10_000_000
         self.torch_threads = 1
 
-    def td3bc(self, *, tau: float = NotProvided, policy_noise: float = NotProvided, noise_clip: float = NotProvided,
-              policy_freq: int = NotProvided, alpha: float = NotProvided, batch_size_transitions: int = NotProvided,
-              updates_per_iteration: int = NotProvided, net: NetSpec = NotProvided,
-              datasets: list[tuple[str, float]] = NotProvided, data_seed: int = NotProvided,
-              mixture_seed: int = NotProvided, map_name: str = NotProvided, eval_envs: int = NotProvided,
-              eval_seed: int = NotProvided, torch_threads: int = NotProvided) -> TD3BCConfig:
+    def td3bc(
+        self,
+        *,
+        tau: float = NotProvided,
+        policy_noise: float = NotProvided,
+        noise_clip: float = NotProvided,
+        policy_freq: int = NotProvided,
+        alpha: float = NotProvided,
+        batch_size_transitions: int = NotProvided,
+        updates_per_iteration: int = NotProvided,
+        net: NetSpec = NotProvided,
+        datasets: list[tuple[str, float]] = NotProvided,
+        data_seed: int = NotProvided,
+        mixture_seed: int = NotProvided,
+        map_name: str = NotProvided,
+        eval_envs: int = NotProvided,
+        eval_seed: int = NotProvided,
+        torch_threads: int = NotProvided,
+    ) -> TD3BCConfig:
         """Set the TD3+BC options (RLlib's builder style: only the given ones change)."""
         for key, value in list(locals().items()):
             if key != "self" and value is not NotProvided:
@@ -71,8 +84,13 @@ class TD3BCConfig(AlgorithmConfig):
         return self
 
     def loss_settings(self) -> dict[str, float]:
-        return {"gamma": self.gamma, "policy_noise": self.policy_noise, "noise_clip": self.noise_clip,
-                "alpha": self.alpha, "policy_freq": self.policy_freq}
+        return {
+            "gamma": self.gamma,
+            "policy_noise": self.policy_noise,
+            "noise_clip": self.noise_clip,
+            "alpha": self.alpha,
+            "policy_freq": self.policy_freq,
+        }
 
     @override(AlgorithmConfig)
     def get_default_rl_module_spec(self) -> Any:
@@ -127,11 +145,15 @@ class TD3BC(Algorithm):
         self._sampler = TransitionSampler(episodes, seed=self.config.data_seed)
         obs = torch.from_numpy(self._sampler.arrays["obs"])
         self.learner_group.foreach_learner(
-            lambda learner: learner.module[MODULE_ID].unwrapped().nets.fit_obs_normaliser(obs))
+            lambda learner: learner.module[MODULE_ID].unwrapped().nets.fit_obs_normaliser(obs)
+        )
         self.reference = dict(reference or {})
         mean = float(episodes.episode_return.mean())
-        self.dataset_stats = {"dataset_episodes": len(episodes), "dataset_return_mean": mean,
-                              "dataset_normalized_score": normalized_score(mean, self.reference)}
+        self.dataset_stats = {
+            "dataset_episodes": len(episodes),
+            "dataset_return_mean": mean,
+            "dataset_normalized_score": normalized_score(mean, self.reference),
+        }
 
     @override(Algorithm)
     def training_step(self) -> None:
@@ -147,7 +169,7 @@ class TD3BC(Algorithm):
     def actor_state(self) -> dict[str, np.ndarray]:
         """State dict of the team networks (numpy), from the first learner."""
         weights = self.learner_group.get_weights(module_ids=[MODULE_ID])[MODULE_ID]
-        return {k[len("nets."):]: np.asarray(v) for k, v in weights.items() if k.startswith("nets.")}
+        return {k[len("nets.") :]: np.asarray(v) for k, v in weights.items() if k.startswith("nets.")}
 
     def greedy_act(self):
         """``obs [B, N, Do]`` numpy -> greedy actions ``[B, N, Da]`` (a copy of the current networks)."""

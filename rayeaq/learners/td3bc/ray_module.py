@@ -66,5 +66,9 @@ def spaces(spec: NetSpec) -> tuple[gym.Space, gym.Space]:
 def module_spec(spec: NetSpec, loss_cfg: dict[str, float]) -> RLModuleSpec:
     """The RLModuleSpec of the team module."""
     obs_space, act_space = spaces(spec)
-    return RLModuleSpec(module_class=TD3TeamModule, observation_space=obs_space, action_space=act_space,
-                        model_config=dict(spec.to_dict(), **loss_cfg))
+    return RLModuleSpec(
+        module_class=TD3TeamModule,
+        observation_space=obs_space,
+        action_space=act_space,
+        model_config=dict(spec.to_dict(), **loss_cfg),
+    )

@@ -21,8 +21,11 @@ class TransitionSampler:
         b, t = np.nonzero(episodes.filled)
         if b.size == 0:
             raise ValueError("cannot sample from a batch without transitions")
-        reward = episodes.agent_reward if episodes.agent_reward is not None else np.repeat(
-            episodes.reward[..., None], episodes.n_agents, axis=-1)
+        reward = (
+            episodes.agent_reward
+            if episodes.agent_reward is not None
+            else np.repeat(episodes.reward[..., None], episodes.n_agents, axis=-1)
+        )
         self.arrays = {
             "obs": episodes.obs[b, t],  # [M, N, Do]
             "actions": episodes.actions[b, t],  # [M, N, Da]
