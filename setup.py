@@ -51,6 +51,7 @@ setup(
             "rliable>=1.2",
             "ruff>=0.17.6,<0.18",  # rules and formatting change between minor versions
             "mypy>=2.4,<3",
+            "mpe2==1.1.1",  # Farama mpe2 simple_spread_v3: the reference the MPE `spread` map is tested against
             *OGMARL,  # the vault round trip is tested with flashbax's own Vault API
             *ANALYSIS,
         ],

@@ -8,30 +8,30 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from rayeaq.data.batch import STEP_FIELDS
+from rayeaq.data.batch import step_dtype
 from rayeaq.data.card import read_card
 from rayeaq.data.reader import shard_paths
-from rayeaq.data.shards import field_shapes
 
 
-def read_ray_dataset(directory: str | Path) -> Any:  # a ray.data.Dataset
+def read_ray_dataset(directory: str | Path):
     """A ``ray.data.Dataset`` of the episodes of one dataset directory."""
     import ray
 
     card = read_card(directory)
-    shapes = field_shapes(card.max_seq_len, card.n_agents, card.obs_shape, card.state_shape, card.n_actions)
+    shapes = card.field_shapes()
     paths = [str(p) for p in shard_paths(directory, card)]
 
     def reshape(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         out = dict(batch)
-        for name in STEP_FIELDS:
+        for name, shape in shapes.items():
             column = batch[name]
-            flat = np.stack(list(column)) if column.dtype == object else column
-            out[name] = flat.reshape((len(flat),) + shapes[name]).astype(STEP_FIELDS[name], copy=False)
+            flat = np.stack(column) if column.dtype == object else column
+            out[name] = flat.reshape((len(flat),) + shape).astype(step_dtype(name, len(shape)), copy=False)
+        if not card.has_success:  # v2: null win flags read as False, as the reader does
+            out["battle_won"] = np.array([bool(v) for v in batch["battle_won"]], dtype=bool)
         return out
 
     return ray.data.read_parquet(paths).map_batches(reshape, batch_format="numpy")

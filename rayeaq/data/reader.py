@@ -10,7 +10,7 @@ import numpy as np
 from rayeaq.core.errors import DatasetError
 from rayeaq.data.batch import EpisodeBatch
 from rayeaq.data.card import SHARD_DIR, DatasetCard, read_card
-from rayeaq.data.shards import field_shapes, fingerprint, read_digests, read_shard
+from rayeaq.data.shards import fingerprint, read_digests, read_shard
 
 
 @dataclass
@@ -38,7 +38,7 @@ def load_dataset(directory: str | Path) -> Dataset:
     """Load and validate a dataset directory (card + every shard)."""
     directory = Path(directory)
     card = read_card(directory)
-    shapes = field_shapes(card.max_seq_len, card.n_agents, card.obs_shape, card.state_shape, card.n_actions)
+    shapes = card.field_shapes()
     parts = [read_shard(path, shapes) for path in shard_paths(directory, card)]
     if not parts:
         raise DatasetError(f"{directory / 'card.json'}: field shards: dataset has no shards")
@@ -70,6 +70,16 @@ def check_compatible(reference: Dataset, other: Dataset) -> None:
         raise DatasetError(
             f"{other.path}: dataset is {b.backend}/{b.map} but {reference.path} is {a.backend}/{a.map}; "
             "a mixture must use one map"
+        )
+    if a.resolved_action_space() != b.resolved_action_space():
+        raise DatasetError(
+            f"{other.path}: action space {b.resolved_action_space()} differs from "
+            f"{reference.path}'s {a.resolved_action_space()}"
+        )
+    if a.has_agent_reward != b.has_agent_reward:
+        raise DatasetError(
+            f"{other.path}: has_agent_reward={b.has_agent_reward} but {reference.path}'s is "
+            f"{a.has_agent_reward}; a mixture needs the same tensors"
         )
     if a.sizes() != b.sizes():
         raise DatasetError(f"{other.path}: tensor sizes {b.sizes()} differ from {reference.path}'s {a.sizes()}")

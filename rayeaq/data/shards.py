@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rayeaq.core.errors import DatasetError
-from rayeaq.data.batch import EPISODE_FIELDS, STEP_FIELDS, EpisodeBatch
+from rayeaq.data.batch import EPISODE_FIELDS, EpisodeBatch, step_dtype
 
 # On-disk dtypes (smaller than in memory where lossless).
 DISK_DTYPES: dict[str, pa.DataType] = {
@@ -30,7 +30,9 @@ DISK_DTYPES: dict[str, pa.DataType] = {
     "reward": pa.float32(),
     "terminated": pa.uint8(),
     "filled": pa.uint8(),
+    "agent_reward": pa.float32(),  # v2, optional
 }
+BOX_ACTIONS_DISK = pa.float32()  # v2 box actions [T, N, Da]
 SCALAR_TYPES: dict[str, pa.DataType] = {
     "episode_id": pa.int64(),
     "length": pa.int64(),
@@ -49,33 +51,40 @@ def shard_name(first_episode_id: int) -> str:
     return f"shard-{first_episode_id:09d}.parquet"
 
 
-def batch_to_table(batch: EpisodeBatch) -> pa.Table:
-    """EpisodeBatch -> Arrow table (one row per episode)."""
+def disk_type(name: str, trailing_ndim: int) -> pa.DataType:
+    """On-disk value type of a per-step field (box actions, 3 trailing dims, are float32)."""
+    return BOX_ACTIONS_DISK if name == "actions" and trailing_ndim == 3 else DISK_DTYPES[name]
+
+
+def batch_to_table(batch: EpisodeBatch, success: bool = True) -> pa.Table:
+    """EpisodeBatch -> Arrow table (one row per episode). ``success=False`` (maps without a win, v2) writes
+    ``battle_won`` as nulls."""
     arrays = batch.to_arrays()
     columns, schema_fields = [], []
     for name in EPISODE_FIELDS:
         values = arrays[name]
         if SCALAR_TYPES[name] == pa.string():
             values = [str(v) for v in values]
+        if name == "battle_won" and not success:
+            values = [None] * len(batch)
         columns.append(pa.array(values, type=SCALAR_TYPES[name]))
         schema_fields.append(pa.field(name, SCALAR_TYPES[name]))
-    for name in STEP_FIELDS:
-        values = np.ascontiguousarray(arrays[name]).astype(DISK_DTYPES[name].to_pandas_dtype())
-        shape = values.shape[1:]
-        flat = pa.array(values.reshape(-1), type=DISK_DTYPES[name])
+    for name in batch.step_fields():
+        shape = arrays[name].shape[1:]
+        kind = disk_type(name, len(shape))
+        values = np.ascontiguousarray(arrays[name]).astype(kind.to_pandas_dtype())
+        flat = pa.array(values.reshape(-1), type=kind)
         width = int(np.prod(shape))
         columns.append(pa.FixedSizeListArray.from_arrays(flat, width))
-        schema_fields.append(
-            pa.field(name, pa.list_(DISK_DTYPES[name], width), metadata={"shape": json.dumps(list(shape))})
-        )
+        schema_fields.append(pa.field(name, pa.list_(kind, width), metadata={"shape": json.dumps(list(shape))}))
     # per-episode content digest: the dataset fingerprint is computed from these without reading tensors
     columns.append(pa.array([digest for _, digest in episode_digests(batch)], type=pa.string()))
     schema_fields.append(pa.field(DIGEST, pa.string()))
     return pa.Table.from_arrays(columns, schema=pa.schema(schema_fields))
 
 
-def write_shard(directory: str | Path, batch: EpisodeBatch, name: str | None = None) -> Path:
-    """Write ``batch`` as one shard atomically; returns the final path."""
+def write_shard(directory: str | Path, batch: EpisodeBatch, name: str | None = None, success: bool = True) -> Path:
+    """Write ``batch`` as one shard atomically; returns the final path (``success``: see :func:`batch_to_table`)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     name = name or shard_name(int(batch.episode_id.min()))
@@ -84,7 +93,7 @@ def write_shard(directory: str | Path, batch: EpisodeBatch, name: str | None = N
     # zstd level 1 and no dictionary pages for the tensor columns: ~2x faster to write and read than
     # pyarrow's defaults on padded episodes, and smaller (benchmarks/collect.py).
     pq.write_table(
-        batch_to_table(batch),
+        batch_to_table(batch, success),
         tmp,
         compression="zstd",
         compression_level=1,
@@ -115,9 +124,11 @@ ACCEPTED_KINDS = {"float": {"float"}, "int": {"int", "bool"}, "bool": {"bool", "
 """Value kinds a reader accepts for a field written with a given kind (masks and flags as 0/1 integers too)."""
 
 
-def check_types(schema: pa.Schema, path: Path) -> None:
-    """Each present field holds values of the kind the writer wrote (an edited schema is a one-line error)."""
-    expected = {**{n: t for n, t in SCALAR_TYPES.items()}, **DISK_DTYPES}
+def check_types(schema: pa.Schema, path: Path, shapes: dict[str, tuple[int, ...]]) -> None:
+    """Each present field holds values of the kind the writer wrote (an edited schema is a one-line error);
+    ``shapes`` (per-episode trailing shapes) tell box actions (float) from discrete ones (int)."""
+    per_step = {n: disk_type(n, len(shapes[n])) if n in shapes else t for n, t in DISK_DTYPES.items()}
+    expected = {**dict(SCALAR_TYPES.items()), **per_step}
     accepted = {**ACCEPTED_KINDS, "float": {"float", "int"}}
     for name, written in expected.items():
         if name not in schema.names:
@@ -155,26 +166,30 @@ def _column(table: pa.Table, name: str, path: Path, shape: tuple[int, ...]) -> n
             f"{path}: field {name}: {column.type.list_size} values per episode, expected {width} for shape {list(shape)}"
         )
     values = column.values.to_numpy(zero_copy_only=False)
-    return values.reshape((len(table),) + shape).astype(STEP_FIELDS[name], copy=False)
+    return values.reshape((len(table),) + shape).astype(step_dtype(name, len(shape)), copy=False)
 
 
 def read_shard(path: str | Path, shapes: dict[str, tuple[int, ...]]) -> EpisodeBatch:
-    """Read one shard, checking every field against ``shapes`` (per-episode trailing shapes)."""
+    """Read one shard, checking every field named in ``shapes`` (per-episode trailing shapes, from
+    :func:`field_shapes`: v2 datasets may lack ``avail_actions`` or carry ``agent_reward``)."""
     path = Path(path)
     try:
         table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as err:
         raise DatasetError(f"{path}: not a readable Parquet shard ({err})") from None
-    check_types(table.schema, path)
+    check_types(table.schema, path, shapes)
     arrays: dict[str, np.ndarray] = {}
-    for name in STEP_FIELDS:
+    for name in shapes:
         arrays[name] = _column(table, name, path, shapes[name])
         if arrays[name].dtype.kind == "f" and not np.isfinite(arrays[name]).all():
             raise DatasetError(f"{path}: field {name}: contains NaN or infinite values")
     for name in EPISODE_FIELDS:
         if name not in table.column_names:
             raise DatasetError(f"{path}: field {name}: column missing")
-        arrays[name] = table.column(name).to_numpy(zero_copy_only=False)
+        column = table.column(name)
+        if name == "battle_won":  # v2: null where the map has no win
+            column = column.fill_null(False)
+        arrays[name] = column.to_numpy(zero_copy_only=False)
     if not np.isfinite(arrays["return"].astype(np.float64)).all():
         raise DatasetError(f"{path}: field return: contains NaN or infinite values")
     return EpisodeBatch.from_arrays(arrays)
@@ -188,7 +203,7 @@ def read_shard_index(path: str | Path, shapes: dict[str, tuple[int, ...]]) -> pd
         schema = pq.read_schema(path)
     except (pa.ArrowInvalid, OSError) as err:
         raise DatasetError(f"{path}: not a readable Parquet shard ({err})") from None
-    check_types(schema, path)
+    check_types(schema, path, shapes)
     for name, shape in shapes.items():
         if name not in schema.names:
             raise DatasetError(f"{path}: field {name}: column missing")
@@ -208,19 +223,26 @@ def read_shard_index(path: str | Path, shapes: dict[str, tuple[int, ...]]) -> pd
 
 
 def field_shapes(
-    max_seq_len: int, n_agents: int, obs_dim: int, state_dim: int, n_actions: int
+    max_seq_len: int,
+    n_agents: int,
+    obs_dim: int,
+    state_dim: int,
+    n_actions: int,
+    *,
+    box: bool = False,
+    agent_reward: bool = False,
 ) -> dict[str, tuple[int, ...]]:
-    """Trailing shapes of the per-step fields for one episode."""
+    """Trailing shapes of the per-step fields for one episode, in storage order. ``box``: continuous actions
+    ``(T, N, Da)`` with ``Da = n_actions`` and no ``avail_actions``; ``agent_reward``: add ``(T, N)``."""
     t, n = max_seq_len, n_agents
-    return {
-        "obs": (t, n, obs_dim),
-        "state": (t, state_dim),
-        "avail_actions": (t, n, n_actions),
-        "actions": (t, n),
-        "reward": (t,),
-        "terminated": (t,),
-        "filled": (t,),
-    }
+    shapes: dict[str, tuple[int, ...]] = {"obs": (t, n, obs_dim), "state": (t, state_dim)}
+    if not box:
+        shapes["avail_actions"] = (t, n, n_actions)
+    shapes["actions"] = (t, n, n_actions) if box else (t, n)
+    shapes.update({"reward": (t,), "terminated": (t,), "filled": (t,)})
+    if agent_reward:
+        shapes["agent_reward"] = (t, n)
+    return shapes
 
 
 def episode_digests(batch: EpisodeBatch) -> list[tuple[int, str]]:
@@ -228,9 +250,9 @@ def episode_digests(batch: EpisodeBatch) -> list[tuple[int, str]]:
     out = []
     for i in range(len(batch)):
         h = hashlib.sha256()
-        for name in STEP_FIELDS:
+        for name in batch.step_fields():  # v1 datasets: exactly STEP_FIELDS, so v1 digests are unchanged
             values = getattr(batch, name)[i]
-            h.update(np.ascontiguousarray(values.astype(STEP_FIELDS[name])).tobytes())
+            h.update(np.ascontiguousarray(values.astype(step_dtype(name, values.ndim))).tobytes())
         h.update(str(int(batch.length[i])).encode())
         out.append((int(batch.episode_id[i]), h.hexdigest()))
     return out

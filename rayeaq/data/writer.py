@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from rayeaq.core.errors import DatasetError
 from rayeaq.data.batch import EpisodeBatch
@@ -43,14 +44,26 @@ def finalize_dataset(
     behaviour_policy: dict[str, Any] | None = None,
     generation: dict[str, Any] | None = None,
     code_version: dict[str, Any] | None = None,
+    reference_returns: dict[str, float] | None = None,
 ) -> DatasetCard:
-    """Validate every shard under ``DIR/shards``, then write the summary and the card."""
+    """Validate every shard under ``DIR/shards``, then write the summary and the card (schema v2: the action
+    space and optional tensors come from ``spec`` and the shards; ``reference_returns`` ``{"random", "expert"}``
+    give ``stats.normalized_score``)."""
     directory = Path(directory)
     shard_dir = directory / SHARD_DIR
     names = sorted(p.name for p in shard_dir.glob("shard-*.parquet")) if shard_dir.is_dir() else []
     if not names:
         raise DatasetError(f"{shard_dir}: no shards to finalize")
-    shapes = field_shapes(spec.max_seq_len, spec.n_agents, spec.obs_shape, spec.state_shape, spec.n_actions)
+    has_agent_reward = "agent_reward" in pq.read_schema(shard_dir / names[0]).names
+    shapes = field_shapes(
+        spec.max_seq_len,
+        spec.n_agents,
+        spec.obs_shape,
+        spec.state_shape,
+        spec.n_actions,
+        box=spec.is_box,
+        agent_reward=has_agent_reward,
+    )
     summaries = [read_shard_index(shard_dir / name, shapes).assign(shard=name) for name in names]
     summary = pd.concat(summaries, ignore_index=True).sort_values("episode_id", kind="stable")
     digests = list(zip(summary["episode_id"].astype(int), summary.pop(DIGEST), strict=False))
@@ -61,7 +74,12 @@ def finalize_dataset(
     summary.to_parquet(tmp, index=False)
     os.replace(tmp, directory / SUMMARY_NAME)
     stats = compute_stats(
-        summary["length"].to_numpy(), summary["return"].to_numpy(), summary["battle_won"].to_numpy(), spec.max_return
+        summary["length"].to_numpy(),
+        summary["return"].to_numpy(),
+        summary["battle_won"].fillna(False).to_numpy(),
+        spec.max_return,
+        has_success=spec.has_success,
+        reference=reference_returns,
     )
     card = DatasetCard(
         schema_version=SCHEMA_VERSION,
@@ -85,6 +103,11 @@ def finalize_dataset(
         stats=stats,
         fingerprint=fingerprint(digests),
         shards=names,
+        action_space=spec.action_space(),
+        has_avail_actions=not spec.is_box,
+        has_agent_reward=has_agent_reward,
+        has_success=spec.has_success,
+        reference_returns=dict(reference_returns or {}),
     )
     write_card(directory, card)
     return card
@@ -105,7 +128,14 @@ def write_dataset(
     source = card_fields.get("source")
     if source in ("real", "synthetic") and not (episodes.source == source).all():
         raise DatasetError(f"{directory}: field source: episodes are not all {source!r} as the card will say")
+    if episodes.is_box != spec.is_box:
+        raise DatasetError(
+            f"{directory}: field actions: episodes are {'box' if episodes.is_box else 'discrete'} "
+            f"but the environment's action space is {spec.action_kind}"
+        )
     episodes = episodes.sorted_by_id()
     for start in range(0, len(episodes), shard_episodes):
-        write_shard(directory / SHARD_DIR, episodes.select(slice(start, start + shard_episodes)))
+        write_shard(
+            directory / SHARD_DIR, episodes.select(slice(start, start + shard_episodes)), success=spec.has_success
+        )
     return finalize_dataset(directory, spec, **card_fields)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rayeaq.envs import sc2, smax  # noqa: F401  (backends register themselves on import)
+from rayeaq.envs import mpe, sc2, smax  # noqa: F401  (backends register themselves on import)
 from rayeaq.envs.backends import BACKENDS, Backend
 from rayeaq.envs.config import EnvConfig
 from rayeaq.envs.spec import EnvSpec

@@ -11,7 +11,7 @@ class EnvConfig(StrictModel):
     """Which simulator and map; the SMAC API is the same for every backend."""
 
     backend: str = "smax"
-    """A registered backend: `smax` (JAX re-implementation, default) or `sc2` (real StarCraft II through oxwhirl SMAC)."""
+    """A registered backend: `smax` (JAX re-implementation, default), `sc2` (real StarCraft II through oxwhirl SMAC) or `mpe` (JaxMARL particle envs, continuous actions)."""
     map: str = "3m"
     """Map name, e.g. 3m, 8m, 2s3z, 5m_vs_6m (see `python -m rayeaq.collect --list-maps`)."""
     episode_limit: int | None = Field(default=None, ge=1, le=10_000)
@@ -20,7 +20,7 @@ class EnvConfig(StrictModel):
     @field_validator("backend")
     @classmethod
     def _registered(cls, value: str) -> str:
-        from rayeaq.envs import sc2, smax  # noqa: F401  (members register on import)
+        from rayeaq.envs import mpe, sc2, smax  # noqa: F401  (members register on import)
         from rayeaq.envs.backends import BACKENDS
 
         return BACKENDS.check(value)

@@ -33,6 +33,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "rayeaq.train_online",
             "rayeaq.data.__main__",
             "rayeaq.envs.sc2.check",
+            "rayeaq.collect_mpe",
         ),
     ),
 ]

@@ -21,8 +21,14 @@ def test_there_are_configs():
 
 @pytest.mark.parametrize("path", YAMLS, ids=lambda p: p.name)
 def test_every_tune_config_loads(path):
+    if path.name == "collect_mpe.yaml":  # its own command and model until the collect stage takes MPE
+        from rayeaq.collect_mpe import MPECollectRun
+        from rayeaq.core.config import load_config
+
+        assert load_config(MPECollectRun, path).env.backend == "mpe"
+        return
     cfg = load_run_config(path)
-    assert cfg.env.backend in ("smax", "sc2")
+    assert cfg.env.backend in ("smax", "sc2", "mpe")
 
 
 def test_issue_overrides_work_as_written():
@@ -54,7 +60,7 @@ def _write(tmp_path, text: str) -> Path:
         ("env:\n  mapp: 3m\n", r"cfg\.yaml: env\.mapp: unknown key"),
         ("collect:\n  episodes: many\n", r"cfg\.yaml: collect\.episodes: expected an integer, got 'many'"),
         ("collect:\n  episodes: 0\n", r"cfg\.yaml: collect\.episodes: .*greater than or equal to 1"),
-        ("env:\n  backend: starcraft\n", r"cfg\.yaml: env\.backend: expected one of 'smax' or 'sc2'"),
+        ("env:\n  backend: starcraft\n", r"cfg\.yaml: env\.backend: expected one of 'mpe', 'smax' or 'sc2'"),
         ("env:\n  map: 4m\n", r"cfg\.yaml: env\.map: expected a SMAX map"),
         ("collect:\n  tiers: [great]\n", r"cfg\.yaml: collect\.tiers\.0: expected one of"),
         (

@@ -1,0 +1,42 @@
+"""MA-TD3+BC settings (defaults: TD3+BC's, Fujimoto & Gu 2021; OMAR's MPE budget of 25-step episodes)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from rayeaq.core.config import StrictModel
+
+
+class TD3BCSettings(StrictModel):
+    """Hyper-parameters of offline MA-TD3+BC (independent TD3 per agent with a behaviour-cloning term)."""
+
+    updates: int = Field(default=3000, ge=1, le=10_000_000)
+    """Gradient updates (learner steps)."""
+    batch_size: int = Field(default=256, ge=1, le=65_536)
+    """Transitions per update (uniform over the mixture)."""
+    lr: float = Field(default=3e-4, gt=0.0, le=1.0)
+    """Adam learning rate of actors and critics."""
+    gamma: float = Field(default=0.99, ge=0.0, le=1.0)
+    """Discount factor."""
+    tau: float = Field(default=0.005, gt=0.0, le=1.0)
+    """Polyak rate of the target networks (after each actor update)."""
+    policy_noise: float = Field(default=0.2, ge=0.0)
+    """Std of the target-policy smoothing noise (actions scaled to [-1, 1])."""
+    noise_clip: float = Field(default=0.5, ge=0.0)
+    """Clip of the target-policy smoothing noise."""
+    policy_freq: int = Field(default=2, ge=1)
+    """Critic updates per actor update (TD3's delay)."""
+    alpha: float = Field(default=2.5, ge=0.0)
+    """TD3+BC's α: λ = α / mean|Q| weighs the Q term against the behaviour-cloning term (0 = pure BC)."""
+    hidden_dim: int = Field(default=256, ge=1, le=4096)
+    """Width of the two hidden layers of every actor and critic."""
+    eval_interval: int = Field(default=1000, ge=1)
+    """Updates between intermediate evaluations."""
+    eval_episodes: int = Field(default=100, ge=1, le=100_000)
+    """Greedy evaluation episodes at each evaluation (seeds derive_seed(seed, "evaluate", "episodes") + i)."""
+    eval_envs: int = Field(default=100, ge=1, le=65_536)
+    """Environments stepped at once (jax.vmap) during evaluation."""
+    torch_threads: int = Field(default=1, ge=1, le=256)
+    """torch.set_num_threads in the learner process."""
+    checkpoint: bool = True
+    """Write an RLlib checkpoint of the final algorithm to OUT/checkpoint."""

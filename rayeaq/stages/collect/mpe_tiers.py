@@ -1,0 +1,148 @@
+"""Dataset tiers of the MPE maps in OMAR/D4RL naming, each a schema-v2 dataset under ``OUT/<tier>/``.
+
+- ``random``: uniform actions in the box;
+- ``expert``: the scripted controller (:func:`rayeaq.policies.mpe.expert`);
+- ``medium``: the ε-mixture of expert and uniform actions whose normalized score lands in ``medium_band``
+  (ε found by bisection on ``calibration_episodes`` episodes; the score falls as ε grows);
+- ``medium_replay``: a sweep over the mixture, ε evenly spaced from 1 (random) down to the medium ε, the same
+  number of episodes at each level (the replay buffer of a policy trained up to medium);
+- ``medium_expert``: the medium and expert episodes together.
+
+Normalized score = 100·(R − R_random)/(R_expert − R_random) with the map's reference returns
+(:func:`rayeaq.stages.collect.mpe_collect.reference_returns`), written in every card with the band and whether it was met.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from rayeaq.core.config import StrictModel
+from rayeaq.data.batch import EpisodeBatch
+from rayeaq.data.card import DatasetCard, normalized_score
+
+MPETier = Literal["random", "medium_replay", "medium", "medium_expert", "expert"]
+
+
+class MPECollectConfig(StrictModel):
+    """Which MPE tiers to collect and how the medium mixture is calibrated."""
+
+    episodes: int = Field(default=1000, ge=1)
+    """Episodes per tier (medium_expert: this many from each of medium and expert)."""
+    tiers: list[MPETier] = Field(
+        default_factory=lambda: ["random", "medium_replay", "medium", "medium_expert", "expert"]
+    )
+    """Tiers to write, each to OUT/<tier>/."""
+    medium_band: tuple[float, float] = (40.0, 60.0)
+    """Normalized-score band of the medium tier (0 = random, 100 = the scripted expert)."""
+    noise_sigma: float = Field(default=0.0, ge=0.0)
+    """Gaussian noise on the expert's force direction in the medium mixtures (on top of the ε-mixture)."""
+    calibration_episodes: int = Field(default=256, ge=8)
+    """Episodes per bisection step of the medium ε."""
+    calibration_steps: int = Field(default=8, ge=1, le=30)
+    """Bisection steps (the ε interval halves each step)."""
+    replay_levels: int = Field(default=5, ge=1)
+    """ε levels of the medium_replay sweep."""
+    shard_episodes: int = Field(default=1000, ge=1)
+    """Episodes per Parquet shard."""
+    chunk: int = Field(default=1000, ge=1)
+    """Environments rolled out at once (jax.vmap)."""
+
+
+def calibrate_epsilon(
+    map_name: str, cfg: MPECollectConfig, root_seed: int, reference: dict[str, float]
+) -> tuple[float, float, bool]:
+    """(ε, its normalized score, band met) for the medium tier, by bisection of ε on fixed seeds."""
+    from rayeaq.policies.mpe import noisy_expert
+    from rayeaq.stages.collect.mpe_collect import collect_episodes, episode_seeds
+
+    policy, ids = noisy_expert(map_name, cfg.noise_sigma), np.arange(cfg.calibration_episodes)
+    seeds = episode_seeds(root_seed, map_name, "calibration", ids)
+    lo_band, hi_band = cfg.medium_band
+    lo, hi = 0.0, 1.0
+    best = (1.0, -np.inf)
+    for _ in range(cfg.calibration_steps):
+        eps = 0.5 * (lo + hi)
+        batch = collect_episodes(map_name, policy, ids, seeds, "calibration", cfg.chunk, epsilon=eps)
+        score = normalized_score(float(batch.episode_return.mean()), reference)
+        best = min(best, (eps, score), key=lambda b: abs(b[1] - 0.5 * (lo_band + hi_band)))
+        if lo_band <= score <= hi_band:
+            return eps, score, True
+        lo, hi = (eps, hi) if score > hi_band else (lo, eps)
+    return best[0], best[1], False
+
+
+def collect_tiers(
+    map_name: str, cfg: MPECollectConfig, out: str | Path, root_seed: int, code_version: dict[str, Any] | None = None
+) -> dict[str, DatasetCard]:
+    """Write every configured tier under ``out``; returns the cards by tier."""
+    from rayeaq.data.writer import write_dataset
+    from rayeaq.envs.mpe.maps import mpe_spec
+    from rayeaq.policies.mpe import expert, noisy_expert, random_uniform
+    from rayeaq.stages.collect.mpe_collect import (
+        REFERENCE_EPISODES,
+        collect_episodes,
+        episode_seeds,
+        reference_returns,
+    )
+
+    out, reference = Path(out), reference_returns(map_name)
+    needs_medium = {"medium", "medium_replay", "medium_expert"} & set(cfg.tiers)
+    eps, score, met = calibrate_epsilon(map_name, cfg, root_seed, reference) if needs_medium else (None, None, None)
+    noisy = noisy_expert(map_name, cfg.noise_sigma)
+    n = cfg.episodes
+
+    def run(tier: str, policy, epsilon, first_id: int = 0, count: int = n) -> EpisodeBatch:
+        ids = np.arange(first_id, first_id + count)
+        return collect_episodes(
+            map_name, policy, ids, episode_seeds(root_seed, map_name, tier, ids), tier, cfg.chunk, epsilon=epsilon
+        )
+
+    plans = {
+        "random": lambda: (run("random", random_uniform(map_name), 0.0), {"name": "random"}),
+        "expert": lambda: (run("expert", expert(map_name), 0.0), {"name": "expert"}),
+        "medium": lambda: (
+            run("medium", noisy, eps),
+            {"name": "noisy_expert", "epsilon": eps, "sigma": cfg.noise_sigma},
+        ),
+        "medium_replay": lambda: (
+            run(
+                "medium_replay",
+                noisy,
+                np.repeat(np.linspace(1.0, eps, cfg.replay_levels), -(-n // cfg.replay_levels))[:n],
+            ),
+            {"name": "noisy_expert_sweep", "epsilon": [1.0, eps], "levels": cfg.replay_levels},
+        ),
+        "medium_expert": lambda: (
+            EpisodeBatch.concatenate([run("medium", noisy, eps), run("expert", expert(map_name), 0.0, n)]),
+            {"name": "medium+expert", "epsilon": eps},
+        ),
+    }
+    cards = {}
+    for tier in cfg.tiers:
+        batch, behaviour = plans[tier]()
+        batch.behaviour_policy[:] = tier
+        quality = {
+            "reference_episodes": REFERENCE_EPISODES,
+            "medium_epsilon": eps,
+            "calibrated_score": score,
+            "medium_band": list(cfg.medium_band) if needs_medium else None,
+            "band_met": met,
+        }
+        cards[tier] = write_dataset(
+            out / tier,
+            batch,
+            mpe_spec(map_name),
+            shard_episodes=cfg.shard_episodes,
+            source="real",
+            tier=tier,
+            behaviour_policy=behaviour,
+            quality=quality,
+            reference_returns=reference,
+            generation={"root_seed": root_seed, "episodes": len(batch)},
+            code_version=code_version or {},
+        )
+    return cards

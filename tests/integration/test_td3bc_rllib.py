@@ -1,0 +1,104 @@
+"""MA-TD3+BC as an RLlib algorithm: updates through the LearnerGroup, checkpoints restorable with
+``Algorithm.from_checkpoint``, the ``td3bc`` registry entry; slow: learning on expert ``omar_spread`` data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from rayeaq.data.writer import write_dataset
+from rayeaq.envs.mpe.maps import mpe_spec
+from support.box_episodes import box_batch
+
+
+def test_updates_checkpoint_and_restore(ray_local, tmp_path):
+    from ray.rllib.algorithms.algorithm import Algorithm
+
+    from rayeaq.learners.td3bc.config import TD3BCSettings
+    from rayeaq.learners.td3bc.run import build_config
+
+    write_dataset(
+        tmp_path / "d",
+        box_batch(8),
+        mpe_spec("omar_spread"),
+        source="real",
+        reference_returns={"random": 0.0, "expert": 1.0},
+    )
+    settings = TD3BCSettings(hidden_dim=16, batch_size=32, eval_episodes=4, eval_envs=4)
+    algo = build_config(settings, [(str(tmp_path / "d"), 1.0)], seed=3, updates_per_iteration=5).build_algo()
+    try:
+        before = algo.actor_state()
+        result = algo.train()
+        after = algo.actor_state()
+        from rayeaq.learners.td3bc.ray_module import MODULE_ID
+
+        weights = algo.learner_group.get_weights(module_ids=[MODULE_ID])[MODULE_ID]
+        assert int(weights["num_updates"]) == 5 and np.isfinite(result["learners"]["td3bc"]["critic_loss"])
+        assert not np.allclose(before["actor.layers.0.weight"], after["actor.layers.0.weight"])
+        assert not np.allclose(before["q1.layers.0.weight"], after["q1.layers.0.weight"])
+        path = algo.save_to_path(str(tmp_path / "ckpt"))
+        obs = np.random.default_rng(0).normal(size=(5, 3, 18)).astype(np.float32)
+        expected = algo.greedy_act()(obs)
+    finally:
+        algo.stop()
+    restored = Algorithm.from_checkpoint(path)
+    try:
+        np.testing.assert_array_equal(restored.greedy_act()(obs), expected)
+        for key, value in after.items():
+            np.testing.assert_array_equal(restored.actor_state()[key], value, err_msg=key)
+        assert np.abs(expected).max() <= 1.0
+    finally:
+        restored.stop()
+
+
+def test_registered_for_evaluate_algorithm():
+    from rayeaq.learners import LEARNERS
+    from rayeaq.run_config import load_run_config
+
+    cfg = load_run_config("tune_configs/evaluate_mpe.yaml", [])
+    assert cfg.env.backend == "mpe" and LEARNERS.get(cfg.evaluate.algorithm).name == "td3bc"
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=False,
+    reason="issue 15's target is not met yet: measured 47.3 normalized after 5000 updates "
+    "(200 held-out episodes, 2026-11-30); pure BC reached 52.8 after 3000 — see the MPE report",
+)
+def test_td3bc_on_expert_omar_spread_reaches_80_normalized(ray_local, tmp_path):
+    """Expert data (the scripted controller) -> greedy MA-TD3+BC on held-out seeds scores >= 80 normalized."""
+    from rayeaq.learners.td3bc.config import TD3BCSettings
+    from rayeaq.learners.td3bc.run import run_td3bc
+    from rayeaq.policies.mpe import expert
+    from rayeaq.stages.collect.mpe_collect import write_mpe_dataset
+
+    torch.set_num_threads(1)
+    card = write_mpe_dataset(
+        tmp_path / "expert",
+        "omar_spread",
+        expert("omar_spread"),
+        1000,
+        root_seed=1,
+        tier="expert",
+        behaviour_policy={"name": "expert"},
+    )
+    assert card.stats.normalized_score == pytest.approx(100, abs=5)
+    settings = TD3BCSettings(
+        updates=LEARN_UPDATES,
+        lr=LEARN_LR,
+        eval_interval=LEARN_UPDATES,
+        eval_episodes=200,
+        eval_envs=200,
+        checkpoint=False,
+    )
+    summary = run_td3bc(settings, [(str(tmp_path / "expert"), 1.0)], tmp_path / "run", seed=0)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["updates"] == LEARN_UPDATES
+    assert summary["normalized_score"] >= 80, summary
+
+
+LEARN_UPDATES = 5000
+LEARN_LR = 1e-3
