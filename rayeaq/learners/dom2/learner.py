@@ -55,25 +55,29 @@ class Dom2Learner:
         return {"obs": batch["obs"][:, j], "action": batch["actions"][:, j], "reward": reward,
                 "next_obs": batch["next_obs"][:, j], "done": batch["done"]}
 
-    def update_agent(self, j: int, b: dict[str, torch.Tensor]) -> dict[str, float]:
-        """Lines 6-8 for agent j on its minibatch ``b`` (obs [B,Do], action [B,Da], reward [B], ...)."""
-        cfg, ag, sch = self.cfg, self.agents[j], self.schedule
-        # line 6: critics (Eq. 1), TD target from the target diffusion policy
+    def update_critic(self, j: int, b: dict[str, torch.Tensor]) -> dict[str, float]:
+        """Line 6 for agent j: twin critics by Eq. 1, TD target from the target diffusion policy."""
+        cfg, ag = self.cfg, self.agents[j]
         with torch.no_grad():
-            next_a = sample_actions(ag.target_actor, sch, b["next_obs"], self.action_dim, self.gen)
+            next_a = sample_actions(ag.target_actor, self.schedule, b["next_obs"], self.action_dim, self.gen)
         y = td_target(ag.target_critic, b["next_obs"], next_a, b["reward"], b["done"], cfg.gamma)
-        rand = (torch.rand((b["obs"].shape[0], cfg.cql_samples, self.action_dim), generator=self.gen) * 2 - 1)
-        c_loss, metrics = critic_loss(ag.critic, b["obs"], b["action"], y, rand.to(b["obs"].device),
-                                      cfg.cql_weight, cfg.cql_temp)
+        rand = torch.rand((b["obs"].shape[0], cfg.cql_samples, self.action_dim), generator=self.gen) * 2 - 1
+        loss, metrics = critic_loss(ag.critic, b["obs"], b["action"], y, rand.to(b["obs"].device),
+                                    cfg.cql_weight, cfg.cql_temp)
         ag.critic_opt.zero_grad()
-        c_loss.backward()
+        loss.backward()
         torch.nn.utils.clip_grad_norm_(ag.critic.parameters(), cfg.critic_grad_clip)
         ag.critic_opt.step()
-        # line 7: actor (Eq. 5), gradients through the solver chain into theta_j
-        bc = denoising_loss(ag.actor, sch, b["obs"], b["action"], self.gen, cfg.train_on_grid)
+        metrics["critic_loss"] = float(loss.detach())
+        return metrics
+
+    def update_actor(self, j: int, b: dict[str, torch.Tensor]) -> dict[str, float]:
+        """Line 7 for agent j: Eq. 5 with gradients through the solver chain into theta_j (eta = 0: Eq. 3 only)."""
+        cfg, ag = self.cfg, self.agents[j]
+        bc = denoising_loss(ag.actor, self.schedule, b["obs"], b["action"], self.gen, cfg.train_on_grid)
         loss = bc
         if cfg.eta > 0:
-            a0 = sample_actions(ag.actor, sch, b["obs"], self.action_dim, self.gen)
+            a0 = sample_actions(ag.actor, self.schedule, b["obs"], self.action_dim, self.gen)
             q_pi = ag.critic.q1(torch.cat([b["obs"], a0], dim=-1)).squeeze(-1)
             with torch.no_grad():
                 q_data = ag.critic.q1(torch.cat([b["obs"], b["action"]], dim=-1)).squeeze(-1)
@@ -83,11 +87,15 @@ class Dom2Learner:
         ag.critic_opt.zero_grad()  # the Q-loss reached the critic's grads; only theta_j steps here
         torch.nn.utils.clip_grad_norm_(ag.actor.parameters(), cfg.actor_grad_clip)
         ag.actor_opt.step()
-        # line 8: soft target updates
-        soft_update(ag.target_critic, ag.critic, cfg.tau)
-        soft_update(ag.target_actor, ag.actor, cfg.tau)
-        metrics.update(critic_loss=float(c_loss.detach()), bc_loss=float(bc.detach()),
-                       actor_loss=float(loss.detach()))
+        return {"bc_loss": float(bc.detach()), "actor_loss": float(loss.detach())}
+
+    def update_agent(self, j: int, b: dict[str, torch.Tensor]) -> dict[str, float]:
+        """Lines 6-8 for agent j on its minibatch ``b`` (obs [B,Do], action [B,Da], reward [B], next_obs, done)."""
+        metrics = self.update_critic(j, b)
+        metrics.update(self.update_actor(j, b))
+        ag = self.agents[j]
+        soft_update(ag.target_critic, ag.critic, self.cfg.tau)  # line 8
+        soft_update(ag.target_actor, ag.actor, self.cfg.tau)
         return metrics
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:

@@ -89,6 +89,34 @@ def train_actors(cfg: OmsdConfig, data: Data, critic: IQLCritic | None, scores: 
     return actors
 
 
+def stage1_units(n_agents: int) -> list[str]:
+    """Names of the independent stage-1 work units: ``critic`` and ``score_<i>`` per agent."""
+    return ["critic"] + [f"score_{i}" for i in range(n_agents)]
+
+
+def run_stage1_unit(cfg: OmsdConfig, data: Data, unit: str, seed: int) -> dict[str, torch.Tensor]:
+    """One stage-1 unit (what a Ray task runs): trains it and returns its ``state_dict`` (plain tensors)."""
+    if unit == "critic":
+        return fit_critic(cfg, data, seed).state_dict()
+    if unit.startswith("score_"):
+        return fit_score(cfg, data, int(unit.removeprefix("score_")), seed).state_dict()
+    raise ValueError(f"expected 'critic' or 'score_<i>', got {unit!r}")
+
+
+def assemble_stage1(cfg: OmsdConfig, data: Data,
+                    results: dict[str, dict[str, torch.Tensor]]) -> tuple[IQLCritic, list[ResidualNoiseNet]]:
+    """Modules from the units' state dicts (``{unit: state_dict}``, as :func:`run_stage1_unit` returns them)."""
+    n, _, ds, da = dims(data)
+    critic = IQLCritic(ds, n * da, cfg.critic_hidden)
+    critic.load_state_dict(results["critic"])
+    scores = []
+    for i in range(n):
+        model = make_score_model(ds, da, i, cfg.sequential, cfg.n_timesteps, cfg.score_hidden, cfg.score_blocks)
+        model.load_state_dict(results[f"score_{i}"])
+        scores.append(model.eval())
+    return critic, scores
+
+
 def stage1_fingerprint(cfg: OmsdConfig, data_fingerprint: str, seed: int) -> str:
     """sha256 of the data's fingerprint, the stage-1 settings (:data:`STAGE1_KEYS`) and the seed."""
     settings = {k: getattr(cfg, k) for k in STAGE1_KEYS}
