@@ -48,7 +48,7 @@ def test_solver_step_is_lu_et_al_exp_form():
     sch = VPSchedule(1000, solver_steps=10)
     for i in range(9):
         s, t = int(sch.grid[i]), int(sch.grid[i + 1])
-        lam = lambda k: math.log(float(sch.alpha[k]) / float(sch.sigma[k]))  # noqa: E731
+        lam = lambda k: math.log(float(sch.alpha[k]) / float(sch.sigma[k]))
         c_x, c_eps = sch.step_coefficients(i)
         assert c_x == pytest.approx(float(sch.alpha[t]) / float(sch.alpha[s]), rel=1e-6)
         assert c_eps == pytest.approx(float(sch.sigma[t]) * math.expm1(lam(t) - lam(s)), rel=1e-4)

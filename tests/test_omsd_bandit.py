@@ -72,8 +72,8 @@ def matched_fraction(cfg, data, critic, scores, seed: int) -> float:
 @pytest.mark.slow
 def test_sequential_scores_pick_a_matched_joint_mode_where_independent_marginals_do_not():
     data = coordination_data(torch.Generator().manual_seed(0))
-    small = dict(critic_updates=300, score_updates=1500, score_hidden=64, score_blocks=2, critic_hidden=64,
-                 score_lr=1e-3, actor_lr=1e-3, beta=0.05)
+    small = {"critic_updates": 300, "score_updates": 1500, "score_hidden": 64, "score_blocks": 2,
+             "critic_hidden": 64, "score_lr": 1e-3, "actor_lr": 1e-3, "beta": 0.05}
     seq_cfg, ind_cfg = OmsdConfig(sequential=True, **small), OmsdConfig(sequential=False, **small)
     critic = fit_critic(seq_cfg, data, 0).requires_grad_(False)
     first = fit_score(seq_cfg, data, 0, 0).requires_grad_(False)  # agent 1 conditions on s alone in both arms

@@ -12,7 +12,13 @@ from rayeaq.learners.dom2.solver import VPSchedule
 from rayeaq.learners.omsd.config import OmsdConfig
 from rayeaq.learners.omsd.iql import expectile_loss
 from rayeaq.learners.omsd.score import condition, make_score_model, score_surrogate
-from rayeaq.learners.omsd.stages import fit_critic, fit_score, load_stage1, save_stage1, stage1_fingerprint
+from rayeaq.learners.omsd.stages import (
+    fit_critic,
+    fit_score,
+    load_stage1,
+    save_stage1,
+    stage1_fingerprint,
+)
 
 torch.set_num_threads(1)
 
@@ -99,6 +105,9 @@ def test_stage1_artifact_round_trip_and_fingerprint(tmp_path):
     critic2, scores2 = load_stage1(tmp_path / "s1", cfg, fp)
     x = (data["state"], data["actions"].flatten(1))
     torch.testing.assert_close(critic2.q_min(*x), critic.q_min(*x))
+    tau = torch.full((m,), 10, dtype=torch.long)
+    cond = torch.cat([data["state"], data["actions"][:, 0]], dim=-1)
+    torch.testing.assert_close(scores2[1](data["actions"][:, 1], cond, tau), scores[1](data["actions"][:, 1], cond, tau))
     # stage-2 settings do not change the fingerprint; stage-1 settings, data and seed do
     assert stage1_fingerprint(cfg.model_copy(update={"beta": 0.001}), "data-abc", 3) == fp
     assert stage1_fingerprint(cfg.model_copy(update={"score_updates": 3}), "data-abc", 3) != fp

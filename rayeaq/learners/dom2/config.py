@@ -8,7 +8,7 @@ own settings (width, depth, learning rate, eta) appear in neither text: they are
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from rayeaq.core.config import StrictModel
 
@@ -58,7 +58,7 @@ class Dom2Config(StrictModel):
 
     @field_validator("solver_steps")
     @classmethod
-    def _divides(cls, value: int, info) -> int:  # noqa: ANN001
+    def _divides(cls, value: int, info: ValidationInfo) -> int:
         k = info.data.get("n_timesteps", 1000)
         if k % value:
             raise ValueError(f"expected solver_steps to divide n_timesteps ({k}), got {value}")

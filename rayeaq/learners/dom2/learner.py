@@ -13,7 +13,13 @@ import torch
 
 from rayeaq.core.runinfo import derive_seed
 from rayeaq.learners.dom2.config import Dom2Config
-from rayeaq.learners.dom2.losses import critic_loss, denoising_loss, policy_loss, sample_actions, td_target
+from rayeaq.learners.dom2.losses import (
+    critic_loss,
+    denoising_loss,
+    policy_loss,
+    sample_actions,
+    td_target,
+)
 from rayeaq.learners.dom2.networks import ResidualNoiseNet, TwinCritic
 from rayeaq.learners.dom2.solver import VPSchedule
 

@@ -7,7 +7,7 @@ round-robin. Values the summary does not give are IQL's (Kostrikov et al. 2021) 
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from rayeaq.core.config import StrictModel
 
@@ -57,3 +57,11 @@ class OmsdConfig(StrictModel):
     """Stage 2: round-robin rounds (each updates every actor once)."""
     batch_size: int = Field(default=256, ge=1, le=1_000_000)
     """Transitions per minibatch (IQL's)."""
+
+    @field_validator("score_t_max")
+    @classmethod
+    def _after_min(cls, value: float, info: ValidationInfo) -> float:
+        low = info.data.get("score_t_min", 0.02)
+        if value <= low:
+            raise ValueError(f"expected score_t_max > score_t_min ({low}), got {value}")
+        return value
