@@ -3,8 +3,10 @@
 agents settle in different modes, a joint action the data never show; the sequential decomposition conditions
 agent 2's score on agent 1's updated action and picks a matched joint mode.
 
-An "evaluation" is one independently initialised pair of actors (32 of them, trained side by side as an ensemble
-of disjoint networks) acting on one of 64 held-out states. Both arms share the IQL critic and agent 1's score model.
+The bandit has one (constant) state: an actor that is a continuous function of a varying state would have to pass
+between the modes somewhere in state space, which would blur the count. An "evaluation" is one independently
+initialised pair of actors (48 of them, trained side by side as an ensemble of disjoint networks). Both arms share
+the IQL critic and agent 1's score model.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from rayeaq.learners.omsd.config import OmsdConfig
 from rayeaq.learners.omsd.stages import fit_critic, fit_score, minibatch
 
 torch.set_num_threads(1)
-M, DS, MEMBERS, ROWS, ROUNDS = 4096, 2, 32, 64, 300
+M, DS, MEMBERS, ROWS, ROUNDS, SAMPLES = 4096, 2, 48, 32, 400, 2
 
 
 class EnsembleActor(nn.Module):
@@ -43,7 +45,7 @@ class EnsembleActor(nn.Module):
 
 
 def coordination_data(gen: torch.Generator) -> dict[str, torch.Tensor]:
-    s = torch.randn(M, DS, generator=gen)
+    s = torch.ones(M, DS)
     k = (torch.randint(0, 2, (M, 1, 1), generator=gen) * 2 - 1).float()
     a = (k.expand(M, 2, 1) + 0.1 * torch.randn(M, 2, 1, generator=gen)).clamp(-1, 1)
     obs = s[:, None].expand(M, 2, DS).contiguous()
@@ -61,10 +63,10 @@ def matched_fraction(cfg, data, critic, scores, seed: int) -> float:
         b = minibatch(data, ROWS, gen)
         b = {k: v.repeat(MEMBERS, *([1] * (v.dim() - 1))) for k, v in b.items()}  # same rows for every member
         round_robin_step(actors, opts, critic, scores, schedule, b, cfg.beta, cfg.sequential, cfg.score_t_min,
-                         cfg.score_t_max, cfg.score_samples, gen)
+                         cfg.score_t_max, SAMPLES, gen)
     with torch.no_grad():
-        s = torch.randn(64, DS, generator=torch.Generator().manual_seed(99)).repeat(MEMBERS, 1)
-        a1, a2 = actors[0](s)[:, 0], actors[1](s)[:, 0]
+        s = torch.ones(MEMBERS, DS)
+        a1, a2 = actors[0](s)[:, 0], actors[1](s)[:, 0]  # [MEMBERS]: one evaluation per pair of actors
     matched = ((a1 > 0.5) & (a2 > 0.5)) | ((a1 < -0.5) & (a2 < -0.5))
     return float(matched.float().mean())
 
