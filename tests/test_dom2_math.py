@@ -106,8 +106,8 @@ def test_eta_tilde_makes_the_q_loss_scale_free():
     q_pi = torch.tensor([1.0, -2.0, 0.5], requires_grad=True)
     q_data = torch.tensor([2.0, -4.0, 3.0])
     bc = torch.tensor(0.25)
-    base = policy_loss(bc, q_pi, q_data, eta=2.0)
-    scaled = policy_loss(bc, 37.0 * q_pi, 37.0 * q_data, eta=2.0)
+    base = policy_loss(bc, q_pi, q_data, eta=2.0).detach()
+    scaled = policy_loss(bc, 37.0 * q_pi, 37.0 * q_data, eta=2.0).detach()
     assert float(base) == pytest.approx(float(scaled), rel=1e-6)
     assert float(base) == pytest.approx(0.25 - 2.0 / 3.0 * (-0.5 / 3.0), rel=1e-6)
     assert policy_loss(bc, q_pi, q_data, eta=0.0) is bc
