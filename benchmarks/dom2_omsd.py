@@ -56,11 +56,15 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=1024)
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--ray", action="store_true")
+    p.add_argument("--stage1-updates", type=int, default=200)
+    p.add_argument("--skip-cores", action="store_true", help="only the --ray measurement")
     args = p.parse_args()
     torch.set_num_threads(1)
     data = transitions(20_000)
     gen = torch.Generator().manual_seed(1)
 
+    if args.skip_cores:
+        return stage1_speedup(args, data, gen)
     learner = Dom2Learner(Dom2Config(batch_size=args.batch), N, DO, DA, seed=0)
     print(f"dom2 update (3 agents, B={args.batch}): "
           f"{rate(lambda: learner.update(minibatch(data, args.batch, gen)), args.seconds):.2f} updates/s")
@@ -100,26 +104,32 @@ def main() -> None:
     print(f"omsd stage-2 round (3 actors, {cfg.score_samples} score draws per action): {t:.2f} rounds/s")
 
     if args.ray:
-        import ray
+        stage1_speedup(args, data, gen)
 
-        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING")
-        unit_cfg = cfg.model_copy(update={"critic_updates": 200, "score_updates": 200})
-        small = ray.put(minibatch(data, 4096, gen))
 
-        @ray.remote(num_cpus=1)
-        def unit(name: str, d) -> float:
-            torch.set_num_threads(1)
-            run_stage1_unit(unit_cfg, d, name, 0)
-            return 0.0
+def stage1_speedup(args: argparse.Namespace, data: dict[str, torch.Tensor], gen: torch.Generator) -> None:
+    """Stage 1's N + 1 units as Ray tasks, 1 and then 2 at a time (2 logical CPUs)."""
+    import ray
 
-        for parallel in (1, 2):
-            start = time.perf_counter()
-            names = stage1_units(N)
-            for i in range(0, len(names), parallel):
-                ray.get([unit.remote(n, small) for n in names[i:i + parallel]])
-            print(f"omsd stage 1 ({len(names)} units x 200 updates), {parallel} task(s) at a time: "
-                  f"{time.perf_counter() - start:.1f} s")
-        ray.shutdown()
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    n_up = args.stage1_updates
+    unit_cfg = OmsdConfig(batch_size=args.batch, critic_updates=n_up, score_updates=n_up)
+    small = ray.put(minibatch(data, 4096, gen))
+
+    @ray.remote(num_cpus=1)
+    def unit(name: str, d) -> float:
+        torch.set_num_threads(1)
+        run_stage1_unit(unit_cfg, d, name, 0)
+        return 0.0
+
+    for parallel in (1, 2):
+        start = time.perf_counter()
+        names = stage1_units(N)
+        for i in range(0, len(names), parallel):
+            ray.get([unit.remote(n, small) for n in names[i:i + parallel]])
+        print(f"omsd stage 1 ({len(names)} units x {n_up} updates, B={args.batch}), {parallel} task(s) at a time: "
+              f"{time.perf_counter() - start:.1f} s")
+    ray.shutdown()
 
 
 if __name__ == "__main__":

@@ -9,15 +9,20 @@ import torch
 
 from rayeaq.core.errors import UserError
 from rayeaq.learners.dom2.solver import VPSchedule
+from rayeaq.learners.omsd.actors import joint_actions
 from rayeaq.learners.omsd.config import OmsdConfig
 from rayeaq.learners.omsd.iql import expectile_loss
 from rayeaq.learners.omsd.score import condition, make_score_model, score_surrogate
 from rayeaq.learners.omsd.stages import (
+    assemble_stage1,
     fit_critic,
     fit_score,
     load_stage1,
+    run_stage1_unit,
     save_stage1,
     stage1_fingerprint,
+    stage1_units,
+    train_actors,
 )
 
 torch.set_num_threads(1)
@@ -117,3 +122,32 @@ def test_stage1_artifact_round_trip_and_fingerprint(tmp_path):
         load_stage1(tmp_path / "s1", cfg, stage1_fingerprint(cfg, "other", 3))
     with pytest.raises(UserError, match="stage1.json missing"):
         load_stage1(tmp_path / "nothing", cfg, fp)
+
+
+def test_stage1_units_reassemble_into_the_in_process_models_and_stage2_acts_decentralised():
+    g = torch.Generator().manual_seed(1)
+    m = 32
+    data = {"obs": torch.randn(m, 2, 3, generator=g), "state": torch.randn(m, 4, generator=g),
+            "actions": torch.rand(m, 2, 1, generator=g) * 2 - 1, "reward": torch.randn(m, generator=g),
+            "next_obs": torch.randn(m, 2, 3, generator=g), "next_state": torch.randn(m, 4, generator=g),
+            "done": torch.zeros(m)}
+    cfg = OmsdConfig(critic_updates=3, score_updates=3, actor_updates=2, critic_hidden=16, score_hidden=16,
+                     score_blocks=1, actor_hidden=16, batch_size=8, n_timesteps=50)
+    assert stage1_units(2) == ["critic", "score_0", "score_1"]
+    results = {u: run_stage1_unit(cfg, data, u, 5) for u in stage1_units(2)}  # what Ray tasks would return
+    critic, scores = assemble_stage1(cfg, data, results)
+    ref_critic, ref_score = fit_critic(cfg, data, 5), fit_score(cfg, data, 1, 5)
+    for a, b in zip(critic.state_dict().values(), ref_critic.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    for a, b in zip(scores[1].state_dict().values(), ref_score.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="expected 'critic'"):
+        run_stage1_unit(cfg, data, "mixer", 5)
+    actors = train_actors(cfg, data, critic, scores, 5)
+    with torch.no_grad():
+        a = joint_actions(actors, data["obs"])
+        obs2 = data["obs"].clone()
+        obs2[:, 1] += 3.0
+        a2 = joint_actions(actors, obs2)
+    assert a.shape == (m, 2, 1) and bool((a.abs() < 1).all())
+    torch.testing.assert_close(a2[:, 0], a[:, 0])  # agent 0 reads only its own observation
