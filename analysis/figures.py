@@ -6,23 +6,31 @@ Every function takes the frames of :mod:`analysis.tables` (or dataset directorie
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")  # headless: notebooks executed by nbclient, CI
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from analysis.tables import CELL  # noqa: E402
+from analysis.tables import CELL
 
-PARAM_LABELS = {"q_weight": "λ (Q-loss weight)", "horizon": "horizon (rows per window)",
-                "ratio": "augmentation ratio (synthetic per real)"}
+PARAM_LABELS = {
+    "q_weight": "λ (Q-loss weight)",
+    "horizon": "horizon (rows per window)",
+    "ratio": "augmentation ratio (synthetic per real)",
+}
 METRIC_LABELS = {"normalized_return": "normalized return", "win_rate": "win rate"}
-COLORS = {"none": "#4d4d4d", "eaq": "#d62728", "eaq_noq": "#ff7f0e", "dom2_replicate": "#1f77b4",
-          "gaussian_noise": "#2ca02c"}
+COLORS = {
+    "none": "#4d4d4d",
+    "eaq": "#d62728",
+    "eaq_noq": "#ff7f0e",
+    "dom2_replicate": "#1f77b4",
+    "gaussian_noise": "#2ca02c",
+}
 
 
 def _cells(frame: pd.DataFrame) -> list[tuple]:
@@ -61,12 +69,17 @@ def sensitivity_plot(curve: pd.DataFrame, param: str, baseline: pd.DataFrame | N
             err = np.vstack([y - line["ci_low"].to_numpy(), line["ci_high"].to_numpy() - y])
             ax.errorbar(x, y, yerr=err, marker="o", capsize=3, color=COLORS.get(augmenter), label=augmenter)
         if baseline is not None and not baseline.empty:
-            base = baseline[(baseline["map"] == cell[0]) & (baseline["tier"] == cell[1])
-                            & (baseline["augmenter"] == "none")]
+            base = baseline[
+                (baseline["map"] == cell[0]) & (baseline["tier"] == cell[1]) & (baseline["augmenter"] == "none")
+            ]
             if not base.empty and np.isfinite(base[f"{metric}_iqm"].iloc[0]):
                 ax.axhline(base[f"{metric}_iqm"].iloc[0], ls="--", color=COLORS["none"], label="none (IQM)")
-                ax.axhspan(base[f"{metric}_ci_low"].iloc[0], base[f"{metric}_ci_high"].iloc[0],
-                           color=COLORS["none"], alpha=0.12)
+                ax.axhspan(
+                    base[f"{metric}_ci_low"].iloc[0],
+                    base[f"{metric}_ci_high"].iloc[0],
+                    color=COLORS["none"],
+                    alpha=0.12,
+                )
         if param == "q_weight" and (sub[param] > 0).all() and sub[param].nunique() > 2:
             ax.set_xscale("log")
         ax.set_title(f"{cell[0]} · {cell[1]}")
@@ -90,8 +103,9 @@ def learning_curve_plot(curves: pd.DataFrame):
             line = line.sort_values("step")
             color = COLORS.get(augmenter)
             ax.plot(line["step"], line["iqm"], marker=".", color=color, label=augmenter)
-            ax.fill_between(line["step"].to_numpy(dtype=float), line["ci_low"], line["ci_high"], color=color,
-                            alpha=0.15)
+            ax.fill_between(
+                line["step"].to_numpy(dtype=float), line["ci_low"], line["ci_high"], color=color, alpha=0.15
+            )
         ax.set_title(f"{cell[0]} · {cell[1]}")
         ax.set_xlabel("learner updates")
         ax.set_ylabel(f"{METRIC_LABELS.get(metric, metric)} (IQM, 95 % CI)")

@@ -65,8 +65,10 @@ class Results:
     @property
     def defaults(self) -> dict[str, Any]:
         """The base config's λ, horizon and ratio (what a trial uses when the sweep does not vary them)."""
-        return {name: next((self.config[k] for k in PARAMS[name] if self.config.get(k) is not None), None)
-                for name in ("q_weight", "horizon", "ratio")}
+        return {
+            name: next((self.config[k] for k in PARAMS[name] if self.config.get(k) is not None), None)
+            for name in ("q_weight", "horizon", "ratio")
+        }
 
     @property
     def augmenters(self) -> list[str]:
@@ -100,17 +102,20 @@ def load_trial(trial_dir: str | Path, root: str | Path | None = None) -> tuple[d
 
     trial = dict(base)
     for row in reports:  # last value of every reported metric (generator loss, learner loss, ...)
-        trial.update({k: v for k, v in row.items() if k not in TUNE_BOOKKEEPING and k not in base
-                      and _finite_number(v)})
-    final = next((r for r in evals if r.get("final") is True or r.get("done") is True),
-                 evals[-1] if evals else {})
+        trial.update(
+            {k: v for k, v in row.items() if k not in TUNE_BOOKKEEPING and k not in base and _finite_number(v)}
+        )
+    final = next((r for r in evals if r.get("final") is True or r.get("done") is True), evals[-1] if evals else {})
     for name in METRICS:
         value = resolve(final, name)
         trial[name] = float(value) if _finite_number(value) else np.nan
     if isinstance(real_card, dict):  # the dataset's own figures, from its card when not reported
         card_stats = real_card.get("stats", {})
-        for name, key in (("dataset_return_mean", "mean_return"), ("dataset_normalized_return", "normalized_return"),
-                          ("dataset_win_rate", "win_rate")):
+        for name, key in (
+            ("dataset_return_mean", "mean_return"),
+            ("dataset_normalized_return", "normalized_return"),
+            ("dataset_win_rate", "win_rate"),
+        ):
             if not np.isfinite(trial[name]) and _finite_number(card_stats.get(key)):
                 trial[name] = float(card_stats[key])
         trial["max_return"] = real_card.get("max_return")
@@ -156,8 +161,13 @@ def load_results(*roots: str | Path, require_eval: bool = True) -> Results:
         raise ResultsError(f"{', '.join(map(str, roots))}: no trial has reported an evaluation yet")
     step_df = _typed(pd.DataFrame(steps, columns=list(steps[0]) if steps else ["trial_id", "step", *METRICS]))
     config = _read_yaml(Path(roots[0]) / "config.resolved.yaml")
-    return Results(trials=trial_df, steps=step_df, reports=pd.DataFrame(reports), roots=[Path(r) for r in roots],
-                   config=flatten(config))
+    return Results(
+        trials=trial_df,
+        steps=step_df,
+        reports=pd.DataFrame(reports),
+        roots=[Path(r) for r in roots],
+        config=flatten(config),
+    )
 
 
 def _typed(df: pd.DataFrame) -> pd.DataFrame:

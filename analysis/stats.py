@@ -20,7 +20,7 @@ same way makes the two agree exactly (tests/test_analysis_stats.py checks it).
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -208,6 +208,14 @@ def summarize(
         m = score_matrix(group, value, seed_col, task_cols)
         point, lo, hi = bootstrap_ci(m, iqm, reps, confidence, seed)
         key = key if isinstance(key, tuple) else (key,)
-        rows.append({**dict(zip(by, key)), "iqm": point, "ci_low": lo, "ci_high": hi,
-                     "mean": float(m.mean()), "n_runs": m.shape[0]})
+        rows.append(
+            {
+                **dict(zip(by, key)),
+                "iqm": point,
+                "ci_low": lo,
+                "ci_high": hi,
+                "mean": float(m.mean()),
+                "n_runs": m.shape[0],
+            }
+        )
     return pd.DataFrame(rows)

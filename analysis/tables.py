@@ -11,7 +11,7 @@ caller prefers; what was chosen is returned so the notebook can print it.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -42,8 +42,9 @@ def _mode(values: pd.Series):
     return sorted(top)[0]
 
 
-def select_main(trials: pd.DataFrame, prefer: Mapping[str, float] | None = None
-                ) -> tuple[pd.DataFrame, dict[str, dict[str, float]]]:
+def select_main(
+    trials: pd.DataFrame, prefer: Mapping[str, float] | None = None
+) -> tuple[pd.DataFrame, dict[str, dict[str, float]]]:
     """Per augmenter, keep one value of every hyper-parameter it varies (``prefer``, else the mode).
 
     Returns the kept trials and ``{augmenter: {param: value}}`` for the parameters that were fixed.
@@ -72,8 +73,14 @@ def seed_scores(frame: pd.DataFrame, metric: str) -> np.ndarray:
     return per_seed.to_numpy(dtype=float)
 
 
-def main_table(trials: pd.DataFrame, metrics: Sequence[str] = MAIN_METRICS, baseline: str = "none",
-               reps: int = 2000, confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
+def main_table(
+    trials: pd.DataFrame,
+    metrics: Sequence[str] = MAIN_METRICS,
+    baseline: str = "none",
+    reps: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
     """One row per map × tier × augmenter: IQM and CI of each metric over seeds, the relative improvement of
     the IQM over ``baseline`` in the same map × tier (with its CI), and the dataset's own means."""
     rows = []
@@ -90,8 +97,16 @@ def main_table(trials: pd.DataFrame, metrics: Sequence[str] = MAIN_METRICS, base
             y = seed_scores(base, metric)
             if x.size and y.size and cell["augmenter"] != baseline and stats.iqm(y[:, None]) != 0:
                 rel, rlo, rhi = stats.relative_improvement_ci(x, y, stats.iqm, reps, confidence, seed)
-            row.update({f"{metric}_iqm": point, f"{metric}_ci_low": lo, f"{metric}_ci_high": hi,
-                        f"{metric}_rel_impr": rel, f"{metric}_rel_low": rlo, f"{metric}_rel_high": rhi})
+            row.update(
+                {
+                    f"{metric}_iqm": point,
+                    f"{metric}_ci_low": lo,
+                    f"{metric}_ci_high": hi,
+                    f"{metric}_rel_impr": rel,
+                    f"{metric}_rel_low": rlo,
+                    f"{metric}_rel_high": rhi,
+                }
+            )
         for column in DATASET_COLUMNS:
             row[column] = float(group[column].mean()) if column in group and group[column].notna().any() else np.nan
         rows.append(row)
@@ -106,13 +121,17 @@ def format_main(table: pd.DataFrame, metrics: Sequence[str] = MAIN_METRICS) -> p
     """The paper's layout: ``IQM [low, high]`` and ``+x.x %`` strings, the dataset mean beside them."""
     out = table[CELL + ["augmenter", "n_seeds"]].copy()
     for metric in metrics:
-        out[metric] = [f"{p:.3f} [{lo:.3f}, {hi:.3f}]" if np.isfinite(p) else "–"
-                       for p, lo, hi in table[[f"{metric}_iqm", f"{metric}_ci_low", f"{metric}_ci_high"]].to_numpy()]
-        out[f"{metric} vs none"] = [f"{100 * r:+.1f} % [{100 * lo:+.1f}, {100 * hi:+.1f}]" if np.isfinite(r) else "–"
-                                    for r, lo, hi in table[[f"{metric}_rel_impr", f"{metric}_rel_low",
-                                                            f"{metric}_rel_high"]].to_numpy()]
+        out[metric] = [
+            f"{p:.3f} [{lo:.3f}, {hi:.3f}]" if np.isfinite(p) else "–"
+            for p, lo, hi in table[[f"{metric}_iqm", f"{metric}_ci_low", f"{metric}_ci_high"]].to_numpy()
+        ]
+        out[f"{metric} vs none"] = [
+            f"{100 * r:+.1f} % [{100 * lo:+.1f}, {100 * hi:+.1f}]" if np.isfinite(r) else "–"
+            for r, lo, hi in table[[f"{metric}_rel_impr", f"{metric}_rel_low", f"{metric}_rel_high"]].to_numpy()
+        ]
     out["dataset mean (normalized)"] = table["dataset_normalized_return"].map(
-        lambda v: f"{v:.3f}" if np.isfinite(v) else "–")
+        lambda v: f"{v:.3f}" if np.isfinite(v) else "–"
+    )
     out["dataset mean return"] = table["dataset_return_mean"].map(lambda v: f"{v:.3f}" if np.isfinite(v) else "–")
     return out
 
@@ -132,9 +151,14 @@ def _task_matrix(frame: pd.DataFrame, metric: str, tasks: Iterable[tuple]) -> np
     return np.stack([c.loc[seeds].to_numpy(dtype=float) for c in columns], axis=1)
 
 
-def improvement_table(trials: pd.DataFrame, pairs: Sequence[tuple[str, str]] = (("eaq", "none"), ("eaq", "eaq_noq")),
-                      metrics: Sequence[str] = MAIN_METRICS, reps: int = 2000, confidence: float = 0.95,
-                      seed: int = 0) -> pd.DataFrame:
+def improvement_table(
+    trials: pd.DataFrame,
+    pairs: Sequence[tuple[str, str]] = (("eaq", "none"), ("eaq", "eaq_noq")),
+    metrics: Sequence[str] = MAIN_METRICS,
+    reps: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Probability of improvement P(X > Y) of each pair, over the map × tier tasks both have (runs = seeds),
     with an independent stratified-bootstrap CI; one row per pair × metric (pairs with no shared task are
     skipped)."""
@@ -148,14 +172,31 @@ def improvement_table(trials: pd.DataFrame, pairs: Sequence[tuple[str, str]] = (
             if not tasks or mx is None or my is None:
                 continue
             point, lo, hi = stats.probability_of_improvement_ci(mx, my, reps, confidence, seed)
-            rows.append({"x": x_name, "y": y_name, "metric": metric, "tasks": len(tasks),
-                         "runs_x": mx.shape[0], "runs_y": my.shape[0], "poi": point, "ci_low": lo, "ci_high": hi})
+            rows.append(
+                {
+                    "x": x_name,
+                    "y": y_name,
+                    "metric": metric,
+                    "tasks": len(tasks),
+                    "runs_x": mx.shape[0],
+                    "runs_y": my.shape[0],
+                    "poi": point,
+                    "ci_low": lo,
+                    "ci_high": hi,
+                }
+            )
     return pd.DataFrame(rows, columns=["x", "y", "metric", "tasks", "runs_x", "runs_y", "poi", "ci_low", "ci_high"])
 
 
-def tier_improvement_table(trials: pd.DataFrame, x: str = "eaq", y: str = "none",
-                           metrics: Sequence[str] = MAIN_METRICS, reps: int = 2000, confidence: float = 0.95,
-                           seed: int = 0) -> pd.DataFrame:
+def tier_improvement_table(
+    trials: pd.DataFrame,
+    x: str = "eaq",
+    y: str = "none",
+    metrics: Sequence[str] = MAIN_METRICS,
+    reps: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Relative improvement of the IQM of ``x`` over ``y`` per tier, pooled over maps (the paper's
     "+17.3 % medium / +12.9 % poor"): tasks are the maps both have at that tier, runs the seeds every such
     task has; the IQM is over all runs × tasks, the CI a stratified bootstrap (x and y resampled
@@ -172,8 +213,18 @@ def tier_improvement_table(trials: pd.DataFrame, x: str = "eaq", y: str = "none"
             if not tasks or mx is None or my is None or stats.iqm(my) == 0:
                 continue
             point, lo, hi = stats.relative_improvement_ci(mx, my, stats.iqm, reps, confidence, seed)
-            rows.append({"tier": tier, "metric": metric, "maps": len(tasks), "runs_x": mx.shape[0],
-                         "runs_y": my.shape[0], "rel_impr": point, "rel_low": lo, "rel_high": hi})
+            rows.append(
+                {
+                    "tier": tier,
+                    "metric": metric,
+                    "maps": len(tasks),
+                    "runs_x": mx.shape[0],
+                    "runs_y": my.shape[0],
+                    "rel_impr": point,
+                    "rel_low": lo,
+                    "rel_high": hi,
+                }
+            )
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -195,9 +246,16 @@ def fidelity_table(trials: pd.DataFrame) -> pd.DataFrame:
     return table[ordered].reset_index()
 
 
-def sensitivity(trials: pd.DataFrame, param: str, metric: str = "normalized_return",
-                augmenters: Sequence[str] = ("eaq",), reps: int = 2000, confidence: float = 0.95,
-                seed: int = 0, prefer: Mapping[str, float] | None = None) -> pd.DataFrame:
+def sensitivity(
+    trials: pd.DataFrame,
+    param: str,
+    metric: str = "normalized_return",
+    augmenters: Sequence[str] = ("eaq",),
+    reps: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    prefer: Mapping[str, float] | None = None,
+) -> pd.DataFrame:
     """IQM and CI of ``metric`` over seeds for each value of ``param`` (per map × tier × augmenter), the
     other hyper-parameters fixed (``prefer``'s value when present, else the most common one). Empty when
     ``param`` takes no value."""
@@ -214,19 +272,37 @@ def sensitivity(trials: pd.DataFrame, param: str, metric: str = "normalized_retu
             x = seed_scores(sub, metric)
             if x.size:
                 point, lo, hi = stats.bootstrap_ci(x, stats.iqm, reps, confidence, seed)
-                rows.append({**dict(zip(CELL + ["augmenter"], key)), param: value, "metric": metric,
-                             "n_seeds": x.size, "iqm": point, "ci_low": lo, "ci_high": hi})
+                rows.append(
+                    {
+                        **dict(zip(CELL + ["augmenter"], key)),
+                        param: value,
+                        "metric": metric,
+                        "n_seeds": x.size,
+                        "iqm": point,
+                        "ci_low": lo,
+                        "ci_high": hi,
+                    }
+                )
     return pd.DataFrame(rows, columns=CELL + ["augmenter", param, "metric", "n_seeds", "iqm", "ci_low", "ci_high"])
 
 
-def learning_curves(steps: pd.DataFrame, metric: str = "normalized_return", reps: int = 500,
-                    confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
+def learning_curves(
+    steps: pd.DataFrame, metric: str = "normalized_return", reps: int = 500, confidence: float = 0.95, seed: int = 0
+) -> pd.DataFrame:
     """IQM and CI over seeds of ``metric`` at every evaluation step, per map × tier × augmenter."""
     rows = []
     data = finished(steps).dropna(subset=[metric])
     for key, group in data.groupby(CELL + ["augmenter", "step"], sort=True):
         x = seed_scores(group, metric)
         point, lo, hi = stats.bootstrap_ci(x, stats.iqm, reps, confidence, seed)
-        rows.append({**dict(zip(CELL + ["augmenter", "step"], key)), "metric": metric, "n_seeds": x.size,
-                     "iqm": point, "ci_low": lo, "ci_high": hi})
+        rows.append(
+            {
+                **dict(zip(CELL + ["augmenter", "step"], key)),
+                "metric": metric,
+                "n_seeds": x.size,
+                "iqm": point,
+                "ci_low": lo,
+                "ci_high": hi,
+            }
+        )
     return pd.DataFrame(rows, columns=CELL + ["augmenter", "step", "metric", "n_seeds", "iqm", "ci_low", "ci_high"])

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,8 +29,15 @@ PARAMS: dict[str, tuple[str, ...]] = {
 trial's resolved run config), first match wins."""
 
 METRICS: tuple[str, ...] = (
-    "win_rate", "normalized_return", "return_mean", "dataset_return_mean", "dataset_normalized_return",
-    "dataset_win_rate", "mixture_normalized_return", "mixture_win_rate", "learner_loss",
+    "win_rate",
+    "normalized_return",
+    "return_mean",
+    "dataset_return_mean",
+    "dataset_normalized_return",
+    "dataset_win_rate",
+    "mixture_normalized_return",
+    "mixture_win_rate",
+    "learner_loss",
 )
 """Evaluation metrics given canonical columns; a reported ``evaluate/win_rate`` becomes ``win_rate`` too.
 ``dataset_*`` are the real dataset's own figures, ``mixture_*`` those of the evaluator's training mixture
@@ -41,11 +49,15 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 """Canonical name -> the reported names it is read from (``rayeaq.sweep`` vs ``rayeaq.evaluate``)."""
 
+
 def ignored_by(augmenter: str) -> tuple[str, ...]:
     """Canonical parameters an augmenter does not use (its registry entry's ignored keys): NaN in its rows."""
     prefixes = ignored_keys(augmenter)
-    return tuple(name for name, keys in PARAMS.items() if name != "augmenter"
-                 and any(k.startswith(prefixes) for k in keys if "." in k))
+    return tuple(
+        name
+        for name, keys in PARAMS.items()
+        if name != "augmenter" and any(k.startswith(prefixes) for k in keys if "." in k)
+    )
 
 
 PARAM_PREFIXES = ("point.",)
@@ -56,17 +68,31 @@ FIDELITY_PREFIXES = ("aug_",)
 NOT_FIDELITY = frozenset({"aug_ratio_effective"})
 """``aug_*`` metrics that describe the training mixture, not the generator (kept as plain columns)."""
 
-TUNE_BOOKKEEPING = frozenset({
-    "timestamp", "checkpoint_dir_name", "done", "training_iteration", "trial_id", "date", "time_this_iter_s",
-    "time_total_s", "pid", "hostname", "node_ip", "time_since_restore", "iterations_since_restore", "config",
-    "should_checkpoint", "logdir", "experiment_tag",
-})
+TUNE_BOOKKEEPING = frozenset(
+    {
+        "timestamp",
+        "checkpoint_dir_name",
+        "done",
+        "training_iteration",
+        "trial_id",
+        "date",
+        "time_this_iter_s",
+        "time_total_s",
+        "pid",
+        "hostname",
+        "node_ip",
+        "time_since_restore",
+        "iterations_since_restore",
+        "config",
+        "should_checkpoint",
+        "logdir",
+        "experiment_tag",
+    }
+)
 """Keys Tune adds to every reported result (kept in ``reports``, not treated as metrics)."""
 
 FIDELITY_GLOBS = ("fidelity*.json", "*fidelity.json")
 METRICS_JSONL = "metrics.jsonl"
-
-
 
 
 def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -119,8 +145,11 @@ def _scalar(value: Any) -> bool:
 
 
 def _finite_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
+    return (
+        isinstance(value, (int, float, np.integer, np.floating))
+        and not isinstance(value, bool)
         and math.isfinite(float(value))
+    )
 
 
 def resolve(record: Mapping[str, Any], name: str, candidates: Iterable[str] = ()) -> Any:
@@ -132,8 +161,11 @@ def resolve(record: Mapping[str, Any], name: str, candidates: Iterable[str] = ()
         if key in record and record[key] is not None:
             return record[key]
     for key, value in record.items():
-        if value is not None and not key.startswith(("config", "param")) \
-                and any(key.endswith("/" + n) or key.endswith("." + n) for n in names):
+        if (
+            value is not None
+            and not key.startswith(("config", "param"))
+            and any(key.endswith("/" + n) or key.endswith("." + n) for n in names)
+        ):
             return value
     return None
 
@@ -154,8 +186,9 @@ def _stage_files(trial_dir: Path, pattern: str) -> list[Path]:
     return sorted(trial_dir.rglob(pattern), key=lambda p: (len(p.parts), str(p)))
 
 
-def _datasets(trial_dir: Path, config: Mapping[str, Any], root: Path | None, map_name: Any,
-              tier: Any) -> dict[str, str | None]:
+def _datasets(
+    trial_dir: Path, config: Mapping[str, Any], root: Path | None, map_name: Any, tier: Any
+) -> dict[str, str | None]:
     """Real and synthetic dataset directories of a trial.
 
     First the trial's ``run.json`` files: ``real_dataset`` / ``synthetic_dataset`` (``rayeaq.tune``'s trial
@@ -243,7 +276,7 @@ def _is_eval_row(row: Mapping[str, Any]) -> bool:
 def _evaluator_row(row: Mapping[str, Any]) -> dict[str, Any]:
     """A row of the evaluator's ``metrics.jsonl`` in the sweep's names: its ``dataset_*`` figures describe its
     training mixture, so they become ``mixture_*`` (``dataset_*`` is the real dataset's, from its card)."""
-    return {("mixture_" + k[len("dataset_"):] if k.startswith("dataset_") else k): v for k, v in row.items()}
+    return {("mixture_" + k[len("dataset_") :] if k.startswith("dataset_") else k): v for k, v in row.items()}
 
 
 def _eval_rows(trial_dir: Path, reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -279,7 +312,7 @@ def _fidelity(trial_dir: Path, reports: list[dict[str, Any]]) -> dict[str, float
         for key, value in row.items():
             prefix = next((p for p in FIDELITY_PREFIXES if key.startswith(p)), None)
             if prefix is not None and key not in NOT_FIDELITY and _finite_number(value):
-                out["fidelity." + key[len(prefix):]] = float(value)
+                out["fidelity." + key[len(prefix) :]] = float(value)
     return out
 
 
@@ -296,7 +329,7 @@ def _params(trial_dir: Path) -> dict[str, Any]:
     for key, value in flatten(_read_json(trial_dir / "params.json") or {}).items():
         prefix = next((p for p in PARAM_PREFIXES if key.startswith(p)), "")
         if _scalar(value):
-            out[key[len(prefix):]] = None if value == IGNORED_VALUE else value
+            out[key[len(prefix) :]] = None if value == IGNORED_VALUE else value
     return out
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,10 +80,19 @@ def core_collector(map_name: str, batch: int, episodes: int, epsilon: float) -> 
 def command(map_name: str, batch: int, episodes: int, epsilon: float) -> tuple[float, float, str]:
     with tempfile.TemporaryDirectory() as tmp:
         args = [
-            sys.executable, "-m", "rayeaq.collect", str(ROOT / "tune_configs" / "collect_3m.yaml"),
-            "--out", tmp, f"env.map={map_name}", f"collect.episodes={episodes}", "collect.tiers=[medium]",
-            f"collect.tier_bands.medium.epsilon={epsilon}", "collect.workers=1",
-            f"collect.envs_per_worker={batch}", "collect.shard_episodes=1000",
+            sys.executable,
+            "-m",
+            "rayeaq.collect",
+            str(ROOT / "tune_configs" / "collect_3m.yaml"),
+            "--out",
+            tmp,
+            f"env.map={map_name}",
+            f"collect.episodes={episodes}",
+            "collect.tiers=[medium]",
+            f"collect.tier_bands.medium.epsilon={epsilon}",
+            "collect.workers=1",
+            f"collect.envs_per_worker={batch}",
+            "collect.shard_episodes=1000",
         ]
         start = time.perf_counter()
         proc = subprocess.run(args, capture_output=True, text=True, cwd=ROOT)

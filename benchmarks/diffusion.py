@@ -22,10 +22,10 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.2")
-import torch  # noqa: E402
+import torch
 
-from rayeaq.data.reader import load_dataset  # noqa: E402
-from rayeaq.run_config import load_run_config  # noqa: E402
+from rayeaq.data.reader import load_dataset
+from rayeaq.run_config import load_run_config
 
 COLLECT = textwrap.dedent(
     """
@@ -55,18 +55,33 @@ def bench_unet(channels: int, rows: int, batch: int, steps: int) -> dict:
     from rayeaq.generators.eaq.unet import TemporalUNet
 
     ours = TemporalUNet(channels, 32, (1, 2, 4))
-    ref = UNet1DModel(sample_size=rows, in_channels=channels, out_channels=channels, extra_in_channels=0,
-                      time_embedding_type="positional", flip_sin_to_cos=False, use_timestep_embedding=True, freq_shift=1,
-                      block_out_channels=(32, 64, 128), down_block_types=("DownResnetBlock1D",) * 3,
-                      up_block_types=("UpResnetBlock1D",) * 2, mid_block_type="MidResTemporalBlock1D",
-                      out_block_type="OutConv1DBlock", act_fn="mish", norm_num_groups=8, layers_per_block=1,
-                      downsample_each_block=False)
+    ref = UNet1DModel(
+        sample_size=rows,
+        in_channels=channels,
+        out_channels=channels,
+        extra_in_channels=0,
+        time_embedding_type="positional",
+        flip_sin_to_cos=False,
+        use_timestep_embedding=True,
+        freq_shift=1,
+        block_out_channels=(32, 64, 128),
+        down_block_types=("DownResnetBlock1D",) * 3,
+        up_block_types=("UpResnetBlock1D",) * 2,
+        mid_block_type="MidResTemporalBlock1D",
+        out_block_type="OutConv1DBlock",
+        act_fn="mish",
+        norm_num_groups=8,
+        layers_per_block=1,
+        downsample_each_block=False,
+    )
     pad = (-rows) % 4  # diffusers' U-Net does not pad: give it the padded horizon ours pads internally
     x = torch.randn(batch, channels, rows)
     k = torch.randint(0, 100, (batch,))
     out = {}
-    for name, net, call in (("ours", ours, lambda: ours(x, k)),
-                            ("diffusers", ref, lambda: ref(torch.nn.functional.pad(x, (0, pad)), k).sample[..., :rows])):
+    for name, net, call in (
+        ("ours", ours, lambda: ours(x, k)),
+        ("diffusers", ref, lambda: ref(torch.nn.functional.pad(x, (0, pad)), k).sample[..., :rows]),
+    ):
         opt = torch.optim.Adam(net.parameters(), 1e-4)
         for i in range(steps + 3):
             if i == 3:
@@ -75,7 +90,10 @@ def bench_unet(channels: int, rows: int, batch: int, steps: int) -> dict:
             opt.zero_grad()
             loss.backward()
             opt.step()
-        out[name] = {"steps_per_s": steps / (time.perf_counter() - start), "params": sum(p.numel() for p in net.parameters())}
+        out[name] = {
+            "steps_per_s": steps / (time.perf_counter() - start),
+            "params": sum(p.numel() for p in net.parameters()),
+        }
     out["ratio_ours_over_diffusers"] = out["ours"]["steps_per_s"] / out["diffusers"]["steps_per_s"]
     return out
 
@@ -89,9 +107,15 @@ def fit_plain(cfg, dataset_dir: Path, ckpt_dir: Path) -> float:
     layout, norm = Layout.from_dict(inputs["layout"]), Normalizer.from_dict(inputs["normalizer"])
     trainer = Trainer(cfg.diffusion, cfg.fit, layout, norm)
     start = time.perf_counter()
-    last = trainer.run(prepare_data(load_dataset(dataset_dir).episodes, layout, norm, cfg.diffusion.window_stride), seed=0)
-    save_checkpoint(ckpt_dir, trainer.payload({"spec": inputs["spec"], "dataset": inputs["dataset"], "history": [],
-                                               "resumed_from": 0, "world_size": 1}))
+    last = trainer.run(
+        prepare_data(load_dataset(dataset_dir).episodes, layout, norm, cfg.diffusion.window_stride), seed=0
+    )
+    save_checkpoint(
+        ckpt_dir,
+        trainer.payload(
+            {"spec": inputs["spec"], "dataset": inputs["dataset"], "history": [], "resumed_from": 0, "world_size": 1}
+        ),
+    )
     return {"seconds": time.perf_counter() - start, "final_loss": last["loss"]}
 
 
@@ -110,11 +134,20 @@ def bench_sampling(dataset_dir: Path, ckpt_dir: Path, n: int) -> dict:
         strict = decoded.valid & (decoded.legal_steps == decoded.agent_steps)
         legal = float(decoded.legal_steps.sum() / max(decoded.agent_steps.sum(), 1))
         # fidelity of what augment keeps with drop_illegal=false (decoded actions are argmax over available ones)
-        rep = fidelity_report(real, decoded.episodes.select(decoded.valid), sampled=n, legal_share=legal, n_samples=1000, seed=0)
-        out[sampler] = {"network_calls": steps, "seconds": seconds, "share_kept_strict": float(strict.mean()),
-                        **{k: rep[k] for k in ("share_kept", "legal_action_share")}, "obs_mmd": rep.get("obs_mmd"), "coverage": rep.get("coverage"),
+        rep = fidelity_report(
+            real, decoded.episodes.select(decoded.valid), sampled=n, legal_share=legal, n_samples=1000, seed=0
+        )
+        out[sampler] = {
+            "network_calls": steps,
+            "seconds": seconds,
+            "share_kept_strict": float(strict.mean()),
+            **{k: rep[k] for k in ("share_kept", "legal_action_share")},
+            "obs_mmd": rep.get("obs_mmd"),
+            "coverage": rep.get("coverage"),
             "obs_w1_mean": rep.get("obs_wasserstein", {}).get("mean"),
-            "return_real": rep.get("return", {}).get("real"), "return_synthetic": rep.get("return", {}).get("synthetic")}
+            "return_real": rep.get("return", {}).get("real"),
+            "return_synthetic": rep.get("return", {}).get("synthetic"),
+        }
     out["speedup_ddim"] = out["ddpm"]["seconds"] / out["ddim"]["seconds"]
     return out
 
@@ -124,8 +157,15 @@ def bench_ray(dataset_dir: Path, work: Path, steps: int) -> dict:
     from rayeaq.stages.fit import run_fit
 
     out = {}
-    base = ["diffusion.dim=32", f"fit.steps={steps}", "fit.batch_size=32", "fit.report_every=10",
-            f"fit.checkpoint_every={steps}", "fit.cpus_per_worker=0.9", "ray.num_cpus=4"]
+    base = [
+        "diffusion.dim=32",
+        f"fit.steps={steps}",
+        "fit.batch_size=32",
+        "fit.report_every=10",
+        f"fit.checkpoint_every={steps}",
+        "fit.cpus_per_worker=0.9",
+        "ray.num_cpus=4",
+    ]
     with ray_session(load_run_config(None, base).ray):
         for workers in (1, 2):
             cfg = load_run_config(None, base + [f"fit.num_workers={workers}"])
@@ -135,8 +175,11 @@ def bench_ray(dataset_dir: Path, work: Path, steps: int) -> dict:
             hist = torch.load(work / f"ray{workers}" / "checkpoint" / "generator.pt", weights_only=True)["history"]
             span = hist[-1]["time"] - hist[0]["time"]
             windows = (hist[-1]["step"] - hist[0]["step"]) * 32 * workers
-            out[f"{workers}_workers"] = {"wall_seconds": wall, "steps_per_s": (hist[-1]["step"] - hist[0]["step"]) / span,
-                                         "windows_per_s": windows / span}
+            out[f"{workers}_workers"] = {
+                "wall_seconds": wall,
+                "steps_per_s": (hist[-1]["step"] - hist[0]["step"]) / span,
+                "windows_per_s": windows / span,
+            }
     return out
 
 

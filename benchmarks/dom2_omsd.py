@@ -36,9 +36,15 @@ N, DO, DA = 3, 18, 2
 def transitions(m: int, seed: int = 0) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     obs, nxt = torch.randn(m, N, DO, generator=g), torch.randn(m, N, DO, generator=g)
-    return {"obs": obs, "state": obs.flatten(1), "actions": torch.rand(m, N, DA, generator=g) * 2 - 1,
-            "reward": torch.randn(m, generator=g), "next_obs": nxt, "next_state": nxt.flatten(1),
-            "done": torch.zeros(m)}
+    return {
+        "obs": obs,
+        "state": obs.flatten(1),
+        "actions": torch.rand(m, N, DA, generator=g) * 2 - 1,
+        "reward": torch.randn(m, generator=g),
+        "next_obs": nxt,
+        "next_state": nxt.flatten(1),
+        "done": torch.zeros(m),
+    }
 
 
 def rate(fn, seconds: float) -> float:
@@ -66,23 +72,30 @@ def main() -> None:
     if args.skip_cores:
         return stage1_speedup(args, data, gen)
     learner = Dom2Learner(Dom2Config(batch_size=args.batch), N, DO, DA, seed=0)
-    print(f"dom2 update (3 agents, B={args.batch}): "
-          f"{rate(lambda: learner.update(minibatch(data, args.batch, gen)), args.seconds):.2f} updates/s")
+    print(
+        f"dom2 update (3 agents, B={args.batch}): "
+        f"{rate(lambda: learner.update(minibatch(data, args.batch, gen)), args.seconds):.2f} updates/s"
+    )
     obs = data["obs"][: args.batch]
     acts = rate(lambda: learner.act(obs), args.seconds)
     steps = learner.schedule.solver_steps
-    print(f"dom2 act (3 agents, {args.batch} rows, {steps} steps): {1000 / acts:.2f} ms/call, "
-          f"{1000 / acts / steps / N:.3f} ms per solver step per agent")
+    print(
+        f"dom2 act (3 agents, {args.batch} rows, {steps} steps): {1000 / acts:.2f} ms/call, "
+        f"{1000 / acts / steps / N:.3f} ms per solver step per agent"
+    )
 
     cfg = OmsdConfig(batch_size=args.batch)
     critic = IQLCritic(N * DO, N * DA, cfg.critic_hidden)
     opt = torch.optim.Adam(list(critic.q.parameters()) + list(critic.v.parameters()), lr=cfg.critic_lr)
-    t = rate(lambda: iql_step(critic, opt, minibatch(data, args.batch, gen), cfg.gamma, cfg.expectile,
-                              cfg.target_tau), args.seconds)
+    t = rate(
+        lambda: iql_step(critic, opt, minibatch(data, args.batch, gen), cfg.gamma, cfg.expectile, cfg.target_tau),
+        args.seconds,
+    )
     print(f"omsd IQL critic: {t:.2f} updates/s")
     schedule = VPSchedule(cfg.n_timesteps)
-    scores = [make_score_model(N * DO, DA, i, True, cfg.n_timesteps, cfg.score_hidden, cfg.score_blocks)
-              for i in range(N)]
+    scores = [
+        make_score_model(N * DO, DA, i, True, cfg.n_timesteps, cfg.score_hidden, cfg.score_blocks) for i in range(N)
+    ]
     sopt = torch.optim.Adam(scores[-1].parameters(), lr=cfg.score_lr)
 
     def score_step() -> None:
@@ -92,15 +105,28 @@ def main() -> None:
         loss.backward()
         sopt.step()
 
-    print(f"omsd score model (agent 3, conditioned on s and 2 actions): {rate(score_step, args.seconds):.2f} "
-          "updates/s")
+    print(f"omsd score model (agent 3, conditioned on s and 2 actions): {rate(score_step, args.seconds):.2f} updates/s")
     for m in [critic, *scores]:
         m.requires_grad_(False)
     actors = [DeterministicActor(DO, DA, cfg.actor_hidden) for _ in range(N)]
     aopts = [torch.optim.Adam(a.parameters(), lr=cfg.actor_lr) for a in actors]
-    t = rate(lambda: round_robin_step(actors, aopts, critic, scores, schedule, minibatch(data, args.batch, gen),
-                                      cfg.beta, True, cfg.score_t_min, cfg.score_t_max, cfg.score_samples, gen),
-             args.seconds)
+    t = rate(
+        lambda: round_robin_step(
+            actors,
+            aopts,
+            critic,
+            scores,
+            schedule,
+            minibatch(data, args.batch, gen),
+            cfg.beta,
+            True,
+            cfg.score_t_min,
+            cfg.score_t_max,
+            cfg.score_samples,
+            gen,
+        ),
+        args.seconds,
+    )
     print(f"omsd stage-2 round (3 actors, {cfg.score_samples} score draws per action): {t:.2f} rounds/s")
 
     if args.ray:
@@ -126,9 +152,11 @@ def stage1_speedup(args: argparse.Namespace, data: dict[str, torch.Tensor], gen:
         start = time.perf_counter()
         names = stage1_units(N)
         for i in range(0, len(names), parallel):
-            ray.get([unit.remote(n, small) for n in names[i:i + parallel]])
-        print(f"omsd stage 1 ({len(names)} units x {n_up} updates, B={args.batch}), {parallel} task(s) at a time: "
-              f"{time.perf_counter() - start:.1f} s")
+            ray.get([unit.remote(n, small) for n in names[i : i + parallel]])
+        print(
+            f"omsd stage 1 ({len(names)} units x {n_up} updates, B={args.batch}), {parallel} task(s) at a time: "
+            f"{time.perf_counter() - start:.1f} s"
+        )
     ray.shutdown()
 
 

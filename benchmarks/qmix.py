@@ -37,7 +37,7 @@ from rayeaq.learners.qmix.networks import NetSpec, QMIXNetworks
 from rayeaq.learners.qmix.sampler import EpisodeSampler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test suite's episode makers
-from support.random_episodes import toy_episodes  # noqa: E402
+from support.random_episodes import toy_episodes
 
 
 def timed(step, seconds: float, warmup: int = 3) -> float:
@@ -85,20 +85,38 @@ def bench_torchrl(spec: NetSpec, batch: dict, seconds: float) -> float:
     n, a = spec.n_agents, spec.n_actions
     din = spec.obs_dim + a + n  # same input as ours: obs, last action, agent id
     agent = TensorDictModule(
-        MultiAgentMLP(n_agent_inputs=din, n_agent_outputs=a, n_agents=n, centralized=False, share_params=True,
-                      depth=2, num_cells=spec.hidden_dim, activation_class=torch.nn.ReLU),
-        in_keys=[("agents", "observation")], out_keys=[("agents", "action_value")],
+        MultiAgentMLP(
+            n_agent_inputs=din,
+            n_agent_outputs=a,
+            n_agents=n,
+            centralized=False,
+            share_params=True,
+            depth=2,
+            num_cells=spec.hidden_dim,
+            activation_class=torch.nn.ReLU,
+        ),
+        in_keys=[("agents", "observation")],
+        out_keys=[("agents", "action_value")],
     )
-    value = QValueModule(action_value_key=("agents", "action_value"), action_mask_key=("agents", "action_mask"),
-                         out_keys=[("agents", "action"), ("agents", "action_value"), ("agents", "chosen_action_value")],
-                         action_space="categorical")
+    value = QValueModule(
+        action_value_key=("agents", "action_value"),
+        action_mask_key=("agents", "action_mask"),
+        out_keys=[("agents", "action"), ("agents", "action_value"), ("agents", "chosen_action_value")],
+        action_space="categorical",
+    )
     qnet = SafeSequential(agent, value)
-    mixer = TensorDictModule(QMixer(state_shape=(spec.state_dim,), mixing_embed_dim=spec.mixing_embed_dim, n_agents=n,
-                                    device="cpu"),
-                             in_keys=[("agents", "chosen_action_value"), "state"], out_keys=["chosen_action_value"])
+    mixer = TensorDictModule(
+        QMixer(state_shape=(spec.state_dim,), mixing_embed_dim=spec.mixing_embed_dim, n_agents=n, device="cpu"),
+        in_keys=[("agents", "chosen_action_value"), "state"],
+        out_keys=["chosen_action_value"],
+    )
     loss = QMixerLoss(qnet, mixer, delay_value=True, action_space="categorical")
-    loss.set_keys(action_value=("agents", "action_value"), local_value=("agents", "chosen_action_value"),
-                  global_value="chosen_action_value", action=("agents", "action"))
+    loss.set_keys(
+        action_value=("agents", "action_value"),
+        local_value=("agents", "chosen_action_value"),
+        global_value="chosen_action_value",
+        action=("agents", "action"),
+    )
     loss.make_value_estimator(ValueEstimators.TD0, gamma=0.99)
     updater = SoftUpdate(loss, eps=0.995)
     opt = torch.optim.Adam(loss.parameters(), lr=5e-4)
@@ -113,16 +131,24 @@ def bench_torchrl(spec: NetSpec, batch: dict, seconds: float) -> float:
     m = b * (t - 1)
     flat = lambda v: v.reshape(m, *v.shape[2:])  # noqa: E731
     avail = torch.from_numpy(batch["avail_actions"])
-    td = TensorDict({
-        "agents": {"observation": flat(x[:, :-1]), "action": flat(torch.from_numpy(batch["actions"][:, :-1])),
-                   "action_mask": flat(avail[:, :-1])},
-        "state": flat(torch.from_numpy(batch["state"][:, :-1])),
-        "next": {"agents": {"observation": flat(x[:, 1:]), "action_mask": flat(avail[:, 1:])},
-                 "state": flat(torch.from_numpy(batch["state"][:, 1:])),
-                 "reward": flat(torch.from_numpy(batch["reward"][:, :-1])).unsqueeze(-1),
-                 "done": flat(torch.from_numpy(batch["terminated"][:, :-1])).unsqueeze(-1),
-                 "terminated": flat(torch.from_numpy(batch["terminated"][:, :-1])).unsqueeze(-1)},
-    }, batch_size=[m])
+    td = TensorDict(
+        {
+            "agents": {
+                "observation": flat(x[:, :-1]),
+                "action": flat(torch.from_numpy(batch["actions"][:, :-1])),
+                "action_mask": flat(avail[:, :-1]),
+            },
+            "state": flat(torch.from_numpy(batch["state"][:, :-1])),
+            "next": {
+                "agents": {"observation": flat(x[:, 1:]), "action_mask": flat(avail[:, 1:])},
+                "state": flat(torch.from_numpy(batch["state"][:, 1:])),
+                "reward": flat(torch.from_numpy(batch["reward"][:, :-1])).unsqueeze(-1),
+                "done": flat(torch.from_numpy(batch["terminated"][:, :-1])).unsqueeze(-1),
+                "terminated": flat(torch.from_numpy(batch["terminated"][:, :-1])).unsqueeze(-1),
+            },
+        },
+        batch_size=[m],
+    )
     params = list(loss.parameters())
 
     def step():
@@ -163,15 +189,24 @@ def main() -> None:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     s = smax_spec(args.map, None)
-    ep = toy_episodes(args.batch, episode_limit=s.episode_limit, n_agents=s.n_agents, obs_dim=s.obs_shape,
-                      state_dim=s.state_shape, n_actions=s.n_actions, seed=0)
+    ep = toy_episodes(
+        args.batch,
+        episode_limit=s.episode_limit,
+        n_agents=s.n_agents,
+        obs_dim=s.obs_shape,
+        state_dim=s.state_shape,
+        n_actions=s.n_actions,
+        seed=0,
+    )
     ep.length[:] = s.episode_limit  # full-length episodes: T = episode_limit + 1 rows for every learner
     ep.filled[:, :-1] = True
     batch = EpisodeSampler(ep, 0).take(np.arange(len(ep)))
     spec = NetSpec(s.n_agents, s.n_actions, s.obs_shape, s.state_shape)
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, torch {torch.__version__} (1 thread)")
-    print(f"batch: {args.batch} episodes x {batch['obs'].shape[1]} rows ({args.batch * (batch['obs'].shape[1] - 1)} "
-          f"transitions), map {args.map}: N={s.n_agents} obs={s.obs_shape} state={s.state_shape} A={s.n_actions}")
+    print(
+        f"batch: {args.batch} episodes x {batch['obs'].shape[1]} rows ({args.batch * (batch['obs'].shape[1] - 1)} "
+        f"transitions), map {args.map}: N={s.n_agents} obs={s.obs_shape} state={s.state_shape} A={s.n_actions}"
+    )
     import ray
 
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")

@@ -40,8 +40,15 @@ def main() -> int:
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     env.setdefault("RAY_AUTH_MODE", "disabled")
     env.setdefault("JAX_PLATFORMS", "cpu")
-    cmd = [sys.executable, "-m", "rayeaq.tune", str(REPO / "tune_configs/quickstart.yaml"), *args.overrides,
-           "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rayeaq.tune",
+        str(REPO / "tune_configs/quickstart.yaml"),
+        *args.overrides,
+        "--out",
+        str(out),
+    ]
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
@@ -56,23 +63,39 @@ def main() -> int:
     trial_total = sum(_f(r.get("time_total_s", "")) for r in rows)
     overhead = wall - timings["collect_s"] - stage_total
     result = {
-        "date": datetime.date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "python": platform.python_version(), "trials": len(rows),
-        "finished": sum(r["status"] == "TERMINATED" for r in rows), "wall_s": round(wall, 1),
-        "driver": timings, "stage_s": {k: round(v, 1) for k, v in stages.items()},
+        "date": datetime.date.today().isoformat(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "python": platform.python_version(),
+        "trials": len(rows),
+        "finished": sum(r["status"] == "TERMINATED" for r in rows),
+        "wall_s": round(wall, 1),
+        "driver": timings,
+        "stage_s": {k: round(v, 1) for k, v in stages.items()},
         "trial_time_total_s": round(trial_total, 1),
         "in_trial_outside_stages_s": round(trial_total - stage_total, 1),
         "ray_overhead_s": round(overhead, 1),
-        "share": {"collect": round(timings["collect_s"] / wall, 3), "stages": round(stage_total / wall, 3),
-                  "ray_startup_scheduling": round(overhead / wall, 3)},
-        "per_trial": [{"trial": r["trial"], "status": r["status"], "score": r["score"],
-                       **{f"{s}_s": r.get(f"time_{s}_s", "") for s in ("fit", "augment", "evaluate")},
-                       "total_s": r.get("time_total_s", "")} for r in rows],
+        "share": {
+            "collect": round(timings["collect_s"] / wall, 3),
+            "stages": round(stage_total / wall, 3),
+            "ray_startup_scheduling": round(overhead / wall, 3),
+        },
+        "per_trial": [
+            {
+                "trial": r["trial"],
+                "status": r["status"],
+                "score": r["score"],
+                **{f"{s}_s": r.get(f"time_{s}_s", "") for s in ("fit", "augment", "evaluate")},
+                "total_s": r.get("time_total_s", ""),
+            }
+            for r in rows
+        ],
     }
     print(json.dumps(result, indent=2))
-    print(f"quickstart: {wall:.0f} s wall (goal < 600 s) for {len(rows)} trials; collection {timings['collect_s']:.0f} s, "
-          f"stages {stage_total:.0f} s ({stage_total / wall:.0%}), Ray start-up/scheduling/other {overhead:.0f} s "
-          f"({overhead / wall:.0%})")
+    print(
+        f"quickstart: {wall:.0f} s wall (goal < 600 s) for {len(rows)} trials; collection {timings['collect_s']:.0f} s, "
+        f"stages {stage_total:.0f} s ({stage_total / wall:.0%}), Ray start-up/scheduling/other {overhead:.0f} s "
+        f"({overhead / wall:.0%})"
+    )
     return 0
 
 

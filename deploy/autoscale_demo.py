@@ -47,8 +47,12 @@ def main(argv: list[str] | None = None) -> int:
 
     ray.init(address=os.environ.get("RAY_ADDRESS", "auto"), logging_level="WARNING")
     before = alive_nodes()
-    print(f"cluster before: {len(before)} node(s), {sum(n['cpu'] for n in before)} CPU; "
-          f"starting {args.actors} x 1-CPU actors", file=sys.stderr, flush=True)
+    print(
+        f"cluster before: {len(before)} node(s), {sum(n['cpu'] for n in before)} CPU; "
+        f"starting {args.actors} x 1-CPU actors",
+        file=sys.stderr,
+        flush=True,
+    )
     actors = [Burner.remote() for _ in range(args.actors)]
     try:
         nodes = ray.get([a.node.remote() for a in actors], timeout=args.timeout_s)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from rayeaq.augmenters import AUGMENTERS
 from rayeaq.cli import base_parser, run_cli
@@ -41,10 +41,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         report = run_augment(cfg, args.dataset, args.checkpoint, out)
     legal = report["legal_action_share"]
-    print(f"{cfg.augment.augmenter}: kept {report['kept']} of {report['sampled']} sampled"
-          f" (share {report['share_kept']:.2f}, legal actions {'n/a' if legal is None else f'{legal:.3f}'})"
-          f" | obs MMD {report.get('obs_mmd', float('nan')):.4f} | coverage {report.get('coverage', float('nan')):.2f}"
-          f" | {time.perf_counter() - start:.1f}s | {out}")
+    print(
+        f"{cfg.augment.augmenter}: kept {report['kept']} of {report['sampled']} sampled"
+        f" (share {report['share_kept']:.2f}, legal actions {'n/a' if legal is None else f'{legal:.3f}'})"
+        f" | obs MMD {report.get('obs_mmd', float('nan')):.4f} | coverage {report.get('coverage', float('nan')):.2f}"
+        f" | {time.perf_counter() - start:.1f}s | {out}"
+    )
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from rayeaq.core.errors import UserError
 
@@ -22,9 +22,7 @@ class _Parser(argparse.ArgumentParser):
 def base_parser(prog: str, description: str, config_required: bool = True) -> argparse.ArgumentParser:
     """Parser with the positional CONFIG, dotted overrides and ``--out``."""
     parser = _Parser(prog=prog, description=description)
-    parser.add_argument(
-        "config", nargs=None if config_required else "?", help="run config YAML (see tune_configs/)"
-    )
+    parser.add_argument("config", nargs=None if config_required else "?", help="run config YAML (see tune_configs/)")
     parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. env.map=2s3z seed=7")
     parser.add_argument("--out", default=None, help="output directory (default: under results/)")
     return parser

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from rayeaq.cli import base_parser, run_cli
 from rayeaq.envs import BACKENDS

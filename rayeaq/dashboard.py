@@ -50,7 +50,7 @@ def dashboard_url(context: Any) -> str | None:
 def get_json(url: str, path: str, timeout_s: float = 5.0) -> Any:
     """GET ``url + path`` and decode JSON (raises ``urllib.error.URLError``/``HTTPError`` on failure)."""
     request = urllib.request.Request(url.rstrip("/") + path, headers={"Accept": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 (local http URL)
+    with urllib.request.urlopen(request, timeout=timeout_s) as response:
         return json.loads(response.read().decode("utf-8"))
 
 
@@ -75,8 +75,11 @@ def announce(context: Any, stream: TextIO | None = None) -> str | None:
     stream = stream or sys.stderr
     url = dashboard_url(context)
     if url is None:
-        print("Ray dashboard: not running (set ray.dashboard=true, or `ray start --head "
-              "--include-dashboard=true` and set RAY_ADDRESS).", file=stream)
+        print(
+            "Ray dashboard: not running (set ray.dashboard=true, or `ray start --head "
+            "--include-dashboard=true` and set RAY_ADDRESS).",
+            file=stream,
+        )
         return None
     auth = os.environ.get("RAY_AUTH_MODE")
     if auth:

@@ -10,18 +10,21 @@ on the dataset mixture through RLlib, evaluates greedy decentralised rollouts ev
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-from rayeaq.cli import base_parser, run_cli  # noqa: E402
+from rayeaq.cli import base_parser, run_cli
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = base_parser("rayeaq.evaluate", "Offline QMIX/BC on a dataset mixture, scored by greedy rollouts.")
     parser.add_argument(
-        "--dataset", action="append", required=True, metavar="DIR[:WEIGHT]",
+        "--dataset",
+        action="append",
+        required=True,
+        metavar="DIR[:WEIGHT]",
         help="dataset directory, optionally with a mixture weight (1 = all episodes once); repeatable",
     )
     args = parser.parse_args(argv)
@@ -37,10 +40,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     sources = [parse_dataset_arg(text) for text in args.dataset]
     cards = [read_card(path) for path, _ in sources]  # fail fast on a bad path, before Ray starts
     out = Path(args.out or Path("results") / "evaluate" / (cfg.name or f"{algo_name(cfg)}_seed{cfg.seed}"))
-    write_run_info(out, cfg, "evaluate", extra={
-        "datasets": [{"path": str(p), "weight": w, "fingerprint": c.fingerprint, "source": c.source, "tier": c.tier}
-                     for (p, w), c in zip(sources, cards)],
-    })
+    write_run_info(
+        out,
+        cfg,
+        "evaluate",
+        extra={
+            "datasets": [
+                {"path": str(p), "weight": w, "fingerprint": c.fingerprint, "source": c.source, "tier": c.tier}
+                for (p, w), c in zip(sources, cards)
+            ],
+        },
+    )
     with ray_session(cfg.ray):
         s = run_evaluation(cfg, sources, out)
     print(

@@ -8,8 +8,8 @@ and the run info. Rerunning the same command resumes from the latest checkpoint.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from rayeaq.cli import base_parser, run_cli
 from rayeaq.run_config import load_run_config
@@ -27,8 +27,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     with ray_session(cfg.ray):
         summary = run_fit(cfg, args.dataset, out)
     final = summary["final"]
-    print(f"fitted {summary['step']} steps (resumed from {summary['resumed_from']}) | loss {final.get('loss', float('nan')):.4f}"
-          f" | {summary['wall_seconds']:.1f}s on {summary['workers']} worker(s) | {summary['checkpoint']}")
+    print(
+        f"fitted {summary['step']} steps (resumed from {summary['resumed_from']}) | loss {final.get('loss', float('nan')):.4f}"
+        f" | {summary['wall_seconds']:.1f}s on {summary['workers']} worker(s) | {summary['checkpoint']}"
+    )
     return 0
 
 

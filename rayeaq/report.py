@@ -19,8 +19,8 @@ import importlib.util
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from rayeaq.cli import run_cli
 from rayeaq.core.errors import UserError
@@ -41,8 +41,9 @@ def require_extras(modules: Sequence[str] | None = None) -> None:
     """Raise :class:`ReportError` (one line) when a module of the ``analysis`` extra (:data:`EXTRAS`) is missing."""
     missing = [m for m in (EXTRAS if modules is None else modules) if importlib.util.find_spec(m) is None]
     if missing:
-        raise ReportError(f"the report needs the analysis extras (missing: {', '.join(missing)}): "
-                          'pip install -e ".[analysis]"')
+        raise ReportError(
+            f'the report needs the analysis extras (missing: {", ".join(missing)}): pip install -e ".[analysis]"'
+        )
 
 
 def positive_int(text: str) -> int:
@@ -71,9 +72,13 @@ def kernel_manager(cwd: Path):
 
     class _ThisPython(KernelManager):
         @property
-        def kernel_spec(self):  # noqa: D401 - jupyter_client API
-            return KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                              display_name=f"Python ({sys.executable})", language="python", env={})
+        def kernel_spec(self):
+            return KernelSpec(
+                argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                display_name=f"Python ({sys.executable})",
+                language="python",
+                env={},
+            )
 
     # IPC sockets in the report directory: no TCP ports, and no "running over TCP without encryption" warning
     return _ThisPython(kernel_name="python3", transport="ipc", ip=str(cwd / ".kernel"))
@@ -137,6 +142,7 @@ def write_html(nb, path: Path) -> Path:
 
 def write_index(out: Path, names: Sequence[str]) -> Path:
     """``index.html`` linking the notebooks, figures and tables."""
+
     def links(paths):
         return "".join(f'<li><a href="{p.relative_to(out)}">{p.relative_to(out)}</a></li>' for p in paths)
 
@@ -151,8 +157,13 @@ def write_index(out: Path, names: Sequence[str]) -> Path:
     return path
 
 
-def make_report(results_dir: str | Path, out: str | Path | None = None, only: Sequence[str] | None = None,
-                reps: int | None = None, log=print) -> Path:
+def make_report(
+    results_dir: str | Path,
+    out: str | Path | None = None,
+    only: Sequence[str] | None = None,
+    reps: int | None = None,
+    log=print,
+) -> Path:
     """Validate ``results_dir``, execute the notebooks, return the report directory."""
     require_extras()
     from analysis.loader import load_results
@@ -182,8 +193,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rayeaq.report", description=__doc__.splitlines()[0])
     parser.add_argument("results_dir", help="a Ray Tune results directory (what rayeaq.tune wrote)")
     parser.add_argument("--out", default=None, help="report directory (default: RESULTS_DIR/report)")
-    parser.add_argument("--only", nargs="+", default=None, metavar="NAME", help=f"notebooks to run ({', '.join(NOTEBOOKS)})")
-    parser.add_argument("--reps", type=positive_int, default=None, help="bootstrap replicates (default: each notebook's)")
+    parser.add_argument(
+        "--only", nargs="+", default=None, metavar="NAME", help=f"notebooks to run ({', '.join(NOTEBOOKS)})"
+    )
+    parser.add_argument(
+        "--reps", type=positive_int, default=None, help="bootstrap replicates (default: each notebook's)"
+    )
     args = parser.parse_args(argv)
     out = make_report(args.results_dir, args.out, args.only, args.reps)
     figures = sorted((out / "figures").glob("*.png"))

@@ -6,8 +6,8 @@ the stage that uses it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from pydantic import Field
 

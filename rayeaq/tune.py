@@ -11,19 +11,23 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-from rayeaq.cli import base_parser, run_cli  # noqa: E402
+from rayeaq.cli import base_parser, run_cli
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = base_parser("rayeaq.tune", "Ray Tune sweep: fit -> augment -> mix -> offline QMIX per trial.")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue the interrupted sweep in the results directory (finished trials kept)")
-    parser.add_argument("--dashboard", action="store_true",
-                        help="start the Ray dashboard on 127.0.0.1 (local Ray) and print its URL")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted sweep in the results directory (finished trials kept)",
+    )
+    parser.add_argument(
+        "--dashboard", action="store_true", help="start the Ray dashboard on 127.0.0.1 (local Ray) and print its URL"
+    )
     args = parser.parse_args(argv)
 
     from rayeaq.sweep.driver import run_sweep

@@ -60,7 +60,9 @@ def test_final_metrics_match_the_sweeps_summary_csv(results, sweep_dir):
 
 def test_steps_are_the_evaluators_metrics_jsonl(results):
     steps = results.steps
-    assert set(steps.groupby("trial_id")["step"].apply(tuple)) == {tuple(range(EVAL_INTERVAL, UPDATES + 1, EVAL_INTERVAL))}
+    assert set(steps.groupby("trial_id")["step"].apply(tuple)) == {
+        tuple(range(EVAL_INTERVAL, UPDATES + 1, EVAL_INTERVAL))
+    }
     for trial in results.trials.itertuples():
         metrics = Path(trial.trial_dir) / "evaluate" / "metrics.jsonl"  # the evaluate stage's own record
         rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
@@ -128,20 +130,45 @@ def test_bad_results_directories(tmp_path):
 
 def test_ignored_grid_values_and_dataset_vs_mixture_figures(tmp_path):
     (tmp_path / "config.resolved.yaml").write_text(
-        "env: {map: 3m}\ndiffusion: {q_weight: 0.1, horizon: 16}\naugment: {ratio: 0.5}\ntune: {collect_tier: medium}\n")
+        "env: {map: 3m}\ndiffusion: {q_weight: 0.1, horizon: 16}\naugment: {ratio: 0.5}\ntune: {collect_tier: medium}\n"
+    )
     swept = tmp_path / "exp" / "t1"  # a rayeaq.tune trial: ratio marked ignored by the grid
     swept.mkdir(parents=True)
-    (swept / "params.json").write_text(json.dumps(
-        {"point": {"augment.augmenter": "eaq", "augment.ratio": "-", "collect_tier": "poor", "seed": 1}}))
-    (swept / "result.json").write_text(json.dumps(
-        {"win_rate": 0.5, "normalized_return": 0.4, "dataset_normalized_return": 0.3, "mixture_normalized_return": 0.35,
-         "mixture_win_rate": 0.2, "learner_updates": 10, "aug_mmd": 0.7, "aug_ratio_effective": 0.5, "done": True}) + "\n")
+    (swept / "params.json").write_text(
+        json.dumps({"point": {"augment.augmenter": "eaq", "augment.ratio": "-", "collect_tier": "poor", "seed": 1}})
+    )
+    (swept / "result.json").write_text(
+        json.dumps(
+            {
+                "win_rate": 0.5,
+                "normalized_return": 0.4,
+                "dataset_normalized_return": 0.3,
+                "mixture_normalized_return": 0.35,
+                "mixture_win_rate": 0.2,
+                "learner_updates": 10,
+                "aug_mmd": 0.7,
+                "aug_ratio_effective": 0.5,
+                "done": True,
+            }
+        )
+        + "\n"
+    )
     plain = tmp_path / "exp" / "t2"  # only the evaluator's metrics.jsonl: its dataset_* is the mixture's
     (plain / "evaluate").mkdir(parents=True)
     (plain / "params.json").write_text('{"seed": 2}')
-    (plain / "evaluate" / "metrics.jsonl").write_text(json.dumps(
-        {"updates": 10, "final": True, "win_rate": 0.1, "normalized_return": 0.2, "dataset_normalized_return": 0.9,
-         "dataset_win_rate": 0.8}) + "\n")
+    (plain / "evaluate" / "metrics.jsonl").write_text(
+        json.dumps(
+            {
+                "updates": 10,
+                "final": True,
+                "win_rate": 0.1,
+                "normalized_return": 0.2,
+                "dataset_normalized_return": 0.9,
+                "dataset_win_rate": 0.8,
+            }
+        )
+        + "\n"
+    )
     t = loader.load_results(tmp_path).trials.set_index("seed")
     assert t.loc[1, "tier"] == "poor" and t.loc[2, "tier"] == "medium" and (t["map"] == "3m").all()
     assert np.isnan(t.loc[1, "ratio"]) and pd.isna(t.loc[1, "augment.ratio"]) and t.loc[1, "horizon"] == 16
@@ -162,15 +189,19 @@ def test_main_table_is_the_seed_statistics(results):
     for row in table.itertuples():
         x = t[t["augmenter"] == row.augmenter].sort_values("seed")["normalized_return"].to_numpy()
         point, lo, hi = stats.bootstrap_ci(x, stats.iqm, 300, 0.95, 0)
-        assert (row.normalized_return_iqm, row.normalized_return_ci_low, row.normalized_return_ci_high) == \
-            pytest.approx((point, lo, hi))
+        assert (
+            row.normalized_return_iqm,
+            row.normalized_return_ci_low,
+            row.normalized_return_ci_high,
+        ) == pytest.approx((point, lo, hi))
         assert row.n_seeds == len(SEEDS)
         y = t[t["augmenter"] == "none"]["normalized_return"].to_numpy()
         if row.augmenter == "none":
             assert np.isnan(row.normalized_return_rel_impr)
         elif stats.iqm(y[:, None]) != 0:
-            assert row.normalized_return_rel_impr == pytest.approx((stats.iqm(x[:, None]) - stats.iqm(y[:, None]))
-                                                                   / abs(stats.iqm(y[:, None])))
+            assert row.normalized_return_rel_impr == pytest.approx(
+                (stats.iqm(x[:, None]) - stats.iqm(y[:, None])) / abs(stats.iqm(y[:, None]))
+            )
     pretty = tables.format_main(table)
     assert pretty["normalized_return"].str.match(r"^-?\d\.\d{3} \[").all()
 
@@ -187,10 +218,15 @@ def test_tables_agree_with_rliable(results):
         point, ci = rly.get_interval_estimates({"x": x}, lambda s: np.array([rlm.aggregate_iqm(s)]), reps=200)
         assert row.win_rate_iqm == pytest.approx(point["x"][0])
         assert (row.win_rate_ci_low, row.win_rate_ci_high) == pytest.approx((ci["x"][0, 0], ci["x"][1, 0]))
-    poi = tables.improvement_table(t, pairs=[("none", "none")] + [("eaq", "none"), ("eaq", "eaq_noq")] * (
-        "eaq" in AUGMENTERS), metrics=["normalized_return"], reps=100)
-    assert set(zip(poi["x"], poi["y"])) == ({("none", "none"), ("eaq", "none"), ("eaq", "eaq_noq")} if "eaq" in
-                                            AUGMENTERS else {("none", "none")})
+    poi = tables.improvement_table(
+        t,
+        pairs=[("none", "none")] + [("eaq", "none"), ("eaq", "eaq_noq")] * ("eaq" in AUGMENTERS),
+        metrics=["normalized_return"],
+        reps=100,
+    )
+    assert set(zip(poi["x"], poi["y"])) == (
+        {("none", "none"), ("eaq", "none"), ("eaq", "eaq_noq")} if "eaq" in AUGMENTERS else {("none", "none")}
+    )
     assert poi.set_index(["x", "y"]).loc[("none", "none"), "poi"] == pytest.approx(0.5)  # X against itself
     for row in poi.itertuples():
         x = t[t["augmenter"] == row.x].sort_values("seed")["normalized_return"].to_numpy()[:, None]

@@ -173,7 +173,9 @@ def _frame() -> pd.DataFrame:
     rng = np.random.RandomState(0)
     rows = [
         {"map": m, "augmenter": a, "seed": s, "ret": rng.normal(1.0 if a == "eaq" else 0.8, 0.1)}
-        for m in ("3m", "8m") for a in ("eaq", "none") for s in range(5)
+        for m in ("3m", "8m")
+        for a in ("eaq", "none")
+        for s in range(5)
     ]
     return pd.DataFrame(rows)
 
@@ -194,8 +196,11 @@ def test_score_matrix_and_summarize():
 
 def test_score_matrix_tasks_are_the_present_combinations_not_their_product():
     # 3m x {medium, poor} + 8m x {medium}: three tasks; (8m, poor) was never run and is not a gap
-    rows = [(m, t, s, float(i * 10 + s)) for i, (m, t) in enumerate([("3m", "medium"), ("3m", "poor"), ("8m", "medium")])
-            for s in range(4)]
+    rows = [
+        (m, t, s, float(i * 10 + s))
+        for i, (m, t) in enumerate([("3m", "medium"), ("3m", "poor"), ("8m", "medium")])
+        for s in range(4)
+    ]
     df = pd.DataFrame(rows, columns=["map", "tier", "seed", "ret"])
     m = stats.score_matrix(df, "ret", task_cols=["map", "tier"])
     np.testing.assert_array_equal(m, [[0, 10, 20], [1, 11, 21], [2, 12, 22], [3, 13, 23]])
@@ -207,10 +212,21 @@ def test_tier_improvement_pools_maps_as_tasks():
     from analysis import tables
 
     rng = np.random.RandomState(1)
-    rows = [{"map": m, "tier": t, "augmenter": a, "seed": s, "status": "done", "win_rate": 0.5,
-             "normalized_return": rng.normal(0.6 if a == "eaq" else 0.5, 0.05) + (0.2 if m == "8m" else 0.0)}
-            for m, tiers in (("3m", ("medium", "poor")), ("8m", ("medium",))) for t in tiers
-            for a in ("eaq", "none") for s in range(5)]
+    rows = [
+        {
+            "map": m,
+            "tier": t,
+            "augmenter": a,
+            "seed": s,
+            "status": "done",
+            "win_rate": 0.5,
+            "normalized_return": rng.normal(0.6 if a == "eaq" else 0.5, 0.05) + (0.2 if m == "8m" else 0.0),
+        }
+        for m, tiers in (("3m", ("medium", "poor")), ("8m", ("medium",)))
+        for t in tiers
+        for a in ("eaq", "none")
+        for s in range(5)
+    ]
     df = pd.DataFrame(rows)
     table = tables.tier_improvement_table(df, metrics=["normalized_return"], reps=200)
     assert list(table["tier"]) == ["medium", "poor"] and list(table["maps"]) == [2, 1]

@@ -36,12 +36,24 @@ HEAD_CPUS = 1
 
 SHARED_DATASETS = os.path.join(tempfile.gettempdir(), f"rayeaq-autoscale-datasets-{os.getpid()}")
 WORKLOAD: list[str] = [
-    sys.executable, "-m", "rayeaq.tune", str(REPO / "tune_configs/quickstart.yaml"),
-    "collect.episodes=60", "collect.shard_episodes=30", "collect.tier_bands.medium.epsilon=0.1",
-    "fit.steps=20", "fit.checkpoint_every=20", "augment.drop_illegal=false", "evaluate.updates=20",
-    "evaluate.eval_interval=10", "evaluate.eval_episodes=8", "evaluate.final_eval_episodes=16",
-    "tune.space={augment.augmenter: {grid_search: [eaq, eaq_noq]}}", "tune.max_concurrent_trials=2",
-    "--out", os.path.join(tempfile.gettempdir(), f"rayeaq-autoscale-sweep-{os.getpid()}"),
+    sys.executable,
+    "-m",
+    "rayeaq.tune",
+    str(REPO / "tune_configs/quickstart.yaml"),
+    "collect.episodes=60",
+    "collect.shard_episodes=30",
+    "collect.tier_bands.medium.epsilon=0.1",
+    "fit.steps=20",
+    "fit.checkpoint_every=20",
+    "augment.drop_illegal=false",
+    "evaluate.updates=20",
+    "evaluate.eval_interval=10",
+    "evaluate.eval_episodes=8",
+    "evaluate.final_eval_episodes=16",
+    "tune.space={augment.augmenter: {grid_search: [eaq, eaq_noq]}}",
+    "tune.max_concurrent_trials=2",
+    "--out",
+    os.path.join(tempfile.gettempdir(), f"rayeaq-autoscale-sweep-{os.getpid()}"),
     # with RAY_ADDRESS set the sweep needs a dataset directory every node reads: on one machine, any local one
     f"tune.dataset_dir={SHARED_DATASETS}",
 ]  # two concurrent trials, each 0.01 CPU + a 0.99-CPU Train worker: more than the 1-CPU head
@@ -85,8 +97,13 @@ class FakeCluster:
 
 def _cluster_env() -> dict:
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    env.update(RAY_AUTH_MODE=os.environ.get("RAY_AUTH_MODE", "disabled"), RAY_USAGE_STATS_ENABLED="0",
-               RAY_FAKE_CLUSTER="1", AUTOSCALER_UPDATE_INTERVAL_S="1", JAX_PLATFORMS="cpu")
+    env.update(
+        RAY_AUTH_MODE=os.environ.get("RAY_AUTH_MODE", "disabled"),
+        RAY_USAGE_STATS_ENABLED="0",
+        RAY_FAKE_CLUSTER="1",
+        AUTOSCALER_UPDATE_INTERVAL_S="1",
+        JAX_PLATFORMS="cpu",
+    )
     return env
 
 
@@ -102,13 +119,24 @@ def start_fake_cluster(workdir: Path) -> FakeCluster:
     config_path.write_text(yaml.safe_dump(config))
     temp_dir = tempfile.mkdtemp(prefix="rfake", dir="/tmp")  # short: Ray's unix socket paths must fit 107 chars
     env = _cluster_env()
-    cmd = [RAY, "start", "--head", f"--port={port}", f"--node-ip-address={ip}", f"--num-cpus={HEAD_CPUS}",
-           "--include-dashboard=false", f"--temp-dir={temp_dir}", f"--autoscaling-config={config_path}",
-           f"--ray-client-server-port={_free_port()}", f"--dashboard-agent-listen-port={_free_port()}",
-           "--disable-usage-stats"]
+    cmd = [
+        RAY,
+        "start",
+        "--head",
+        f"--port={port}",
+        f"--node-ip-address={ip}",
+        f"--num-cpus={HEAD_CPUS}",
+        "--include-dashboard=false",
+        f"--temp-dir={temp_dir}",
+        f"--autoscaling-config={config_path}",
+        f"--ray-client-server-port={_free_port()}",
+        f"--dashboard-agent-listen-port={_free_port()}",
+        "--disable-usage-stats",
+    ]
     # Own session: every process the head (and later the autoscaler) spawns carries this session id.
-    starter = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    starter = subprocess.Popen(
+        cmd, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     out, _ = starter.communicate(timeout=180)
     cluster = FakeCluster(f"{ip}:{port}", temp_dir, starter.pid, env)
     if starter.returncode != 0:
@@ -160,12 +188,15 @@ def test_fake_cluster_scales_up_runs_the_workload_and_scales_down(request, tmp_p
     try:
         env = {**cluster.env, "RAY_ADDRESS": cluster.address}
         env.pop("RAY_FAKE_CLUSTER")
-        observer = subprocess.Popen([sys.executable, "-c", OBSERVER, cluster.address, str(observations)], env=env,
-                                    stdout=subprocess.DEVNULL, stderr=open(tmp_path / "observer.err", "w"))
+        observer = subprocess.Popen(
+            [sys.executable, "-c", OBSERVER, cluster.address, str(observations)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(tmp_path / "observer.err", "w"),
+        )
         os.makedirs(SHARED_DATASETS, exist_ok=True)  # every "node" of the fake cluster reads this directory
         t0 = time.monotonic()
-        result = subprocess.run(WORKLOAD, env=env, cwd=REPO, capture_output=True, text=True,
-                                timeout=WORKLOAD_TIMEOUT_S)
+        result = subprocess.run(WORKLOAD, env=env, cwd=REPO, capture_output=True, text=True, timeout=WORKLOAD_TIMEOUT_S)
         workload_s = time.monotonic() - t0
         assert result.returncode == 0, f"workload failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
 

@@ -103,7 +103,9 @@ def test_resume_after_partial_tier(ray_local, tmp_path):
 def test_bad_collect_config_fails_before_ray(bad, tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "rayeaq.collect", "tune_configs/collect_3m.yaml", bad, "--out", str(tmp_path / "o")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert bad.split("=")[0] in proc.stderr
@@ -114,16 +116,36 @@ def test_trained_checkpoint_as_behaviour_policy(ray_local, tmp_path, real_3m_poo
     from rayeaq.evaluate import main as evaluate_main
 
     run = tmp_path / "bc"
-    assert evaluate_main([
-        "tune_configs/evaluate_3m.yaml", "evaluate.algorithm=bc", "evaluate.updates=20", "evaluate.eval_interval=20",
-        "evaluate.eval_episodes=4", "evaluate.final_eval_episodes=4", "evaluate.eval_envs=4", "evaluate.hidden_dim=16",
-        "--dataset", str(real_3m_poor_dataset), "--out", str(run),
-    ]) == 0
+    assert (
+        evaluate_main(
+            [
+                "tune_configs/evaluate_3m.yaml",
+                "evaluate.algorithm=bc",
+                "evaluate.updates=20",
+                "evaluate.eval_interval=20",
+                "evaluate.eval_episodes=4",
+                "evaluate.final_eval_episodes=4",
+                "evaluate.eval_envs=4",
+                "evaluate.hidden_dim=16",
+                "--dataset",
+                str(real_3m_poor_dataset),
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
     checkpoint = json.loads((run / "summary.json").read_text())["checkpoint"]
-    cfg = load_run_config(None, TINY + [
-        "collect.workers=1", "collect.episodes=24", "collect.policy.kind=qmix_checkpoint",
-        f"collect.policy.checkpoint={checkpoint}",
-    ])
+    cfg = load_run_config(
+        None,
+        TINY
+        + [
+            "collect.workers=1",
+            "collect.episodes=24",
+            "collect.policy.kind=qmix_checkpoint",
+            f"collect.policy.checkpoint={checkpoint}",
+        ],
+    )
     collect_all(cfg, tmp_path / "loop")
     data = load_dataset(tmp_path / "loop" / "poor")
     assert len(data.episodes) == 24
@@ -136,7 +158,9 @@ def test_trained_checkpoint_as_behaviour_policy(ray_local, tmp_path, real_3m_poo
 def test_missing_checkpoint_is_a_config_error(tmp_path):
     from rayeaq.core.errors import ConfigError
 
-    cfg = load_run_config(None, TINY + ["collect.policy.kind=qmix_checkpoint", f"collect.policy.checkpoint={tmp_path}/none"])
+    cfg = load_run_config(
+        None, TINY + ["collect.policy.kind=qmix_checkpoint", f"collect.policy.checkpoint={tmp_path}/none"]
+    )
     with pytest.raises(ConfigError, match="collect.policy.checkpoint"):
         collect_all(cfg, tmp_path / "x")
 

@@ -28,8 +28,14 @@ def test_every_tune_config_loads(path):
 def test_issue_overrides_work_as_written():
     cfg = load_run_config(
         ROOT / "tune_configs" / "collect_3m.yaml",
-        ["env.map=2s3z", "env.backend=smax", "collect.episodes=200", "collect.workers=2",
-         "collect.tiers=[good,poor]", "seed=7"],
+        [
+            "env.map=2s3z",
+            "env.backend=smax",
+            "collect.episodes=200",
+            "collect.workers=2",
+            "collect.tiers=[good,poor]",
+            "seed=7",
+        ],
     )
     assert (cfg.env.map, cfg.collect.episodes, cfg.collect.workers, cfg.seed) == ("2s3z", 200, 2, 7)
     assert cfg.collect.tiers == ["good", "poor"]
@@ -51,7 +57,10 @@ def _write(tmp_path, text: str) -> Path:
         ("env:\n  backend: starcraft\n", r"cfg\.yaml: env\.backend: expected one of 'smax' or 'sc2'"),
         ("env:\n  map: 4m\n", r"cfg\.yaml: env\.map: expected a SMAX map"),
         ("collect:\n  tiers: [great]\n", r"cfg\.yaml: collect\.tiers\.0: expected one of"),
-        ("collect:\n  tier_bands:\n    good: {win_rate: [0.9, 0.1]}\n", r"collect\.tier_bands\.good\.win_rate: expected \[low, high\]"),
+        (
+            "collect:\n  tier_bands:\n    good: {win_rate: [0.9, 0.1]}\n",
+            r"collect\.tier_bands\.good\.win_rate: expected \[low, high\]",
+        ),
         ("- just\n- a list\n", r"cfg\.yaml: top level must be a mapping"),
         ("env: [unclosed\n", r"cfg\.yaml \(line \d+\): not valid YAML"),
     ],
@@ -81,7 +90,9 @@ def test_cli_exit_code_2_without_traceback(tmp_path):
     path = _write(tmp_path, "collect:\n  episodes: -3\n")
     proc = subprocess.run(
         [sys.executable, "-m", "rayeaq.collect", str(path), "--out", str(tmp_path / "out")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr

@@ -113,7 +113,11 @@ def test_local_ray_dashboard_answers_its_api(tmp_path):
     with open(stderr_path, "w") as stderr:
         child = subprocess.Popen(
             [sys.executable, "-c", CHILD, str(port), temp_dir],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=env,
             start_new_session=True,
         )
     try:

@@ -39,8 +39,13 @@ def test_fake_cluster_config_follows_the_recipe():
 
     config = _load("fake_cluster.yaml")
     validate_config(config)  # Ray's schema (prepare_config needs the example.yaml the wheel lacks)
-    assert config["provider"] == {**config["provider"], "type": "fake_multinode", "use_node_id_as_ip": True,
-                                  "disable_node_updaters": True, "disable_launch_config_check": True}
+    assert config["provider"] == {
+        **config["provider"],
+        "type": "fake_multinode",
+        "use_node_id_as_ip": True,
+        "disable_node_updaters": True,
+        "disable_launch_config_check": True,
+    }
     (worker,) = _workers(config).values()
     assert worker["min_workers"] == 0 and 1 <= worker["resources"]["CPU"] <= 2 and worker["max_workers"] >= 2
 
@@ -57,11 +62,11 @@ def test_kuberay_cluster_autoscales_from_zero():
     def limits(group):
         return group["template"]["spec"]["containers"][0]["resources"]["limits"]
 
-    assert any(limits(g).get("nvidia.com/gpu") == 1 and g["rayStartParams"]["num-gpus"] == "1"
-               for g in groups.values())
+    assert any(limits(g).get("nvidia.com/gpu") == 1 and g["rayStartParams"]["num-gpus"] == "1" for g in groups.values())
     assert any("collect" in g["rayStartParams"].get("resources", "") for g in groups.values())
     containers = [spec["headGroupSpec"]["template"]["spec"]["containers"][0]] + [
-        g["template"]["spec"]["containers"][0] for g in groups.values()]
+        g["template"]["spec"]["containers"][0] for g in groups.values()
+    ]
     for c in containers:
         assert {"name": "RAY_AUTH_MODE", "value": "disabled"} in c["env"], c["name"]
 
@@ -69,8 +74,13 @@ def test_kuberay_cluster_autoscales_from_zero():
 def test_kuberay_job_runs_the_sweep_on_that_cluster():
     job, cluster = _load("kuberay/rayjob.yaml"), _load("kuberay/raycluster.yaml")
     assert job["apiVersion"] == "ray.io/v1" and job["kind"] == "RayJob"
-    assert job["spec"]["entrypoint"].split() == ["python", "-m", "rayeaq.tune", "tune_configs/eaq.yaml",
-                                                 "tune.dataset_dir=/mnt/shared/rayeaq/datasets"]
+    assert job["spec"]["entrypoint"].split() == [
+        "python",
+        "-m",
+        "rayeaq.tune",
+        "tune_configs/eaq.yaml",
+        "tune.dataset_dir=/mnt/shared/rayeaq/datasets",
+    ]
     assert job["spec"]["clusterSelector"]["ray.io/cluster"] == cluster["metadata"]["name"]
     assert job["spec"]["runtimeEnvYAML"] and yaml.safe_load(job["spec"]["runtimeEnvYAML"])["env_vars"]["RAY_AUTH_MODE"]
 

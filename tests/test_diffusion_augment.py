@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 import torch
-from support.smooth_episodes import toy_episodes
 
 from rayeaq.augmenters.mixing import load_augmented, synthetic_weight
 from rayeaq.core.errors import ConfigError, DatasetError
@@ -19,11 +18,28 @@ from rayeaq.generators.eaq.layout import Layout, Normalizer
 from rayeaq.generators.eaq.train import Trainer, save_checkpoint
 from rayeaq.run_config import load_run_config
 from rayeaq.stages.augment import FIDELITY_FILE, run_augment
+from support.smooth_episodes import toy_episodes
 
-SPEC = EnvSpec(backend="smax", map="3m", n_agents=2, n_enemies=2, n_actions=7, obs_shape=6, state_shape=8,
-               episode_limit=15, action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
-               max_return=2.0, reward_scale="test")
-TINY = ["diffusion.horizon=8", "diffusion.dim=8", "diffusion.dim_mults=[1,2]", "diffusion.n_diffusion_steps=10", "diffusion.groups=4"]
+SPEC = EnvSpec(
+    backend="smax",
+    map="3m",
+    n_agents=2,
+    n_enemies=2,
+    n_actions=7,
+    obs_shape=6,
+    state_shape=8,
+    episode_limit=15,
+    action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
+    max_return=2.0,
+    reward_scale="test",
+)
+TINY = [
+    "diffusion.horizon=8",
+    "diffusion.dim=8",
+    "diffusion.dim_mults=[1,2]",
+    "diffusion.n_diffusion_steps=10",
+    "diffusion.groups=4",
+]
 
 
 @pytest.fixture(scope="module")
@@ -44,15 +60,29 @@ def make_checkpoint(real_dir, directory, q_weight: float):
     layout, norm = Layout.from_dict(inputs["layout"]), Normalizer.from_dict(inputs["normalizer"])
     trainer = Trainer(cfg.diffusion, cfg.fit, layout, norm)
     trainer.run(prepare_data(load_dataset(real_dir).episodes, layout, norm, 8), seed=0)
-    save_checkpoint(directory, trainer.payload({"spec": inputs["spec"], "dataset": inputs["dataset"], "history": [],
-                                                "resumed_from": 0, "world_size": 1}))
+    save_checkpoint(
+        directory,
+        trainer.payload(
+            {"spec": inputs["spec"], "dataset": inputs["dataset"], "history": [], "resumed_from": 0, "world_size": 1}
+        ),
+    )
     return directory
 
 
 def test_eaq_writes_valid_synthetic_dataset(ray_local, real_dir, tmp_path):
     ckpt = make_checkpoint(real_dir, tmp_path / "ckpt", q_weight=0.5)
-    cfg = load_run_config(None, TINY + ["augment.augmenter=eaq", "augment.num_episodes=10", "augment.tasks=2",
-                                        "augment.sampling_steps=5", "augment.drop_illegal=false", "augment.oversample=4"])
+    cfg = load_run_config(
+        None,
+        TINY
+        + [
+            "augment.augmenter=eaq",
+            "augment.num_episodes=10",
+            "augment.tasks=2",
+            "augment.sampling_steps=5",
+            "augment.drop_illegal=false",
+            "augment.oversample=4",
+        ],
+    )
     report = run_augment(cfg, real_dir, ckpt, tmp_path / "out")
     data = load_dataset(tmp_path / "out")
     assert data.card.source == "synthetic" and len(data.episodes) == report["kept"] == 10
@@ -102,17 +132,20 @@ def test_gaussian_noise_and_mixing(real_dir, tmp_path):
     assert len(alone) == 20 and json.loads((tmp_path / "none" / FIDELITY_FILE).read_text())["kept"] == 0
 
 
-@pytest.mark.parametrize("override, expected", [
-    ("augment.augmenter=diffuser", "augment.augmenter: expected one of"),
-    ("diffusion.kernel_size=4", "diffusion.kernel_size: expected an odd kernel size"),
-    ("diffusion.q_weight=-1", "diffusion.q_weight"),
-    ("fit.num_workers=0", "fit.num_workers"),
-    ("diffusion.groups=5", "diffusion.groups: expected a divisor"),
-    ("diffusion.dim=6 diffusion.dim_mults=[2] diffusion.groups=4", "diffusion.groups: expected a divisor of dim"),
-    ("diffusion.dim=9 diffusion.groups=1", "diffusion.dim: expected an even number"),
-    ("diffusion.beta_end=0.00001", "diffusion.beta_end: expected beta_end > beta_start"),
-    ("fit.bogus=1", "fit.bogus: unknown key"),
-])
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("augment.augmenter=diffuser", "augment.augmenter: expected one of"),
+        ("diffusion.kernel_size=4", "diffusion.kernel_size: expected an odd kernel size"),
+        ("diffusion.q_weight=-1", "diffusion.q_weight"),
+        ("fit.num_workers=0", "fit.num_workers"),
+        ("diffusion.groups=5", "diffusion.groups: expected a divisor"),
+        ("diffusion.dim=6 diffusion.dim_mults=[2] diffusion.groups=4", "diffusion.groups: expected a divisor of dim"),
+        ("diffusion.dim=9 diffusion.groups=1", "diffusion.dim: expected an even number"),
+        ("diffusion.beta_end=0.00001", "diffusion.beta_end: expected beta_end > beta_start"),
+        ("fit.bogus=1", "fit.bogus: unknown key"),
+    ],
+)
 def test_config_errors_are_one_line(override, expected):
     with pytest.raises(ConfigError) as err:
         load_run_config(None, override.split())
@@ -165,8 +198,14 @@ def test_returns_above_max_return_are_invalid(real_dir, tmp_path, monkeypatch):
     def fake_sample(path, n, seed, acfg):
         assert n == 12
         steps = episodes.filled.sum(axis=1) * episodes.n_agents
-        return {"episodes": episodes, "legal": steps, "agent_steps": steps, "valid": np.ones(n, bool),
-                "qtot0": np.zeros(n, np.float32), "seed": np.zeros(n, np.int64)}
+        return {
+            "episodes": episodes,
+            "legal": steps,
+            "agent_steps": steps,
+            "valid": np.ones(n, bool),
+            "qtot0": np.zeros(n, np.float32),
+            "seed": np.zeros(n, np.int64),
+        }
 
     monkeypatch.setattr(ray_augment, "sample_with_ray", fake_sample)
     cfg = load_run_config(None, TINY + ["augment.augmenter=eaq", "augment.num_episodes=8", "augment.oversample=1.5"])

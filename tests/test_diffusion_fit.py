@@ -4,19 +4,37 @@ from __future__ import annotations
 
 import pytest
 import torch
-from support.smooth_episodes import toy_episodes
 
 from rayeaq.core.errors import ConfigError, DatasetError
 from rayeaq.data.writer import write_dataset
 from rayeaq.envs.spec import EnvSpec
 from rayeaq.generators.eaq.train import FAULT_NAN_ENV, NonFiniteLossError
 from rayeaq.run_config import load_run_config
+from support.smooth_episodes import toy_episodes
 
-SPEC = EnvSpec(backend="smax", map="3m", n_agents=2, n_enemies=2, n_actions=7, obs_shape=6, state_shape=8,
-               episode_limit=15, action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
-               max_return=2.0, reward_scale="test")
-TINY = ["diffusion.dim=8", "diffusion.dim_mults=[1,2]", "diffusion.n_diffusion_steps=10", "diffusion.groups=4",
-        "fit.batch_size=8", "fit.report_every=1", "fit.checkpoint_every=2", "fit.cpus_per_worker=0.9"]
+SPEC = EnvSpec(
+    backend="smax",
+    map="3m",
+    n_agents=2,
+    n_enemies=2,
+    n_actions=7,
+    obs_shape=6,
+    state_shape=8,
+    episode_limit=15,
+    action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
+    max_return=2.0,
+    reward_scale="test",
+)
+TINY = [
+    "diffusion.dim=8",
+    "diffusion.dim_mults=[1,2]",
+    "diffusion.n_diffusion_steps=10",
+    "diffusion.groups=4",
+    "fit.batch_size=8",
+    "fit.report_every=1",
+    "fit.checkpoint_every=2",
+    "fit.cpus_per_worker=0.9",
+]
 
 
 @pytest.fixture(scope="module")

@@ -55,11 +55,28 @@ def real_episodes(request, tmp_path_factory) -> EpisodeBatch:
 
 
 def card_of(batch: EpisodeBatch, limit: int) -> SimpleNamespace:
-    return SimpleNamespace(n_agents=batch.n_agents, obs_shape=batch.obs_dim, n_actions=batch.n_actions,
-                           state_shape=batch.state_dim, episode_limit=limit, max_seq_len=limit + 1)
+    return SimpleNamespace(
+        n_agents=batch.n_agents,
+        obs_shape=batch.obs_dim,
+        n_actions=batch.n_actions,
+        state_shape=batch.state_dim,
+        episode_limit=limit,
+        max_seq_len=limit + 1,
+    )
 
 
-FIELDS = ("obs", "state", "avail_actions", "actions", "reward", "terminated", "filled", "length", "episode_return", "battle_won")
+FIELDS = (
+    "obs",
+    "state",
+    "avail_actions",
+    "actions",
+    "reward",
+    "terminated",
+    "filled",
+    "length",
+    "episode_return",
+    "battle_won",
+)
 
 
 @pytest.mark.parametrize("include", [(True, True), (False, False)])
@@ -99,7 +116,7 @@ def test_qtot_channel_is_return_to_go(real_episodes: EpisodeBatch):
     x = encode_episodes(batch, layout)
     for i in range(len(batch)):
         r = batch.reward[i]
-        expected = [float(r[t: batch.length[i]].sum()) for t in range(batch.max_seq_len)]
+        expected = [float(r[t : batch.length[i]].sum()) for t in range(batch.max_seq_len)]
         np.testing.assert_allclose(x[i, layout.qtot_channel], expected, atol=1e-5)
     np.testing.assert_allclose(x[:, layout.qtot_channel, 0], batch.episode_return, atol=1e-4)
 
@@ -119,8 +136,8 @@ def test_windows_decode_to_segments(real_episodes: EpisodeBatch):
         ends_here = bool(batch.terminated[i].any()) and remaining <= h
         assert n == (remaining if ends_here else h - 1)
         rows = min(n + 1, h)  # a battle end on the window's last row keeps that row as terminal observation
-        np.testing.assert_allclose(out.obs[w, :rows], batch.obs[i, s: s + rows], atol=1e-5)
-        np.testing.assert_array_equal(out.actions[w, :n], batch.actions[i, s: s + n])
+        np.testing.assert_allclose(out.obs[w, :rows], batch.obs[i, s : s + rows], atol=1e-5)
+        np.testing.assert_array_equal(out.actions[w, :n], batch.actions[i, s : s + n])
         assert out.terminated[w].any() == ends_here
         assert valid[w].sum() == min(max(remaining, 0), h)
 
@@ -147,7 +164,7 @@ def test_done_change_point_ignores_isolated_noise():
     first, has = done_change_point(spike)
     assert not has[0] and first[0] == h - 1
     dip = clean[:1].copy()
-    dip[0, change[0] + 1:] = 1.0
+    dip[0, change[0] + 1 :] = 1.0
     if change[0] + 1 < h:
         dip[0, change[0] + 1] = 0.3  # one row inside the done run below 0.5
     first, has = done_change_point(dip)
@@ -159,8 +176,11 @@ def test_decode_of_noisy_encodings_recovers_episodes(real_episodes: EpisodeBatch
     layout = Layout.for_dataset(card_of(batch, batch.max_seq_len - 1), None, True, True)
     x = encode_episodes(batch, layout)
     norm = Normalizer.fit(x, layout.binary_mask())
-    noisy = x + np.random.default_rng(1).normal(0, 0.15, size=x.shape).astype(np.float32) * (
-        norm.high - norm.low)[None, :, None]
+    noisy = (
+        x
+        + np.random.default_rng(1).normal(0, 0.15, size=x.shape).astype(np.float32)
+        * (norm.high - norm.low)[None, :, None]
+    )
     out = decode(noisy, layout, norm, max_return=2.0).episodes
     assert (out.length == batch.length).mean() > 0.95
     steps = batch.filled

@@ -31,8 +31,15 @@ def test_schedule_matches_diffusers(schedule):
 @pytest.mark.parametrize("schedule", ["cosine", "linear"])
 def test_ddpm_sampling_matches_diffusers(schedule):
     ours = GaussianDiffusion(K, schedule, 1e-4, 0.02, clip_denoised=False)
-    ref = DDPMScheduler(num_train_timesteps=K, beta_schedule=SCHEDULES[schedule], beta_start=1e-4, beta_end=0.02,
-                        prediction_type="sample", clip_sample=False, variance_type="fixed_small")
+    ref = DDPMScheduler(
+        num_train_timesteps=K,
+        beta_schedule=SCHEDULES[schedule],
+        beta_start=1e-4,
+        beta_end=0.02,
+        prediction_type="sample",
+        clip_sample=False,
+        variance_type="fixed_small",
+    )
     ref.set_timesteps(K)
     shape = (2, 5, 7)
     got = ours.sample_ddpm(fake_x0, shape, torch.Generator().manual_seed(3))
@@ -47,8 +54,15 @@ def test_ddpm_sampling_matches_diffusers(schedule):
 @pytest.mark.parametrize("n_sampling", [10, 7, 5])
 def test_ddim_matches_diffusers(n_sampling, spacing):
     ours = GaussianDiffusion(K, "cosine", clip_denoised=False)
-    ref = DDIMScheduler(num_train_timesteps=K, beta_schedule="squaredcos_cap_v2", prediction_type="sample",
-                        clip_sample=False, set_alpha_to_one=True, steps_offset=0, timestep_spacing=spacing)
+    ref = DDIMScheduler(
+        num_train_timesteps=K,
+        beta_schedule="squaredcos_cap_v2",
+        prediction_type="sample",
+        clip_sample=False,
+        set_alpha_to_one=True,
+        steps_offset=0,
+        timestep_spacing=spacing,
+    )
     ref.set_timesteps(n_sampling)
     assert ours.ddim_timesteps(n_sampling, spacing) == ref.timesteps.tolist()
     if spacing == "trailing":

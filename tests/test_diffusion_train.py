@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from support.smooth_episodes import toy_episodes
 
 from rayeaq.envs.spec import EnvSpec
 from rayeaq.generators.eaq.config import DiffusionConfig, FitConfig
@@ -18,10 +17,21 @@ from rayeaq.generators.eaq.train import (
     prepare_data,
     save_checkpoint,
 )
+from support.smooth_episodes import toy_episodes
 
-SPEC = EnvSpec(backend="smax", map="3m", n_agents=2, n_enemies=2, n_actions=7, obs_shape=6, state_shape=8,
-               episode_limit=15, action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
-               max_return=2.0, reward_scale="test")
+SPEC = EnvSpec(
+    backend="smax",
+    map="3m",
+    n_agents=2,
+    n_enemies=2,
+    n_actions=7,
+    obs_shape=6,
+    state_shape=8,
+    episode_limit=15,
+    action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
+    max_return=2.0,
+    reward_scale="test",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -36,8 +46,16 @@ def one_thread():
 def build(dcfg: DiffusionConfig, fcfg: FitConfig, n_episodes: int, seed: int = 0):
     torch.manual_seed(seed)
     episodes = toy_episodes(SPEC, n_episodes, seed=seed)
-    layout = Layout(SPEC.n_agents, SPEC.obs_shape, SPEC.n_actions, SPEC.state_shape, SPEC.episode_limit,
-                    SPEC.max_seq_len, dcfg.include_state, dcfg.include_avail)
+    layout = Layout(
+        SPEC.n_agents,
+        SPEC.obs_shape,
+        SPEC.n_actions,
+        SPEC.state_shape,
+        SPEC.episode_limit,
+        SPEC.max_seq_len,
+        dcfg.include_state,
+        dcfg.include_avail,
+    )
     norm = fit_normalizer(episodes, layout, dcfg.window_stride)
     data = prepare_data(episodes, layout, norm, dcfg.window_stride)
     return Trainer(dcfg, fcfg, layout, norm), data, episodes
@@ -54,7 +72,9 @@ def test_tiny_model_overfits_and_reconstructs(tmp_path):
     save_checkpoint(tmp_path, payload)
     gen = Generator(load_checkpoint(tmp_path), use_ema=True)
     decoded, _ = gen.sample(12, "ddim", 20, seed=3, batch_size=12)
-    sampled = gen.norm.normalize(gen.norm.unnormalize(gen.sample_normalized(12, "ddim", 20, torch.Generator().manual_seed(3)).numpy()))
+    sampled = gen.norm.normalize(
+        gen.norm.unnormalize(gen.sample_normalized(12, "ddim", 20, torch.Generator().manual_seed(3)).numpy())
+    )
     real = data.x.numpy()
     dist = ((sampled[:, None] - real[None]) ** 2).mean(axis=(2, 3))  # [samples, real]
     nearest = dist.argmin(axis=1)
@@ -73,8 +93,9 @@ def test_q_weight_raises_predicted_qtot(objective):
     """Same data, seeds and steps: λ > 0 yields samples with a higher Q-total than λ = 0 (EAQ⁻Q)."""
     results = {}
     for lam in (0.0, 1.0):
-        dcfg = DiffusionConfig(dim=16, dim_mults=[1, 2], n_diffusion_steps=20, q_weight=lam, objective=objective,
-                               critic_hidden=16)
+        dcfg = DiffusionConfig(
+            dim=16, dim_mults=[1, 2], n_diffusion_steps=20, q_weight=lam, objective=objective, critic_hidden=16
+        )
         fcfg = FitConfig(steps=150, batch_size=16, lr=2e-3, ema_decay=0.9, ema_start=0)
         trainer, data, _ = build(dcfg, fcfg, n_episodes=16, seed=0)
         trainer.run(data, seed=1)

@@ -63,9 +63,11 @@ def test_diffusion_actor_keeps_both_modes_where_unimodal_bc_collapses():
         mean_action = float(mean_net(obs[:, 0]).mean())
         mu, log_std = gauss_net(obs[:, 0]).chunk(2, dim=-1)
         g = mu + log_std.exp() * torch.randn(mu.shape, generator=torch.Generator().manual_seed(6))
-    print(f"DOM2: {positive:.3f} at +0.8, {float(near_a_mode(a).float().mean()):.3f} within 0.2 of a mode; MLP BC "
-          f"mean action {mean_action:.3f}; Gaussian BC {float(near_a_mode(g).float().mean()):.3f} within 0.2 of a mode, "
-          f"mean {float(mu.mean()):.3f}, std {float(log_std.exp().mean()):.3f}")
+    print(
+        f"DOM2: {positive:.3f} at +0.8, {float(near_a_mode(a).float().mean()):.3f} within 0.2 of a mode; MLP BC "
+        f"mean action {mean_action:.3f}; Gaussian BC {float(near_a_mode(g).float().mean()):.3f} within 0.2 of a mode, "
+        f"mean {float(mu.mean()):.3f}, std {float(log_std.exp().mean()):.3f}"
+    )
     assert abs(mean_action) < 0.2, f"the MLP regressor should sit between the modes, got {mean_action:.3f}"
     assert not bool(near_a_mode(torch.tensor([mean_action]))), "the MLP regressor reached a mode"
     assert float(near_a_mode(g).float().mean()) <= 0.4, "the Gaussian policy should spread its mass off the modes"
@@ -81,8 +83,15 @@ def test_q_loss_moves_the_mass_onto_the_better_mode_and_stays_on_the_data():
     learner = Dom2Learner(cfg, n_agents=1, obs_dim=OBS_DIM, action_dim=1, seed=0)
     for _ in range(800):
         b = bandit_batch(BATCH, gen)
-        learner.update({"obs": b["obs"][:, None], "actions": b["action"][:, None], "reward": b["action"][:, 0],
-                        "next_obs": b["next_obs"][:, None], "done": b["done"]})
+        learner.update(
+            {
+                "obs": b["obs"][:, None],
+                "actions": b["action"][:, None],
+                "reward": b["action"][:, 0],
+                "next_obs": b["next_obs"][:, None],
+                "done": b["done"],
+            }
+        )
     a = learner.act(torch.zeros(2000, 1, OBS_DIM), torch.Generator().manual_seed(5))[:, 0, 0]
     at_good = float(((a - MODE).abs() < 0.2).float().mean())
     print(f"DOM2 eta=1: {at_good:.3f} of samples within 0.2 of +0.8, mean {float(a.mean()):.3f}")

@@ -23,9 +23,15 @@ def tiny(eta: float = 1.0) -> Dom2Learner:
 
 def batch(b: int = 8) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
-    return {"obs": torch.randn(b, 2, 3, generator=g), "actions": torch.rand(b, 2, 2, generator=g) * 2 - 1,
-            "reward": torch.randn(b, generator=g), "next_obs": torch.randn(b, 2, 3, generator=g),
-            "done": torch.zeros(b), "state": torch.randn(b, 5, generator=g), "next_state": torch.randn(b, 5)}
+    return {
+        "obs": torch.randn(b, 2, 3, generator=g),
+        "actions": torch.rand(b, 2, 2, generator=g) * 2 - 1,
+        "reward": torch.randn(b, generator=g),
+        "next_obs": torch.randn(b, 2, 3, generator=g),
+        "done": torch.zeros(b),
+        "state": torch.randn(b, 5, generator=g),
+        "next_state": torch.randn(b, 5),
+    }
 
 
 def flat(module: torch.nn.Module) -> torch.Tensor:

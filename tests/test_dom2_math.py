@@ -26,9 +26,17 @@ def fake_eps(a: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 @pytest.mark.parametrize("steps", [10, 5, 1])
 def test_dpm_solver_1_equals_ddim_step_for_step(steps):
     sch = VPSchedule(1000, solver_steps=steps)
-    ref = DDIMScheduler(num_train_timesteps=1000, beta_schedule="linear", beta_start=1e-4, beta_end=0.02,
-                        prediction_type="epsilon", clip_sample=False, set_alpha_to_one=True, steps_offset=0,
-                        timestep_spacing="trailing")
+    ref = DDIMScheduler(
+        num_train_timesteps=1000,
+        beta_schedule="linear",
+        beta_start=1e-4,
+        beta_end=0.02,
+        prediction_type="epsilon",
+        clip_sample=False,
+        set_alpha_to_one=True,
+        steps_offset=0,
+        timestep_spacing="trailing",
+    )
     ref.set_timesteps(steps)
     assert sch.grid.tolist() == ref.timesteps.tolist()
     torch.testing.assert_close(sch.alphas_cumprod, ref.alphas_cumprod.float())
@@ -98,7 +106,8 @@ def test_cql_term_matches_slow_omar_reference(temp):
     torch.nn.init.constant_(const.bias, 3.0)
     with torch.no_grad():
         assert float(cql_term(const, obs, action, rand, temp)) == pytest.approx(
-            temp * math.log(10) - 2 * math.log(0.5), rel=1e-9)
+            temp * math.log(10) - 2 * math.log(0.5), rel=1e-9
+        )
 
 
 def test_eta_tilde_makes_the_q_loss_scale_free():

@@ -158,6 +158,8 @@ def test_list_maps_cli():
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "rayeaq.collect", "--list-maps"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "rayeaq.collect", "--list-maps"], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0
     assert "5m_vs_6m" in out.stdout and "140" in out.stdout

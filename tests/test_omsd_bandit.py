@@ -32,8 +32,7 @@ class EnsembleActor(nn.Module):
         super().__init__()
         self.k = k
         shapes = [(obs_dim, hidden), (hidden, hidden), (hidden, action_dim)]
-        self.weights = nn.ParameterList(
-            [nn.Parameter(torch.randn(k, i, o) / i**0.5) for i, o in shapes])
+        self.weights = nn.ParameterList([nn.Parameter(torch.randn(k, i, o) / i**0.5) for i, o in shapes])
         self.biases = nn.ParameterList([nn.Parameter(torch.randn(k, 1, o) * 0.1) for _, o in shapes])
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
@@ -49,8 +48,15 @@ def coordination_data(gen: torch.Generator) -> dict[str, torch.Tensor]:
     k = (torch.randint(0, 2, (M, 1, 1), generator=gen) * 2 - 1).float()
     a = (k.expand(M, 2, 1) + 0.1 * torch.randn(M, 2, 1, generator=gen)).clamp(-1, 1)
     obs = s[:, None].expand(M, 2, DS).contiguous()
-    return {"obs": obs, "state": s, "actions": a, "reward": torch.ones(M), "next_obs": obs, "next_state": s,
-            "done": torch.ones(M)}
+    return {
+        "obs": obs,
+        "state": s,
+        "actions": a,
+        "reward": torch.ones(M),
+        "next_obs": obs,
+        "next_state": s,
+        "done": torch.ones(M),
+    }
 
 
 def matched_fraction(cfg, data, critic, scores, seed: int) -> float:
@@ -62,8 +68,20 @@ def matched_fraction(cfg, data, critic, scores, seed: int) -> float:
     for _ in range(ROUNDS):
         b = minibatch(data, ROWS, gen)
         b = {k: v.repeat(MEMBERS, *([1] * (v.dim() - 1))) for k, v in b.items()}  # same rows for every member
-        round_robin_step(actors, opts, critic, scores, schedule, b, cfg.beta, cfg.sequential, cfg.score_t_min,
-                         cfg.score_t_max, SAMPLES, gen)
+        round_robin_step(
+            actors,
+            opts,
+            critic,
+            scores,
+            schedule,
+            b,
+            cfg.beta,
+            cfg.sequential,
+            cfg.score_t_min,
+            cfg.score_t_max,
+            SAMPLES,
+            gen,
+        )
     with torch.no_grad():
         s = torch.ones(MEMBERS, DS)
         a1, a2 = actors[0](s)[:, 0], actors[1](s)[:, 0]  # [MEMBERS]: one evaluation per pair of actors
@@ -74,8 +92,16 @@ def matched_fraction(cfg, data, critic, scores, seed: int) -> float:
 @pytest.mark.slow
 def test_sequential_scores_pick_a_matched_joint_mode_where_independent_marginals_do_not():
     data = coordination_data(torch.Generator().manual_seed(0))
-    small = {"critic_updates": 300, "score_updates": 1500, "score_hidden": 64, "score_blocks": 2,
-             "critic_hidden": 64, "score_lr": 1e-3, "actor_lr": 1e-3, "beta": 0.05}
+    small = {
+        "critic_updates": 300,
+        "score_updates": 1500,
+        "score_hidden": 64,
+        "score_blocks": 2,
+        "critic_hidden": 64,
+        "score_lr": 1e-3,
+        "actor_lr": 1e-3,
+        "beta": 0.05,
+    }
     seq_cfg, ind_cfg = OmsdConfig(sequential=True, **small), OmsdConfig(sequential=False, **small)
     critic = fit_critic(seq_cfg, data, 0).requires_grad_(False)
     first = fit_score(seq_cfg, data, 0, 0).requires_grad_(False)  # agent 1 conditions on s alone in both arms

@@ -98,12 +98,24 @@ def test_condition_is_the_prefix_or_the_state():
 def test_stage1_artifact_round_trip_and_fingerprint(tmp_path):
     g = torch.Generator().manual_seed(0)
     m = 64
-    data = {"obs": torch.randn(m, 2, 3, generator=g), "state": torch.randn(m, 4, generator=g),
-            "actions": torch.rand(m, 2, 1, generator=g) * 2 - 1, "reward": torch.randn(m, generator=g),
-            "next_obs": torch.randn(m, 2, 3, generator=g), "next_state": torch.randn(m, 4, generator=g),
-            "done": torch.zeros(m)}
-    cfg = OmsdConfig(critic_updates=2, score_updates=2, critic_hidden=16, score_hidden=16, score_blocks=1,
-                     batch_size=8, n_timesteps=50)
+    data = {
+        "obs": torch.randn(m, 2, 3, generator=g),
+        "state": torch.randn(m, 4, generator=g),
+        "actions": torch.rand(m, 2, 1, generator=g) * 2 - 1,
+        "reward": torch.randn(m, generator=g),
+        "next_obs": torch.randn(m, 2, 3, generator=g),
+        "next_state": torch.randn(m, 4, generator=g),
+        "done": torch.zeros(m),
+    }
+    cfg = OmsdConfig(
+        critic_updates=2,
+        score_updates=2,
+        critic_hidden=16,
+        score_hidden=16,
+        score_blocks=1,
+        batch_size=8,
+        n_timesteps=50,
+    )
     fp = stage1_fingerprint(cfg, "data-abc", 3)
     critic, scores = fit_critic(cfg, data, 3), [fit_score(cfg, data, i, 3) for i in range(2)]
     save_stage1(tmp_path / "s1", cfg, data, critic, scores, fp)
@@ -112,7 +124,9 @@ def test_stage1_artifact_round_trip_and_fingerprint(tmp_path):
     torch.testing.assert_close(critic2.q_min(*x), critic.q_min(*x))
     tau = torch.full((m,), 10, dtype=torch.long)
     cond = torch.cat([data["state"], data["actions"][:, 0]], dim=-1)
-    torch.testing.assert_close(scores2[1](data["actions"][:, 1], cond, tau), scores[1](data["actions"][:, 1], cond, tau))
+    torch.testing.assert_close(
+        scores2[1](data["actions"][:, 1], cond, tau), scores[1](data["actions"][:, 1], cond, tau)
+    )
     # stage-2 settings do not change the fingerprint; stage-1 settings, data and seed do
     assert stage1_fingerprint(cfg.model_copy(update={"beta": 0.001}), "data-abc", 3) == fp
     assert stage1_fingerprint(cfg.model_copy(update={"score_updates": 3}), "data-abc", 3) != fp
@@ -127,12 +141,26 @@ def test_stage1_artifact_round_trip_and_fingerprint(tmp_path):
 def test_stage1_units_reassemble_into_the_in_process_models_and_stage2_acts_decentralised():
     g = torch.Generator().manual_seed(1)
     m = 32
-    data = {"obs": torch.randn(m, 2, 3, generator=g), "state": torch.randn(m, 4, generator=g),
-            "actions": torch.rand(m, 2, 1, generator=g) * 2 - 1, "reward": torch.randn(m, generator=g),
-            "next_obs": torch.randn(m, 2, 3, generator=g), "next_state": torch.randn(m, 4, generator=g),
-            "done": torch.zeros(m)}
-    cfg = OmsdConfig(critic_updates=3, score_updates=3, actor_updates=2, critic_hidden=16, score_hidden=16,
-                     score_blocks=1, actor_hidden=16, batch_size=8, n_timesteps=50)
+    data = {
+        "obs": torch.randn(m, 2, 3, generator=g),
+        "state": torch.randn(m, 4, generator=g),
+        "actions": torch.rand(m, 2, 1, generator=g) * 2 - 1,
+        "reward": torch.randn(m, generator=g),
+        "next_obs": torch.randn(m, 2, 3, generator=g),
+        "next_state": torch.randn(m, 4, generator=g),
+        "done": torch.zeros(m),
+    }
+    cfg = OmsdConfig(
+        critic_updates=3,
+        score_updates=3,
+        actor_updates=2,
+        critic_hidden=16,
+        score_hidden=16,
+        score_blocks=1,
+        actor_hidden=16,
+        batch_size=8,
+        n_timesteps=50,
+    )
     assert stage1_units(2) == ["critic", "score_0", "score_1"]
     results = {u: run_stage1_unit(cfg, data, u, 5) for u in stage1_units(2)}  # what Ray tasks would return
     critic, scores = assemble_stage1(cfg, data, results)

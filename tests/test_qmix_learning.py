@@ -19,9 +19,15 @@ RANDOM_RETURN = 0.176
 def _run(tmp_path, dataset, *overrides):
     from rayeaq.stages.evaluate import run_evaluation
 
-    cfg = load_run_config("tune_configs/evaluate_3m.yaml", [
-        "evaluate.eval_interval=100000", "evaluate.final_eval_episodes=64", "evaluate.checkpoint=false", *overrides,
-    ])
+    cfg = load_run_config(
+        "tune_configs/evaluate_3m.yaml",
+        [
+            "evaluate.eval_interval=100000",
+            "evaluate.final_eval_episodes=64",
+            "evaluate.checkpoint=false",
+            *overrides,
+        ],
+    )
     return run_evaluation(cfg, [(str(dataset), 1.0)], tmp_path)
 
 

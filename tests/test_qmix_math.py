@@ -5,21 +5,30 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from support.random_episodes import toy_episodes
 
 from rayeaq.learners.qmix.controller import build_inputs, masked_argmax, shift_actions
 from rayeaq.learners.qmix.losses import bc_loss, cql_loss, qmix_loss
 from rayeaq.learners.qmix.mixer import QMixer
 from rayeaq.learners.qmix.networks import NetSpec, QMIXNetworks
 from rayeaq.learners.qmix.sampler import EpisodeSampler
+from support.random_episodes import toy_episodes
 
 torch.set_num_threads(1)
 
 
 def _nets(ep, mixer=True, last_action=True, seed=0) -> QMIXNetworks:
     torch.manual_seed(seed)
-    spec = NetSpec(n_agents=ep.n_agents, n_actions=ep.n_actions, obs_dim=ep.obs_dim, state_dim=ep.state_dim,
-                   hidden_dim=16, mixing_embed_dim=8, hypernet_embed=12, obs_last_action=last_action, mixer=mixer)
+    spec = NetSpec(
+        n_agents=ep.n_agents,
+        n_actions=ep.n_actions,
+        obs_dim=ep.obs_dim,
+        state_dim=ep.state_dim,
+        hidden_dim=16,
+        mixing_embed_dim=8,
+        hypernet_embed=12,
+        obs_last_action=last_action,
+        mixer=mixer,
+    )
     nets = QMIXNetworks(spec)
     nets.fit_state_normaliser(torch.from_numpy(ep.state[ep.filled]) * 3 + 1)
     # Make the target differ from the online networks so double-Q selection matters.
@@ -30,7 +39,9 @@ def _nets(ep, mixer=True, last_action=True, seed=0) -> QMIXNetworks:
 
 
 def _torch_batch(ep):
-    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in EpisodeSampler(ep, 0).take(np.arange(len(ep))).items()}
+    return {
+        k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in EpisodeSampler(ep, 0).take(np.arange(len(ep))).items()
+    }
 
 
 def test_mixer_is_monotonic_in_every_agent_q():
@@ -105,8 +116,10 @@ def _reference_targets(nets: QMIXNetworks, ep, gamma: float, double_q: bool) -> 
 def test_vectorised_td_target_equals_per_step_reference(double_q):
     ep = toy_episodes(n_episodes=6, episode_limit=9, seed=3)
     nets = _nets(ep)
-    batch = {k: torch.from_numpy(np.ascontiguousarray(getattr(ep, k)))
-             for k in ("obs", "state", "avail_actions", "actions", "reward", "terminated", "filled")}
+    batch = {
+        k: torch.from_numpy(np.ascontiguousarray(getattr(ep, k)))
+        for k in ("obs", "state", "avail_actions", "actions", "reward", "terminated", "filled")
+    }
     out = nets.train_outputs(batch, gamma=0.9, double_q=double_q)
     ref = _reference_targets(nets, ep, gamma=0.9, double_q=double_q)
     mask = ep.filled[:, :-1]
@@ -121,8 +134,10 @@ def test_vectorised_td_target_equals_per_step_reference(double_q):
 def test_trimmed_batch_gives_the_same_targets_as_the_full_one():
     ep = toy_episodes(n_episodes=5, episode_limit=12, seed=4)
     nets = _nets(ep)
-    full = {k: torch.from_numpy(np.ascontiguousarray(getattr(ep, k)))
-            for k in ("obs", "state", "avail_actions", "actions", "reward", "terminated", "filled")}
+    full = {
+        k: torch.from_numpy(np.ascontiguousarray(getattr(ep, k)))
+        for k in ("obs", "state", "avail_actions", "actions", "reward", "terminated", "filled")
+    }
     idx = np.array([1, 2])
     trimmed = {k: torch.from_numpy(v) for k, v in EpisodeSampler(ep, 0).take(idx).items()}
     a = nets.train_outputs(full, 0.99).target[idx][:, : trimmed["obs"].shape[1] - 1]
@@ -144,9 +159,9 @@ def test_losses_are_masked_and_finite():
     # Garbage in padding rows must not change any loss.
     ep2 = toy_episodes(n_episodes=6, seed=5)
     for i in range(len(ep2)):
-        ep2.reward[i, ep2.length[i]:] = 1e3
-        ep2.obs[i, ep2.length[i] + 1:] = 1e3
-        ep2.state[i, ep2.length[i] + 1:] = 1e3
+        ep2.reward[i, ep2.length[i] :] = 1e3
+        ep2.obs[i, ep2.length[i] + 1 :] = 1e3
+        ep2.state[i, ep2.length[i] + 1 :] = 1e3
     out2 = nets.train_outputs(_torch_batch(ep2), 0.99)
     torch.testing.assert_close(qmix_loss(out2, 1.0)[0], qmix_loss(out, 1.0)[0])
     bc_nets = _nets(ep, mixer=False)

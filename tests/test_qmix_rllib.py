@@ -7,16 +7,24 @@ import json
 import numpy as np
 import pytest
 import torch
-from support.random_episodes import toy_episodes
 
 from rayeaq.learners.qmix.networks import NetSpec
+from support.random_episodes import toy_episodes
 
 torch.set_num_threads(1)
 
 
 def _spec(ep, mixer=True) -> NetSpec:
-    return NetSpec(ep.n_agents, ep.n_actions, ep.obs_dim, ep.state_dim, hidden_dim=16, mixing_embed_dim=8,
-                   hypernet_embed=16, mixer=mixer)
+    return NetSpec(
+        ep.n_agents,
+        ep.n_actions,
+        ep.obs_dim,
+        ep.state_dim,
+        hidden_dim=16,
+        mixing_embed_dim=8,
+        hypernet_embed=16,
+        mixer=mixer,
+    )
 
 
 @pytest.mark.parametrize("algorithm,cql", [("qmix", 0.0), ("qmix", 1.0), ("bc", 0.0)])
@@ -25,9 +33,17 @@ def test_learner_group_update_lowers_the_loss_on_a_fixed_batch(ray_local, algori
     from rayeaq.learners.qmix.sampler import EpisodeSampler
 
     ep = toy_episodes(12, seed=11)
-    cfg = (QMIXConfig().training(lr=3e-3).debugging(seed=1)
-           .qmix(qmix_algorithm=algorithm, cql_weight=cql, net=_spec(ep, mixer=algorithm == "qmix"),
-                 target_update_interval=10_000))
+    cfg = (
+        QMIXConfig()
+        .training(lr=3e-3)
+        .debugging(seed=1)
+        .qmix(
+            qmix_algorithm=algorithm,
+            cql_weight=cql,
+            net=_spec(ep, mixer=algorithm == "qmix"),
+            target_update_interval=10_000,
+        )
+    )
     group = cfg.build_learner_group()
     batch = to_train_batch(EpisodeSampler(ep, 0).take(np.arange(len(ep))), 1)[0]
     losses = []
@@ -44,8 +60,11 @@ def test_save_restore_gives_identical_greedy_actions(ray_local, tmp_path):
     from rayeaq.learners.qmix.ray_algorithm import QMIX, QMIXConfig
 
     ep = toy_episodes(16, seed=12)
-    cfg = QMIXConfig().debugging(seed=2).qmix(net=_spec(ep), updates_per_iteration=15, batch_size_episodes=8,
-                                              target_update_interval=10)
+    cfg = (
+        QMIXConfig()
+        .debugging(seed=2)
+        .qmix(net=_spec(ep), updates_per_iteration=15, batch_size_episodes=8, target_update_interval=10)
+    )
     algo = cfg.build_algo()
     algo.set_episodes(ep, max_return=2.0)
     algo.train()
@@ -129,8 +148,15 @@ def test_evaluate_cli_end_to_end_on_smax(ray_local, tmp_path):
     from rayeaq.evaluate import main
 
     spec = smax_spec("3m", 60)
-    ep = toy_episodes(12, episode_limit=60, n_agents=3, obs_dim=spec.obs_shape, state_dim=spec.state_shape,
-                      n_actions=spec.n_actions, seed=14)
+    ep = toy_episodes(
+        12,
+        episode_limit=60,
+        n_agents=3,
+        obs_dim=spec.obs_shape,
+        state_dim=spec.state_shape,
+        n_actions=spec.n_actions,
+        seed=14,
+    )
     write_dataset(tmp_path / "ds", ep, spec, source="real", tier="good", behaviour_policy={"kind": "toy"})
     assert len(load_dataset(tmp_path / "ds").episodes) == 12
     from rayeaq.core.runinfo import derive_seed
@@ -141,12 +167,24 @@ def test_evaluate_cli_end_to_end_on_smax(ray_local, tmp_path):
     assert qcfg.mixture_seed == derive_seed(0, "evaluate", "mixture") != qcfg.data_seed  # episodes vs batches
     out = tmp_path / "run"
     try:
-        code = main([
-            "tune_configs/evaluate_3m.yaml", "evaluate.updates=20", "evaluate.eval_interval=10",
-            "evaluate.eval_episodes=4", "evaluate.final_eval_episodes=6", "evaluate.eval_envs=4",
-            "evaluate.hidden_dim=16", "evaluate.torch_threads=2", "--dataset", f"{tmp_path / 'ds'}:0.5",
-            "--dataset", str(tmp_path / "ds"), "--out", str(out),
-        ])
+        code = main(
+            [
+                "tune_configs/evaluate_3m.yaml",
+                "evaluate.updates=20",
+                "evaluate.eval_interval=10",
+                "evaluate.eval_episodes=4",
+                "evaluate.final_eval_episodes=6",
+                "evaluate.eval_envs=4",
+                "evaluate.hidden_dim=16",
+                "evaluate.torch_threads=2",
+                "--dataset",
+                f"{tmp_path / 'ds'}:0.5",
+                "--dataset",
+                str(tmp_path / "ds"),
+                "--out",
+                str(out),
+            ]
+        )
         assert torch.get_num_threads() == 2  # the in-driver rollouts keep evaluate.torch_threads
     finally:
         torch.set_num_threads(1)

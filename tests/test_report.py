@@ -22,18 +22,40 @@ from analysis_sweep import AUGMENTERS, REPO, tiny_sweep
 from analysis import loader, tables
 from rayeaq import report
 
-FIGURES = ["learning_curves_normalized_return.png", "learning_curves_win_rate.png", "probability_of_improvement.png",
-           "sensitivity_horizon.png", "sensitivity_q_weight.png", "sensitivity_ratio.png", "tsne_real_vs_synthetic.png"]
-TABLES = ["fidelity.csv", "learning_curves_normalized_return.csv", "learning_curves_win_rate.csv", "main_table.csv",
-          "main_table_formatted.csv", "probability_of_improvement.csv", "sensitivity_horizon.csv",
-          "sensitivity_q_weight.csv", "sensitivity_ratio.csv", "tier_improvement.csv"]
+FIGURES = [
+    "learning_curves_normalized_return.png",
+    "learning_curves_win_rate.png",
+    "probability_of_improvement.png",
+    "sensitivity_horizon.png",
+    "sensitivity_q_weight.png",
+    "sensitivity_ratio.png",
+    "tsne_real_vs_synthetic.png",
+]
+TABLES = [
+    "fidelity.csv",
+    "learning_curves_normalized_return.csv",
+    "learning_curves_win_rate.csv",
+    "main_table.csv",
+    "main_table_formatted.csv",
+    "probability_of_improvement.csv",
+    "sensitivity_horizon.csv",
+    "sensitivity_q_weight.csv",
+    "sensitivity_ratio.csv",
+    "tier_improvement.csv",
+]
 REPS = 200
 
 
 def _report(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
     env = {**os.environ, "MPLBACKEND": "Agg"}
-    return subprocess.run([sys.executable, "-m", "rayeaq.report", *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "rayeaq.report", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +85,9 @@ def test_reps_must_be_positive_and_missing_extras_are_one_line(tmp_path, monkeyp
             report.main([str(tmp_path), "--reps", bad])
         assert exit_info.value.code == 2 and "expected a positive integer" in capsys.readouterr().err
     monkeypatch.setattr(report, "EXTRAS", ("jupytext", "rayeaq_no_such_module"))
-    with pytest.raises(report.ReportError, match=r"missing: rayeaq_no_such_module\): pip install -e \"\.\[analysis\]\""):
+    with pytest.raises(
+        report.ReportError, match=r"missing: rayeaq_no_such_module\): pip install -e \"\.\[analysis\]\""
+    ):
         report.make_report(tmp_path)
 
 
@@ -83,8 +107,9 @@ def test_kernel_runs_this_interpreter(tmp_path, monkeypatch):
     # a "python3" kernel spec elsewhere on the machine (here: a broken one first on JUPYTER_PATH) is never used
     spec = tmp_path / "jupyter" / "kernels" / "python3"
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({"argv": ["/bin/false", "{connection_file}"],
-                                                  "display_name": "broken", "language": "python"}))
+    (spec / "kernel.json").write_text(
+        json.dumps({"argv": ["/bin/false", "{connection_file}"], "display_name": "broken", "language": "python"})
+    )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import sys, os; print(sys.executable)")])
     source = tmp_path / "probe.py"
@@ -111,7 +136,9 @@ def test_a_failing_cell_is_a_user_error_naming_the_notebook(tmp_path):
 def test_report_writes_notebooks_figures_and_tables(report_dir):
     for name in report.NOTEBOOKS:
         nb = nbformat.read(report_dir / f"{name}.ipynb", as_version=4)
-        errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o["output_type"] == "error"]
+        errors = [
+            o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o["output_type"] == "error"
+        ]
         assert not errors, (name, errors)
         assert all(c.get("execution_count") for c in nb.cells if c.cell_type == "code"), name
         assert "<html" in (report_dir / f"{name}.html").read_text()
@@ -128,8 +155,13 @@ def test_report_numbers_are_the_loaders(report_dir, sweep_dir):
     expected = tables.main_table(main_trials, reps=REPS)
     written = pd.read_csv(report_dir / "tables" / "main_table.csv")
     assert list(written["augmenter"]) == list(AUGMENTERS)
-    for column in ("normalized_return_iqm", "normalized_return_ci_low", "win_rate_ci_high",
-                   "normalized_return_rel_impr", "dataset_normalized_return"):
+    for column in (
+        "normalized_return_iqm",
+        "normalized_return_ci_low",
+        "win_rate_ci_high",
+        "normalized_return_rel_impr",
+        "dataset_normalized_return",
+    ):
         np.testing.assert_allclose(written[column], expected[column], err_msg=column)
     poi = pd.read_csv(report_dir / "tables" / "probability_of_improvement.csv")
     expected_pairs = {("eaq", "none"), ("eaq", "eaq_noq")} if "eaq" in AUGMENTERS else set()
@@ -151,6 +183,9 @@ def test_tsne_of_real_and_synthetic_observations(report_dir):
     image = matplotlib.image.imread(report_dir / "figures" / "tsne_real_vs_synthetic.png")
     assert image.shape[0] > 200 and image.shape[1] > 200 and image[..., :3].std() > 0.05
     nb = nbformat.read(report_dir / "fidelity.ipynb", as_version=4)
-    assert any("t-SNE panels: " in o.get("text", "") and "t-SNE panels: 0" not in o.get("text", "")
-               for c in nb.cells for o in c.get("outputs", []))
+    assert any(
+        "t-SNE panels: " in o.get("text", "") and "t-SNE panels: 0" not in o.get("text", "")
+        for c in nb.cells
+        for o in c.get("outputs", [])
+    )
     assert json.loads(json.dumps(list(e.columns))) == ["x", "y", "synthetic"]

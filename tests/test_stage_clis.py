@@ -9,14 +9,29 @@ import sys
 from rayeaq.augmenters.mixing import load_augmented
 from rayeaq.data.reader import load_dataset
 
-TINY = ["diffusion.horizon=16", "diffusion.dim=8", "diffusion.dim_mults=[1,2]", "diffusion.groups=4",
-        "diffusion.n_diffusion_steps=10", "fit.steps=20", "fit.batch_size=16", "fit.report_every=10",
-        "fit.checkpoint_every=10", "fit.num_workers=1", "fit.cpus_per_worker=0.9", "ray.num_cpus=4"]
+TINY = [
+    "diffusion.horizon=16",
+    "diffusion.dim=8",
+    "diffusion.dim_mults=[1,2]",
+    "diffusion.groups=4",
+    "diffusion.n_diffusion_steps=10",
+    "fit.steps=20",
+    "fit.batch_size=16",
+    "fit.report_every=10",
+    "fit.checkpoint_every=10",
+    "fit.num_workers=1",
+    "fit.cpus_per_worker=0.9",
+    "ray.num_cpus=4",
+]
 
 
 def _run(module: str, *args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", module, "tune_configs/fit_3m.yaml", *TINY, *args],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", module, "tune_configs/fit_3m.yaml", *TINY, *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 
@@ -30,9 +45,20 @@ def test_fit_then_augment_commands(real_3m_poor_dataset, tmp_path):
     again = _run("rayeaq.fit", "--dataset", str(real_3m_poor_dataset), "--out", str(fit_out), "fit.steps=30")
     assert "resumed from 20" in again.stdout.strip().splitlines()[-1]
 
-    _run("rayeaq.augment", "--dataset", str(real_3m_poor_dataset), "--checkpoint", str(fit_out),
-         "--out", str(aug_out), "augment.augmenter=eaq", "augment.drop_illegal=false", "augment.num_episodes=40",
-         "augment.tasks=2", "augment.sampling_steps=4")
+    _run(
+        "rayeaq.augment",
+        "--dataset",
+        str(real_3m_poor_dataset),
+        "--checkpoint",
+        str(fit_out),
+        "--out",
+        str(aug_out),
+        "augment.augmenter=eaq",
+        "augment.drop_illegal=false",
+        "augment.num_episodes=40",
+        "augment.tasks=2",
+        "augment.sampling_steps=4",
+    )
     synthetic = load_dataset(aug_out)
     assert synthetic.card.source == "synthetic" and len(synthetic.episodes) > 0
     assert (synthetic.episodes.source == "synthetic").all()
@@ -48,8 +74,21 @@ def test_fit_then_augment_commands(real_3m_poor_dataset, tmp_path):
 
 def test_stage_commands_reject_bad_input(tmp_path):
     for module in ("rayeaq.fit", "rayeaq.augment", "rayeaq.evaluate"):
-        proc = subprocess.run([sys.executable, "-m", module, "tune_configs/fit_3m.yaml", "fit.steps=-1",
-                               "--dataset", str(tmp_path / "missing"), "--out", str(tmp_path / module)],
-                              capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                module,
+                "tune_configs/fit_3m.yaml",
+                "fit.steps=-1",
+                "--dataset",
+                str(tmp_path / "missing"),
+                "--out",
+                str(tmp_path / module),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, (module, proc.stderr[-2000:])
         assert len([line for line in proc.stderr.splitlines() if line.strip()]) == 1, proc.stderr

@@ -27,18 +27,21 @@ def _space(text: str) -> list[str]:
     return [f"tune.space={text}"]
 
 
-@pytest.mark.parametrize("space, expected", [
-    ("{diffusion.nope: {grid_search: [1, 2]}}", "tune.space.diffusion.nope: unknown key"),
-    ("{augment.augmenter: {grid_search: []}}", "grid_search needs a non-empty list"),
-    ("{augment.augmenter: {grid_search: [eaq, magic]}}", "augment.augmenter: expected one of"),
-    ("{env.map: {grid_search: [3m, 99z]}}", "env.map: expected a SMAX map"),
-    ("{collect_tier: {choice: [good, great]}}", "collect_tier: expected one of"),
-    ("{ray.num_cpus: {grid_search: [1, 2]}}", "the ray section cannot vary"),
-    ("{augment.ratio: {gridsearch: [0.5]}}", "expected a value or one of"),
-    ("{augment.ratio: {uniform: [1.0, 0.5]}}", "uniform needs low < high"),
-    ("{diffusion.horizon: {grid_search: [16, 1]}}", "diffusion.horizon"),
-    ("{}", "expected at least one key to sweep"),
-])
+@pytest.mark.parametrize(
+    "space, expected",
+    [
+        ("{diffusion.nope: {grid_search: [1, 2]}}", "tune.space.diffusion.nope: unknown key"),
+        ("{augment.augmenter: {grid_search: []}}", "grid_search needs a non-empty list"),
+        ("{augment.augmenter: {grid_search: [eaq, magic]}}", "augment.augmenter: expected one of"),
+        ("{env.map: {grid_search: [3m, 99z]}}", "env.map: expected a SMAX map"),
+        ("{collect_tier: {choice: [good, great]}}", "collect_tier: expected one of"),
+        ("{ray.num_cpus: {grid_search: [1, 2]}}", "the ray section cannot vary"),
+        ("{augment.ratio: {gridsearch: [0.5]}}", "expected a value or one of"),
+        ("{augment.ratio: {uniform: [1.0, 0.5]}}", "uniform needs low < high"),
+        ("{diffusion.horizon: {grid_search: [16, 1]}}", "diffusion.horizon"),
+        ("{}", "expected at least one key to sweep"),
+    ],
+)
 def test_bad_space_is_one_line_config_error(space, expected):
     with pytest.raises(ConfigError) as err:
         load_sweep(QUICKSTART, _space(space))
@@ -60,8 +63,19 @@ def test_unknown_tune_key_and_missing_dataset(tmp_path):
 def test_cli_exits_2_with_one_line_before_ray_starts(tmp_path):
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "rayeaq.tune", QUICKSTART, "tune.space={augment.augmenter: {grid_search: [bogus]}}",
-         "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "rayeaq.tune",
+            QUICKSTART,
+            "tune.space={augment.augmenter: {grid_search: [bogus]}}",
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
@@ -69,12 +83,15 @@ def test_cli_exits_2_with_one_line_before_ray_starts(tmp_path):
     assert not out.exists()  # nothing written, no Ray started
 
 
-@pytest.mark.parametrize("overrides, env", [
-    (["tune.storage_path=s3://bucket/rayeaq"], None),
-    (["tune.storage_path=gs://bucket/rayeaq"], None),
-    ([], "ray://head:10001"),
-    (["ray.address=auto"], None),
-])
+@pytest.mark.parametrize(
+    "overrides, env",
+    [
+        (["tune.storage_path=s3://bucket/rayeaq"], None),
+        (["tune.storage_path=gs://bucket/rayeaq"], None),
+        ([], "ray://head:10001"),
+        (["ray.address=auto"], None),
+    ],
+)
 def test_cluster_or_bucket_needs_shared_dataset_dir(tmp_path, monkeypatch, overrides, env):
     """Datasets collected on the driver's disk are unreadable from other nodes: refused before Ray starts."""
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
@@ -92,10 +109,13 @@ def test_cluster_or_bucket_needs_shared_dataset_dir(tmp_path, monkeypatch, overr
 
 
 def test_grid_dedupes_ignored_keys_and_keeps_seeds_paired():
-    cfg, points = load_sweep(QUICKSTART, _space(
-        "{augment.augmenter: {grid_search: [none, eaq, eaq_noq, gaussian_noise]}, "
-        "diffusion.q_weight: {grid_search: [0.1, 1.0]}, augment.ratio: {grid_search: [0.5, 1.0]}, seed: {grid_search: [0, 1]}}"
-    ))
+    cfg, points = load_sweep(
+        QUICKSTART,
+        _space(
+            "{augment.augmenter: {grid_search: [none, eaq, eaq_noq, gaussian_noise]}, "
+            "diffusion.q_weight: {grid_search: [0.1, 1.0]}, augment.ratio: {grid_search: [0.5, 1.0]}, seed: {grid_search: [0, 1]}}"
+        ),
+    )
     by_aug: dict[str, list[dict]] = {}
     for p in points:
         by_aug.setdefault(p["augment.augmenter"], []).append(p)
@@ -129,16 +149,25 @@ def test_tier_key_and_user_error_base():
 
 
 def test_trial_mixture_uses_each_synthetic_episode_at_most_once(tmp_path):
-    from support.smooth_episodes import toy_episodes
-
     from rayeaq.data.writer import write_dataset
     from rayeaq.envs.spec import EnvSpec
     from rayeaq.sweep.summary import FINAL_METRICS
     from rayeaq.sweep.trial import mixture
+    from support.smooth_episodes import toy_episodes
 
-    spec = EnvSpec(backend="smax", map="3m", n_agents=2, n_enemies=2, n_actions=7, obs_shape=6, state_shape=8,
-                   episode_limit=15, action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
-                   max_return=2.0, reward_scale="test")
+    spec = EnvSpec(
+        backend="smax",
+        map="3m",
+        n_agents=2,
+        n_enemies=2,
+        n_actions=7,
+        obs_shape=6,
+        state_shape=8,
+        episode_limit=15,
+        action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
+        max_return=2.0,
+        reward_scale="test",
+    )
     write_dataset(tmp_path / "real", toy_episodes(spec, 10, seed=0), spec, source="real")
     syn = toy_episodes(spec, 4, seed=1)
     syn.source[:] = "synthetic"

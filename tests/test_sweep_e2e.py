@@ -24,20 +24,38 @@ REPO = Path(__file__).resolve().parents[1]
 QUICKSTART = str(REPO / "tune_configs" / "quickstart.yaml")
 
 TINY = [
-    "collect.episodes=60", "collect.shard_episodes=30", "collect.envs_per_worker=32",
+    "collect.episodes=60",
+    "collect.shard_episodes=30",
+    "collect.envs_per_worker=32",
     "collect.tier_bands.medium.epsilon=0.1",  # fixed ε: no calibration in tests
-    "diffusion.n_diffusion_steps=10", "fit.steps=20", "fit.report_every=5", "fit.checkpoint_every=20",
-    "augment.sampling_steps=3", "augment.drop_illegal=false", "augment.fidelity_samples=50", "augment.batch_size=64",
-    "evaluate.updates=20", "evaluate.eval_interval=10", "evaluate.eval_episodes=8",
-    "evaluate.final_eval_episodes=16", "evaluate.eval_envs=16", "evaluate.batch_size=8",
-    "tune.checkpoint_period_s=1", "ray.num_cpus=4",
+    "diffusion.n_diffusion_steps=10",
+    "fit.steps=20",
+    "fit.report_every=5",
+    "fit.checkpoint_every=20",
+    "augment.sampling_steps=3",
+    "augment.drop_illegal=false",
+    "augment.fidelity_samples=50",
+    "augment.batch_size=64",
+    "evaluate.updates=20",
+    "evaluate.eval_interval=10",
+    "evaluate.eval_episodes=8",
+    "evaluate.final_eval_episodes=16",
+    "evaluate.eval_envs=16",
+    "evaluate.batch_size=8",
+    "tune.checkpoint_period_s=1",
+    "ray.num_cpus=4",
 ]
 
 
 def _env() -> dict:
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    env.update(JAX_PLATFORMS="cpu", RAY_AUTH_MODE="disabled", RAY_TRAIN_HEALTH_CHECK_INTERVAL_S="0.2",
-               RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S="60", RAY_USAGE_STATS_ENABLED="0")
+    env.update(
+        JAX_PLATFORMS="cpu",
+        RAY_AUTH_MODE="disabled",
+        RAY_TRAIN_HEALTH_CHECK_INTERVAL_S="0.2",
+        RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S="60",
+        RAY_USAGE_STATS_ENABLED="0",
+    )
     return env
 
 
@@ -53,11 +71,14 @@ def _summary(out: Path) -> list[dict]:
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
     out = tmp_path_factory.mktemp("sweep") / "tiny"
-    space = ("{augment.augmenter: {grid_search: [none, eaq, gaussian_noise]}, "
-             "diffusion.q_weight: {grid_search: [0.1, 1.0e+39]}, seed: 0}")
+    space = (
+        "{augment.augmenter: {grid_search: [none, eaq, gaussian_noise]}, "
+        "diffusion.q_weight: {grid_search: [0.1, 1.0e+39]}, seed: 0}"
+    )
     start = time.perf_counter()
-    proc = subprocess.run(_command(out, space, "tune.max_failures=0"), cwd=REPO, env=_env(),
-                          capture_output=True, text=True, timeout=540)
+    proc = subprocess.run(
+        _command(out, space, "tune.max_failures=0"), cwd=REPO, env=_env(), capture_output=True, text=True, timeout=540
+    )
     return out, proc, time.perf_counter() - start
 
 
@@ -114,8 +135,14 @@ def _terminated_trials(out: Path) -> list[str]:
 def test_resume_after_killing_the_driver_keeps_finished_trials(tmp_path):
     out = tmp_path / "resume"
     space = "{augment.augmenter: none, seed: {grid_search: [0, 1]}}"
-    proc = subprocess.Popen(_command(out, space), cwd=REPO, env=_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        _command(out, space),
+        cwd=REPO,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.time() + 300
         while time.time() < deadline and not _terminated_trials(out) and proc.poll() is None:
@@ -130,8 +157,9 @@ def test_resume_after_killing_the_driver_keeps_finished_trials(tmp_path):
     run_before = json.loads((first / "run.json").read_text())["pid"]
     time.sleep(2.0)
 
-    again = subprocess.run(_command(out, space, "--resume"), cwd=REPO, env=_env(), capture_output=True,
-                           text=True, timeout=400)
+    again = subprocess.run(
+        _command(out, space, "--resume"), cwd=REPO, env=_env(), capture_output=True, text=True, timeout=400
+    )
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     rows = _summary(out)
     assert len(rows) == 2 and all(r["status"] == "TERMINATED" for r in rows), rows

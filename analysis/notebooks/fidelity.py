@@ -43,14 +43,16 @@ fidelity
 # Trials whose synthetic dataset still has its shards (`tune.keep_synthetic: true`) next to a readable real
 # dataset:
 
+
 # %%
 def readable(path) -> bool:
     return isinstance(path, str) and any((Path(path) / "shards").glob("*"))
 
 
 candidates = trials[trials["synthetic_dataset"].map(readable) & trials["real_dataset"].map(readable)]
-candidates = candidates.sort_values(["augmenter", "seed"], key=lambda s: s.map(lambda a: a != "eaq")
-                                    if s.name == "augmenter" else s)
+candidates = candidates.sort_values(
+    ["augmenter", "seed"], key=lambda s: s.map(lambda a: a != "eaq") if s.name == "augmenter" else s
+)
 picked = candidates.drop_duplicates(["map", "tier", "augmenter"]).head(tsne_panels)
 panels = []
 for row in picked.itertuples():
@@ -59,7 +61,8 @@ for row in picked.itertuples():
     embedding, is_synthetic = figures.tsne_embedding(real, synthetic, seed=0)
     panels.append((f"{row.map} · {row.tier} · {row.augmenter} (seed {row.seed})", embedding, is_synthetic))
     pd.DataFrame({"x": embedding[:, 0], "y": embedding[:, 1], "synthetic": is_synthetic}).to_csv(
-        out / "tables" / f"tsne_{row.trial_id}.csv", index=False)
+        out / "tables" / f"tsne_{row.trial_id}.csv", index=False
+    )
 print(f"t-SNE panels: {len(panels)}")
 
 # %%

@@ -51,8 +51,14 @@ if poi.empty:
 else:
     labels = [f"P({r.x} > {r.y}) · {figures.METRIC_LABELS.get(r.metric, r.metric)}" for r in poi.itertuples()]
     y = range(len(poi))
-    ax.errorbar(poi["poi"], y, xerr=[poi["poi"] - poi["ci_low"], poi["ci_high"] - poi["poi"]], fmt="o",
-                color="#d62728", capsize=4)
+    ax.errorbar(
+        poi["poi"],
+        y,
+        xerr=[poi["poi"] - poi["ci_low"], poi["ci_high"] - poi["poi"]],
+        fmt="o",
+        color="#d62728",
+        capsize=4,
+    )
     ax.axvline(0.5, ls="--", color="grey")
     ax.set_yticks(list(y), labels)
     ax.set_xlim(-0.02, 1.02)

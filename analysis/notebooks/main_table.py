@@ -34,8 +34,21 @@ out = Path(out_dir or Path(results_dir) / "report")
 results = loader.load_results(results_dir)
 trials = tables.finished(results.trials)
 print(f"{len(results.trials)} trials ({len(trials)} finished) in {results_dir}")
-trials[["trial_id", "map", "tier", "augmenter", "q_weight", "horizon", "ratio", "seed", "normalized_return",
-        "win_rate", "status"]]
+trials[
+    [
+        "trial_id",
+        "map",
+        "tier",
+        "augmenter",
+        "q_weight",
+        "horizon",
+        "ratio",
+        "seed",
+        "normalized_return",
+        "win_rate",
+        "status",
+    ]
+]
 
 # %% [markdown]
 # Sweeps that also vary λ, horizon or ratio have several trials per cell and seed; the main table keeps one
@@ -56,8 +69,9 @@ pretty
 # Relative improvement of `eaq` over `none` per map × tier (the cells of the table above):
 
 # %%
-per_cell = table[table["augmenter"] == "eaq"][["map", "tier", "normalized_return_rel_impr", "normalized_return_rel_low",
-                                               "normalized_return_rel_high"]]
+per_cell = table[table["augmenter"] == "eaq"][
+    ["map", "tier", "normalized_return_rel_impr", "normalized_return_rel_low", "normalized_return_rel_high"]
+]
 per_cell.assign(**{c: per_cell[c] * 100 for c in per_cell.columns[2:]}).round(1)
 
 # %% [markdown]

@@ -35,24 +35,28 @@ out = Path(out_dir or Path(results_dir) / "report")
 (out / "tables").mkdir(parents=True, exist_ok=True)
 results = loader.load_results(results_dir)
 trials = tables.finished(results.trials)
-baseline = tables.main_table(tables.select_main(trials, prefer=results.defaults)[0], metrics=[metric],
-                             reps=bootstrap_reps)
+baseline = tables.main_table(
+    tables.select_main(trials, prefer=results.defaults)[0], metrics=[metric], reps=bootstrap_reps
+)
 
 # %%
 curves = {}
 lambda_trials = trials.assign(augmenter=trials["augmenter"].replace({"eaq_noq": "eaq"}))  # λ = 0 is eaq_noq
 for param, augmenters in [("q_weight", ["eaq"]), ("horizon", ["eaq", "eaq_noq"]), ("ratio", ["eaq", "eaq_noq"])]:
     source = lambda_trials if param == "q_weight" else trials
-    curves[param] = tables.sensitivity(source, param, metric, augmenters, reps=bootstrap_reps,
-                                       prefer=results.defaults)
+    curves[param] = tables.sensitivity(source, param, metric, augmenters, reps=bootstrap_reps, prefer=results.defaults)
     curves[param].to_csv(out / "tables" / f"sensitivity_{param}.csv", index=False)
     print(f"{param}: {sorted(curves[param][param].unique().tolist())}")
 
 # %%
-figures.save(figures.sensitivity_plot(curves["q_weight"], "q_weight", baseline), out / "figures" / "sensitivity_q_weight.png")
+figures.save(
+    figures.sensitivity_plot(curves["q_weight"], "q_weight", baseline), out / "figures" / "sensitivity_q_weight.png"
+)
 
 # %%
-figures.save(figures.sensitivity_plot(curves["horizon"], "horizon", baseline), out / "figures" / "sensitivity_horizon.png")
+figures.save(
+    figures.sensitivity_plot(curves["horizon"], "horizon", baseline), out / "figures" / "sensitivity_horizon.png"
+)
 
 # %%
 figures.save(figures.sensitivity_plot(curves["ratio"], "ratio", baseline), out / "figures" / "sensitivity_ratio.png")

@@ -9,8 +9,17 @@ from rayeaq.core.errors import ConfigError
 from rayeaq.core.runinfo import derive_seed
 from rayeaq.data.batch import EpisodeBatch
 
-_NO_GENERATOR = ("diffusion.", "fit.", "augment.sampler", "augment.sampling_steps", "augment.timestep_spacing",
-                 "augment.use_ema", "augment.oversample", "augment.drop_illegal", "augment.done_threshold")
+_NO_GENERATOR = (
+    "diffusion.",
+    "fit.",
+    "augment.sampler",
+    "augment.sampling_steps",
+    "augment.timestep_spacing",
+    "augment.use_ema",
+    "augment.oversample",
+    "augment.drop_illegal",
+    "augment.done_threshold",
+)
 
 
 def dom2_replicate(real: EpisodeBatch, thresholds: list[float]) -> EpisodeBatch:
@@ -53,8 +62,10 @@ def produce_dom2_replicate(inputs: AugmentInputs) -> Produced:
     synthetic = dom2_replicate(real, inputs.cfg.dom2_thresholds)
     if len(synthetic) == 0:
         best = float(real.episode_return.max()) if len(real) else float("nan")
-        raise ConfigError(f"augment.dom2_thresholds: no real episode's return exceeds any of {inputs.cfg.dom2_thresholds} "
-                          f"(the dataset's maximum episode return is {best:.3g}); lower the thresholds")
+        raise ConfigError(
+            f"augment.dom2_thresholds: no real episode's return exceeds any of {inputs.cfg.dom2_thresholds} "
+            f"(the dataset's maximum episode return is {best:.3g}); lower the thresholds"
+        )
     return Produced(relabel(synthetic, "dom2_replicate", synthetic.seed), len(synthetic))
 
 
@@ -64,5 +75,8 @@ def produce_gaussian_noise(inputs: AugmentInputs) -> Produced:
     sigma = inputs.cfg.noise_sigma
     rng = np.random.default_rng(derive_seed(inputs.seed, "augment", "gaussian_noise"))
     synthetic = gaussian_noise(inputs.real.episodes, inputs.requested, sigma, rng)
-    return Produced(relabel(synthetic, f"gaussian_noise(sigma={sigma})", synthetic.seed), inputs.requested,
-                    requested=inputs.requested)
+    return Produced(
+        relabel(synthetic, f"gaussian_noise(sigma={sigma})", synthetic.seed),
+        inputs.requested,
+        requested=inputs.requested,
+    )

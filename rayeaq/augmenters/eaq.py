@@ -27,14 +27,22 @@ def check_generator(payload: dict[str, Any], card: DatasetCard, name: str, path:
     q_weight = float(payload["diffusion"]["q_weight"])
     kind = AUGMENTERS.get(name).generator
     if kind == "q" and q_weight <= 0:
-        raise ConfigError(f"augment.augmenter: {name} needs a generator fitted with diffusion.q_weight > 0; "
-                          f"{path} has 0 (use eaq_noq)")
+        raise ConfigError(
+            f"augment.augmenter: {name} needs a generator fitted with diffusion.q_weight > 0; "
+            f"{path} has 0 (use eaq_noq)"
+        )
     if kind == "noq" and q_weight != 0:
-        raise ConfigError(f"augment.augmenter: {name} needs a generator fitted with diffusion.q_weight = 0; "
-                          f"{path} has {q_weight}")
+        raise ConfigError(
+            f"augment.augmenter: {name} needs a generator fitted with diffusion.q_weight = 0; {path} has {q_weight}"
+        )
     lay = payload["layout"]
     if (lay["n_agents"], lay["obs_dim"], lay["n_actions"], lay["state_dim"], lay["episode_limit"]) != (
-            card.n_agents, card.obs_shape, card.n_actions, card.state_shape, card.episode_limit):
+        card.n_agents,
+        card.obs_shape,
+        card.n_actions,
+        card.state_shape,
+        card.episode_limit,
+    ):
         raise DatasetError(f"{path}: generator was fitted on other sizes than the dataset {card.map} ({card.sizes()})")
 
 
@@ -58,14 +66,24 @@ def sample_generator(inputs: AugmentInputs, name: str) -> Produced:
     index = np.flatnonzero(keep)[: inputs.requested]
     episodes = relabel(result["episodes"].select(index), name, result["seed"][index])
     if len(episodes) == 0:
-        raise UserError(f"augment: all {sampled} sampled episodes were invalid ({int(over.sum())} with a return above "
-                        f"max_return {card.max_return:g}; fit longer, or set augment.drop_illegal=false)")
+        raise UserError(
+            f"augment: all {sampled} sampled episodes were invalid ({int(over.sum())} with a return above "
+            f"max_return {card.max_return:g}; fit longer, or set augment.drop_illegal=false)"
+        )
     return Produced(
-        episodes, sampled, inputs.requested, legal_share,
+        episodes,
+        sampled,
+        inputs.requested,
+        legal_share,
         report={"dropped_over_max_return": int(over.sum()), "predicted_qtot0_mean": float(result["qtot0"].mean())},
-        generation={"checkpoint": str(path), "generator_fingerprint": payload["fingerprint"],
-                    "generator_step": int(payload["step"]), "q_weight": float(payload["diffusion"]["q_weight"]),
-                    "objective": payload["diffusion"]["objective"], "generator_dataset": payload["dataset"]["fingerprint"]},
+        generation={
+            "checkpoint": str(path),
+            "generator_fingerprint": payload["fingerprint"],
+            "generator_step": int(payload["step"]),
+            "q_weight": float(payload["diffusion"]["q_weight"]),
+            "objective": payload["diffusion"]["objective"],
+            "generator_dataset": payload["dataset"]["fingerprint"],
+        },
     )
 
 

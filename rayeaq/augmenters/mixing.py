@@ -25,8 +25,9 @@ def synthetic_weight(ratio: float, n_real: int, n_syn: int) -> tuple[float, floa
     return weight, weight * n_syn / n_real
 
 
-def load_augmented(real_dir: str | Path, synthetic_dir: str | Path | None, ratio: float,
-                   seed: int) -> tuple[EpisodeBatch, list[Dataset]]:
+def load_augmented(
+    real_dir: str | Path, synthetic_dir: str | Path | None, ratio: float, seed: int
+) -> tuple[EpisodeBatch, list[Dataset]]:
     """All real episodes plus up to ``ratio × len(real)`` synthetic ones (drawn by the reader's weighting,
     each at most once: see :func:`synthetic_weight`).
 

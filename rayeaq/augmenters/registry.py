@@ -67,9 +67,9 @@ AUGMENTERS: Registry[Augmenter] = Registry("augmenter", "augment.augmenter")
 """Every augmenter, by name (members register in :mod:`rayeaq.augmenters.baselines` and ``.eaq``)."""
 
 
-def augmenter(name: str, generator: Literal["none", "q", "noq"] = "none",
-              ignores: tuple[str, ...] = ()) -> Callable[[Callable[[AugmentInputs], Produced]],
-                                                         Callable[[AugmentInputs], Produced]]:
+def augmenter(
+    name: str, generator: Literal["none", "q", "noq"] = "none", ignores: tuple[str, ...] = ()
+) -> Callable[[Callable[[AugmentInputs], Produced]], Callable[[AugmentInputs], Produced]]:
     """Register the decorated ``produce`` function as augmenter ``name``."""
 
     def decorate(produce: Callable[[AugmentInputs], Produced]) -> Callable[[AugmentInputs], Produced]:

@@ -9,8 +9,9 @@ command line), the key path and what was expected.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -53,9 +54,7 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> tuple[dic
             if child is None:
                 child = node[part] = {}
             if not isinstance(child, dict):
-                raise ConfigError(
-                    f"command line: override {text!r}: {'.'.join(path[:-1])} is not a section"
-                )
+                raise ConfigError(f"command line: override {text!r}: {'.'.join(path[:-1])} is not a section")
             node = child
         node[path[-1]] = value
         touched.add(".".join(path))

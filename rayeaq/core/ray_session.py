@@ -7,8 +7,8 @@ an explicit logical CPU count, no dashboard unless asked, and logs kept out of t
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from rayeaq.core.ray_config import RayConfig
 

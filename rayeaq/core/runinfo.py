@@ -30,7 +30,11 @@ def code_version() -> dict[str, Any]:
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root, capture_output=True, text=True, timeout=5, check=True,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         ).stdout.strip()
         info["git_commit"], info["git_dirty"] = commit, bool(dirty)
     except (OSError, subprocess.SubprocessError):

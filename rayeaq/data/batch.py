@@ -92,7 +92,7 @@ class EpisodeBatch:
 
     # ---- construction ------------------------------------------------------------------------
     @classmethod
-    def from_arrays(cls, arrays: dict[str, Any]) -> "EpisodeBatch":
+    def from_arrays(cls, arrays: dict[str, Any]) -> EpisodeBatch:
         """Build from a dict keyed by the dataset's column names (``return`` included)."""
         kwargs = {}
         for name, dtype in STEP_FIELDS.items():
@@ -109,19 +109,19 @@ class EpisodeBatch:
             out["return" if f.name == "episode_return" else f.name] = getattr(self, f.name)
         return out
 
-    def select(self, index: np.ndarray | slice) -> "EpisodeBatch":
+    def select(self, index: np.ndarray | slice) -> EpisodeBatch:
         """Episodes at ``index`` (integer array, boolean mask or slice)."""
         return EpisodeBatch(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 
     @staticmethod
-    def concatenate(batches: list["EpisodeBatch"]) -> "EpisodeBatch":
+    def concatenate(batches: list[EpisodeBatch]) -> EpisodeBatch:
         if not batches:
             raise ValueError("cannot concatenate an empty list of episode batches")
         return EpisodeBatch(
             **{f.name: np.concatenate([getattr(b, f.name) for b in batches]) for f in fields(batches[0])}
         )
 
-    def sorted_by_id(self) -> "EpisodeBatch":
+    def sorted_by_id(self) -> EpisodeBatch:
         return self.select(np.argsort(self.episode_id, kind="stable"))
 
     # ---- torch -------------------------------------------------------------------------------

@@ -44,9 +44,7 @@ def load_dataset(directory: str | Path) -> Dataset:
         raise DatasetError(f"{directory / 'card.json'}: field shards: dataset has no shards")
     episodes = EpisodeBatch.concatenate(parts).sorted_by_id()
     if len(episodes) != card.stats.episodes:
-        raise DatasetError(
-            f"{directory}: shards hold {len(episodes)} episodes but the card says {card.stats.episodes}"
-        )
+        raise DatasetError(f"{directory}: shards hold {len(episodes)} episodes but the card says {card.stats.episodes}")
     if np.unique(episodes.episode_id).size != len(episodes):
         raise DatasetError(f"{directory}: field episode_id: duplicate episode ids across shards")
     return Dataset(path=directory, card=card, episodes=episodes)

@@ -83,8 +83,13 @@ def write_shard(directory: str | Path, batch: EpisodeBatch, name: str | None = N
     tmp = directory / f".{name}.tmp-{os.getpid()}"
     # zstd level 1 and no dictionary pages for the tensor columns: ~2x faster to write and read than
     # pyarrow's defaults on padded episodes, and smaller (benchmarks/collect.py).
-    pq.write_table(batch_to_table(batch), tmp, compression="zstd", compression_level=1,
-                   use_dictionary=["source", "behaviour_policy"])
+    pq.write_table(
+        batch_to_table(batch),
+        tmp,
+        compression="zstd",
+        compression_level=1,
+        use_dictionary=["source", "behaviour_policy"],
+    )
     with open(tmp, "rb") as handle:  # make the bytes durable before the rename publishes them
         os.fsync(handle.fileno())
     os.replace(tmp, final)
@@ -140,8 +145,10 @@ def read_shard_index(path: str | Path, shapes: dict[str, tuple[int, ...]]) -> pd
             raise DatasetError(f"{path}: field {name}: column missing")
         kind = schema.field(name).type
         if not pa.types.is_fixed_size_list(kind) or kind.list_size != int(np.prod(shape)):
-            raise DatasetError(f"{path}: field {name}: expected {int(np.prod(shape))} values per episode "
-                               f"for shape {list(shape)}, got {kind}")
+            raise DatasetError(
+                f"{path}: field {name}: expected {int(np.prod(shape))} values per episode "
+                f"for shape {list(shape)}, got {kind}"
+            )
     missing = [n for n in list(EPISODE_FIELDS) + [DIGEST] if n not in schema.names]
     if missing:
         raise DatasetError(f"{path}: field {missing[0]}: column missing")
@@ -151,7 +158,9 @@ def read_shard_index(path: str | Path, shapes: dict[str, tuple[int, ...]]) -> pd
     return index
 
 
-def field_shapes(max_seq_len: int, n_agents: int, obs_dim: int, state_dim: int, n_actions: int) -> dict[str, tuple[int, ...]]:
+def field_shapes(
+    max_seq_len: int, n_agents: int, obs_dim: int, state_dim: int, n_actions: int
+) -> dict[str, tuple[int, ...]]:
     """Trailing shapes of the per-step fields for one episode."""
     t, n = max_seq_len, n_agents
     return {

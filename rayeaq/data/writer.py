@@ -109,4 +109,3 @@ def write_dataset(
     for start in range(0, len(episodes), shard_episodes):
         write_shard(directory / SHARD_DIR, episodes.select(slice(start, start + shard_episodes)))
     return finalize_dataset(directory, spec, **card_fields)
-

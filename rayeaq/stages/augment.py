@@ -53,14 +53,24 @@ def clear_output(out: Path, dataset_dir: str | Path) -> None:
 
 def spec_from_card(card: DatasetCard) -> EnvSpec:
     """The :class:`EnvSpec` a dataset card records (enemies = attack actions)."""
-    return EnvSpec(backend=card.backend, map=card.map, n_agents=card.n_agents,
-                   n_enemies=sum(1 for a in card.action_layout if a.startswith("attack")), n_actions=card.n_actions,
-                   obs_shape=card.obs_shape, state_shape=card.state_shape, episode_limit=card.episode_limit,
-                   action_layout=tuple(card.action_layout), max_return=card.max_return, reward_scale=card.reward_scale)
+    return EnvSpec(
+        backend=card.backend,
+        map=card.map,
+        n_agents=card.n_agents,
+        n_enemies=sum(1 for a in card.action_layout if a.startswith("attack")),
+        n_actions=card.n_actions,
+        obs_shape=card.obs_shape,
+        state_shape=card.state_shape,
+        episode_limit=card.episode_limit,
+        action_layout=tuple(card.action_layout),
+        max_return=card.max_return,
+        reward_scale=card.reward_scale,
+    )
 
 
-def run_augment(cfg: AugmentRun, dataset_dir: str | Path, checkpoint: str | Path | None,
-                out: str | Path) -> dict[str, Any]:
+def run_augment(
+    cfg: AugmentRun, dataset_dir: str | Path, checkpoint: str | Path | None, out: str | Path
+) -> dict[str, Any]:
     """Produce the synthetic dataset in ``out`` with the registered ``augment.augmenter`` (generators need a
     started Ray); returns the fidelity report."""
     acfg = cfg.augment
@@ -73,18 +83,35 @@ def run_augment(cfg: AugmentRun, dataset_dir: str | Path, checkpoint: str | Path
     n = acfg.num_episodes if acfg.num_episodes is not None else max(1, round(acfg.ratio * len(real.episodes)))
     produced = member.produce(AugmentInputs(real, n, acfg, cfg.seed, Path(checkpoint) if checkpoint else None))
     synthetic = produced.episodes
-    generation: dict[str, Any] = {"augmenter": acfg.augmenter, "seed": cfg.seed, "source_dataset": real.card.fingerprint,
-                                  "source_path": str(Path(dataset_dir).resolve()), "config": acfg.model_dump(mode="json"),
-                                  **produced.generation}
-    report = fidelity_report(real.episodes, synthetic if synthetic is not None else real.episodes.select(slice(0, 0)),
-                             sampled=produced.sampled, legal_share=produced.legal_share, n_samples=acfg.fidelity_samples,
-                             seed=derive_seed(cfg.seed, "augment", "fidelity"))
+    generation: dict[str, Any] = {
+        "augmenter": acfg.augmenter,
+        "seed": cfg.seed,
+        "source_dataset": real.card.fingerprint,
+        "source_path": str(Path(dataset_dir).resolve()),
+        "config": acfg.model_dump(mode="json"),
+        **produced.generation,
+    }
+    report = fidelity_report(
+        real.episodes,
+        synthetic if synthetic is not None else real.episodes.select(slice(0, 0)),
+        sampled=produced.sampled,
+        legal_share=produced.legal_share,
+        n_samples=acfg.fidelity_samples,
+        seed=derive_seed(cfg.seed, "augment", "fidelity"),
+    )
     requested = produced.sampled if produced.requested is None else produced.requested
     report.update(augmenter=acfg.augmenter, requested=requested, **produced.report)
     if synthetic is not None:
-        card = write_dataset(out, synthetic, spec_from_card(real.card), source="synthetic", tier=real.card.tier,
-                             behaviour_policy={"augmenter": acfg.augmenter}, generation=generation,
-                             code_version=code_version())
+        card = write_dataset(
+            out,
+            synthetic,
+            spec_from_card(real.card),
+            source="synthetic",
+            tier=real.card.tier,
+            behaviour_policy={"augmenter": acfg.augmenter},
+            generation=generation,
+            code_version=code_version(),
+        )
         report["dataset_fingerprint"] = card.fingerprint
     out.mkdir(parents=True, exist_ok=True)
     (out / FIDELITY_FILE).write_text(json.dumps(report, indent=2), encoding="utf-8")

@@ -26,7 +26,8 @@ def algo_name(cfg: EvaluateRun) -> str:
     return LEARNERS.get(cfg.evaluate.algorithm).label(cfg)
 
 
-def run_evaluation(cfg: EvaluateRun, sources: list[tuple[str, float]], out: str | Path,
-                   report: Report | None = None) -> dict[str, Any]:
+def run_evaluation(
+    cfg: EvaluateRun, sources: list[tuple[str, float]], out: str | Path, report: Report | None = None
+) -> dict[str, Any]:
     """Train and score ``evaluate.algorithm`` on the mixture; returns its final summary."""
     return LEARNERS.get(cfg.evaluate.algorithm).run(cfg, sources, Path(out), report)

@@ -42,5 +42,3 @@ def run_fit(cfg, dataset_dir: str | Path, out: str | Path, callbacks: list | Non
     summary.update(wall_seconds=time.perf_counter() - start, workers=cfg.fit.num_workers, dataset=inputs["dataset"])
     (out / "fit.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return summary
-
-

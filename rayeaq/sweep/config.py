@@ -98,12 +98,15 @@ class TuneConfig(StrictModel):
                     if not isinstance(arg, list) or len(arg) != 2 or not all(isinstance(a, (int, float)) for a in arg):
                         raise ValueError(f"{key}: {kind} needs [low, high]")
                     if not arg[0] < arg[1] or (kind == "loguniform" and arg[0] <= 0):
-                        raise ValueError(f"{key}: {kind} needs 0 < low < high" if kind == "loguniform"
-                                         else f"{key}: {kind} needs low < high")
+                        raise ValueError(
+                            f"{key}: {kind} needs 0 < low < high"
+                            if kind == "loguniform"
+                            else f"{key}: {kind} needs low < high"
+                        )
         return space
 
     @model_validator(mode="after")
-    def _metric_mode(self) -> "TuneConfig":
+    def _metric_mode(self) -> TuneConfig:
         if self.scheduler == "asha" and self.asha.grace_period > self.asha.max_t:
             raise ValueError("tune.asha.grace_period must not exceed tune.asha.max_t")
         return self

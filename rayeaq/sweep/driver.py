@@ -72,8 +72,10 @@ def check_shared_datasets(cfg: RunConfig, p: Plan) -> None:
     address = os.environ.get("RAY_ADDRESS") or cfg.ray.address
     if p.remote or address:
         why = f"tune.storage_path is {p.storage_path}" if p.remote else f"Ray joins the cluster at {address}"
-        raise ConfigError(f"tune.dataset_dir: expected a directory every node can read ({why}, so datasets under "
-                          f"{p.datasets_root} on the driver's disk would be unreadable from other nodes)")
+        raise ConfigError(
+            f"tune.dataset_dir: expected a directory every node can read ({why}, so datasets under "
+            f"{p.datasets_root} on the driver's disk would be unreadable from other nodes)"
+        )
 
 
 def load_sweep(config: str, overrides: list[str]) -> tuple[RunConfig, list[dict]]:
@@ -90,8 +92,10 @@ def load_sweep(config: str, overrides: list[str]) -> tuple[RunConfig, list[dict]
 def check_datasets(cfg: RunConfig, points: list[dict], p: Plan) -> dict[str, list[str]]:
     """Map -> tiers to collect (into ``tune.dataset_dir`` when given: that directory itself must exist)."""
     if cfg.tune.dataset_dir is not None and not p.datasets_root.is_dir():
-        raise DatasetError(f"{p.datasets_root}: tune.dataset_dir does not exist (create it, shared by every node, "
-                           "and the sweep collects the missing <map>/<tier> datasets into it)")
+        raise DatasetError(
+            f"{p.datasets_root}: tune.dataset_dir does not exist (create it, shared by every node, "
+            "and the sweep collects the missing <map>/<tier> datasets into it)"
+        )
     missing: dict[str, list[str]] = {}
     for map_name, tiers in sorted(needed_datasets(cfg, points).items()):
         for tier in sorted(tiers):
@@ -121,8 +125,9 @@ def collect_missing(cfg: RunConfig, missing: dict[str, list[str]], root: Path) -
 
 def write_timings(directory: Path, timings: dict[str, float]) -> None:
     """``timings.json``: the driver's phases (Ray start, collection, Tune, Ray stop), for the benchmark."""
-    (directory / "timings.json").write_text(json.dumps({k: round(v, 2) for k, v in timings.items()}, indent=2),
-                                            encoding="utf-8")
+    (directory / "timings.json").write_text(
+        json.dumps({k: round(v, 2) for k, v in timings.items()}, indent=2), encoding="utf-8"
+    )
 
 
 def run_sweep(config: str, overrides: list[str], out: str | None, resume: bool, dashboard: bool) -> int:
@@ -143,12 +148,20 @@ def run_sweep(config: str, overrides: list[str], out: str | None, resume: bool, 
     if resume and not exists:
         raise ConfigError(f"--resume: no sweep to resume at {p.experiment_path}")
     if not resume and exists:
-        raise ConfigError(f"{p.experiment_path} holds a sweep already; add --resume to continue it, "
-                          f"or choose another --out")
-    write_run_info(p.local_dir, cfg, "tune", {
-        "experiment_path": p.experiment_path, "datasets_root": str(p.datasets_root),
-        "grid_points": len(points), "resume": resume,
-    })
+        raise ConfigError(
+            f"{p.experiment_path} holds a sweep already; add --resume to continue it, or choose another --out"
+        )
+    write_run_info(
+        p.local_dir,
+        cfg,
+        "tune",
+        {
+            "experiment_path": p.experiment_path,
+            "datasets_root": str(p.datasets_root),
+            "grid_points": len(points),
+            "resume": resume,
+        },
+    )
     from rayeaq.core.ray_session import ray_session
 
     start = time.perf_counter()
@@ -168,8 +181,10 @@ def run_sweep(config: str, overrides: list[str], out: str | None, resume: bool, 
             print(f"tune: resuming {p.experiment_path}", flush=True)
             tuner = ray_tune.restore_tuner(cfg, base, p.experiment_path, str(p.datasets_root))
         else:
-            print(f"tune: {len(points)} grid point(s) x {cfg.tune.num_samples} sample(s) -> {p.experiment_path}",
-                  flush=True)
+            print(
+                f"tune: {len(points)} grid point(s) x {cfg.tune.num_samples} sample(s) -> {p.experiment_path}",
+                flush=True,
+            )
             tuner = ray_tune.build_tuner(cfg, base, points, str(p.datasets_root), p.storage_path, p.name)
         results = ray_tune.fit(tuner)
         rows = ray_tune.result_rows(results)
@@ -184,8 +199,11 @@ def run_sweep(config: str, overrides: list[str], out: str | None, resume: bool, 
     print(format_table(rows, cfg.tune.metric, cfg.tune.mode))
     failed = [r for r in rows if r["status"] == "ERROR"]
     unfinished = [r for r in rows if r["status"] == "STOPPED"] if cfg.tune.scheduler == "fifo" else []
-    print(f"tune: {len(rows)} trials in {time.perf_counter() - start:.0f} s: {len(rows) - len(failed) - len(unfinished)} "
-          f"finished, {len(failed)} failed, {len(unfinished)} unfinished; summary {summary}", flush=True)
+    print(
+        f"tune: {len(rows)} trials in {time.perf_counter() - start:.0f} s: {len(rows) - len(failed) - len(unfinished)} "
+        f"finished, {len(failed)} failed, {len(unfinished)} unfinished; summary {summary}",
+        flush=True,
+    )
     if unfinished:
         print(f"tune: interrupted; continue with: python -m rayeaq.tune {config} ... --resume", flush=True)
         return EXIT_INTERRUPTED

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ray import tune
 from ray.tune.integration.ray_train import TuneReportCallback
@@ -29,7 +30,7 @@ class StageReportCallback(TuneReportCallback):
         super().__init__()
         self._progress = progress
 
-    def after_report(self, run_context, metrics, checkpoint):  # noqa: D102 - see TuneReportCallback
+    def after_report(self, run_context, metrics, checkpoint):
         renamed = [{**self._progress, **{f"gen_{k}": v for k, v in m.items()}} for m in metrics]
         super().after_report(run_context, renamed, None)
 
@@ -51,8 +52,9 @@ class RayStages:
         report = run_augment(cfg, dataset, checkpoint, out)
         return {k: float(v) for k, v in report.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
-    def evaluate(self, cfg: RunConfig, sources: list[tuple[str, float]], out: Path,
-                 on_eval: Callable[[dict], None]) -> dict[str, Any]:
+    def evaluate(
+        self, cfg: RunConfig, sources: list[tuple[str, float]], out: Path, on_eval: Callable[[dict], None]
+    ) -> dict[str, Any]:
         from rayeaq.stages.evaluate import run_evaluation
 
         return run_evaluation(cfg, sources, out, report=on_eval)
@@ -96,4 +98,4 @@ def _restored_checkpoint(work: Path) -> Path | None:
     return local
 
 
-__all__ = ["make_trainable", "RayStages", "StageReportCallback", "dataset_path"]
+__all__ = ["RayStages", "StageReportCallback", "dataset_path", "make_trainable"]

@@ -20,8 +20,15 @@ from rayeaq.run_config import RunConfig
 from rayeaq.sweep.ray_trial import make_trainable
 from rayeaq.sweep.space import label, random_dims, trial_config, trial_params
 
-METRIC_COLUMNS = {"stage": "stage", "score": "score", "win_rate": "win", "gen_loss": "gen_loss",
-                  "learner_loss": "q_loss", "aug_share_kept": "kept", "time_total_s": "s"}
+METRIC_COLUMNS = {
+    "stage": "stage",
+    "score": "score",
+    "win_rate": "win",
+    "gen_loss": "gen_loss",
+    "learner_loss": "q_loss",
+    "aug_share_kept": "kept",
+    "time_total_s": "s",
+}
 
 
 def param_space(cfg: RunConfig, points: list[dict[str, Any]]) -> dict[str, Any]:
@@ -39,6 +46,7 @@ def trial_bundles(cfg: RunConfig) -> list[dict[str, float]]:
     tasks (eaq, eaq_noq), remote RLlib learners and rollout actors each get a bundle here. Ray Train's
     workers schedule in a placement group of their own (``fit.cpus_per_worker``, ``fit.use_gpu``).
     """
+
     def bundle(cpu: float, gpu: float = 0.0) -> dict[str, float]:
         return {"CPU": cpu, **({"GPU": gpu} if gpu > 0 else {})}
 
@@ -64,8 +72,12 @@ def _trainable(cfg: RunConfig, base: dict[str, Any], datasets_root: str):
 def _scheduler(cfg: RunConfig):
     t = cfg.tune
     if t.scheduler == "asha":
-        return ASHAScheduler(time_attr="evaluations", grace_period=t.asha.grace_period,
-                             reduction_factor=t.asha.reduction_factor, max_t=t.asha.max_t)
+        return ASHAScheduler(
+            time_attr="evaluations",
+            grace_period=t.asha.grace_period,
+            reduction_factor=t.asha.reduction_factor,
+            max_t=t.asha.max_t,
+        )
     return FIFOScheduler()
 
 
@@ -88,32 +100,50 @@ def _search_alg(cfg: RunConfig):
 def _reporter(points: list[dict[str, Any]]) -> CLIReporter:
     keys = sorted({k for p in points for k in p})
     params = {f"point/{k}": k.rsplit(".", 1)[-1] for k in keys}
-    return CLIReporter(parameter_columns=params, metric_columns=METRIC_COLUMNS, max_report_frequency=20,
-                       sort_by_metric=False, max_progress_rows=40)
+    return CLIReporter(
+        parameter_columns=params,
+        metric_columns=METRIC_COLUMNS,
+        max_report_frequency=20,
+        sort_by_metric=False,
+        max_progress_rows=40,
+    )
 
 
 def _trial_name(trial) -> str:
     return f"{trial.trial_id}_{label(trial.config.get('point', {}))}"
 
 
-def build_tuner(cfg: RunConfig, base: dict[str, Any], points: list[dict[str, Any]], datasets_root: str,
-                storage_path: str, name: str) -> tune.Tuner:
+def build_tuner(
+    cfg: RunConfig, base: dict[str, Any], points: list[dict[str, Any]], datasets_root: str, storage_path: str, name: str
+) -> tune.Tuner:
     """A new Tuner for the sweep."""
     t = cfg.tune
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", str(t.checkpoint_period_s))
     tune_config = tune.TuneConfig(
-        metric=t.metric, mode=t.mode, num_samples=t.num_samples, max_concurrent_trials=t.max_concurrent_trials,
-        scheduler=_scheduler(cfg), search_alg=_search_alg(cfg),
-        trial_name_creator=_trial_name, trial_dirname_creator=_trial_name,
+        metric=t.metric,
+        mode=t.mode,
+        num_samples=t.num_samples,
+        max_concurrent_trials=t.max_concurrent_trials,
+        scheduler=_scheduler(cfg),
+        search_alg=_search_alg(cfg),
+        trial_name_creator=_trial_name,
+        trial_dirname_creator=_trial_name,
     )
     run_config = tune.RunConfig(
-        name=name, storage_path=storage_path, verbose=t.verbose, progress_reporter=_reporter(points),
+        name=name,
+        storage_path=storage_path,
+        verbose=t.verbose,
+        progress_reporter=_reporter(points),
         failure_config=tune.FailureConfig(max_failures=t.max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
         sync_config=tune.SyncConfig(sync_artifacts=True),
     )
-    return tune.Tuner(_trainable(cfg, base, datasets_root), param_space=param_space(cfg, points),
-                      tune_config=tune_config, run_config=run_config)
+    return tune.Tuner(
+        _trainable(cfg, base, datasets_root),
+        param_space=param_space(cfg, points),
+        tune_config=tune_config,
+        run_config=run_config,
+    )
 
 
 def can_restore(experiment_path: str) -> bool:
@@ -125,8 +155,11 @@ def restore_tuner(cfg: RunConfig, base: dict[str, Any], experiment_path: str, da
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", str(cfg.tune.checkpoint_period_s))
     policy = cfg.tune.on_resume_errored
     return tune.Tuner.restore(
-        experiment_path, trainable=_trainable(cfg, base, datasets_root), resume_unfinished=True,
-        resume_errored=policy == "resume", restart_errored=policy == "restart",
+        experiment_path,
+        trainable=_trainable(cfg, base, datasets_root),
+        resume_unfinished=True,
+        resume_errored=policy == "resume",
+        restart_errored=policy == "restart",
     )
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import copy
 import itertools
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from rayeaq.augmenters import AUGMENTERS
 from rayeaq.core.config import validate
@@ -25,7 +26,6 @@ FORBIDDEN_PREFIXES = ("tune", "ray", "collect", "name")
 IGNORED_VALUE = "-"
 """Value of a grid key the point's augmenter ignores (never a valid run-config value)."""
 RANDOM_KINDS = ("choice", "uniform", "loguniform", "randint")
-
 
 
 def ignored_keys(augmenter: str) -> tuple[str, ...]:
@@ -66,17 +66,24 @@ def check_space(base: dict[str, Any], tcfg: TuneConfig, source: str) -> None:
         if key.split(".")[0] in FORBIDDEN_PREFIXES:
             raise ConfigError(f"{where}: the {key.split('.')[0]} section cannot vary between trials")
         if not _known_path(key):
-            raise ConfigError(f"{where}: unknown key (expected a dotted run-config key such as diffusion.q_weight, "
-                              f"or {TIER_KEY})")
-        if isinstance(domain, dict) and next(iter(domain)) == "grid_search" and tcfg.search_alg in ("optuna", "hyperopt"):
+            raise ConfigError(
+                f"{where}: unknown key (expected a dotted run-config key such as diffusion.q_weight, or {TIER_KEY})"
+            )
+        if (
+            isinstance(domain, dict)
+            and next(iter(domain)) == "grid_search"
+            and tcfg.search_alg in ("optuna", "hyperopt")
+        ):
             raise ConfigError(f"{where}: grid_search cannot be used with tune.search_alg={tcfg.search_alg}; use choice")
         for value in _candidates(domain):
             trial_config(base, {key: value}, source=where)
     for point in grid_points(tcfg):
         cfg = trial_config(base, trial_params({"point": point}), source=f"{source}: tune.space")
         if AUGMENTERS.get(cfg.augment.augmenter).generator == "q" and cfg.diffusion.q_weight <= 0:
-            raise ConfigError(f"{source}: tune.space: augmenter {cfg.augment.augmenter} with diffusion.q_weight = 0 "
-                              f"is eaq_noq; sweep eaq_noq instead")
+            raise ConfigError(
+                f"{source}: tune.space: augmenter {cfg.augment.augmenter} with diffusion.q_weight = 0 "
+                f"is eaq_noq; sweep eaq_noq instead"
+            )
 
 
 def grid_points(tcfg: TuneConfig) -> list[dict[str, Any]]:
@@ -112,8 +119,9 @@ def trial_params(config: dict[str, Any]) -> dict[str, Any]:
 
 def random_dims(tcfg: TuneConfig) -> dict[str, tuple[str, list[Any]]]:
     """The dimensions Tune samples: key -> (kind, argument)."""
-    return {k: next(iter(v.items())) for k, v in tcfg.space.items()
-            if isinstance(v, dict) and next(iter(v)) in RANDOM_KINDS}
+    return {
+        k: next(iter(v.items())) for k, v in tcfg.space.items() if isinstance(v, dict) and next(iter(v)) in RANDOM_KINDS
+    }
 
 
 def trial_config(base: dict[str, Any], params: dict[str, Any], source: str = "trial") -> RunConfig:
@@ -144,8 +152,15 @@ def _set_all(data: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
 
 def label(params: dict[str, Any]) -> str:
     """Short, readable trial label, e.g. ``eaq_q0.1_h16_r0.5_s0``."""
-    short = {"augment.augmenter": "", "diffusion.q_weight": "q", "diffusion.horizon": "h", "augment.ratio": "r",
-             "seed": "s", "env.map": "", TIER_KEY: ""}
+    short = {
+        "augment.augmenter": "",
+        "diffusion.q_weight": "q",
+        "diffusion.horizon": "h",
+        "augment.ratio": "r",
+        "seed": "s",
+        "env.map": "",
+        TIER_KEY: "",
+    }
     parts = []
     params = trial_params({"point": params})
     for key in sorted(params, key=lambda k: (list(short).index(k) if k in short else len(short), k)):

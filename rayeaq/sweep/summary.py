@@ -7,20 +7,37 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 PARAM_PREFIX = "param/"
-FINAL_METRICS = ("score", "win_rate", "normalized_return", "return_mean", "learner_loss", "gen_loss",
-                 "aug_share_kept", "aug_legal_action_share", "aug_obs_mmd", "aug_ratio_effective",
-                 "train_episodes", "dataset_normalized_return",
-                 "mixture_normalized_return",
-                 "time_fit_s", "time_augment_s", "time_evaluate_s", "time_total_s", "training_iteration")
+FINAL_METRICS = (
+    "score",
+    "win_rate",
+    "normalized_return",
+    "return_mean",
+    "learner_loss",
+    "gen_loss",
+    "aug_share_kept",
+    "aug_legal_action_share",
+    "aug_obs_mmd",
+    "aug_ratio_effective",
+    "train_episodes",
+    "dataset_normalized_return",
+    "mixture_normalized_return",
+    "time_fit_s",
+    "time_augment_s",
+    "time_evaluate_s",
+    "time_total_s",
+    "training_iteration",
+)
 SUMMARY_FILE = "summary.csv"
 
 
-def trial_row(trial: str, status: str, params: dict[str, Any], metrics: dict[str, Any] | None,
-              error: str | None, path: str) -> dict[str, Any]:
+def trial_row(
+    trial: str, status: str, params: dict[str, Any], metrics: dict[str, Any] | None, error: str | None, path: str
+) -> dict[str, Any]:
     """One summary row: trial name, status, ``param/<key>`` columns, final metrics, error, directory."""
     metrics = metrics or {}
     row: dict[str, Any] = {"trial": trial, "status": status}
@@ -55,8 +72,15 @@ def format_table(rows: list[dict[str, Any]], metric: str = "score", mode: str = 
     """A fixed-width table of the trials, best ``metric`` first (errored trials last)."""
     if not rows:
         return "(no trials)"
-    shown = ["trial", "status", *sorted({k for r in rows for k in r if k.startswith(PARAM_PREFIX)}),
-             metric, "win_rate", "normalized_return", "time_total_s"]
+    shown = [
+        "trial",
+        "status",
+        *sorted({k for r in rows for k in r if k.startswith(PARAM_PREFIX)}),
+        metric,
+        "win_rate",
+        "normalized_return",
+        "time_total_s",
+    ]
     shown = list(dict.fromkeys(shown))
     sign = -1.0 if mode == "max" else 1.0
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from rayeaq.augmenters import AUGMENTERS
 from rayeaq.augmenters.mixing import synthetic_weight
@@ -38,8 +39,9 @@ class Stages(Protocol):
     def augment(self, cfg: RunConfig, dataset: Path, checkpoint: Path | None, out: Path) -> dict[str, float]:
         """Write the synthetic dataset into ``out``; return its fidelity figures."""
 
-    def evaluate(self, cfg: RunConfig, sources: list[tuple[str, float]], out: Path,
-                 on_eval: Callable[[dict], None]) -> dict[str, Any]:
+    def evaluate(
+        self, cfg: RunConfig, sources: list[tuple[str, float]], out: Path, on_eval: Callable[[dict], None]
+    ) -> dict[str, Any]:
         """Train and score the offline learner on the mixture; return its final summary."""
 
 
@@ -53,8 +55,13 @@ class Progress:
     timings: dict[str, float] = field(default_factory=dict)
 
     def row(self, **metrics: Any) -> dict[str, Any]:
-        return {"stage": self.stage, "score": self.score, "evaluations": self.evaluations,
-                **{f"time_{k}_s": round(v, 3) for k, v in self.timings.items()}, **metrics}
+        return {
+            "stage": self.stage,
+            "score": self.score,
+            "evaluations": self.evaluations,
+            **{f"time_{k}_s": round(v, 3) for k, v in self.timings.items()},
+            **metrics,
+        }
 
 
 def mixture(real: Path, synthetic: Path | None, ratio: float) -> tuple[list[tuple[str, float]], float]:
@@ -79,16 +86,29 @@ def _restore_state(restored: Path | None, work: Path) -> dict[str, Any]:
     return state
 
 
-def run_stages(cfg: RunConfig, dataset: Path, work: Path, stages: Stages, report: Report,
-               restored: Path | None = None, keep_synthetic: bool = False) -> dict[str, Any]:
+def run_stages(
+    cfg: RunConfig,
+    dataset: Path,
+    work: Path,
+    stages: Stages,
+    report: Report,
+    restored: Path | None = None,
+    keep_synthetic: bool = False,
+) -> dict[str, Any]:
     """Run the trial's stages in ``work``; return the final metrics (also reported with the final checkpoint)."""
     augmenter = cfg.augment.augmenter
-    write_run_info(work, cfg, "tune_trial", {
-        "real_dataset": str(dataset), "real_fingerprint": read_card(dataset).fingerprint,
-        # relative to the trial directory: Tune copies the working directory into the results directory
-        "synthetic_dataset": "synthetic" if augmenter != "none" else None,
-        "restored_from_checkpoint": restored is not None,
-    })
+    write_run_info(
+        work,
+        cfg,
+        "tune_trial",
+        {
+            "real_dataset": str(dataset),
+            "real_fingerprint": read_card(dataset).fingerprint,
+            # relative to the trial directory: Tune copies the working directory into the results directory
+            "synthetic_dataset": "synthetic" if augmenter != "none" else None,
+            "restored_from_checkpoint": restored is not None,
+        },
+    )
     progress = Progress()
     state = _restore_state(restored, work)
     fitted: Path | None = None
@@ -107,8 +127,12 @@ def run_stages(cfg: RunConfig, dataset: Path, work: Path, stages: Stages, report
 
             fitted = stages.fit(cfg, dataset, work / "fit", on_fit)
             progress.timings["fit"] = time.perf_counter() - start
-            ckpt = _stage_checkpoint(work, "fit", {"fit_done": True, "fit_metrics": fit_metrics,
-                                                   "time_fit_s": progress.timings["fit"]}, fitted)
+            ckpt = _stage_checkpoint(
+                work,
+                "fit",
+                {"fit_done": True, "fit_metrics": fit_metrics, "time_fit_s": progress.timings["fit"]},
+                fitted,
+            )
             report(progress.row(**fit_metrics), ckpt)
 
     synthetic: Path | None = None
@@ -138,35 +162,58 @@ def run_stages(cfg: RunConfig, dataset: Path, work: Path, stages: Stages, report
         for shard_dir in [p for p in synthetic.iterdir() if p.is_dir()]:
             shutil.rmtree(shard_dir)
     progress.stage = "done"
-    final = progress.row(**fit_metrics, **fidelity, **_eval_metrics(summary), **_real_data_metrics(dataset),
-                         done=True, train_episodes=_mixture_size(sources), aug_ratio_effective=ratio_effective)
-    ckpt = _stage_checkpoint(work, "done", {"fit_done": fitted is not None, "fit_metrics": fit_metrics,
-                                            "final": final}, fitted, work / "evaluate")
+    final = progress.row(
+        **fit_metrics,
+        **fidelity,
+        **_eval_metrics(summary),
+        **_real_data_metrics(dataset),
+        done=True,
+        train_episodes=_mixture_size(sources),
+        aug_ratio_effective=ratio_effective,
+    )
+    ckpt = _stage_checkpoint(
+        work,
+        "done",
+        {"fit_done": fitted is not None, "fit_metrics": fit_metrics, "final": final},
+        fitted,
+        work / "evaluate",
+    )
     report(final, ckpt)
     return final
 
 
 def _eval_metrics(row: dict[str, Any]) -> dict[str, Any]:
-    keys = {"win_rate": "win_rate", "normalized_return": "normalized_return", "return_mean": "return_mean",
-            "total_loss": "learner_loss", "td_loss": "td_loss", "updates": "learner_updates",
-            # the evaluator's "dataset" is its training mixture (real + synthetic)
-            "dataset_normalized_return": "mixture_normalized_return", "dataset_win_rate": "mixture_win_rate"}
+    keys = {
+        "win_rate": "win_rate",
+        "normalized_return": "normalized_return",
+        "return_mean": "return_mean",
+        "total_loss": "learner_loss",
+        "td_loss": "td_loss",
+        "updates": "learner_updates",
+        # the evaluator's "dataset" is its training mixture (real + synthetic)
+        "dataset_normalized_return": "mixture_normalized_return",
+        "dataset_win_rate": "mixture_win_rate",
+    }
     return {name: row[key] for key, name in keys.items() if key in row}
 
 
 def _real_data_metrics(dataset: Path) -> dict[str, float]:
     """The real dataset's own figures (the reference every augmenter is compared with)."""
     stats = read_card(dataset).stats
-    return {"dataset_return_mean": stats.mean_return, "dataset_normalized_return": stats.normalized_return,
-            "dataset_win_rate": stats.win_rate}
+    return {
+        "dataset_return_mean": stats.mean_return,
+        "dataset_normalized_return": stats.normalized_return,
+        "dataset_win_rate": stats.win_rate,
+    }
 
 
 def _mixture_size(sources: list[tuple[str, float]]) -> int:
     return int(sum(round(read_card(p).stats.episodes * w) for p, w in sources))
 
 
-def _stage_checkpoint(work: Path, name: str, state: dict[str, Any], generator: Path | None,
-                      evaluate: Path | None = None) -> Path:
+def _stage_checkpoint(
+    work: Path, name: str, state: dict[str, Any], generator: Path | None, evaluate: Path | None = None
+) -> Path:
     """A directory for Tune to persist: the stage state, the generator and the evaluator's outputs."""
     ckpt = work / "checkpoints" / name
     if ckpt.exists():

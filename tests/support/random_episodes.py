@@ -52,9 +52,18 @@ def toy_episodes(
         filled[i, : length[i]] = True
     returns = reward.sum(1)
     return EpisodeBatch(
-        obs=obs, state=state, avail_actions=avail, actions=actions, reward=reward, terminated=terminated,
-        filled=filled, episode_id=np.arange(b, dtype=np.int64), length=length.astype(np.int64),
-        episode_return=returns.astype(np.float32), battle_won=terminated_ep.copy(),
-        seed=np.arange(b, dtype=np.int64), source=np.array(["real"] * b, dtype=object),
+        obs=obs,
+        state=state,
+        avail_actions=avail,
+        actions=actions,
+        reward=reward,
+        terminated=terminated,
+        filled=filled,
+        episode_id=np.arange(b, dtype=np.int64),
+        length=length.astype(np.int64),
+        episode_return=returns.astype(np.float32),
+        battle_won=terminated_ep.copy(),
+        seed=np.arange(b, dtype=np.int64),
+        source=np.array(["real"] * b, dtype=object),
         behaviour_policy=np.array(["toy"] * b, dtype=object),
     )

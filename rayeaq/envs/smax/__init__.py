@@ -19,5 +19,6 @@ def _make_env(map_name: str, episode_limit: int | None, seed: int) -> Any:
     return SMAXEnv(map_name, episode_limit or default_episode_limit(map_name), seed=seed)
 
 
-BACKENDS.add("smax", Backend("smax", smax_spec, _make_env, lambda: tuple(SMAX_MAPS), list_maps_table,
-                             default_episode_limit))
+BACKENDS.add(
+    "smax", Backend("smax", smax_spec, _make_env, lambda: tuple(SMAX_MAPS), list_maps_table, default_episode_limit)
+)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from functools import partial
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from rayeaq.envs.config import EnvConfig

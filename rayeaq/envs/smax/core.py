@@ -11,11 +11,11 @@ policy key and an environment key.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any, NamedTuple
 
-import jax  # noqa: E402  (JAX_PLATFORMS is set by load_smax's module import above)
-import jax.numpy as jnp  # noqa: E402
+import jax
+import jax.numpy as jnp
 
 from rayeaq.envs.smax.imports import load_smax
 
@@ -30,7 +30,7 @@ class StepOut(NamedTuple):
     terminated: jax.Array  # [] over by battle outcome (not by the time limit)
 
 
-@lru_cache(maxsize=None)
+@cache
 def make_smax(map_name: str, episode_limit: int):
     """jaxmarl's ``HeuristicEnemySMAX`` (SMAC's setting: our agents vs the scripted enemy)."""
     smax = load_smax()

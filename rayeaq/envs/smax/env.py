@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import partial
 
-import jax  # noqa: E402  (smax_core sets JAX_PLATFORMS first)
+import jax
 import numpy as np
 
 from rayeaq.envs.smax import core as smax_core

@@ -36,7 +36,7 @@ def load_smax() -> types.ModuleType:
     root = Path(spec.origin).parent
     _ensure_namespace("jaxmarl", root)
     _ensure_namespace("jaxmarl.environments", root / "environments")
-    import jaxmarl.environments.smax as smax  # noqa: E402  (after the namespace stubs)
+    import jaxmarl.environments.smax as smax
 
     return smax
 

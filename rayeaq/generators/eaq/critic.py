@@ -26,7 +26,9 @@ class QMixCritic(nn.Module):
         state_idx = idx["state"] if layout.include_state else idx["obs"].reshape(-1)
         self.register_buffer("state_idx", torch.as_tensor(state_idx), persistent=False)  # [Ds]
         d_in = layout.obs_dim + layout.n_actions + layout.n_agents
-        self.agent = nn.Sequential(nn.Linear(d_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+        self.agent = nn.Sequential(
+            nn.Linear(d_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1)
+        )
         ds = int(self.state_idx.numel())
         self.hidden = hidden
         self.hyper_w1 = nn.Linear(ds, layout.n_agents * hidden)

@@ -51,20 +51,31 @@ def _dist(values: np.ndarray) -> dict[str, float]:
     return {"mean": float(values.mean()) if values.size else 0.0, "std": float(values.std()) if values.size else 0.0}
 
 
-def fidelity_report(real: EpisodeBatch, synthetic: EpisodeBatch, *, sampled: int, legal_share: float | None,
-                    n_samples: int, seed: int) -> dict[str, Any]:
+def fidelity_report(
+    real: EpisodeBatch, synthetic: EpisodeBatch, *, sampled: int, legal_share: float | None, n_samples: int, seed: int
+) -> dict[str, Any]:
     """All fidelity figures as one JSON-able dict."""
     rng = np.random.default_rng(seed)
-    report: dict[str, Any] = {"sampled": sampled, "kept": len(synthetic),
-                              "share_kept": len(synthetic) / sampled if sampled else 0.0,
-                              "legal_action_share": legal_share}
+    report: dict[str, Any] = {
+        "sampled": sampled,
+        "kept": len(synthetic),
+        "share_kept": len(synthetic) / sampled if sampled else 0.0,
+        "legal_action_share": legal_share,
+    }
     if len(synthetic) == 0:
         return report
     real_obs, real_r = _step_rows(real)
     syn_obs, syn_r = _step_rows(synthetic)
-    report["reward"] = {"real": _dist(real_r), "synthetic": _dist(syn_r), "wasserstein": float(wasserstein_distance(real_r, syn_r))}
-    report["return"] = {"real": _dist(real.episode_return), "synthetic": _dist(synthetic.episode_return),
-                        "wasserstein": float(wasserstein_distance(real.episode_return, synthetic.episode_return))}
+    report["reward"] = {
+        "real": _dist(real_r),
+        "synthetic": _dist(syn_r),
+        "wasserstein": float(wasserstein_distance(real_r, syn_r)),
+    }
+    report["return"] = {
+        "real": _dist(real.episode_return),
+        "synthetic": _dist(synthetic.episode_return),
+        "wasserstein": float(wasserstein_distance(real.episode_return, synthetic.episode_return)),
+    }
     report["length"] = {"real": _dist(real.length.astype(float)), "synthetic": _dist(synthetic.length.astype(float))}
     report["win_rate"] = {"real": float(real.battle_won.mean()), "synthetic": float(synthetic.battle_won.mean())}
     mean, std = real_obs.mean(0), real_obs.std(0)

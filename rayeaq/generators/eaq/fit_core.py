@@ -19,7 +19,9 @@ def load_real_dataset(path: str | Path) -> Dataset:
     """The dataset a generator is fitted on; synthetic data is refused (the normaliser sees real data only)."""
     dataset = load_dataset(path)
     if dataset.card.source != "real":
-        raise DatasetError(f"{path}: field source: the generator is fitted on real data only, got {dataset.card.source!r}")
+        raise DatasetError(
+            f"{path}: field source: the generator is fitted on real data only, got {dataset.card.source!r}"
+        )
     return dataset
 
 
@@ -32,10 +34,19 @@ def fit_inputs(cfg, dataset: Dataset) -> dict[str, Any]:
     return {
         "layout": layout.to_dict(),
         "normalizer": norm.to_dict(),
-        "spec": {"backend": card.backend, "map": card.map, "max_return": card.max_return,
-                 "episode_limit": card.episode_limit, "action_layout": list(card.action_layout)},
-        "dataset": {"path": str(Path(dataset.path).resolve()), "fingerprint": card.fingerprint,
-                    "episodes": card.stats.episodes, "tier": card.tier},
+        "spec": {
+            "backend": card.backend,
+            "map": card.map,
+            "max_return": card.max_return,
+            "episode_limit": card.episode_limit,
+            "action_layout": list(card.action_layout),
+        },
+        "dataset": {
+            "path": str(Path(dataset.path).resolve()),
+            "fingerprint": card.fingerprint,
+            "episodes": card.stats.episodes,
+            "tier": card.tier,
+        },
     }
 
 
@@ -71,5 +82,10 @@ def export_checkpoint(source_dir: str | Path, out: Path) -> dict[str, Any]:
             writer = csv.DictWriter(handle, fieldnames=list(history[-1]))
             writer.writeheader()
             writer.writerows(history)
-    return {"step": int(payload["step"]), "fingerprint": payload["fingerprint"], "checkpoint": str(target / CHECKPOINT_FILE),
-            "final": history[-1] if history else {}, "resumed_from": payload["resumed_from"]}
+    return {
+        "step": int(payload["step"]),
+        "fingerprint": payload["fingerprint"],
+        "checkpoint": str(target / CHECKPOINT_FILE),
+        "final": history[-1] if history else {},
+        "resumed_from": payload["resumed_from"],
+    }

@@ -39,15 +39,23 @@ class Layout:
     include_avail: bool
 
     @classmethod
-    def for_dataset(cls, card, horizon: int | None, include_state: bool, include_avail: bool) -> "Layout":
+    def for_dataset(cls, card, horizon: int | None, include_state: bool, include_avail: bool) -> Layout:
         """The layout of a dataset card (``card.max_seq_len`` rows when ``horizon`` is None)."""
         rows = card.max_seq_len if horizon is None else horizon
         if rows > card.max_seq_len:
             raise ConfigError(
                 f"diffusion.horizon: expected at most {card.max_seq_len} (episode_limit + 1 rows), got {rows}"
             )
-        return cls(card.n_agents, card.obs_shape, card.n_actions, card.state_shape, card.episode_limit,
-                   rows, include_state, include_avail)
+        return cls(
+            card.n_agents,
+            card.obs_shape,
+            card.n_actions,
+            card.state_shape,
+            card.episode_limit,
+            rows,
+            include_state,
+            include_avail,
+        )
 
     # ---- channel bookkeeping ----------------------------------------------------------------
     @property
@@ -107,7 +115,7 @@ class Layout:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Layout":
+    def from_dict(cls, data: dict) -> Layout:
         return cls(**data)
 
 
@@ -174,7 +182,7 @@ class Normalizer:
     high: np.ndarray  # [F]
 
     @classmethod
-    def fit(cls, x: np.ndarray, binary: np.ndarray) -> "Normalizer":
+    def fit(cls, x: np.ndarray, binary: np.ndarray) -> Normalizer:
         """``x [W,F,H]`` raw windows of *real* data."""
         low = x.min(axis=(0, 2)).astype(np.float32)
         high = x.max(axis=(0, 2)).astype(np.float32)
@@ -207,7 +215,7 @@ class Normalizer:
         return {"low": self.low.tolist(), "high": self.high.tolist()}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Normalizer":
+    def from_dict(cls, data: dict) -> Normalizer:
         return cls(np.asarray(data["low"], np.float32), np.asarray(data["high"], np.float32))
 
 
@@ -248,8 +256,9 @@ def done_change_point(done: np.ndarray, threshold: float = 0.5) -> tuple[np.ndar
     return np.where(has_done, change, h - 1), has_done
 
 
-def decode(x_raw: np.ndarray, layout: Layout, norm: Normalizer, max_return: float,
-           done_threshold: float = 0.5) -> Decoded:
+def decode(
+    x_raw: np.ndarray, layout: Layout, norm: Normalizer, max_return: float, done_threshold: float = 0.5
+) -> Decoded:
     """Raw-scale tensors ``[B, F, H]`` -> episodes padded to ``episode_limit + 1`` rows."""
     b, _, h = x_raw.shape
     t = layout.episode_limit + 1
@@ -277,7 +286,11 @@ def decode(x_raw: np.ndarray, layout: Layout, norm: Normalizer, max_return: floa
         avail = (take(idx["avail"]) > 0.5) & keep[:, :, None, None]
     else:
         avail = np.broadcast_to(keep[:, :, None, None], logits.shape).copy()
-    state = take(idx["state"]) * keep[:, :, None] if layout.include_state else np.zeros((b, t, layout.state_dim), np.float32)
+    state = (
+        take(idx["state"]) * keep[:, :, None]
+        if layout.include_state
+        else np.zeros((b, t, layout.state_dim), np.float32)
+    )
     masked = np.where(avail, logits, -np.inf)
     actions = np.where(steps[:, :, None], masked.argmax(axis=-1), 0).astype(np.int64)
     free = logits.argmax(axis=-1)
@@ -291,10 +304,19 @@ def decode(x_raw: np.ndarray, layout: Layout, norm: Normalizer, max_return: floa
     # the win bonus (half the maximum return: SMAX +1 of 2) arrives on the last step only
     last_reward = reward[np.arange(b), np.maximum(length - 1, 0)]
     episodes = EpisodeBatch(
-        obs=obs.astype(np.float32), state=state.astype(np.float32), avail_actions=avail, actions=actions,
-        reward=reward, terminated=terminated, filled=steps.copy(),
-        episode_id=np.arange(b, dtype=np.int64), length=length, episode_return=ret,
-        battle_won=ended & (last_reward >= 0.5 * max_return - 1e-3), seed=np.zeros(b, np.int64),
-        source=np.array(["synthetic"] * b, dtype=object), behaviour_policy=np.array(["synthetic"] * b, dtype=object),
+        obs=obs.astype(np.float32),
+        state=state.astype(np.float32),
+        avail_actions=avail,
+        actions=actions,
+        reward=reward,
+        terminated=terminated,
+        filled=steps.copy(),
+        episode_id=np.arange(b, dtype=np.int64),
+        length=length,
+        episode_return=ret,
+        battle_won=ended & (last_reward >= 0.5 * max_return - 1e-3),
+        seed=np.zeros(b, np.int64),
+        source=np.array(["synthetic"] * b, dtype=object),
+        behaviour_policy=np.array(["synthetic"] * b, dtype=object),
     )
     return Decoded(episodes, legal.sum(axis=(1, 2)), (steps.sum(axis=1) * layout.n_agents), no_action)

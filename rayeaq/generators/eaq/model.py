@@ -31,14 +31,17 @@ class EAQModel(nn.Module):
         self.objective = cfg.objective
         self.qtot_channel = layout.qtot_channel
         self.denoiser = TemporalUNet(layout.channels, cfg.dim, tuple(cfg.dim_mults), cfg.kernel_size, cfg.groups)
-        self.diffusion = GaussianDiffusion(cfg.n_diffusion_steps, cfg.beta_schedule, cfg.beta_start, cfg.beta_end,
-                                           cfg.clip_denoised)
+        self.diffusion = GaussianDiffusion(
+            cfg.n_diffusion_steps, cfg.beta_schedule, cfg.beta_start, cfg.beta_end, cfg.clip_denoised
+        )
         self.critic = QMixCritic(layout, cfg.critic_hidden) if cfg.objective == "critic" else None
         weights = torch.ones(layout.channels)
         weights[torch.as_tensor(layout.index_arrays()["act"].ravel())] = cfg.action_weight
         self.register_buffer("channel_weights", weights, persistent=False)
 
-    def forward(self, x0: torch.Tensor, valid: torch.Tensor, k: torch.Tensor, noise: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(
+        self, x0: torch.Tensor, valid: torch.Tensor, k: torch.Tensor, noise: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         x_k = self.diffusion.q_sample(x0, k, noise)
         pred = self.denoiser(x_k, k)
         recon = (((pred - x0) ** 2) * self.channel_weights[None, :, None]).mean()

@@ -9,7 +9,7 @@ The denoiser predicts the clean trajectory ``x0`` (EAQ, as Diffuser does), so bo
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -23,6 +23,7 @@ def make_betas(n_steps: int, schedule: str, beta_start: float = 1e-4, beta_end: 
     if schedule == "linear":
         return torch.linspace(beta_start, beta_end, n_steps, dtype=torch.float64)
     if schedule == "cosine":
+
         def alpha_bar(t: float) -> float:
             return math.cos((t + 0.008) / 1.008 * math.pi / 2) ** 2
 
@@ -36,8 +37,14 @@ def make_betas(n_steps: int, schedule: str, beta_start: float = 1e-4, beta_end: 
 class GaussianDiffusion(nn.Module):
     """Schedule constants as buffers plus the forward process and the reverse steps (x0-parameterised)."""
 
-    def __init__(self, n_steps: int, schedule: str = "cosine", beta_start: float = 1e-4, beta_end: float = 0.02,
-                 clip_denoised: bool = True):
+    def __init__(
+        self,
+        n_steps: int,
+        schedule: str = "cosine",
+        beta_start: float = 1e-4,
+        beta_end: float = 0.02,
+        clip_denoised: bool = True,
+    ):
         super().__init__()
         betas = make_betas(n_steps, schedule, beta_start, beta_end)
         alphas = 1.0 - betas
@@ -101,8 +108,9 @@ class GaussianDiffusion(nn.Module):
         return abar_prev.sqrt() * x0_pred + (1 - abar_prev).sqrt() * eps
 
     @torch.no_grad()
-    def sample_ddpm(self, denoise: Denoise, shape: tuple[int, ...], generator: torch.Generator,
-                    device: str | torch.device = "cpu") -> torch.Tensor:
+    def sample_ddpm(
+        self, denoise: Denoise, shape: tuple[int, ...], generator: torch.Generator, device: str | torch.device = "cpu"
+    ) -> torch.Tensor:
         """Full ancestral sampling over all K steps -> ``x0 [B, F, H]`` (normalised scale)."""
         x = torch.randn(shape, generator=generator, device=device)
         for k in reversed(range(self.n_steps)):
@@ -112,8 +120,15 @@ class GaussianDiffusion(nn.Module):
         return x
 
     @torch.no_grad()
-    def sample_ddim(self, denoise: Denoise, shape: tuple[int, ...], generator: torch.Generator, n_sampling: int,
-                    device: str | torch.device = "cpu", spacing: str = "trailing") -> torch.Tensor:
+    def sample_ddim(
+        self,
+        denoise: Denoise,
+        shape: tuple[int, ...],
+        generator: torch.Generator,
+        n_sampling: int,
+        device: str | torch.device = "cpu",
+        spacing: str = "trailing",
+    ) -> torch.Tensor:
         """DDIM with ``n_sampling`` deterministic steps -> ``x0 [B, F, H]`` (normalised scale)."""
         x = torch.randn(shape, generator=generator, device=device)
         steps = self.ddim_timesteps(n_sampling, spacing)

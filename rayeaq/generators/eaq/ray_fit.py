@@ -74,7 +74,9 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         if save:
             with tempfile.TemporaryDirectory() as tmp:
                 if rank == 0:
-                    payload = tr.payload({**extra, "history": history, "resumed_from": resumed_from, "world_size": world})
+                    payload = tr.payload(
+                        {**extra, "history": history, "resumed_from": resumed_from, "world_size": world}
+                    )
                     save_checkpoint(tmp, payload)
                 ray.train.report(row, checkpoint=Checkpoint.from_directory(tmp) if rank == 0 else None)
         else:
@@ -95,9 +97,15 @@ def fit_with_ray(cfg, inputs: dict[str, Any], out: Path, callbacks: list | None 
         resources["GPU"] = 1.0
     trainer = TorchTrainer(
         train_loop_per_worker,
-        train_loop_config={"run": cfg.model_dump(mode="json"), **inputs, "fault_nan_step": int(fault) if fault else None},
+        train_loop_config={
+            "run": cfg.model_dump(mode="json"),
+            **inputs,
+            "fault_nan_step": int(fault) if fault else None,
+        },
         torch_config=TorchConfig(backend="nccl" if cfg.fit.use_gpu else "gloo"),
-        scaling_config=ScalingConfig(num_workers=cfg.fit.num_workers, use_gpu=cfg.fit.use_gpu, resources_per_worker=resources),
+        scaling_config=ScalingConfig(
+            num_workers=cfg.fit.num_workers, use_gpu=cfg.fit.use_gpu, resources_per_worker=resources
+        ),
         run_config=RunConfig(
             name=RUN_NAME,
             storage_path=str((out / "ray_train").resolve()),
@@ -112,5 +120,5 @@ def fit_with_ray(cfg, inputs: dict[str, Any], out: Path, callbacks: list | None 
         for failure in err.worker_failures.values():
             for line in str(failure).splitlines():
                 if "fit: loss became" in line:
-                    raise NonFiniteLossError(line[line.index("fit: loss became"):].strip()) from None
+                    raise NonFiniteLossError(line[line.index("fit: loss became") :].strip()) from None
         raise

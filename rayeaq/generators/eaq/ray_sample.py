@@ -21,10 +21,17 @@ def sample_chunk(checkpoint: str, n: int, seed: int, acfg: dict) -> dict:
     cfg = AugmentConfig.model_validate(acfg)
     torch.set_num_threads(1)
     gen = Generator(load_checkpoint(checkpoint), use_ema=cfg.use_ema)
-    decoded, qtot = gen.sample(n, cfg.sampler, cfg.sampling_steps, seed, cfg.batch_size, cfg.done_threshold,
-                               cfg.timestep_spacing)
-    return {"episodes": decoded.episodes, "legal": decoded.legal_steps, "agent_steps": decoded.agent_steps,
-            "valid": decoded.valid, "qtot0": qtot[:, 0], "seed": np.full(n, seed, np.int64)}
+    decoded, qtot = gen.sample(
+        n, cfg.sampler, cfg.sampling_steps, seed, cfg.batch_size, cfg.done_threshold, cfg.timestep_spacing
+    )
+    return {
+        "episodes": decoded.episodes,
+        "legal": decoded.legal_steps,
+        "agent_steps": decoded.agent_steps,
+        "valid": decoded.valid,
+        "qtot0": qtot[:, 0],
+        "seed": np.full(n, seed, np.int64),
+    }
 
 
 def sample_with_ray(checkpoint: str | Path, n: int, root_seed: int, acfg) -> dict:
@@ -34,8 +41,10 @@ def sample_with_ray(checkpoint: str | Path, n: int, root_seed: int, acfg) -> dic
     task = ray.remote(sample_chunk).options(num_cpus=acfg.cpus_per_task)
     tasks = min(acfg.tasks, n)
     sizes = [n // tasks + (1 if i < n % tasks else 0) for i in range(tasks)]
-    refs = [task.remote(str(checkpoint), size, derive_seed(root_seed, "augment", "sample", i), acfg.model_dump(mode="json"))
-            for i, size in enumerate(sizes)]
+    refs = [
+        task.remote(str(checkpoint), size, derive_seed(root_seed, "augment", "sample", i), acfg.model_dump(mode="json"))
+        for i, size in enumerate(sizes)
+    ]
     parts = ray.get(refs)
     out = {key: np.concatenate([p[key] for p in parts]) for key in ("legal", "agent_steps", "valid", "qtot0", "seed")}
     out["episodes"] = EpisodeBatch.concatenate([p["episodes"] for p in parts])

@@ -26,19 +26,30 @@ class Generator:
         self.denoiser = TemporalUNet(self.layout.channels, d.dim, tuple(d.dim_mults), d.kernel_size, d.groups)
         self.denoiser.load_state_dict(payload["ema"] if use_ema else payload["model"])
         self.denoiser.eval()
-        self.diffusion = GaussianDiffusion(d.n_diffusion_steps, d.beta_schedule, d.beta_start, d.beta_end, d.clip_denoised)
+        self.diffusion = GaussianDiffusion(
+            d.n_diffusion_steps, d.beta_schedule, d.beta_start, d.beta_end, d.clip_denoised
+        )
 
     @torch.no_grad()
-    def sample_normalized(self, n: int, sampler: str, steps: int, generator: torch.Generator,
-                          spacing: str = "trailing") -> torch.Tensor:
+    def sample_normalized(
+        self, n: int, sampler: str, steps: int, generator: torch.Generator, spacing: str = "trailing"
+    ) -> torch.Tensor:
         """``[n, F, H]`` samples on the normalised scale (``spacing``: DDIM's timestep spacing)."""
         shape = (n, self.layout.channels, self.layout.rows)
         if sampler == "ddpm":
             return self.diffusion.sample_ddpm(self.denoiser, shape, generator)
         return self.diffusion.sample_ddim(self.denoiser, shape, generator, steps, spacing=spacing)
 
-    def sample(self, n: int, sampler: str, steps: int, seed: int, batch_size: int,
-               done_threshold: float = 0.5, spacing: str = "trailing") -> tuple[Decoded, np.ndarray]:
+    def sample(
+        self,
+        n: int,
+        sampler: str,
+        steps: int,
+        seed: int,
+        batch_size: int,
+        done_threshold: float = 0.5,
+        spacing: str = "trailing",
+    ) -> tuple[Decoded, np.ndarray]:
         """Sample ``n`` windows in batches and decode them; also return the raw-scale Q-total channel ``[n, H]``."""
         generator = torch.Generator().manual_seed(seed)
         parts = []

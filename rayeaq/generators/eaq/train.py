@@ -11,9 +11,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -66,8 +67,15 @@ def state_fingerprint(state: dict[str, torch.Tensor]) -> str:
 class Trainer:
     """Model + EMA + optimiser. ``wrap`` turns the model into what the forward goes through (e.g. DDP)."""
 
-    def __init__(self, dcfg: DiffusionConfig, fcfg: FitConfig, layout: Layout, norm: Normalizer,
-                 device: str | torch.device = "cpu", wrap: Callable[[nn.Module], nn.Module] | None = None):
+    def __init__(
+        self,
+        dcfg: DiffusionConfig,
+        fcfg: FitConfig,
+        layout: Layout,
+        norm: Normalizer,
+        device: str | torch.device = "cpu",
+        wrap: Callable[[nn.Module], nn.Module] | None = None,
+    ):
         self.dcfg, self.fcfg, self.layout, self.norm = dcfg, fcfg, layout, norm
         self.device = torch.device(device)
         self.model = EAQModel(dcfg, layout).to(self.device)
@@ -110,7 +118,9 @@ class Trainer:
         for e, b in zip(self.ema.buffers(), self.model.denoiser.buffers()):
             e.copy_(b)
 
-    def run(self, data: TrainData, seed: int, on_step: Callable[["Trainer", dict[str, float]], None] | None = None) -> dict[str, float]:
+    def run(
+        self, data: TrainData, seed: int, on_step: Callable[[Trainer, dict[str, float]], None] | None = None
+    ) -> dict[str, float]:
         """Train until ``fcfg.steps``; each step's batch is drawn from a generator seeded with (seed, step),
         so a resumed run draws the same batches as an uninterrupted one."""
         generator = torch.Generator()
@@ -132,7 +142,9 @@ class Trainer:
             "step": self.step,
             "model": {k: v.detach().cpu().clone() for k, v in self.model.denoiser.state_dict().items()},
             "ema": ema_state,
-            "critic": {k: v.detach().cpu().clone() for k, v in critic.state_dict().items()} if critic is not None else {},
+            "critic": {k: v.detach().cpu().clone() for k, v in critic.state_dict().items()}
+            if critic is not None
+            else {},
             "optimizer": self.optimizer.state_dict(),
             "layout": self.layout.to_dict(),
             "normalizer": self.norm.to_dict(),

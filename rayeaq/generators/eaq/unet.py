@@ -24,7 +24,9 @@ class SinusoidalEmbedding(nn.Module):
 
     def forward(self, k: torch.Tensor) -> torch.Tensor:
         half = self.dim // 2
-        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=k.device, dtype=torch.float32) / max(half - 1, 1))
+        freqs = torch.exp(
+            -math.log(10000.0) * torch.arange(half, device=k.device, dtype=torch.float32) / max(half - 1, 1)
+        )
         args = k.float()[:, None] * freqs[None, :]
         return torch.cat([args.sin(), args.cos()], dim=-1)
 
@@ -58,33 +60,44 @@ class TemporalUNet(nn.Module):
     halves the horizon.
     """
 
-    def __init__(self, channels: int, dim: int = 32, dim_mults: tuple[int, ...] = (1, 2, 4),
-                 kernel: int = 5, groups: int = 8):
+    def __init__(
+        self, channels: int, dim: int = 32, dim_mults: tuple[int, ...] = (1, 2, 4), kernel: int = 5, groups: int = 8
+    ):
         super().__init__()
         widths = [dim * m for m in dim_mults]
         emb_dim = dim * 4
         self.levels = len(widths)
-        self.step_emb = nn.Sequential(SinusoidalEmbedding(dim), nn.Linear(dim, emb_dim), nn.Mish(), nn.Linear(emb_dim, emb_dim))
+        self.step_emb = nn.Sequential(
+            SinusoidalEmbedding(dim), nn.Linear(dim, emb_dim), nn.Mish(), nn.Linear(emb_dim, emb_dim)
+        )
         self.inp = nn.Conv1d(channels, dim, 1)
         self.downs = nn.ModuleList()
         c_prev = dim
         for i, w in enumerate(widths):
             last = i == len(widths) - 1
-            self.downs.append(nn.ModuleList([
-                ResidualTemporalBlock(c_prev, w, emb_dim, kernel, groups),
-                ResidualTemporalBlock(w, w, emb_dim, kernel, groups),
-                nn.Conv1d(w, w, 3, stride=2, padding=1) if not last else nn.Identity(),
-            ]))
+            self.downs.append(
+                nn.ModuleList(
+                    [
+                        ResidualTemporalBlock(c_prev, w, emb_dim, kernel, groups),
+                        ResidualTemporalBlock(w, w, emb_dim, kernel, groups),
+                        nn.Conv1d(w, w, 3, stride=2, padding=1) if not last else nn.Identity(),
+                    ]
+                )
+            )
             c_prev = w
         self.mid1 = ResidualTemporalBlock(c_prev, c_prev, emb_dim, kernel, groups)
         self.mid2 = ResidualTemporalBlock(c_prev, c_prev, emb_dim, kernel, groups)
         self.ups = nn.ModuleList()
         for i, w in reversed(list(enumerate(widths[:-1]))):
-            self.ups.append(nn.ModuleList([
-                ResidualTemporalBlock(c_prev + widths[i + 1], w, emb_dim, kernel, groups),
-                ResidualTemporalBlock(w, w, emb_dim, kernel, groups),
-                nn.ConvTranspose1d(w, w, 4, stride=2, padding=1),
-            ]))
+            self.ups.append(
+                nn.ModuleList(
+                    [
+                        ResidualTemporalBlock(c_prev + widths[i + 1], w, emb_dim, kernel, groups),
+                        ResidualTemporalBlock(w, w, emb_dim, kernel, groups),
+                        nn.ConvTranspose1d(w, w, 4, stride=2, padding=1),
+                    ]
+                )
+            )
             c_prev = w
         self.out = nn.Sequential(ConvBlock(c_prev + widths[0], dim, kernel, groups), nn.Conv1d(dim, channels, 1))
 

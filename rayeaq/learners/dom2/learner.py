@@ -47,8 +47,9 @@ class Dom2Agent(torch.nn.Module):
 class Dom2Learner:
     """N independent DOM2 agents; :meth:`update` is one training step t of Algorithm 2 (all agents)."""
 
-    def __init__(self, cfg: Dom2Config, n_agents: int, obs_dim: int, action_dim: int, seed: int,
-                 device: str = "cpu") -> None:
+    def __init__(
+        self, cfg: Dom2Config, n_agents: int, obs_dim: int, action_dim: int, seed: int, device: str = "cpu"
+    ) -> None:
         self.cfg, self.n_agents, self.action_dim, self.device = cfg, n_agents, action_dim, device
         torch.manual_seed(derive_seed(seed, "dom2", "init"))
         self.schedule = VPSchedule(cfg.n_timesteps, solver_steps=cfg.solver_steps)
@@ -58,8 +59,13 @@ class Dom2Learner:
 
     def _agent_batch(self, batch: dict[str, torch.Tensor], j: int) -> dict[str, torch.Tensor]:
         reward = batch["agent_reward"][:, j] if "agent_reward" in batch else batch["reward"]
-        return {"obs": batch["obs"][:, j], "action": batch["actions"][:, j], "reward": reward,
-                "next_obs": batch["next_obs"][:, j], "done": batch["done"]}
+        return {
+            "obs": batch["obs"][:, j],
+            "action": batch["actions"][:, j],
+            "reward": reward,
+            "next_obs": batch["next_obs"][:, j],
+            "done": batch["done"],
+        }
 
     def update_critic(self, j: int, b: dict[str, torch.Tensor]) -> dict[str, float]:
         """Line 6 for agent j: twin critics by Eq. 1, TD target from the target diffusion policy."""
@@ -68,8 +74,9 @@ class Dom2Learner:
             next_a = sample_actions(ag.target_actor, self.schedule, b["next_obs"], self.action_dim, self.gen)
         y = td_target(ag.target_critic, b["next_obs"], next_a, b["reward"], b["done"], cfg.gamma)
         rand = torch.rand((b["obs"].shape[0], cfg.cql_samples, self.action_dim), generator=self.gen) * 2 - 1
-        loss, metrics = critic_loss(ag.critic, b["obs"], b["action"], y, rand.to(b["obs"].device),
-                                    cfg.cql_weight, cfg.cql_temp)
+        loss, metrics = critic_loss(
+            ag.critic, b["obs"], b["action"], y, rand.to(b["obs"].device), cfg.cql_weight, cfg.cql_temp
+        )
         ag.critic_opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(ag.critic.parameters(), cfg.critic_grad_clip)
@@ -117,5 +124,10 @@ class Dom2Learner:
     def act(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Decentralised execution: ``obs [B,N,Do]`` -> ``[B,N,Da]`` in [-1,1], one diffusion chain per agent."""
         gen = generator if generator is not None else self.gen
-        return torch.stack([sample_actions(ag.actor, self.schedule, obs[:, j], self.action_dim, gen)
-                            for j, ag in enumerate(self.agents)], dim=1)
+        return torch.stack(
+            [
+                sample_actions(ag.actor, self.schedule, obs[:, j], self.action_dim, gen)
+                for j, ag in enumerate(self.agents)
+            ],
+            dim=1,
+        )

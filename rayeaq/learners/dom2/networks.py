@@ -34,8 +34,13 @@ class ResidualBlock(nn.Module):
 
     def __init__(self, hidden: int, dropout: float) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, 4 * hidden), nn.Mish(),
-                                 nn.Dropout(dropout), nn.Linear(4 * hidden, hidden))
+        self.net = nn.Sequential(
+            nn.LayerNorm(hidden),
+            nn.Linear(hidden, 4 * hidden),
+            nn.Mish(),
+            nn.Dropout(dropout),
+            nn.Linear(4 * hidden, hidden),
+        )
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return h + self.net(h)
@@ -44,8 +49,16 @@ class ResidualBlock(nn.Module):
 class ResidualNoiseNet(nn.Module):
     """``eps_theta(a_tau [B, Da], cond [B, Dc], tau [B]) -> [B, Da]``: the noise prediction of Eq. 3."""
 
-    def __init__(self, action_dim: int, cond_dim: int, n_timesteps: int, hidden: int = 256, n_blocks: int = 3,
-                 time_dim: int = 32, dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        action_dim: int,
+        cond_dim: int,
+        n_timesteps: int,
+        hidden: int = 256,
+        n_blocks: int = 3,
+        time_dim: int = 32,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         self.time = TimeEmbedding(time_dim, n_timesteps)
         self.inp = nn.Linear(action_dim + cond_dim + time_dim, hidden)

@@ -29,8 +29,9 @@ EpsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 class VPSchedule:
     """Discrete VP schedule with ``K`` training timesteps and an ``N``-step DPM-Solver-1 sampler."""
 
-    def __init__(self, n_timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02,
-                 solver_steps: int = 10) -> None:
+    def __init__(
+        self, n_timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02, solver_steps: int = 10
+    ) -> None:
         if not 1 <= solver_steps <= n_timesteps:
             raise ValueError(f"expected 1 <= solver_steps <= n_timesteps, got {solver_steps}, {n_timesteps}")
         self.n_timesteps = n_timesteps
@@ -52,8 +53,9 @@ class VPSchedule:
         """``alpha_tau a0 + sigma_tau noise``; ``a0, noise [B, D]``, ``tau [B]`` long -> ``[B, D]``."""
         return self.alpha.to(a0.device)[tau, None] * a0 + self.sigma.to(a0.device)[tau, None] * noise
 
-    def sample_train_tau(self, batch: int, generator: torch.Generator | None, on_grid: bool,
-                         device: torch.device | str = "cpu") -> torch.Tensor:
+    def sample_train_tau(
+        self, batch: int, generator: torch.Generator | None, on_grid: bool, device: torch.device | str = "cpu"
+    ) -> torch.Tensor:
         """[B] long: training timesteps, uniform over the solver grid (Eq. 3) or over all K timesteps."""
         if on_grid:
             idx = torch.randint(0, len(self.grid), (batch,), generator=generator)

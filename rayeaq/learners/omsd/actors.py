@@ -33,10 +33,20 @@ def joint_actions(actors: list[DeterministicActor], obs: torch.Tensor) -> torch.
     return torch.stack([actor(obs[:, i]) for i, actor in enumerate(actors)], dim=1)
 
 
-def round_robin_step(actors: list[DeterministicActor], opts: list[torch.optim.Optimizer], critic: IQLCritic | None,
-                     scores: list[ResidualNoiseNet], schedule: VPSchedule, batch: dict[str, torch.Tensor],
-                     beta: float, sequential: bool, t_min: float, t_max: float, samples: int,
-                     generator: torch.Generator | None) -> dict[str, float]:
+def round_robin_step(
+    actors: list[DeterministicActor],
+    opts: list[torch.optim.Optimizer],
+    critic: IQLCritic | None,
+    scores: list[ResidualNoiseNet],
+    schedule: VPSchedule,
+    batch: dict[str, torch.Tensor],
+    beta: float,
+    sequential: bool,
+    t_min: float,
+    t_max: float,
+    samples: int,
+    generator: torch.Generator | None,
+) -> dict[str, float]:
     """One round: every actor once, in order, each seeing the prefix its predecessors just moved to.
 
     ``critic=None`` drops the Q term (pure behaviour regularisation, used to isolate the score's effect).
@@ -47,7 +57,7 @@ def round_robin_step(actors: list[DeterministicActor], opts: list[torch.optim.Op
     q_mean, reg_mean = 0.0, 0.0
     for i, (actor, opt) in enumerate(zip(actors, opts)):
         a_i = actor(obs[:, i])
-        joint = torch.cat([current[:, :i], a_i[:, None], current[:, i + 1:]], dim=1)
+        joint = torch.cat([current[:, :i], a_i[:, None], current[:, i + 1 :]], dim=1)
         loss = torch.zeros(())
         if critic is not None:
             q = critic.q_min(state, joint.flatten(1))

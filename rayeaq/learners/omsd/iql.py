@@ -39,8 +39,9 @@ class IQLCritic(nn.Module):
         return self.v(state).squeeze(-1)
 
 
-def iql_losses(critic: IQLCritic, batch: dict[str, torch.Tensor], gamma: float,
-               expectile: float) -> tuple[torch.Tensor, torch.Tensor]:
+def iql_losses(
+    critic: IQLCritic, batch: dict[str, torch.Tensor], gamma: float, expectile: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(L_V, L_Q)``: ``L_V = L_2^tau(min Qbar(s,a) - V(s))``, ``L_Q = sum_k MSE(Q^k(s,a), r + gamma(1-d)V(s'))``."""
     s, a = batch["state"], batch["actions"].flatten(1)
     with torch.no_grad():
@@ -52,8 +53,14 @@ def iql_losses(critic: IQLCritic, batch: dict[str, torch.Tensor], gamma: float,
     return v_loss, q_loss
 
 
-def iql_step(critic: IQLCritic, opt: torch.optim.Optimizer, batch: dict[str, torch.Tensor], gamma: float,
-             expectile: float, target_tau: float) -> dict[str, float]:
+def iql_step(
+    critic: IQLCritic,
+    opt: torch.optim.Optimizer,
+    batch: dict[str, torch.Tensor],
+    gamma: float,
+    expectile: float,
+    target_tau: float,
+) -> dict[str, float]:
     """One IQL update of V and Q (one optimizer over both) and the soft target update."""
     v_loss, q_loss = iql_losses(critic, batch, gamma, expectile)
     opt.zero_grad()

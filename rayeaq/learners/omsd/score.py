@@ -26,22 +26,37 @@ def cond_dim(state_dim: int, action_dim: int, agent: int, sequential: bool) -> i
     return state_dim + (agent * action_dim if sequential else 0)
 
 
-def make_score_model(state_dim: int, action_dim: int, agent: int, sequential: bool, n_timesteps: int,
-                     hidden: int, blocks: int) -> ResidualNoiseNet:
+def make_score_model(
+    state_dim: int, action_dim: int, agent: int, sequential: bool, n_timesteps: int, hidden: int, blocks: int
+) -> ResidualNoiseNet:
     """eps_i as DOM2's residual noise network over ``a_i`` conditioned on :func:`condition`."""
-    return ResidualNoiseNet(action_dim, cond_dim(state_dim, action_dim, agent, sequential), n_timesteps, hidden,
-                            blocks)
+    return ResidualNoiseNet(action_dim, cond_dim(state_dim, action_dim, agent, sequential), n_timesteps, hidden, blocks)
 
 
-def score_loss(model: ResidualNoiseNet, schedule: VPSchedule, state: torch.Tensor, actions: torch.Tensor,
-               agent: int, sequential: bool, generator: torch.Generator | None) -> torch.Tensor:
+def score_loss(
+    model: ResidualNoiseNet,
+    schedule: VPSchedule,
+    state: torch.Tensor,
+    actions: torch.Tensor,
+    agent: int,
+    sequential: bool,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
     """Denoising loss of eps_i on the data's ``a_i`` given the data's prefix (all K timesteps) -> scalar."""
     cond = condition(state, actions, agent, sequential)
     return denoising_loss(model, schedule, cond, actions[:, agent], generator, on_grid=False)
 
 
-def score_surrogate(model: ResidualNoiseNet, schedule: VPSchedule, cond: torch.Tensor, action: torch.Tensor,
-                    generator: torch.Generator | None, t_min: float, t_max: float, samples: int) -> torch.Tensor:
+def score_surrogate(
+    model: ResidualNoiseNet,
+    schedule: VPSchedule,
+    cond: torch.Tensor,
+    action: torch.Tensor,
+    generator: torch.Generator | None,
+    t_min: float,
+    t_max: float,
+    samples: int,
+) -> torch.Tensor:
     """A scalar whose gradient w.r.t. ``action [B,Da]`` is ``E_{t,eps}[eps_i(alpha_t a + sigma_t eps, t | c) - eps]``
     averaged over the batch: the scaled negative behaviour score ``-sigma_t/alpha_t grad_a log mu_i,t(a | c)``
     (SRPO's estimator, Chen et al. 2023, with weight sigma_t/alpha_t; subtracting eps removes the zero-mean part).

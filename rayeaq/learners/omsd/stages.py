@@ -25,8 +25,21 @@ from rayeaq.learners.omsd.score import make_score_model, score_loss
 
 Data = dict[str, torch.Tensor]
 
-STAGE1_KEYS = ("gamma", "expectile", "critic_lr", "critic_hidden", "target_tau", "critic_updates", "score_updates",
-               "score_lr", "score_hidden", "score_blocks", "n_timesteps", "sequential", "batch_size")
+STAGE1_KEYS = (
+    "gamma",
+    "expectile",
+    "critic_lr",
+    "critic_hidden",
+    "target_tau",
+    "critic_updates",
+    "score_updates",
+    "score_lr",
+    "score_hidden",
+    "score_blocks",
+    "n_timesteps",
+    "sequential",
+    "batch_size",
+)
 """The config fields stage 1 depends on (part of its fingerprint); the others only matter to stage 2."""
 
 
@@ -72,8 +85,9 @@ def fit_score(cfg: OmsdConfig, data: Data, agent: int, seed: int) -> ResidualNoi
     return model.eval()
 
 
-def train_actors(cfg: OmsdConfig, data: Data, critic: IQLCritic | None, scores: list[ResidualNoiseNet],
-                 seed: int) -> list[DeterministicActor]:
+def train_actors(
+    cfg: OmsdConfig, data: Data, critic: IQLCritic | None, scores: list[ResidualNoiseNet], seed: int
+) -> list[DeterministicActor]:
     """Stage 2: ``cfg.actor_updates`` round-robin rounds; the critic and score models stay frozen."""
     n, do, _, da = dims(data)
     torch.manual_seed(derive_seed(seed, "omsd", "actors", "init"))
@@ -84,8 +98,20 @@ def train_actors(cfg: OmsdConfig, data: Data, critic: IQLCritic | None, scores: 
     actors = [DeterministicActor(do, da, cfg.actor_hidden) for _ in range(n)]
     opts = [torch.optim.Adam(a.parameters(), lr=cfg.actor_lr) for a in actors]
     for _ in range(cfg.actor_updates):
-        round_robin_step(actors, opts, critic, scores, schedule, minibatch(data, cfg.batch_size, gen), cfg.beta,
-                         cfg.sequential, cfg.score_t_min, cfg.score_t_max, cfg.score_samples, gen)
+        round_robin_step(
+            actors,
+            opts,
+            critic,
+            scores,
+            schedule,
+            minibatch(data, cfg.batch_size, gen),
+            cfg.beta,
+            cfg.sequential,
+            cfg.score_t_min,
+            cfg.score_t_max,
+            cfg.score_samples,
+            gen,
+        )
     return actors
 
 
@@ -103,8 +129,9 @@ def run_stage1_unit(cfg: OmsdConfig, data: Data, unit: str, seed: int) -> dict[s
     raise ValueError(f"expected 'critic' or 'score_<i>', got {unit!r}")
 
 
-def assemble_stage1(cfg: OmsdConfig, data: Data,
-                    results: dict[str, dict[str, torch.Tensor]]) -> tuple[IQLCritic, list[ResidualNoiseNet]]:
+def assemble_stage1(
+    cfg: OmsdConfig, data: Data, results: dict[str, dict[str, torch.Tensor]]
+) -> tuple[IQLCritic, list[ResidualNoiseNet]]:
     """Modules from the units' state dicts (``{unit: state_dict}``, as :func:`run_stage1_unit` returns them)."""
     n, _, ds, da = dims(data)
     critic = IQLCritic(ds, n * da, cfg.critic_hidden)
@@ -124,8 +151,14 @@ def stage1_fingerprint(cfg: OmsdConfig, data_fingerprint: str, seed: int) -> str
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def save_stage1(directory: str | Path, cfg: OmsdConfig, data: Data, critic: IQLCritic,
-                scores: list[ResidualNoiseNet], fingerprint: str) -> Path:
+def save_stage1(
+    directory: str | Path,
+    cfg: OmsdConfig,
+    data: Data,
+    critic: IQLCritic,
+    scores: list[ResidualNoiseNet],
+    fingerprint: str,
+) -> Path:
     """Write ``critic.pt``, ``score_<i>.pt`` and ``stage1.json`` (fingerprint, settings, sizes) into ``directory``;
     the JSON is written last, so a directory without it is not a finished artifact."""
     out = Path(directory)
@@ -133,8 +166,11 @@ def save_stage1(directory: str | Path, cfg: OmsdConfig, data: Data, critic: IQLC
     torch.save(critic.state_dict(), out / "critic.pt")
     for i, model in enumerate(scores):
         torch.save(model.state_dict(), out / f"score_{i}.pt")
-    meta = {"fingerprint": fingerprint, "settings": {k: getattr(cfg, k) for k in STAGE1_KEYS},
-            "dims": dict(zip(("n_agents", "obs_dim", "state_dim", "action_dim"), dims(data)))}
+    meta = {
+        "fingerprint": fingerprint,
+        "settings": {k: getattr(cfg, k) for k in STAGE1_KEYS},
+        "dims": dict(zip(("n_agents", "obs_dim", "state_dim", "action_dim"), dims(data))),
+    }
     tmp = out / "stage1.json.tmp"
     tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))
     tmp.rename(out / "stage1.json")
@@ -149,15 +185,18 @@ def load_stage1(directory: str | Path, cfg: OmsdConfig, fingerprint: str) -> tup
         raise UserError(f"{path}: no finished omsd stage-1 artifact (stage1.json missing)")
     meta = json.loads(meta_path.read_text())
     if meta["fingerprint"] != fingerprint:
-        raise UserError(f"{path}: stage-1 fingerprint {meta['fingerprint'][:12]} does not match the data and "
-                        f"settings of this run ({fingerprint[:12]})")
+        raise UserError(
+            f"{path}: stage-1 fingerprint {meta['fingerprint'][:12]} does not match the data and "
+            f"settings of this run ({fingerprint[:12]})"
+        )
     d = meta["dims"]
     critic = IQLCritic(d["state_dim"], d["n_agents"] * d["action_dim"], cfg.critic_hidden)
     critic.load_state_dict(torch.load(path / "critic.pt", weights_only=True))
     scores = []
     for i in range(d["n_agents"]):
-        model = make_score_model(d["state_dim"], d["action_dim"], i, cfg.sequential, cfg.n_timesteps,
-                                 cfg.score_hidden, cfg.score_blocks)
+        model = make_score_model(
+            d["state_dim"], d["action_dim"], i, cfg.sequential, cfg.n_timesteps, cfg.score_hidden, cfg.score_blocks
+        )
         model.load_state_dict(torch.load(path / f"score_{i}.pt", weights_only=True))
         scores.append(model.eval())
     return critic, scores

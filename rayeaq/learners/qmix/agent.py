@@ -28,7 +28,9 @@ class RNNAgent(nn.Module):
         """Zero hidden state ``[*batch_shape, H]``."""
         return torch.zeros(*batch_shape, self.hidden_dim, device=device)
 
-    def forward_seq(self, inputs: torch.Tensor, hidden: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward_seq(
+        self, inputs: torch.Tensor, hidden: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Unroll over time.
 
         inputs ``[B, T, N, Din]``, hidden ``[B, N, H]`` or None (zeros) ->
@@ -41,7 +43,9 @@ class RNNAgent(nn.Module):
         q = self.fc2(out).reshape(b, n, t, -1).permute(0, 2, 1, 3)
         return q, h_last.reshape(b, n, self.hidden_dim)
 
-    def forward_step(self, inputs: torch.Tensor, hidden: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward_step(
+        self, inputs: torch.Tensor, hidden: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """One step: inputs ``[B, N, Din]``, hidden ``[B, N, H]`` -> (q ``[B, N, A]``, hidden ``[B, N, H]``)."""
         q, h = self.forward_seq(inputs.unsqueeze(1), hidden)
         return q[:, 0], h

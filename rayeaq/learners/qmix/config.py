@@ -68,7 +68,9 @@ class EvaluateConfig(StrictModel):
     def _learners_fit_the_batch(cls, value: int, info: ValidationInfo) -> int:
         batch_size = info.data.get("batch_size")  # declared above, so already validated
         if batch_size is not None and value > batch_size:
-            raise ValueError(f"expected num_learners <= batch_size={batch_size} (each learner gets a shard of the batch)")
+            raise ValueError(
+                f"expected num_learners <= batch_size={batch_size} (each learner gets a shard of the batch)"
+            )
         return value
 
     @field_validator("algorithm")

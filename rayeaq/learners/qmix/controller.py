@@ -14,9 +14,7 @@ def input_dim(obs_dim: int, n_agents: int, n_actions: int, last_action: bool, ag
     return obs_dim + (n_actions if last_action else 0) + (n_agents if agent_id else 0)
 
 
-def build_inputs(
-    obs: torch.Tensor, last_actions: torch.Tensor | None, n_actions: int, agent_id: bool
-) -> torch.Tensor:
+def build_inputs(obs: torch.Tensor, last_actions: torch.Tensor | None, n_actions: int, agent_id: bool) -> torch.Tensor:
     """Agent inputs for a sequence or a single step.
 
     obs ``[*L, N, Do]``; last_actions ``[*L, N]`` int (-1 = none, e.g. the first step) or None when the

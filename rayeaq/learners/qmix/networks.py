@@ -50,7 +50,9 @@ class QMIXNetworks(nn.Module):
         self.spec = spec
         din = input_dim(spec.obs_dim, spec.n_agents, spec.n_actions, spec.obs_last_action, spec.obs_agent_id)
         self.agent = RNNAgent(din, spec.n_actions, spec.hidden_dim)
-        self.mixer = QMixer(spec.n_agents, spec.state_dim, spec.mixing_embed_dim, spec.hypernet_embed) if spec.mixer else None
+        self.mixer = (
+            QMixer(spec.n_agents, spec.state_dim, spec.mixing_embed_dim, spec.hypernet_embed) if spec.mixer else None
+        )
         self.target_agent = copy.deepcopy(self.agent).requires_grad_(False)
         self.target_mixer = copy.deepcopy(self.mixer).requires_grad_(False) if self.mixer is not None else None
         # Global-state normaliser for the mixer, fitted on the training data (real and synthetic alike) and
@@ -71,7 +73,9 @@ class QMIXNetworks(nn.Module):
     # ---- acting --------------------------------------------------------------------------------
     def inputs(self, obs: torch.Tensor, last_actions: torch.Tensor | None) -> torch.Tensor:
         """Agent inputs ``[*L, N, Din]`` from obs ``[*L, N, Do]`` and last actions ``[*L, N]`` (-1 = none)."""
-        return build_inputs(obs, last_actions if self.spec.obs_last_action else None, self.spec.n_actions, self.spec.obs_agent_id)
+        return build_inputs(
+            obs, last_actions if self.spec.obs_last_action else None, self.spec.n_actions, self.spec.obs_agent_id
+        )
 
     @torch.no_grad()
     def act(
@@ -110,7 +114,13 @@ class QMIXNetworks(nn.Module):
                 next_tot = self.target_mixer(next_q, state[:, 1:])
                 target = td_targets(batch["reward"][:, :-1].to(q.dtype), batch["terminated"][:, :-1], next_tot, gamma)
         return TrainOutputs(
-            q=q[:, :-1], chosen_q=chosen, avail=avail[:, :-1], actions=step_actions, mask=mask, q_tot=q_tot, target=target
+            q=q[:, :-1],
+            chosen_q=chosen,
+            avail=avail[:, :-1],
+            actions=step_actions,
+            mask=mask,
+            q_tot=q_tot,
+            target=target,
         )
 
     @torch.no_grad()

@@ -33,7 +33,7 @@ class GreedyPolicy:
         self.spec: NetSpec = nets.spec
 
     @classmethod
-    def from_state(cls, spec: NetSpec, state: dict[str, Any]) -> "GreedyPolicy":
+    def from_state(cls, spec: NetSpec, state: dict[str, Any]) -> GreedyPolicy:
         """From a NetSpec and a state dict of :class:`QMIXNetworks` (keys without the ``nets.`` prefix)."""
         nets = QMIXNetworks(spec)
         nets.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in state.items()})

@@ -96,7 +96,7 @@ class QMIXConfig(AlgorithmConfig):
         rollout_workers: int = NotProvided,
         rollout_worker_cpus: float = NotProvided,
         torch_threads: int = NotProvided,
-    ) -> "QMIXConfig":
+    ) -> QMIXConfig:
         """Set the QMIX-specific options (RLlib's builder style: only the given ones change).
 
         ``data_seed`` seeds the batch sampler, ``mixture_seed`` the choice of episodes in the mixture
@@ -176,7 +176,9 @@ class QMIX(Algorithm):
         """Train on these episodes (an :class:`EpisodeBatch`); records the data's own return and win rate."""
         self._sampler = EpisodeSampler(episodes, seed=self.config.data_seed)
         states = torch.from_numpy(episodes.state[episodes.filled])
-        self.learner_group.foreach_learner(lambda learner: learner.module[MODULE_ID].unwrapped().nets.fit_state_normaliser(states))
+        self.learner_group.foreach_learner(
+            lambda learner: learner.module[MODULE_ID].unwrapped().nets.fit_state_normaliser(states)
+        )
         mean = float(episodes.episode_return.mean())
         self.dataset_stats = {
             "dataset_episodes": len(episodes),
@@ -210,7 +212,7 @@ class QMIX(Algorithm):
     def net_state(self) -> dict[str, np.ndarray]:
         """State dict of the team networks (numpy), from the first learner."""
         weights = self.learner_group.get_weights(module_ids=[MODULE_ID])[MODULE_ID]
-        return {k[len("nets."):]: np.asarray(v) for k, v in weights.items() if k.startswith("nets.")}
+        return {k[len("nets.") :]: np.asarray(v) for k, v in weights.items() if k.startswith("nets.")}
 
     @override(Algorithm)
     def evaluate(self, parallel_train_future: Any = None) -> dict:
@@ -225,8 +227,14 @@ class QMIX(Algorithm):
 
         if self._rollout is None:
             c = self.config
-            self._rollout = RolloutRunner(c.env_config, c.net, c.eval_envs, c.rollout_workers, c.rollout_worker_cpus,
-                                          torch_threads=c.torch_threads)
+            self._rollout = RolloutRunner(
+                c.env_config,
+                c.net,
+                c.eval_envs,
+                c.rollout_workers,
+                c.rollout_worker_cpus,
+                torch_threads=c.torch_threads,
+            )
         seeds = (self.config.eval_seed + np.arange(episodes, dtype=np.int64)) % (2**31 - 1)
         result = self._rollout.run(self.net_state(), seeds)
         metrics = result.summary(self._rollout.max_return)

@@ -46,9 +46,7 @@ class QMIXTeamModule(TorchRLModule):
 
     def _forward(self, batch: dict[str, Any], **kwargs) -> dict[str, Any]:
         prev = batch.get(Columns.PREV_ACTIONS)
-        actions, hidden = self.nets.act(
-            batch[Columns.OBS], batch["avail_actions"], batch.get(Columns.STATE_IN), prev
-        )
+        actions, hidden = self.nets.act(batch[Columns.OBS], batch["avail_actions"], batch.get(Columns.STATE_IN), prev)
         return {Columns.ACTIONS: actions, Columns.STATE_OUT: hidden}
 
 

@@ -7,8 +7,9 @@ whose finished environments stay frozen (reward 0, done True): :class:`rayeaq.en
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -35,18 +36,24 @@ class RolloutResult:
         }
 
     @staticmethod
-    def concatenate(parts: list["RolloutResult"]) -> "RolloutResult":
-        return RolloutResult(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("returns", "won", "length", "seeds")))
+    def concatenate(parts: list[RolloutResult]) -> RolloutResult:
+        return RolloutResult(
+            *(np.concatenate([getattr(p, f) for p in parts]) for f in ("returns", "won", "length", "seeds"))
+        )
 
 
-def run_episodes(policy: Callable[..., tuple[np.ndarray, Any]], env: Any, n_envs: int, seeds: np.ndarray) -> RolloutResult:
+def run_episodes(
+    policy: Callable[..., tuple[np.ndarray, Any]], env: Any, n_envs: int, seeds: np.ndarray
+) -> RolloutResult:
     """Play one episode per seed with ``policy(obs, avail, hidden) -> (actions, hidden)``, ``n_envs`` at a time."""
     seeds = np.asarray(seeds, dtype=np.int64)
     limit = env.spec.episode_limit
     parts = []
     for start in range(0, len(seeds), n_envs):
         chunk = seeds[start : start + n_envs]
-        padded = np.concatenate([chunk, chunk[-1] + 1 + np.arange(n_envs - len(chunk))]) if len(chunk) < n_envs else chunk
+        padded = (
+            np.concatenate([chunk, chunk[-1] + 1 + np.arange(n_envs - len(chunk))]) if len(chunk) < n_envs else chunk
+        )
         obs, _, avail = env.reset(padded)
         hidden = None
         ret = np.zeros(n_envs, np.float32)

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -42,9 +43,16 @@ def algo_name(cfg: EvaluateRun) -> str:
 def net_spec(cfg: EvaluateRun, card: DatasetCard) -> NetSpec:
     e = cfg.evaluate
     return NetSpec(
-        n_agents=card.n_agents, n_actions=card.n_actions, obs_dim=card.obs_shape, state_dim=card.state_shape,
-        hidden_dim=e.hidden_dim, mixing_embed_dim=e.mixing_embed_dim, hypernet_embed=e.hypernet_embed,
-        obs_last_action=e.obs_last_action, obs_agent_id=e.obs_agent_id, mixer=e.algorithm == "qmix",
+        n_agents=card.n_agents,
+        n_actions=card.n_actions,
+        obs_dim=card.obs_shape,
+        state_dim=card.state_shape,
+        hidden_dim=e.hidden_dim,
+        mixing_embed_dim=e.mixing_embed_dim,
+        hypernet_embed=e.hypernet_embed,
+        obs_last_action=e.obs_last_action,
+        obs_agent_id=e.obs_agent_id,
+        mixer=e.algorithm == "qmix",
     )
 
 
@@ -64,19 +72,29 @@ def build_config(cfg: EvaluateRun, sources: list[tuple[str, float]], updates_per
     return (
         QMIXConfig()
         .training(lr=e.lr, gamma=e.gamma, grad_clip=e.grad_clip)
-        .learners(num_learners=e.num_learners, num_gpus_per_learner=e.num_gpus_per_learner,
-                  num_cpus_per_learner=e.num_cpus_per_learner if e.num_learners > 0 else "auto")
+        .learners(
+            num_learners=e.num_learners,
+            num_gpus_per_learner=e.num_gpus_per_learner,
+            num_cpus_per_learner=e.num_cpus_per_learner if e.num_learners > 0 else "auto",
+        )
         .evaluation(evaluation_duration=e.eval_episodes, evaluation_duration_unit="episodes")
         .debugging(seed=derive_seed(cfg.seed, "evaluate", "torch"), log_level="ERROR")
         .qmix(
-            qmix_algorithm=e.algorithm, cql_weight=e.cql_weight, double_q=e.double_q,
-            target_update_interval=e.target_update_interval, batch_size_episodes=e.batch_size,
-            updates_per_iteration=updates_per_iteration, net=net_spec(cfg, card),
+            qmix_algorithm=e.algorithm,
+            cql_weight=e.cql_weight,
+            double_q=e.double_q,
+            target_update_interval=e.target_update_interval,
+            batch_size_episodes=e.batch_size,
+            updates_per_iteration=updates_per_iteration,
+            net=net_spec(cfg, card),
             datasets=[(str(Path(p).resolve()), w) for p, w in sources],
             data_seed=derive_seed(cfg.seed, "evaluate", "sampler"),
-            mixture_seed=derive_seed(cfg.seed, "evaluate", "mixture"), env_config=env_for(card),
-            eval_envs=e.eval_envs, eval_seed=derive_seed(cfg.seed, "evaluate", "episodes"),
-            rollout_workers=e.rollout_workers, rollout_worker_cpus=e.rollout_worker_cpus,
+            mixture_seed=derive_seed(cfg.seed, "evaluate", "mixture"),
+            env_config=env_for(card),
+            eval_envs=e.eval_envs,
+            eval_seed=derive_seed(cfg.seed, "evaluate", "episodes"),
+            rollout_workers=e.rollout_workers,
+            rollout_worker_cpus=e.rollout_worker_cpus,
             torch_threads=e.torch_threads,
         )
     )
@@ -89,7 +107,9 @@ def _learner_stats(result: dict) -> dict[str, float]:
 
 
 def run_evaluation(
-    cfg: EvaluateRun, sources: list[tuple[str, float]], out: str | Path,
+    cfg: EvaluateRun,
+    sources: list[tuple[str, float]],
+    out: str | Path,
     report: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Train for ``evaluate.updates`` updates, evaluating every ``eval_interval``; returns the final summary."""
@@ -114,7 +134,13 @@ def run_evaluation(
             if final or updates % e.eval_interval == 0:
                 n = e.final_eval_episodes if final else e.eval_episodes
                 ev, episodes = algo.evaluate_episodes(n)
-                row = {"updates": updates, "final": final, **ev, **last, "time_s": round(time.perf_counter() - start, 2)}
+                row = {
+                    "updates": updates,
+                    "final": final,
+                    **ev,
+                    **last,
+                    "time_s": round(time.perf_counter() - start, 2),
+                }
                 rows.append(row)
                 with metrics_path.open("a", encoding="utf-8") as f:
                     f.write(json.dumps(row) + "\n")
@@ -139,7 +165,10 @@ def run_evaluation(
         if e.checkpoint:
             checkpoint = str(algo.save_to_path(str((out / "checkpoint").resolve())))
         summary = {
-            "algorithm": algo_name(cfg), "map": card.map, "seed": cfg.seed, "updates": updates,
+            "algorithm": algo_name(cfg),
+            "map": card.map,
+            "seed": cfg.seed,
+            "updates": updates,
             "datasets": [{"path": str(p), "weight": w} for p, w in sources],
             **{k: final_row[k] for k in final_row if k not in ("final",)},
             "checkpoint": checkpoint,
@@ -148,4 +177,3 @@ def run_evaluation(
         return summary
     finally:
         algo.stop()
-

@@ -73,7 +73,7 @@ class CollectConfig(StrictModel):
     """Env steps per jitted scan call (memory vs. dispatch overhead)."""
 
     @model_validator(mode="after")
-    def _tiers_have_bands(self) -> "CollectConfig":
+    def _tiers_have_bands(self) -> CollectConfig:
         missing = [t for t in self.tiers if t not in self.tier_bands]
         if missing:
             raise ValueError(f"tiers {missing} have no entry in collect.tier_bands")

@@ -60,20 +60,33 @@ def policy_name(epsilon: float, cfg: CollectConfig) -> str:
     return f"heuristic_mix(epsilon={epsilon:.3f},target={cfg.policy.target})"
 
 
-def episode_stream(spec: EnvSpec, seeds: np.ndarray, epsilon: float, cfg: CollectConfig, stats_only: bool = False,
-                   shard_sizes: list[int] | None = None):
+def episode_stream(
+    spec: EnvSpec,
+    seeds: np.ndarray,
+    epsilon: float,
+    cfg: CollectConfig,
+    stats_only: bool = False,
+    shard_sizes: list[int] | None = None,
+):
     """The configured behaviour policy's episodes: fused JAX collector, or the host loop for a checkpoint."""
     if cfg.policy.kind == "qmix_checkpoint":
         from rayeaq.stages.collect.host_rollout import run_episodes_host
 
         policy = _checkpoint_policy(str(cfg.policy.checkpoint))
-        return run_episodes_host(spec, seeds, epsilon, policy, n_slots=cfg.envs_per_worker, stats_only=stats_only,
-                                 shard_sizes=shard_sizes)
+        return run_episodes_host(
+            spec, seeds, epsilon, policy, n_slots=cfg.envs_per_worker, stats_only=stats_only, shard_sizes=shard_sizes
+        )
     from rayeaq.stages.collect.rollout import run_episodes
 
     return run_episodes(
-        spec, seeds, epsilon, target_mode=cfg.policy.target, n_slots=cfg.envs_per_worker,
-        chunk_steps=cfg.chunk_steps, stats_only=stats_only, shard_sizes=shard_sizes,
+        spec,
+        seeds,
+        epsilon,
+        target_mode=cfg.policy.target,
+        n_slots=cfg.envs_per_worker,
+        chunk_steps=cfg.chunk_steps,
+        stats_only=stats_only,
+        shard_sizes=shard_sizes,
     )
 
 
@@ -140,7 +153,9 @@ def collect_shards(
     """
     shard_dir = Path(dataset_dir) / SHARD_DIR
     todo = [s for s in shards if not (shard_dir / s.name).is_file()]
-    summaries = [{"shard": s.name, "episodes": s.stop - s.first, "steps": 0, "skipped": True} for s in shards if s not in todo]
+    summaries = [
+        {"shard": s.name, "episodes": s.stop - s.first, "steps": 0, "skipped": True} for s in shards if s not in todo
+    ]
     if not todo:
         return summaries
     ids = np.concatenate([s.ids for s in todo])
@@ -158,8 +173,9 @@ def collect_shards(
                 batch = _batch_from_buffer(assembler.pop(k), ids[sel], seeds[sel], behaviour)
                 _maybe_inject_fault(todo[k], Path(dataset_dir))
                 pending.append(writer.submit(write_shard, shard_dir, batch, todo[k].name))
-                summaries.append({"shard": todo[k].name, "episodes": len(batch), "steps": batch.transitions,
-                                  "skipped": False})
+                summaries.append(
+                    {"shard": todo[k].name, "episodes": len(batch), "steps": batch.transitions, "skipped": False}
+                )
         for future in pending:
             future.result()  # re-raises a failed write
     return summaries
@@ -203,9 +219,14 @@ def content_key(cfg, tier: str) -> str:
 
     c = cfg.collect
     decisive = {
-        "seed": cfg.seed, "tier": tier, "env": cfg.env.model_dump(mode="json"), "episodes": c.episodes,
-        "shard_episodes": c.shard_episodes, "band": c.tier_bands[tier].model_dump(mode="json"),
-        "policy": c.policy.model_dump(mode="json"), "calibration_episodes": c.calibration_episodes,
+        "seed": cfg.seed,
+        "tier": tier,
+        "env": cfg.env.model_dump(mode="json"),
+        "episodes": c.episodes,
+        "shard_episodes": c.shard_episodes,
+        "band": c.tier_bands[tier].model_dump(mode="json"),
+        "policy": c.policy.model_dump(mode="json"),
+        "calibration_episodes": c.calibration_episodes,
     }
     return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -33,8 +33,15 @@ def collect_all(cfg: RunConfig, out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     write_run_info(out, cfg, "collect", {"env_spec": spec.to_dict()})
     fingerprints: dict[str, str] = {}
-    totals = {"episodes": 0, "transitions": 0, "wins": 0.0, "return_sum": 0.0, "collected_steps": 0,
-              "collect_seconds": 0.0, "tiers": []}
+    totals = {
+        "episodes": 0,
+        "transitions": 0,
+        "wins": 0.0,
+        "return_sum": 0.0,
+        "collected_steps": 0,
+        "collect_seconds": 0.0,
+        "tiers": [],
+    }
     with ray_session(cfg.ray):
         from rayeaq.stages.collect.ray_collect import CollectorPool
 
@@ -108,10 +115,17 @@ def _collect_tier(pool, cfg: RunConfig, spec, tier: str, directory: Path, totals
             "band_met": calibration["band_met"],
             "calibration": calibration["table"],
         },
-        behaviour_policy={**ccfg.policy.model_dump(mode="json"), "epsilon": epsilon,
-                          "name": core.policy_name(epsilon, ccfg)},
-        generation={"seed": cfg.seed, "episodes": ccfg.episodes, "shard_episodes": ccfg.shard_episodes,
-                    "env": cfg.env.model_dump(mode="json")},
+        behaviour_policy={
+            **ccfg.policy.model_dump(mode="json"),
+            "epsilon": epsilon,
+            "name": core.policy_name(epsilon, ccfg),
+        },
+        generation={
+            "seed": cfg.seed,
+            "episodes": ccfg.episodes,
+            "shard_episodes": ccfg.shard_episodes,
+            "env": cfg.env.model_dump(mode="json"),
+        },
         code_version=code_version(),
     )
     print(

@@ -9,7 +9,7 @@ Yields the same ``(completed_positions, EpisodeAssembler | stats)`` stream as
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -57,10 +57,19 @@ def run_episodes_host(
             active = live & ~done
             finished = active & now_done
             record = {
-                "pos": np.where(active, np.resize(pos, n_slots), -1), "t": np.full(n_slots, t),
-                "obs": obs, "state": state, "avail_actions": avail, "actions": actions, "reward": reward,
-                "done": finished, "won": won, "terminated": env.last_terminated,
-                "next_obs": next_obs, "next_state": next_state, "next_avail": next_avail,
+                "pos": np.where(active, np.resize(pos, n_slots), -1),
+                "t": np.full(n_slots, t),
+                "obs": obs,
+                "state": state,
+                "avail_actions": avail,
+                "actions": actions,
+                "reward": reward,
+                "done": finished,
+                "won": won,
+                "terminated": env.last_terminated,
+                "next_obs": next_obs,
+                "next_state": next_state,
+                "next_avail": next_avail,
             }
             sink.add(record)
             obs, state, avail, done = next_obs, next_state, next_avail, now_done

@@ -9,8 +9,8 @@ published atomically, so a crash never loses or duplicates an episode.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import ray
 
@@ -44,8 +44,9 @@ class CollectorPool:
             options["runtime_env"] = {"env_vars": {core.FAULT_ENV: os.environ[core.FAULT_ENV]}}
         self.actors = [CollectorActor.options(**options).remote(spec, cfg, root_seed) for _ in range(cfg.workers)]
 
-    def map(self, calls: list[Callable], on_result: Callable[[object], None],
-            on_tick: Callable[[], None] | None = None) -> list:
+    def map(
+        self, calls: list[Callable], on_result: Callable[[object], None], on_tick: Callable[[], None] | None = None
+    ) -> list:
         """Run ``call(actor) -> ObjectRef`` for each item on the next idle actor; results in order.
         ``on_tick`` is called about once a second while calls run (progress polling)."""
         results: list = [None] * len(calls)
@@ -73,7 +74,11 @@ class CollectorPool:
         return [row for rows in self.map(calls, lambda _: None) for row in rows]
 
     def collect(
-        self, tier: str, shards: list[core.ShardPlan], epsilon: float, dataset_dir: Path,
+        self,
+        tier: str,
+        shards: list[core.ShardPlan],
+        epsilon: float,
+        dataset_dir: Path,
         on_progress: Callable[[int], None],
     ) -> list[dict]:
         """Collect ``shards``; ``on_progress(episodes on disk)`` is called as shards appear."""

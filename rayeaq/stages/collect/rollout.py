@@ -11,11 +11,12 @@ Each call of the jitted chunk advances all slots ``chunk_steps`` steps and retur
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
-import jax  # noqa: E402  (smax_core sets JAX_PLATFORMS first)
-import jax.numpy as jnp  # noqa: E402
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from rayeaq.envs.smax import core as smax_core
@@ -143,7 +144,7 @@ def run_episodes(
     chunk_steps: int = 64,
     stats_only: bool = False,
     shard_sizes: list[int] | None = None,
-) -> Iterator[tuple[np.ndarray, "EpisodeAssembler | dict[str, np.ndarray]"]]:
+) -> Iterator[tuple[np.ndarray, EpisodeAssembler | dict[str, np.ndarray]]]:
     """Play one episode per seed with the ε-mixture policy; yields after every chunk.
 
     Yields ``(completed_positions, assembler)``; the assembler holds the work list split into
@@ -161,7 +162,11 @@ def run_episodes(
     n_dev, eps_dev = jnp.int32(n_work), jnp.float32(epsilon)
     slots = init_slots(env, seeds_dev, n_dev, n_slots)
     if stats_only:
-        stats = {"return": np.zeros(n_work, np.float32), "won": np.zeros(n_work, np.bool_), "length": np.zeros(n_work, np.int64)}
+        stats = {
+            "return": np.zeros(n_work, np.float32),
+            "won": np.zeros(n_work, np.bool_),
+            "length": np.zeros(n_work, np.int64),
+        }
         sink: Any = stats
     else:
         sink = EpisodeAssembler(spec, shard_sizes or [n_work])
