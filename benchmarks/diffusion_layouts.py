@@ -75,7 +75,7 @@ def main() -> None:
         fit = fit_plain(cfg, real_dir, ckpt)
         gen = Generator(load_checkpoint(ckpt))
         start = time.perf_counter()
-        decoded, qtot = gen.sample(args.samples, "ddim", 5, seed=1, batch_size=args.samples)
+        decoded, _qtot = gen.sample(args.samples, "ddim", 5, seed=1, batch_size=args.samples)
         sample_s = time.perf_counter() - start
         keep, filtered = filter_samples(
             decoded.episodes,

@@ -32,8 +32,8 @@ def main() -> None:
     start = time.perf_counter()
     for name in args.policies.split(","):
         for noise in (float(x) for x in args.noise.split(",")):
-            for _, stats in run_episodes(spec, seeds, noise, script=name, n_slots=128, stats_only=True):
-                pass
+            for _, last_stats in run_episodes(spec, seeds, noise, script=name, n_slots=128, stats_only=True):
+                stats = last_stats
             print(
                 f"{args.map} {name:14s} noise={noise:.2f} win={stats['won'].mean():.3f} "
                 f"return={stats['return'].mean():.3f} length={stats['length'].mean():.1f} "

@@ -36,7 +36,7 @@ def budget_weight(budget: str, ratio: float, real_card, syn_card) -> tuple[float
     """
     rs, ss = real_card.stats, syn_card.stats
     if budget == "transitions":
-        weight, achieved_t = synthetic_weight(ratio, rs.transitions, ss.transitions)
+        weight, _achieved_t = synthetic_weight(ratio, rs.transitions, ss.transitions)
     elif budget == "episodes":
         weight, _ = synthetic_weight(ratio, rs.episodes, ss.episodes)
     else:

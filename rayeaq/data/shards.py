@@ -151,7 +151,7 @@ def read_digests(path: str | Path) -> list[tuple[int, str]]:
         table = pq.read_table(path, columns=["episode_id", DIGEST])
     except (pa.ArrowInvalid, OSError, KeyError) as err:
         raise DatasetError(f"{path}: field {DIGEST}: cannot read the content digests ({err})") from None
-    return list(zip(table.column("episode_id").to_pylist(), table.column(DIGEST).to_pylist()))
+    return list(zip(table.column("episode_id").to_pylist(), table.column(DIGEST).to_pylist(), strict=True))
 
 
 def _column(table: pa.Table, name: str, path: Path, shape: tuple[int, ...]) -> np.ndarray:

@@ -162,7 +162,7 @@ def vault_to_episodes(
         "filled": np.zeros((n, t_max), bool),
     }
     won = np.zeros(n, bool)
-    for k, (a, length) in enumerate(zip(starts, lengths)):
+    for k, (a, length) in enumerate(zip(starts, lengths, strict=True)):
         rows = slice(a, a + length)
         out["obs"][k, :length], out["state"][k, :length] = obs[rows], flat["infos.state"][rows]
         out["avail_actions"][k, :length] = legals[rows] > 0
@@ -264,7 +264,10 @@ def episodes_to_vault(batch: EpisodeBatch) -> dict[str, Any]:
     last[np.arange(len(batch)), length - 1] = True
     terminal = batch.terminated & last
     truncated = last & ~batch.terminated
-    per_agent = lambda x: np.repeat(x[keep][:, None], n_agents, axis=1)[None]
+
+    def per_agent(x: np.ndarray) -> np.ndarray:
+        return np.repeat(x[keep][:, None], n_agents, axis=1)[None]
+
     return {
         "observations": batch.obs[keep][None].astype(np.float32),
         "actions": batch.actions[keep][None].astype(np.int32),

@@ -69,5 +69,5 @@ def test_state_layout_refused_for_sc2():
     card = SimpleNamespace(
         backend="sc2", map="3m", n_agents=3, obs_shape=30, n_actions=9, state_shape=48, episode_limit=60, max_seq_len=61
     )
-    with pytest.raises(ConfigError, match="diffusion.layout"):
+    with pytest.raises(ConfigError, match=r"diffusion.layout"):
         Layout.for_dataset(card, None, True, True, "state")

@@ -37,7 +37,7 @@ class EnsembleActor(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         h = obs.reshape(self.k, -1, obs.shape[-1])
-        for n, (w, b) in enumerate(zip(self.weights, self.biases)):
+        for n, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             h = torch.baddbmm(b, h, w)
             h = torch.relu(h) if n < 2 else torch.tanh(h)
         return h.reshape(-1, h.shape[-1])

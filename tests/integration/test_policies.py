@@ -47,7 +47,10 @@ def _rows(rates):
 
 def test_choose_candidate_known_answers():
     rows = _rows([0.55, 0.34, 0.20, 0.06, 0.02, 0.0])
-    pick = lambda band: choose_candidate(TierSpec(win_rate=band), rows)
+
+    def pick(band):
+        return choose_candidate(TierSpec(win_rate=band), rows)
+
     assert pick((0.5, 1.0)) == (rows[0], True)
     assert pick((0.2, 0.5)) == (rows[1], True)  # closest to the centre 0.35
     assert pick((0.0, 0.1)) == (rows[3], True)  # 0.06 is 0.01 from the centre 0.05

@@ -28,7 +28,7 @@ def test_changed_keys_and_patterns_known_answers():
 def test_same_config_resumes_changed_config_is_refused_unless_allowed(tmp_path):
     cfg = load_run_config(QUICK, [])
     assert check_resume(tmp_path, cfg.model_dump(mode="json")) is None  # nothing stored: a fresh start
-    with pytest.raises(ConfigError, match="no config.resolved.yaml to compare"):
+    with pytest.raises(ConfigError, match=r"no config.resolved.yaml to compare"):
         check_resume(tmp_path, cfg.model_dump(mode="json"), required=True)
     write_run_info(tmp_path, cfg, "tune")
     assert check_resume(tmp_path, cfg.model_dump(mode="json"), inputs={"stage": "tune"}) == {}
@@ -97,7 +97,7 @@ def test_fit_rerun_refuses_another_stage_or_dataset(tmp_path):
     assert check_resume(tmp_path, cfg.model_dump(mode="json"), **same) == {}
     other_env = load_run_config(QUICK, ["evaluate.updates=7"])  # a section the fit does not read
     assert check_resume(tmp_path, other_env.model_dump(mode="json"), **same) == {}
-    with pytest.raises(ConfigError, match="dataset.fingerprint abc -> def"):
+    with pytest.raises(ConfigError, match=r"dataset.fingerprint abc -> def"):
         check_resume(
             tmp_path,
             cfg.model_dump(mode="json"),

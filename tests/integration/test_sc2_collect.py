@@ -142,7 +142,7 @@ def test_without_the_game_sc2_is_a_one_line_error_naming_sc2path_and_the_install
         assert "pip install" in message and "oxwhirl/smac" in message
     (tmp_path / "game" / "Versions").mkdir(parents=True)  # a game directory, but no SMAC package here
     monkeypatch.setenv("SC2PATH", str(tmp_path / "game"))
-    with pytest.raises(EnvUnavailableError, match="oxwhirl SMAC is not installed.*pip install"):
+    with pytest.raises(EnvUnavailableError, match=r"oxwhirl SMAC is not installed.*pip install"):
         make_env(cfg)
 
 
@@ -157,8 +157,8 @@ def test_smac_loop_at_epsilon_zero_reproduces_the_fused_collector_bit_for_bit():
     env = SMAXEnv("3m", 60)
     seeds = episode_seeds(SEED, TIER, np.arange(12))
     ours = play(env, env.spec, seeds, 0.0)
-    for _, sink in run_episodes(env.spec, seeds, 0.0, script="focus_weakest", n_slots=12, chunk_steps=64):
-        pass
+    for _, last_sink in run_episodes(env.spec, seeds, 0.0, script="focus_weakest", n_slots=12, chunk_steps=64):
+        sink = last_sink
     fused = sink.whole()
     for name in ("obs", "state", "avail_actions", "actions", "reward", "terminated", "filled", "length", "won"):
         np.testing.assert_array_equal(getattr(ours, name), getattr(fused, name), err_msg=name)

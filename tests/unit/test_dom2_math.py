@@ -56,7 +56,10 @@ def test_solver_step_is_lu_et_al_exp_form():
     sch = VPSchedule(1000, solver_steps=10)
     for i in range(9):
         s, t = int(sch.grid[i]), int(sch.grid[i + 1])
-        lam = lambda k: math.log(float(sch.alpha[k]) / float(sch.sigma[k]))
+
+        def lam(k: int) -> float:
+            return math.log(float(sch.alpha[k]) / float(sch.sigma[k]))
+
         c_x, c_eps = sch.step_coefficients(i)
         assert c_x == pytest.approx(float(sch.alpha[t]) / float(sch.alpha[s]), rel=1e-6)
         assert c_eps == pytest.approx(float(sch.sigma[t]) * math.expm1(lam(t) - lam(s)), rel=1e-4)
@@ -72,7 +75,7 @@ def test_gradient_through_the_chain_matches_closed_form():
     coeffs = [sch.step_coefficients(i) for i in range(10)]
     factors = [cx - ce * 0.3 for cx, ce in coeffs]
     prod = math.prod(factors)
-    expected = sum(-ce * prod / f for (cx, ce), f in zip(coeffs, factors)) * float(noise.sum())
+    expected = sum(-ce * prod / f for (_cx, ce), f in zip(coeffs, factors, strict=True)) * float(noise.sum())
     assert float(a0.detach().sum()) == pytest.approx(prod * float(noise.sum()), rel=1e-5)
     assert float(w.grad) == pytest.approx(expected, rel=1e-4)
 

@@ -134,7 +134,7 @@ def test_stage1_artifact_round_trip_and_fingerprint(tmp_path):
     assert stage1_fingerprint(cfg, "data-abc", 4) != fp
     with pytest.raises(UserError, match="does not match"):
         load_stage1(tmp_path / "s1", cfg, stage1_fingerprint(cfg, "other", 3))
-    with pytest.raises(UserError, match="stage1.json missing"):
+    with pytest.raises(UserError, match=r"stage1.json missing"):
         load_stage1(tmp_path / "nothing", cfg, fp)
 
 
@@ -165,9 +165,9 @@ def test_stage1_units_reassemble_into_the_in_process_models_and_stage2_acts_dece
     results = {u: run_stage1_unit(cfg, data, u, 5) for u in stage1_units(2)}  # what Ray tasks would return
     critic, scores = assemble_stage1(cfg, data, results)
     ref_critic, ref_score = fit_critic(cfg, data, 5), fit_score(cfg, data, 1, 5)
-    for a, b in zip(critic.state_dict().values(), ref_critic.state_dict().values()):
+    for a, b in zip(critic.state_dict().values(), ref_critic.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
-    for a, b in zip(scores[1].state_dict().values(), ref_score.state_dict().values()):
+    for a, b in zip(scores[1].state_dict().values(), ref_score.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     with pytest.raises(ValueError, match="expected 'critic'"):
         run_stage1_unit(cfg, data, "mixer", 5)

@@ -23,7 +23,7 @@ def _jaxmarl_root() -> Path | None:
     """jaxmarl's directory, also when a stub package (ours or the SMAX loader's, which has no spec) is imported."""
     module = sys.modules.get("jaxmarl")
     if module is not None:
-        return Path(list(module.__path__)[0])
+        return Path(next(iter(module.__path__)))
     spec = importlib.util.find_spec("jaxmarl")
     return None if spec is None or spec.origin is None else Path(spec.origin).parent
 

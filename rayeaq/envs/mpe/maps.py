@@ -133,7 +133,7 @@ def list_maps_table() -> str:
         box = f"box{m.action_dim}[{m.action_low:g},{m.action_high:g}]"
         rows.append((name, m.n_agents, m.n_scripted, m.n_landmarks, m.obs_shape, m.state_shape, box, MPE_EPISODE_LIMIT))
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
+    lines = ["  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.append(
         "backend mpe (JaxMARL MPE; continuous actions; tag's prey is scripted, not the papers' pretrained prey)."
     )

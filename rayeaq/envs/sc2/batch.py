@@ -45,7 +45,7 @@ class SMACAPIBatch:
         seeds = np.asarray(seeds)
         if seeds.shape != (self.n_envs,):
             raise ValueError(f"expected {self.n_envs} seeds, got shape {seeds.shape}")
-        for env, seed in zip(self.envs, seeds):
+        for env, seed in zip(self.envs, seeds, strict=True):
             if "seed" in inspect.signature(env.reset).parameters:
                 env.reset(seed=int(seed))  # SMAX: per episode; SC2 accepts and ignores it (seeded per process)
             else:

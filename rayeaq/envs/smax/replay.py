@@ -166,7 +166,7 @@ class StateReplay:
                 after.enemy_move[s],
                 after.enemy_attack[s],
             )
-            for acc, r in zip(out, res):
+            for acc, r in zip(out, res, strict=True):
                 acc.append(np.asarray(r))
         return tuple(np.concatenate(acc) for acc in out)  # type: ignore[return-value]
 

@@ -59,7 +59,7 @@ def world_fields(world: jax.Array, n_units: int) -> dict[str, jax.Array]:
 def decode_state(env, world: jax.Array, ally_prev: jax.Array, enemy: EnemyPrev, step: jax.Array) -> Any:
     """The inner SMAX ``State`` of one world-state row (the unit's health is fraction × type health)."""
     smax = env._env
-    n, _ = units(env)
+    _n, _ = units(env)
     f = world_fields(world.astype(jnp.float32), smax.num_agents)
     types = f["types"].astype(jnp.uint8)
     ally_move, ally_attack = smax._decode_discrete_actions(ally_prev.astype(jnp.int32))

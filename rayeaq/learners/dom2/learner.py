@@ -27,7 +27,7 @@ from rayeaq.learners.dom2.solver import VPSchedule
 def soft_update(target: torch.nn.Module, online: torch.nn.Module, rho: float) -> None:
     """``target <- rho online + (1 - rho) target`` (Algorithm 2, line 8)."""
     with torch.no_grad():
-        for t, o in zip(target.parameters(), online.parameters()):
+        for t, o in zip(target.parameters(), online.parameters(), strict=True):
             t.mul_(1.0 - rho).add_(o, alpha=rho)
 
 

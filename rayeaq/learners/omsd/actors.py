@@ -55,7 +55,7 @@ def round_robin_step(
     with torch.no_grad():
         current = joint_actions(actors, obs)  # [B, N, Da]
     q_mean, reg_mean = 0.0, 0.0
-    for i, (actor, opt) in enumerate(zip(actors, opts)):
+    for i, (actor, opt) in enumerate(zip(actors, opts, strict=True)):
         a_i = actor(obs[:, i])
         joint = torch.cat([current[:, :i], a_i[:, None], current[:, i + 1 :]], dim=1)
         loss = torch.zeros(())

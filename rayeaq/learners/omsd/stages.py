@@ -169,7 +169,7 @@ def save_stage1(
     meta = {
         "fingerprint": fingerprint,
         "settings": {k: getattr(cfg, k) for k in STAGE1_KEYS},
-        "dims": dict(zip(("n_agents", "obs_dim", "state_dim", "action_dim"), dims(data))),
+        "dims": dict(zip(("n_agents", "obs_dim", "state_dim", "action_dim"), dims(data), strict=True)),
     }
     tmp = out / "stage1.json.tmp"
     tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))

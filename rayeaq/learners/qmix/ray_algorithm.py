@@ -26,6 +26,7 @@ How the parts map onto RLlib 2.60's new API stack, and where they could not:
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +170,7 @@ def to_train_batch(arrays: dict[str, np.ndarray], num_shards: int) -> list[Multi
     b = arrays["obs"].shape[0]
     bounds = np.linspace(0, b, num_shards + 1).astype(int)
     out = []
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
+    for lo, hi in itertools.pairwise(bounds):
         part = {k: v[lo:hi] for k, v in arrays.items()}
         steps = int(part["filled"].sum())
         out.append(MultiAgentBatch({MODULE_ID: SampleBatch(part)}, env_steps=steps))

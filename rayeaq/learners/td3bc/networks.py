@@ -120,5 +120,5 @@ class TD3Networks(nn.Module):
     def update_targets(self, tau: float) -> None:
         """Polyak averaging ``θ' ← τ θ + (1 − τ) θ'`` of actor and critics."""
         for online, target in ((self.actor, self.actor_target), (self.q1, self.q1_target), (self.q2, self.q2_target)):
-            for p, tp in zip(online.parameters(), target.parameters()):
+            for p, tp in zip(online.parameters(), target.parameters(), strict=True):
                 tp.mul_(1.0 - tau).add_(p, alpha=tau)

@@ -144,8 +144,8 @@ def measure_candidates(
     seeds = np.array([derive_seed(root_seed, "calibrate", int(i)) for i in range(n_episodes)], dtype=np.int64)
     rows = []
     for candidate in candidates:
-        for _, stats in episode_stream(spec, seeds, candidate, cfg, stats_only=True):
-            pass
+        for _, last_stats in episode_stream(spec, seeds, candidate, cfg, stats_only=True):
+            stats = last_stats
         rows.append(
             {
                 "policy": candidate.label,
