@@ -178,3 +178,9 @@ def test_trial_mixture_uses_each_synthetic_episode_at_most_once(tmp_path):
     assert sources[1][1] == pytest.approx(0.5) and achieved == pytest.approx(0.2)
     assert mixture(tmp_path / "real", None, 1.0) == ([(str(tmp_path / "real"), 1.0)], 0.0)
     assert "aug_ratio_effective" in FINAL_METRICS
+
+
+def test_study_config_loads_and_has_the_stated_grid():
+    cfg, points = load_sweep(str(EAQ).replace("eaq.yaml", "study_smax.yaml"), [])
+    assert len(points) == 2 * 5 * 5  # tiers x augmenters x seeds, as its header says
+    assert cfg.augment.budget == "transitions" and cfg.collect.episodes == 200
