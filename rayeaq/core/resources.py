@@ -167,6 +167,7 @@ def check_resources(
         while time.monotonic() < deadline:
             time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
             view = view_fn()
+            assert view is not None  # Ray was running when the wait began
             problem = shortfall(requests, view)
             if problem is None:
                 return view

@@ -111,7 +111,10 @@ class EpisodeBatch:
     @property
     def n_actions(self) -> int:
         """Discrete: number of actions; box: action dimensions."""
-        return int(self.actions.shape[3] if self.is_box else self.avail_actions.shape[3])
+        if self.is_box:
+            return int(self.actions.shape[3])
+        assert self.avail_actions is not None  # discrete batches carry the action masks
+        return int(self.avail_actions.shape[3])
 
     def step_fields(self) -> list[str]:
         """The per-step fields this batch holds, in storage order (v1 order, then optional v2 fields)."""
@@ -126,7 +129,7 @@ class EpisodeBatch:
     @classmethod
     def from_arrays(cls, arrays: dict[str, Any]) -> EpisodeBatch:
         """Build from a dict keyed by the dataset's column names (``return`` included)."""
-        kwargs = {}
+        kwargs: dict[str, Any] = {}
         for name in list(STEP_FIELDS) + list(OPTIONAL_STEP_FIELDS):
             if arrays.get(name) is None:
                 if name in OPTIONAL_FIELDS:
@@ -150,14 +153,15 @@ class EpisodeBatch:
 
     def select(self, index: np.ndarray | slice) -> EpisodeBatch:
         """Episodes at ``index`` (integer array, boolean mask or slice)."""
-        return EpisodeBatch(**{f.name: _take(getattr(self, f.name), index) for f in fields(self)})
+        taken: dict[str, Any] = {f.name: _take(getattr(self, f.name), index) for f in fields(self)}
+        return EpisodeBatch(**taken)
 
     @staticmethod
     def concatenate(batches: list[EpisodeBatch]) -> EpisodeBatch:
         """Episodes of every batch in order (optional fields must be present in all or none)."""
         if not batches:
             raise ValueError("cannot concatenate an empty list of episode batches")
-        out = {}
+        out: dict[str, Any] = {}
         for f in fields(batches[0]):
             parts = [getattr(b, f.name) for b in batches]
             if any(p is None for p in parts) and not all(p is None for p in parts):

@@ -82,7 +82,8 @@ class DatasetCard(BaseModel):
 
     @property
     def is_box(self) -> bool:
-        return self.resolved_action_space()["kind"] == "box"
+        kind: str = self.resolved_action_space()["kind"]
+        return kind == "box"
 
     def field_shapes(self) -> dict[str, tuple[int, ...]]:
         """Per-episode trailing shapes of the tensors the shards hold."""

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from rayeaq.data.card import read_card
 from rayeaq.data.reader import shard_paths
 
 
-def read_ray_dataset(directory: str | Path):
+def read_ray_dataset(directory: str | Path) -> Any:
     """A ``ray.data.Dataset`` of the episodes of one dataset directory."""
     import ray
 
@@ -27,7 +28,7 @@ def read_ray_dataset(directory: str | Path):
     def reshape(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         out = dict(batch)
         for name, shape in shapes.items():
-            column = batch[name]
+            column: Any = batch[name]  # object columns hold one array per row
             flat = np.stack(column) if column.dtype == object else column
             out[name] = flat.reshape((len(flat),) + shape).astype(step_dtype(name, len(shape)), copy=False)
         if not card.has_success:  # v2: null win flags read as False, as the reader does

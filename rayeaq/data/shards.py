@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -62,7 +63,7 @@ def batch_to_table(batch: EpisodeBatch, success: bool = True) -> pa.Table:
     arrays = batch.to_arrays()
     columns, schema_fields = [], []
     for name in EPISODE_FIELDS:
-        values = arrays[name]
+        values: np.ndarray | list[Any] = arrays[name]
         if SCALAR_TYPES[name] == pa.string():
             values = [str(v) for v in values]
         if name == "battle_won" and not success:
@@ -165,7 +166,7 @@ def _column(table: pa.Table, name: str, path: Path, shape: tuple[int, ...]) -> n
         raise DatasetError(
             f"{path}: field {name}: {column.type.list_size} values per episode, expected {width} for shape {list(shape)}"
         )
-    values = column.values.to_numpy(zero_copy_only=False)
+    values: np.ndarray = column.values.to_numpy(zero_copy_only=False)
     return values.reshape((len(table),) + shape).astype(step_dtype(name, len(shape)), copy=False)
 
 

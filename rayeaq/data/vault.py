@@ -21,7 +21,7 @@ import contextlib
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -47,15 +47,15 @@ TERMINAL_ROW = "copy of the last step's observation, state and legals (a vault s
 INSTALL = 'pip install -e ".[ogmarl]" (flashbax)'
 
 
-def _flashbax():
+def _flashbax() -> Any:
     try:
-        from flashbax.vault import Vault  # type: ignore[import-not-found]
+        from flashbax.vault import Vault
     except ImportError:
         raise UserError(f"OG-MARL vaults need flashbax, which is not installed: {INSTALL}") from None
     return Vault
 
 
-def _quiet():
+def _quiet() -> contextlib.redirect_stdout[io.StringIO]:
     """flashbax prints progress to stdout; keep a CLI's stdout for its own summary."""
     return contextlib.redirect_stdout(io.StringIO())
 
@@ -138,8 +138,8 @@ def vault_to_episodes(
     rewards = flat["rewards"].reshape(total, -1)
     if not np.array_equal(rewards, np.repeat(rewards[:, :1], rewards.shape[1], axis=1)):
         raise DatasetError(f"{where}: field rewards: agents' rewards differ; expected one shared team reward")
-    term = flat["terminals"].reshape(total, -1).astype(bool).all(axis=1)
-    trunc = flat["truncations"].reshape(total, -1).astype(bool).all(axis=1)
+    term = cast(np.ndarray, flat["terminals"].reshape(total, -1).astype(bool).all(axis=1))
+    trunc = cast(np.ndarray, flat["truncations"].reshape(total, -1).astype(bool).all(axis=1))
     ends = np.flatnonzero(term | trunc)
     if len(ends) == 0:
         raise DatasetError(
@@ -268,6 +268,8 @@ def episodes_to_vault(batch: EpisodeBatch) -> dict[str, Any]:
     def per_agent(x: np.ndarray) -> np.ndarray:
         return np.repeat(x[keep][:, None], n_agents, axis=1)[None]
 
+    legals = batch.avail_actions
+    assert legals is not None  # a vault holds discrete actions and their masks
     return {
         "observations": batch.obs[keep][None].astype(np.float32),
         "actions": batch.actions[keep][None].astype(np.int32),
@@ -276,7 +278,7 @@ def episodes_to_vault(batch: EpisodeBatch) -> dict[str, Any]:
         "truncations": per_agent(truncated).astype(np.float32),
         "infos": {
             "state": batch.state[keep][None].astype(np.float32),
-            "legals": batch.avail_actions[keep][None].astype(np.float32),
+            "legals": legals[keep][None].astype(np.float32),
         },
     }
 
@@ -290,7 +292,7 @@ def export_vault(
     from rayeaq.data.reader import load_dataset
 
     vault_cls = _flashbax()
-    from flashbax.buffers.trajectory_buffer import TrajectoryBufferState  # type: ignore[import-not-found]
+    from flashbax.buffers.trajectory_buffer import TrajectoryBufferState
 
     dataset = load_dataset(dataset_dir)
     card = dataset.card

@@ -16,7 +16,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
@@ -29,6 +29,8 @@ from rayeaq.learners.qmix.networks import NetSpec
 from rayeaq.learners.qmix.online import OnlineConfig, ReplayBuffer, epsilon_at
 from rayeaq.learners.qmix.ray_algorithm import QMIX, QMIXConfig
 from rayeaq.learners.qmix.ray_module import MODULE_ID
+from rayeaq.learners.qmix.sampler import EpisodeSampler
+from rayeaq.stages.collect.assembly import EpisodeAssembler
 
 
 class OnlineRun(Protocol):
@@ -49,7 +51,7 @@ class OnlineQMIX(QMIX):
         self.learner_group.foreach_learner(
             lambda learner: learner.module[MODULE_ID].unwrapped().nets.fit_state_normaliser(tensor)
         )
-        self._sampler = buffer  # QMIX.training_step draws batches with .sample(batch_size)
+        self._sampler = cast(EpisodeSampler, buffer)  # QMIX.training_step draws batches with .sample(batch_size)
 
 
 def build_online(cfg: OnlineRun) -> OnlineQMIX:
@@ -144,7 +146,7 @@ def run_online(cfg: OnlineRun, out: str | Path, report: Callable[[dict[str, Any]
                 dtype=np.int64,
             )
             *_, (_, assembler) = run_episodes_host(spec, seeds, eps, algo.greedy_policy(), env=env)
-            batch = assembler.whole()
+            batch = cast(EpisodeAssembler, assembler).whole()  # stats_only=False: the assembler
             if not ready:
                 algo.use_buffer(buffer, batch.state[batch.filled])
                 ready = True

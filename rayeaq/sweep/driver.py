@@ -155,6 +155,7 @@ def check_sweep_resources(cfg: RunConfig, points: list[dict], missing: dict[str,
         for p in points
     }
     view = cluster_view()
+    assert view is not None  # Ray is started (see the docstring)
     seen: set[str] = set()
     for requests in sweep_requests(list(trial_cfgs.values()), len(points) * cfg.tune.num_samples, view):
         key = repr(requests)

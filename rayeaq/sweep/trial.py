@@ -239,7 +239,7 @@ def _eval_metrics(row: dict[str, Any]) -> dict[str, Any]:
     return {name: row[key] for key, name in keys.items() if key in row}
 
 
-def _real_data_metrics(dataset: Path) -> dict[str, float]:
+def _real_data_metrics(dataset: Path) -> dict[str, float | None]:
     """The real dataset's own figures (the reference every augmenter is compared with)."""
     stats = read_card(dataset).stats
     return {

@@ -11,6 +11,7 @@ Shapes: ``N`` learning agents, ``Da`` action dims, ``Do`` observation size, ``Ds
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -32,7 +33,11 @@ class StepOut(NamedTuple):
 @cache
 def make_mpe(map_name: str, episode_limit: int = 25):
     """The JaxMARL MPE environment object of a map (cached: jitted functions key on it)."""
-    builders = {"spread": scenarios.make_spread, "omar_spread": scenarios.OmarSpreadMPE, "tag": scenarios.make_tag}
+    builders: dict[str, Callable[..., Any]] = {
+        "spread": scenarios.make_spread,
+        "omar_spread": scenarios.OmarSpreadMPE,
+        "tag": scenarios.make_tag,
+    }
     return builders[map_name](max_steps=episode_limit)
 
 

@@ -128,7 +128,7 @@ def mpe_spec(map_name: str, episode_limit: int | None = None):
 
 def list_maps_table() -> str:
     """Text table of the MPE maps for ``--list-maps``."""
-    rows = [("map", "agents", "scripted", "landmarks", "obs", "state", "actions", "limit")]
+    rows: list[tuple[object, ...]] = [("map", "agents", "scripted", "landmarks", "obs", "state", "actions", "limit")]
     for name, m in MPE_MAPS.items():
         box = f"box{m.action_dim}[{m.action_low:g},{m.action_high:g}]"
         rows.append((name, m.n_agents, m.n_scripted, m.n_landmarks, m.obs_shape, m.state_shape, box, MPE_EPISODE_LIMIT))

@@ -21,6 +21,7 @@ before updating it — the one physics difference between ``spread`` and ``omar_
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -33,7 +34,10 @@ OMAR_COLLISION_PENALTY = 5.0
 OMAR_REWARD_CAP = 10.0
 
 
-class OmarSpreadMPE(_spread.SimpleSpreadMPE):
+_SimpleSpreadMPE: Any = _spread.SimpleSpreadMPE  # JaxMARL class, loaded at import time
+
+
+class OmarSpreadMPE(_SimpleSpreadMPE):
     """OMAR's Cooperative Navigation on JaxMARL's MPE machinery (2-d actions in [−1, 1]², see the module)."""
 
     def __init__(self, num_agents: int = 3, max_steps: int = 25):

@@ -36,6 +36,7 @@ def episode_rows(batch: EpisodeBatch) -> RowInputs:
     from rayeaq.envs.smax import state_codec as sc
 
     b, t, n = batch.actions.shape
+    assert batch.avail_actions is not None  # SMAX: discrete actions with masks
     e = batch.avail_actions.shape[-1] - 5
     move, attack = sc.enemy_prev_from_obs(batch.obs, n, e)
     prev = sc.ally_prev_actions(batch.actions)

@@ -19,7 +19,7 @@ Functions take one row (vmap them): ``world [Ds]``, ``ally_prev [N]`` int, enemy
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -132,7 +132,7 @@ def enemy_prev_from_obs(obs: np.ndarray, n_agents: int, n_enemies: int) -> tuple
     seen = slots[..., 0] > 0.0  # [..., N, E]
     who = np.argmax(seen, axis=-2)  # [..., E] first ally that sees e
     feats = np.take_along_axis(slots, who[..., None, :, None], axis=-3)[..., 0, :, :]  # [..., E, 13]
-    any_seen = seen.any(axis=-2)[..., None]
+    any_seen = cast(np.ndarray, seen.any(axis=-2))[..., None]
     move = np.where(any_seen, feats[..., 3:5], 0.0).astype(np.float32)
     attack = np.where(any_seen[..., 0], np.rint(feats[..., 5] * (n_agents + 4)), 0).astype(np.int32)
     return move, attack

@@ -16,6 +16,9 @@ from rayeaq.generators.eaq.layout import Layout
 
 
 class QMixCritic(nn.Module):
+    obs_idx: torch.Tensor  # registered buffers
+    act_idx: torch.Tensor
+    state_idx: torch.Tensor
     """``forward(x [B, F, H]) -> Q_tot [B, H]`` (one value per row)."""
 
     def __init__(self, layout: Layout, hidden: int = 64):

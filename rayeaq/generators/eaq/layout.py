@@ -25,11 +25,13 @@ last step holds the terminal observation.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any, cast
 
 import numpy as np
 
 from rayeaq.core.errors import ConfigError
 from rayeaq.data.batch import EpisodeBatch
+from rayeaq.data.card import DatasetCard
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class Layout:
 
     @classmethod
     def for_dataset(
-        cls, card, horizon: int | None, include_state: bool, include_avail: bool, kind: str = "paper"
+        cls, card: DatasetCard, horizon: int | None, include_state: bool, include_avail: bool, kind: str = "paper"
     ) -> Layout:
         """The layout of a dataset card (``card.max_seq_len`` rows when ``horizon`` is None)."""
         rows = card.max_seq_len if horizon is None else horizon
@@ -193,6 +195,7 @@ def encode_episodes(batch: EpisodeBatch, layout: Layout) -> np.ndarray:
         out[:, idx["obs"]] = batch.obs.transpose(0, 2, 3, 1)
     out[:, idx["act"]] = onehot.transpose(0, 2, 3, 1)
     if layout.include_avail:
+        assert batch.avail_actions is not None  # avail channels exist for discrete actions only
         out[:, idx["avail"]] = batch.avail_actions.astype(np.float32).transpose(0, 2, 3, 1)
     if layout.include_state:
         out[:, idx["state"]] = batch.state.transpose(0, 2, 1)
@@ -254,8 +257,10 @@ class Normalizer:
         span = self.high - self.low
         return np.where(span > 1e-6, span, 1.0).astype(np.float32)
 
-    def normalize(self, x):
+    def normalize(self, x: Any) -> Any:
         """``[..., F, H]`` raw -> normalised (numpy or torch)."""
+        low: Any
+        scale: Any
         low, scale = self.low[:, None], self._scale()[:, None]
         if not isinstance(x, np.ndarray):
             import torch
@@ -263,8 +268,10 @@ class Normalizer:
             low, scale = torch.as_tensor(low, device=x.device), torch.as_tensor(scale, device=x.device)
         return 2.0 * (x - low) / scale - 1.0
 
-    def unnormalize(self, x):
+    def unnormalize(self, x: Any) -> Any:
         """Inverse of :meth:`normalize`."""
+        low: Any
+        scale: Any
         low, scale = self.low[:, None], self._scale()[:, None]
         if not isinstance(x, np.ndarray):
             import torch
@@ -292,7 +299,8 @@ class Decoded:
     @property
     def valid(self) -> np.ndarray:
         """Episodes with at least one step and an available action for every agent on every step."""
-        return (self.episodes.length > 0) & ~self.no_action
+        valid: np.ndarray = (self.episodes.length > 0) & ~self.no_action
+        return valid
 
 
 def done_change_point(done: np.ndarray, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
@@ -342,7 +350,7 @@ def decode(
     bi = np.arange(b)[:, None]
 
     def take(channels: np.ndarray) -> np.ndarray:  # [B,F',H] -> [B,T,F'] gathered at src rows
-        sel = x[:, channels.ravel()].transpose(0, 2, 1)[bi, src]
+        sel: np.ndarray = x[:, channels.ravel()].transpose(0, 2, 1)[bi, src]
         return sel.reshape((b, t) + channels.shape)
 
     obs = take(idx["obs"]) * keep[:, :, None, None]
@@ -360,7 +368,7 @@ def decode(
     actions = np.where(steps[:, :, None], masked.argmax(axis=-1), 0).astype(np.int64)
     free = logits.argmax(axis=-1)
     legal = np.take_along_axis(avail, free[..., None], axis=-1)[..., 0] & steps[:, :, None]
-    no_action = (~avail.any(axis=-1) & steps[:, :, None]).any(axis=(1, 2))
+    no_action = cast(np.ndarray, (~avail.any(axis=-1) & steps[:, :, None]).any(axis=(1, 2)))
     reward = (x[:, layout.reward_channel][bi, src] * steps).astype(np.float32)
     terminated = np.zeros((b, t), dtype=bool)
     ended = has_done & (length > 0)

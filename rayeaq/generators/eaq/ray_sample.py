@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,7 @@ def sample_with_ray(checkpoint: str | Path, n: int, root_seed: int, acfg) -> dic
         for i, size in enumerate(sizes)
     ]
     parts = ray.get(refs)
-    out = {
+    out: dict[str, Any] = {
         key: np.concatenate([p[key] for p in parts])
         for key in ("legal", "agent_steps", "valid", "no_action", "qtot", "seed")
     }

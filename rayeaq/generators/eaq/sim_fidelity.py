@@ -77,6 +77,7 @@ def dynamics_distances(
 
 def _n_units(batch: EpisodeBatch) -> int:
     n = batch.actions.shape[2]
+    assert batch.avail_actions is not None  # SMAX: discrete actions with masks
     return n + batch.avail_actions.shape[-1] - 5
 
 
@@ -88,6 +89,7 @@ def consistency(replay, batch: EpisodeBatch) -> dict[str, float]:
     rows = episode_rows(batch)
     real_rows = np.arange(t)[None, :] <= batch.length[:, None]
     obs, avail = replay.observe(rows)
+    assert batch.avail_actions is not None  # SMAX: discrete actions with masks
     obs, avail = obs.reshape(batch.obs.shape)[real_rows], avail.reshape(batch.avail_actions.shape)[real_rows]
     obs_err = np.abs(obs - batch.obs[real_rows])
     steps = batch.filled.copy()
@@ -194,7 +196,7 @@ def sim_fidelity(
     n_units = _n_units(real)
     scale = state_scale(real, n_units)
     out: dict[str, Any] = {"keys": n_keys}
-    dyn = {}
+    dyn: dict[str, Any] = {}
     for name, batch in (("real", real), ("synthetic", synthetic)):
         if len(batch) == 0 or not batch.filled.any():
             continue

@@ -21,6 +21,7 @@ channels. Decoding makes the episode consistent with the simulator by constructi
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import cast
 
 import numpy as np
 
@@ -91,7 +92,7 @@ def decode_state_layout(x_raw: np.ndarray, layout: Layout, norm: Normalizer) -> 
     idx = layout.index_arrays()
     xt = x.transpose(0, 2, 1)  # [B, H, F]
     state, alive = project_states(xt[..., idx["state"]], n_units)
-    over = ~alive[..., :n].any(-1) | ~alive[..., n:].any(-1)  # [B, H]
+    over = cast(np.ndarray, ~alive[..., :n].any(-1) | ~alive[..., n:].any(-1))  # [B, H]
     over[:, 0] = False  # a reset state is never over; a row-0 wipe-out is caught below
     first = np.where(over.any(1), over.argmax(1), h - 1)
     length = np.minimum(first, t - 1).astype(np.int64)

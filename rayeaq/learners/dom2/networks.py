@@ -16,6 +16,8 @@ from torch import nn
 class TimeEmbedding(nn.Module):
     """``tau [B] long -> [B, dim]``: sinusoidal features of ``tau / n_timesteps`` and an MLP."""
 
+    freqs: torch.Tensor  # registered buffer
+
     def __init__(self, dim: int, n_timesteps: int) -> None:
         super().__init__()
         self.n_timesteps = n_timesteps

@@ -96,7 +96,7 @@ def train_actors(
     for module in ([critic] if critic is not None else []) + list(scores):
         module.requires_grad_(False)
     actors = [DeterministicActor(do, da, cfg.actor_hidden) for _ in range(n)]
-    opts = [torch.optim.Adam(a.parameters(), lr=cfg.actor_lr) for a in actors]
+    opts: list[torch.optim.Optimizer] = [torch.optim.Adam(a.parameters(), lr=cfg.actor_lr) for a in actors]
     for _ in range(cfg.actor_updates):
         round_robin_step(
             actors,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -103,7 +103,7 @@ class EvaluateConfig(StrictModel):
     @field_validator("reward_scale")
     @classmethod
     def _positive_scale(cls, value: float | str) -> float | str:
-        if value != "auto" and not value > 0:
+        if value != "auto" and not cast(float, value) > 0:
             raise ValueError("expected a number > 0 or auto")
         return value
 

@@ -43,4 +43,5 @@ class QMixer(nn.Module):
         hidden = F.elu(torch.bmm(qs, w1) + b1)  # [M, K, E]
         w_final = torch.abs(self.hyper_w_final(s)).view(-1, self.embed_dim, 1)  # [M, E, 1]
         v = self.V(s).view(-1, 1, 1)  # [M, 1, 1]
-        return (torch.bmm(hidden, w_final) + v).reshape(*lead, k)
+        q_tot: torch.Tensor = (torch.bmm(hidden, w_final) + v).reshape(*lead, k)
+        return q_tot

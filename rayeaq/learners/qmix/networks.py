@@ -58,6 +58,9 @@ class NetSpec:
 class QMIXNetworks(nn.Module):
     """Online agent network (+ mixer) and their target copies (no gradients)."""
 
+    state_mean: torch.Tensor  # registered buffers
+    state_std: torch.Tensor
+
     def __init__(self, spec: NetSpec) -> None:
         super().__init__()
         self.spec = spec
@@ -138,6 +141,7 @@ class QMIXNetworks(nn.Module):
                 chooser = q.detach() if double_q else q_tgt
                 best = masked_argmax(chooser[:, 1:], avail[:, 1:])  # [B, T', N]
                 next_q = q_tgt[:, 1:].gather(-1, best.unsqueeze(-1)).squeeze(-1)
+                assert self.target_mixer is not None  # built together with the mixer
                 next_tot = self.target_mixer(next_q, state[:, 1:])
                 target = td_lambda_targets(
                     batch["reward"][:, :-1].to(q.dtype),
@@ -163,4 +167,5 @@ class QMIXNetworks(nn.Module):
         """Hard copy of the online networks into the targets."""
         self.target_agent.load_state_dict(self.agent.state_dict())
         if self.mixer is not None:
+            assert self.target_mixer is not None  # built together with the mixer
             self.target_mixer.load_state_dict(self.mixer.state_dict())

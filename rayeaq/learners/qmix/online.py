@@ -71,7 +71,9 @@ class ReplayBuffer:
             "terminated": ((t,), np.bool_),
             "filled": ((t,), np.bool_),
         }
-        self.arrays = {k: np.zeros((capacity, *shape), dtype) for k, (shape, dtype) in shapes.items()}
+        self.arrays: dict[str, np.ndarray] = {
+            k: np.zeros((capacity, *shape), dtype) for k, (shape, dtype) in shapes.items()
+        }
         self.length = np.zeros(capacity, np.int64)
         self.capacity, self.size, self.cursor = capacity, 0, 0
         self.rng = np.random.default_rng(seed)

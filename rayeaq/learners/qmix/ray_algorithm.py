@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -42,6 +42,9 @@ from rayeaq.learners.qmix.config import CQLConfig
 from rayeaq.learners.qmix.networks import NetSpec
 from rayeaq.learners.qmix.ray_module import MODULE_ID, module_spec, spaces
 from rayeaq.learners.qmix.sampler import EpisodeSampler
+
+if TYPE_CHECKING:
+    from rayeaq.learners.qmix.ray_rollout import RolloutRunner
 
 SAMPLER_STATE = "qmix_sampler"
 """Key of the sampler's state (numpy bit-generator state, trained env steps) in the algorithm state."""
@@ -161,7 +164,7 @@ class QMIXConfig(AlgorithmConfig):
             self._value_error(f"qmix_algorithm must be 'qmix' or 'bc', got {self.qmix_algorithm!r}")
         if self.cql_kind not in ("agent", "joint"):
             self._value_error(f"cql_kind must be 'agent' or 'joint', got {self.cql_kind!r}")
-        if self.qmix_algorithm == "bc" and self.net.mixer:
+        if self.qmix_algorithm == "bc" and cast(NetSpec, self.net).mixer:  # net checked above
             self._value_error("behaviour cloning uses no mixer: NetSpec(mixer=False)")
 
 
@@ -191,7 +194,7 @@ class QMIX(Algorithm):
         super().setup(config)
         self._sampler: EpisodeSampler | None = None
         self.dataset_stats: dict[str, float] = {}
-        self._rollout = None
+        self._rollout: RolloutRunner | None = None
         self._env_steps_trained = 0
         if self.config.datasets:
             from rayeaq.data.reader import load_mixture

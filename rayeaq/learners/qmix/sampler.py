@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
 
 from rayeaq.data.batch import EpisodeBatch
@@ -33,7 +35,7 @@ class EpisodeSampler:
 
     def get_state(self) -> dict:
         """The RNG's bit-generator state (a plain dict; restore with :meth:`set_state`)."""
-        return self.rng.bit_generator.state
+        return cast(dict[str, Any], self.rng.bit_generator.state)
 
     def set_state(self, state: dict) -> None:
         """Continue drawing exactly where the sampler whose :meth:`get_state` this is stopped."""

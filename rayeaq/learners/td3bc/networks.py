@@ -62,6 +62,8 @@ class NetSpec:
 
 
 class TD3Networks(nn.Module):
+    obs_mean: torch.Tensor  # registered buffers
+    obs_std: torch.Tensor
     """Actor ``π_i(o_i)`` and twin critics ``Q1_i, Q2_i(o_i, a_i)`` per agent, their targets, and the
     observation normaliser (fitted on the data; TD3+BC's state normalisation). Actions inside the networks
     are scaled to [−1, 1]; :meth:`act` returns them in the environment's box."""

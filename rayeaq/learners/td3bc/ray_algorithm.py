@@ -130,7 +130,7 @@ class TD3BC(Algorithm):
         super().setup(config)
         self._sampler: TransitionSampler | None = None
         self.reference: dict[str, float] = {}
-        self.dataset_stats: dict[str, float] = {}
+        self.dataset_stats: dict[str, float | None] = {}
         self._steps = 0
         if self.config.datasets:
             from rayeaq.data.reader import load_mixture

@@ -15,7 +15,7 @@ def evaluate_greedy(
     seeds: np.ndarray,
     n_envs: int,
     reference: dict[str, float] | None = None,
-) -> dict[str, float]:
+) -> dict[str, float | None]:
     """Mean/std of the team return over one episode per seed (``n_envs`` at a time); ``act(obs [B, N, Do])``
     returns ``[B, N, Da]``. ``normalized_score`` from ``reference`` returns (None without them)."""
     from rayeaq.envs.mpe.batch import MPEBatchEnv

@@ -12,9 +12,11 @@ Needs Ray initialised (:func:`rayeaq.core.ray_session.ray_session`).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
+from rayeaq.core.ray_config import RayConfig
 from rayeaq.data.card import read_card
 from rayeaq.learners.qmix.config import EvaluateConfig
 from rayeaq.stages.collect.config import CollectConfig
@@ -29,6 +31,9 @@ class CheckRun(Protocol):
     seed: int
     collect: CollectConfig
     evaluate: EvaluateConfig
+    ray: RayConfig
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self: ...
 
 
 def check_tiers(cfg: CheckRun, datasets: str | Path, out: str | Path) -> list[dict[str, Any]]:

@@ -41,7 +41,7 @@ class TierSpec(StrictModel):
         return band
 
 
-def _default_tiers() -> dict[str, TierSpec]:
+def _default_tiers() -> dict[Tier, TierSpec]:
     """OG-MARL-like tiers by the behaviour policy's own win rate (on 3m: focus_team, focus_nearest, spread_fire)."""
     return {
         "good": TierSpec(win_rate=(0.5, 1.0)),

@@ -23,7 +23,7 @@ from rayeaq.data.card import SHARD_DIR
 from rayeaq.data.shards import shard_name, write_shard
 from rayeaq.envs.spec import EnvSpec
 from rayeaq.policies import POLICIES, Candidate
-from rayeaq.stages.collect.config import CollectConfig, TierSpec
+from rayeaq.stages.collect.config import CollectConfig, Tier, TierSpec
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def episode_seeds(root_seed: int, tier: str, ids: np.ndarray) -> np.ndarray:
     return np.array([derive_seed(root_seed, "collect", tier, int(i)) for i in ids], dtype=np.int64)
 
 
-def tier_candidates(cfg: CollectConfig, tier: str) -> list[Candidate]:
+def tier_candidates(cfg: CollectConfig, tier: Tier) -> list[Candidate]:
     """The behaviour policies a tier may be collected with (``collect.policy.kind``'s member, narrowed by the
     tier's fixed ``epsilon``/``script``)."""
     band = cfg.tier_bands[tier]

@@ -19,7 +19,7 @@ from rayeaq.envs import env_spec
 from rayeaq.envs.config import EnvConfig
 from rayeaq.policies import POLICIES, Candidate
 from rayeaq.stages.collect import core
-from rayeaq.stages.collect.config import CollectConfig
+from rayeaq.stages.collect.config import CollectConfig, Tier
 
 
 class CollectRun(Protocol):
@@ -49,7 +49,7 @@ def collect_all(cfg: CollectRun, out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     write_run_info(out, cfg, "collect", {"env_spec": spec.to_dict()})
     fingerprints: dict[str, str] = {}
-    totals = {
+    totals: dict[str, Any] = {
         "episodes": 0,
         "transitions": 0,
         "wins": 0.0,
@@ -94,7 +94,7 @@ def _check_same_content(cfg: CollectRun, tier: str, directory: Path) -> None:
         )
 
 
-def _choose(pool, cfg: CollectRun, tier: str, measured: dict[str, dict]) -> dict:
+def _choose(pool, cfg: CollectRun, tier: Tier, measured: dict[str, dict]) -> dict:
     """The tier's calibration record: the chosen candidate, its own win rate, whether the band is met, the table."""
     ccfg = cfg.collect
     band = ccfg.tier_bands[tier]
@@ -125,7 +125,7 @@ def _choose(pool, cfg: CollectRun, tier: str, measured: dict[str, dict]) -> dict
     }
 
 
-def _collect_tier(pool, cfg: CollectRun, spec, tier: str, directory: Path, totals: dict, measured: dict[str, dict]):
+def _collect_tier(pool, cfg: CollectRun, spec, tier: Tier, directory: Path, totals: dict, measured: dict[str, dict]):
     ccfg = cfg.collect
     shards = core.plan_shards(ccfg.episodes, ccfg.shard_episodes)
     key = core.content_key(cfg, tier)

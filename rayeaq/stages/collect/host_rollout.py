@@ -34,7 +34,7 @@ def run_episodes_host(
     stats_only: bool = False,
     shard_sizes: list[int] | None = None,
     env=None,
-) -> Iterator[tuple[np.ndarray, object]]:
+) -> Iterator[tuple[np.ndarray, EpisodeAssembler | dict[str, np.ndarray]]]:
     """``env``: a :class:`~rayeaq.envs.smax.batch.SMAXBatchEnv` of ``n_slots`` to reuse (compiled once), or None."""
     from rayeaq.envs.smax.batch import SMAXBatchEnv
 

@@ -15,7 +15,7 @@ Normalized score = 100·(R − R_random)/(R_expert − R_random) with the map's 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 from pydantic import Field
@@ -27,14 +27,16 @@ from rayeaq.data.card import DatasetCard, normalized_score
 MPETier = Literal["random", "medium_replay", "medium", "medium_expert", "expert"]
 
 
+def _all_tiers() -> list[MPETier]:
+    return ["random", "medium_replay", "medium", "medium_expert", "expert"]
+
+
 class MPECollectConfig(StrictModel):
     """Which MPE tiers to collect and how the medium mixture is calibrated."""
 
     episodes: int = Field(default=1000, ge=1)
     """Episodes per tier (medium_expert: this many from each of medium and expert)."""
-    tiers: list[MPETier] = Field(
-        default_factory=lambda: ["random", "medium_replay", "medium", "medium_expert", "expert"]
-    )
+    tiers: list[MPETier] = Field(default_factory=_all_tiers)
     """Tiers to write, each to OUT/<tier>/."""
     medium_band: tuple[float, float] = (40.0, 60.0)
     """Normalized-score band of the medium tier (0 = random, 100 = the scripted expert)."""
@@ -68,6 +70,7 @@ def calibrate_epsilon(
         eps = 0.5 * (lo + hi)
         batch = collect_episodes(map_name, policy, ids, seeds, "calibration", cfg.chunk, epsilon=eps)
         score = normalized_score(float(batch.episode_return.mean()), reference)
+        assert score is not None  # the MPE references hold random and expert returns
         best = min(best, (eps, score), key=lambda b: abs(b[1] - 0.5 * (lo_band + hi_band)))
         if lo_band <= score <= hi_band:
             return eps, score, True
@@ -112,7 +115,7 @@ def collect_tiers(
             run(
                 "medium_replay",
                 noisy,
-                np.repeat(np.linspace(1.0, eps, cfg.replay_levels), -(-n // cfg.replay_levels))[:n],
+                np.repeat(np.linspace(1.0, cast(float, eps), cfg.replay_levels), -(-n // cfg.replay_levels))[:n],
             ),
             {"name": "noisy_expert_sweep", "epsilon": [1.0, eps], "levels": cfg.replay_levels},
         ),
@@ -121,7 +124,7 @@ def collect_tiers(
             {"name": "medium+expert", "epsilon": eps},
         ),
     }
-    cards = {}
+    cards: dict[str, DatasetCard] = {}
     for tier in cfg.tiers:
         batch, behaviour = plans[tier]()
         batch.behaviour_policy[:] = tier

@@ -9,6 +9,7 @@ crash and the interrupted call is retried; shards on disk are skipped, so nothin
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import ray
 
@@ -63,8 +64,9 @@ class SMACCollectorPool(CollectorPool):
 
             check_sc2_available()
         options = {"num_cpus": cfg.cpus_per_worker}
+        actor_cls: Any = SMACCollectorActor  # ray.remote gives the class .options/.remote (untyped)
         self.actors = [
-            SMACCollectorActor.options(**options).remote(env_cfg, root_seed, i, cfg.policy) for i in range(cfg.workers)
+            actor_cls.options(**options).remote(env_cfg, root_seed, i, cfg.policy) for i in range(cfg.workers)
         ]
 
     def spec(self) -> EnvSpec:

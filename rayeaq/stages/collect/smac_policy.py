@@ -10,7 +10,7 @@ StarCraft II (``StarCraft2Env``); only the layout differs, and layouts are a reg
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -78,6 +78,22 @@ def make_policy(env: Any, spec: EnvSpec) -> SMACHeuristic:
     return SMACHeuristic(spec, UNIT_LAYOUTS.get(spec.backend)(env, spec))
 
 
+class Behaviour(Protocol):
+    """A behaviour of the SMAC-API loop: ``start()`` per episode, ``act(obs, state, avail) -> [N]``."""
+
+    def start(self) -> None: ...
+
+    def act(self, obs: np.ndarray, state: np.ndarray, avail: np.ndarray) -> np.ndarray: ...
+
+
+class BehaviourClass(Protocol):
+    """A behaviour class as registered: built per environment, named per ε."""
+
+    def __call__(self, env: Any, spec: EnvSpec, policy_cfg: Any = None) -> Behaviour: ...
+
+    def name(self, epsilon: float, policy_cfg: Any = None) -> str: ...
+
+
 class HeuristicBehaviour:
     """The focus-fire heuristic as a behaviour: ``start()`` per episode, ``act(obs, state, avail) -> [N]``."""
 
@@ -121,7 +137,7 @@ class CheckpointBehaviour:
         return "random" if epsilon >= 1.0 else f"qmix_mix(epsilon={epsilon:.3f},checkpoint={checkpoint})"
 
 
-BEHAVIOURS: Registry[type] = Registry("behaviour policy", "collect.policy.kind")
+BEHAVIOURS: Registry[BehaviourClass] = Registry("behaviour policy", "collect.policy.kind")
 """``collect.policy.kind`` -> behaviour class for the SMAC-API loop (random = any behaviour at ε = 1)."""
 BEHAVIOURS.add("heuristic_mix", HeuristicBehaviour)
 BEHAVIOURS.add("random", HeuristicBehaviour)
