@@ -31,14 +31,9 @@ COLLECT = textwrap.dedent(
     """
     import os, sys
     os.environ["JAX_PLATFORMS"] = "cpu"
-    from rayeaq.stages.collect.config import CollectConfig
-    from rayeaq.stages.collect.core import collect_shards, plan_shards
-    from rayeaq.data.writer import finalize_dataset
+    from rayeaq.stages.collect.core import collect_local
     from rayeaq.envs.smax.maps import smax_spec
-    spec = smax_spec("3m")
-    n = int(sys.argv[2])
-    collect_shards(spec, "medium", plan_shards(n, n), 0.3, 0, CollectConfig(envs_per_worker=64, chunk_steps=16), sys.argv[1])
-    finalize_dataset(sys.argv[1], spec, source="real", tier="medium")
+    collect_local(smax_spec("3m"), sys.argv[1], int(sys.argv[2]), 0.3, root_seed=0, tier="medium")
     """
 )
 
@@ -190,7 +185,11 @@ def main() -> None:
     parser.add_argument("--ray-steps", type=int, default=40)
     parser.add_argument("--skip-ray", action="store_true")
     parser.add_argument("--work", default=None, help="work directory (default: a temporary one)")
+    parser.add_argument("--quick", action="store_true", help="50 real episodes, 50 fit steps, no Ray Train part")
+    parser.add_argument("--json", default=None, help="also write the results as JSON (benchmarks/run_all.py)")
     args = parser.parse_args()
+    if args.quick:
+        args.real_episodes, args.fit_steps, args.episodes, args.unet_steps, args.skip_ray = 50, 50, 100, 5, True
     torch.set_num_threads(1)
     work = Path(args.work or tempfile.mkdtemp(prefix="bench_diffusion_"))
     results: dict = {"torch_threads": 1, "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M")}
@@ -211,6 +210,13 @@ def main() -> None:
     print(json.dumps(results, indent=1))
     (work / "results.json").write_text(json.dumps(results, indent=1))
     print(f"written {work / 'results.json'}")
+    if args.json:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from harness import Report
+
+        report = Report("EAQ generator: U-Net, fit and sampling")
+        report.notes.append(json.dumps(results, indent=1))
+        report.save(args.json)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,9 @@ from rayeaq.learners.qmix.sampler import EpisodeSampler
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test suite's episode makers
 from support.random_episodes import toy_episodes
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import Report, Stats
+
 
 def timed(step, seconds: float, warmup: int = 3) -> float:
     for _ in range(warmup):
@@ -188,7 +191,11 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--eval-envs", type=int, default=64)
     p.add_argument("--eval-episodes", type=int, default=640)
+    p.add_argument("--quick", action="store_true", help="3 s per learner, 64 evaluation episodes")
+    p.add_argument("--json", default=None, help="also write the figures as JSON (benchmarks/run_all.py)")
     args = p.parse_args()
+    if args.quick:
+        args.seconds, args.eval_episodes = 3.0, 64
     torch.set_num_threads(1)
     torch.manual_seed(0)
     s = smax_spec(args.map, None)
@@ -223,6 +230,20 @@ def main() -> None:
     print(f"ratio ours(RLlib)/torchrl = {ours / trl:.2f}")
     eps, steps = bench_rollouts(args.map, args.eval_envs, args.eval_episodes)
     print(f"greedy evaluation rollouts ({args.eval_envs} envs vmapped): {eps:.1f} episodes/s, {steps:.0f} env-steps/s")
+    report = Report(f"QMIX learner: {args.map}, batch {args.batch} full-length episodes, {args.seconds:g} s per side")
+    report.add("torchrl QMixer + QMixerLoss (feed-forward agent)", Stats([trl]), "updates/s")
+    report.add(
+        "ours, RLlib LearnerGroup (GRU agent)",
+        Stats([ours]),
+        "updates/s",
+        reference="torchrl QMixer + QMixerLoss (feed-forward agent)",
+    )
+    report.add("ours, plain torch (GRU agent)", Stats([plain]), "updates/s")
+    report.add("greedy evaluation rollouts", Stats([steps]), "env-steps/s")
+    report.notes.append("one timing per learner (not yet repeated/interleaved); torchrl's agent is feed-forward")
+    print(report.text())
+    if args.json:
+        report.save(args.json)
 
 
 if __name__ == "__main__":
