@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from analysis import loader, stats, tables
-from support.analysis_sweep import AUGMENTERS, EVAL_INTERVAL, SEEDS, UPDATES, tiny_sweep
+from support.analysis_sweep import AUGMENTERS, EVAL_INTERVAL, HORIZON, SEEDS, UPDATES, tiny_sweep
 
 pytestmark = pytest.mark.slow  # the session's tiny sweep is shared with tests/e2e/test_report.py
 
@@ -43,8 +43,8 @@ def test_one_row_per_trial_with_canonical_parameters(results, sweep_dir):
     assert by.loc["none", "q_weight"].isna().all() and by.loc["none", "ratio"].isna().all()  # unused by none
     if "eaq" in AUGMENTERS:
         assert (by.loc["eaq", "q_weight"] == 0.1).all() and (by.loc["eaq_noq", "q_weight"] == 0.0).all()
-        assert (by.loc["eaq", "horizon"] == 16).all() and (by.loc["eaq", "ratio"] == 0.5).all()
-    assert results.defaults == {"q_weight": 0.1, "horizon": 16, "ratio": 0.5}
+        assert (by.loc["eaq", "horizon"] == HORIZON).all() and (by.loc["eaq", "ratio"] == 0.5).all()
+    assert results.defaults == {"q_weight": 0.1, "horizon": HORIZON, "ratio": 0.5}
 
 
 def test_final_metrics_match_the_sweeps_summary_csv(results, sweep_dir):

@@ -16,6 +16,8 @@ CONFIG = REPO / "tune_configs" / "quickstart.yaml"
 
 AUGMENTERS = ("none", "eaq", "eaq_noq")
 SEEDS = (0, 1)
+HORIZON = 8
+"""The generator's horizon in the tiny sweep (a 10-step fit keeps its samples valid over 8 rows)."""
 UPDATES, EVAL_INTERVAL = 20, 10
 TINY = [
     f"tune.space={{augment.augmenter: {{grid_search: [{', '.join(AUGMENTERS)}]}}, "
@@ -25,7 +27,7 @@ TINY = [
     "collect.shard_episodes=48",
     "collect.envs_per_worker=32",
     "collect.tier_bands.medium.epsilon=0.1",  # fixed ε: no calibration
-    "diffusion.horizon=8",
+    f"diffusion.horizon={HORIZON}",
     "diffusion.n_diffusion_steps=10",
     "fit.steps=10",
     "fit.report_every=5",
