@@ -22,6 +22,7 @@ TINY = [
     "collect.envs_per_worker=32",
     "collect.tiers=[poor]",
     "collect.tier_bands.poor.epsilon=0.3",
+    "collect.tier_bands.poor.script=spread_fire",
     "collect.tier_bands.poor.win_rate=[0.0,0.2]",
     "seed=3",
 ]
@@ -40,6 +41,8 @@ def test_one_and_two_workers_give_the_same_dataset(ray_local, tmp_path):
     assert card1.stats.episodes == card2.stats.episodes == 90
     assert card1.fingerprint == card2.fingerprint
     assert len(card1.shards) == 5
+    assert card1.behaviour_policy["name"] == "spread_fire(noise=0.300)"
+    assert card1.behaviour_policy["provenance"] == {"script": "rayeaq.policies.scripts:spread_fire"}
     assert s1["episodes"] == 90 and s1["transitions"] == card1.stats.transitions
 
 
@@ -65,6 +68,7 @@ def test_collect_cli_end_to_end_and_resume(tmp_path):
         "  workers: 2\n"
         "  envs_per_worker: 32\n"
         "  calibration_episodes: 16\n"
+        "  policy: {ladder: [focus_team, spread_fire]}\n"
         "ray: {num_cpus: 4}\n"
     )
     out = tmp_path / "out"
@@ -75,8 +79,13 @@ def test_collect_cli_end_to_end_and_resume(tmp_path):
     assert last.startswith("collected 80 episodes") and "env-steps/s" in last and "win rate" in last
     good, poor = read_card(out / "good"), read_card(out / "poor")
     assert good.stats.win_rate > poor.stats.win_rate
-    assert good.quality["calibration"] and good.quality["band_met"] in (True, False)
+    assert [row["policy"] for row in good.quality["calibration"]] == [
+        "focus_team(noise=0.050)",
+        "spread_fire(noise=0.050)",
+    ]
+    assert good.quality["band_met"] in (True, False) and good.behaviour_policy["own_win_rate"] is not None
     assert poor.quality["epsilon"] == 0.6 and poor.behaviour_policy["epsilon"] == 0.6
+    assert poor.quality["policy"].endswith("(noise=0.600)")
     run = json.loads((out / "run.json").read_text())
     assert run["seed"] == 5 and run["config"]["collect"]["episodes"] == 40 and "git_commit" in run["code_version"]
     assert (out / "config.resolved.yaml").is_file()
@@ -150,6 +159,12 @@ def test_trained_checkpoint_as_behaviour_policy(ray_local, tmp_path, real_3m_poo
     data = load_dataset(tmp_path / "loop" / "poor")
     assert len(data.episodes) == 24
     assert data.card.behaviour_policy["kind"] == "qmix_checkpoint"
+    from rayeaq.policies import checkpoint_fingerprint
+
+    assert data.card.behaviour_policy["provenance"]["checkpoint_fingerprint"] == checkpoint_fingerprint(checkpoint)
+    two = cfg.model_copy(update={"collect": cfg.collect.model_copy(update={"workers": 2})})
+    collect_all(two, tmp_path / "loop2")  # the checkpoint policy through 2 collector actors: the same episodes
+    assert read_card(tmp_path / "loop2" / "poor").fingerprint == data.card.fingerprint
     assert all(name.startswith("qmix_mix(epsilon=0.300") for name in data.episodes.behaviour_policy)
     taken = np.take_along_axis(data.episodes.avail_actions, data.episodes.actions[..., None], axis=-1)[..., 0]
     assert taken[data.episodes.filled].all()

@@ -59,7 +59,7 @@ def make_checkpoint(real_dir, directory, q_weight: float):
 
     layout, norm = Layout.from_dict(inputs["layout"]), Normalizer.from_dict(inputs["normalizer"])
     trainer = Trainer(cfg.diffusion, cfg.fit, layout, norm)
-    trainer.run(prepare_data(load_dataset(real_dir).episodes, layout, norm, 8), seed=0)
+    trainer.run(prepare_data(load_dataset(real_dir).episodes, layout, norm), seed=0)
     save_checkpoint(
         directory,
         trainer.payload(
@@ -87,7 +87,7 @@ def test_eaq_writes_valid_synthetic_dataset(ray_local, real_dir, tmp_path):
     data = load_dataset(tmp_path / "out")
     assert data.card.source == "synthetic" and len(data.episodes) == report["kept"] == 10
     # a barely trained generator writes impossible returns too: those are dropped (counted), never written
-    assert (data.episodes.episode_return <= 2.0 + 1e-3).all() and report["dropped_over_max_return"] >= 0
+    assert (data.episodes.episode_return <= 2.0 + 1e-3).all() and set(report["dropped"]) >= {"return_out_of_range"}
     assert (data.episodes.source == "synthetic").all()
     payload = torch.load(ckpt / "generator.pt", weights_only=True)
     assert data.card.generation["generator_fingerprint"] == payload["fingerprint"]
@@ -105,11 +105,16 @@ def test_eaq_writes_valid_synthetic_dataset(ray_local, real_dir, tmp_path):
 
 
 def test_dom2_replicate_copies_once_per_threshold(real_dir, tmp_path):
-    cfg = load_run_config(None, ["augment.augmenter=dom2_replicate", "augment.dom2_thresholds=[0.3,1.0]"])
-    run_augment(cfg, real_dir, None, tmp_path / "dom2")
-    real, syn = load_dataset(real_dir).episodes, load_dataset(tmp_path / "dom2").episodes
-    expected = int((real.episode_return > 0.3).sum() + (real.episode_return > 1.0).sum())
-    assert len(syn) == expected and (syn.episode_return > 0.3).all()
+    # thresholds are fractions of max_return (2.0): 0.15 -> 0.3, 0.5 -> 1.0; a return AT a threshold counts (≥)
+    real = load_dataset(real_dir).episodes
+    at = float(np.sort(real.episode_return)[len(real) // 2])
+    cfg = load_run_config(None, ["augment.augmenter=dom2_replicate", f"augment.dom2_thresholds=[0.15,{at / 2.0!r}]"])
+    report = run_augment(cfg, real_dir, None, tmp_path / "dom2")
+    syn = load_dataset(tmp_path / "dom2").episodes
+    expected = int((real.episode_return >= 0.3).sum() + (real.episode_return >= at - 1e-6).sum())
+    assert len(syn) == expected and (syn.episode_return >= 0.3 - 1e-6).all()
+    assert (syn.episode_return == np.float32(at)).any()  # the episode exactly at the threshold was copied
+    assert report["budget"]["kind"] == "transitions" and report["budget"]["mixing_weight"] <= 1.0
 
 
 def test_gaussian_noise_and_mixing(real_dir, tmp_path):
@@ -158,6 +163,29 @@ def test_horizon_longer_than_episode_is_an_error(real_dir):
         fit_inputs(cfg, load_real_dataset(real_dir))
 
 
+def test_budgets_equal_transitions_across_arms(real_dir, tmp_path):
+    """Under budget=transitions every arm adds ratio × real transitions (short or long episodes alike)."""
+    from types import SimpleNamespace
+
+    from rayeaq.augmenters.mixing import budget_weight
+
+    def card(episodes, transitions):
+        return SimpleNamespace(stats=SimpleNamespace(episodes=episodes, transitions=transitions))
+
+    real = card(100, 1400)
+    arms = {"long": card(200, 4000), "short": card(300, 600), "same": card(100, 1400)}
+    for name, syn in arms.items():
+        _, achieved = budget_weight("transitions", 0.5, real, syn)
+        expected = min(0.5, syn.stats.transitions / 1400)
+        assert achieved["achieved_transition_ratio"] == pytest.approx(expected), name
+    _, long_ep = budget_weight("episodes", 0.5, real, arms["long"])
+    assert long_ep["achieved_episode_ratio"] == pytest.approx(0.5)
+    assert long_ep["achieved_transition_ratio"] == pytest.approx(1000 / 1400)  # episodes budget: unequal data
+    noise = load_run_config(None, ["augment.augmenter=gaussian_noise", "augment.ratio=0.5"])
+    report = run_augment(noise, real_dir, None, tmp_path / "noise_budget")
+    assert report["budget"]["achieved_transition_ratio"] == pytest.approx(0.5, abs=0.2)
+
+
 def test_synthetic_weight_caps_at_one_copy():
     assert synthetic_weight(0.5, 20, 40) == (0.25, 0.5)
     assert synthetic_weight(1.0, 100, 7) == (1.0, 0.07)  # a weak generator's 7 episodes are used once, not 14 times
@@ -180,7 +208,7 @@ def test_rerun_into_out_drops_the_old_dataset(real_dir, tmp_path):
 
 def test_dom2_without_qualifying_episode_names_thresholds(real_dir, tmp_path):
     best = float(load_dataset(real_dir).episodes.episode_return.max())
-    cfg = load_run_config(None, ["augment.augmenter=dom2_replicate", "augment.dom2_thresholds=[50.0]"])
+    cfg = load_run_config(None, ["augment.augmenter=dom2_replicate", "augment.dom2_thresholds=[25.0]"])
     with pytest.raises(ConfigError, match=r"augment\.dom2_thresholds") as err:
         run_augment(cfg, real_dir, None, tmp_path / "dom2")
     assert f"maximum episode return is {best:.3g}" in str(err.value) and "\n" not in str(err.value)
@@ -203,7 +231,8 @@ def test_returns_above_max_return_are_invalid(real_dir, tmp_path, monkeypatch):
             "legal": steps,
             "agent_steps": steps,
             "valid": np.ones(n, bool),
-            "qtot0": np.zeros(n, np.float32),
+            "no_action": np.zeros(n, bool),
+            "qtot": np.zeros((n, 8), np.float32),
             "seed": np.zeros(n, np.int64),
         }
 
@@ -211,6 +240,6 @@ def test_returns_above_max_return_are_invalid(real_dir, tmp_path, monkeypatch):
     cfg = load_run_config(None, TINY + ["augment.augmenter=eaq", "augment.num_episodes=8", "augment.oversample=1.5"])
     report = run_augment(cfg, real_dir, ckpt, tmp_path / "out")
     data = load_dataset(tmp_path / "out")
-    assert report["dropped_over_max_return"] == 4 and report["kept"] == len(data.episodes) == 8
+    assert report["dropped"]["return_out_of_range"] == 4 and report["kept"] == len(data.episodes) == 8
     assert (data.episodes.episode_return <= 2.0 + 1e-3).all()
-    assert json.loads((tmp_path / "out" / FIDELITY_FILE).read_text())["dropped_over_max_return"] == 4
+    assert json.loads((tmp_path / "out" / FIDELITY_FILE).read_text())["dropped"]["return_out_of_range"] == 4

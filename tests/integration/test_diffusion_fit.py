@@ -98,9 +98,11 @@ def test_fit_refuses_out_of_another_fit(toy_dataset, tmp_path):
     inputs = fit_inputs(cfg, load_dataset(toy_dataset))
     check_out_dir(out, cfg, inputs)  # nothing there yet
     write_run_info(out, cfg, "fit", {"dataset": inputs["dataset"], "layout": inputs["layout"]})
-    check_out_dir(out, load_run_config(None, [*TINY, "fit.steps=8", "fit.lr=1e-5"]), inputs)  # fit.* may change
-    other = load_run_config(None, [*TINY, "diffusion.q_weight=0.5"])
-    with pytest.raises(ConfigError, match="holds a fit of another diffusion config; use another --out") as err:
+    check_out_dir(out, load_run_config(None, TINY + ["fit.steps=8", "fit.lr=1e-5"]), inputs)  # fit.* may change
+    other = load_run_config(None, TINY + ["diffusion.q_weight=0.5"])
+    with pytest.raises(
+        ConfigError, match=r"holds a fit of another experiment, changed: diffusion.q_weight 0.1 -> 0.5"
+    ) as err:
         run_fit(other, toy_dataset, out)  # refused before Ray is needed
     assert "\n" not in str(err.value)
     elsewhere = tmp_path / "other_real"

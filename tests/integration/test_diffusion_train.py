@@ -58,8 +58,8 @@ def build(dcfg: DiffusionConfig, fcfg: FitConfig, n_episodes: int, seed: int = 0
         dcfg.include_state,
         dcfg.include_avail,
     )
-    norm = fit_normalizer(episodes, layout, dcfg.window_stride)
-    data = prepare_data(episodes, layout, norm, dcfg.window_stride)
+    norm = fit_normalizer(episodes, layout)
+    data = prepare_data(episodes, layout, norm)
     return Trainer(dcfg, fcfg, layout, norm), data, episodes
 
 
@@ -126,6 +126,8 @@ def test_resume_is_exact_and_uses_configured_lr():
     resumed.run(data, seed=5)
     for a, b in zip(whole.model.parameters(), resumed.model.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+    for a, b in zip(whole.ema.state_dict().values(), resumed.ema.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)  # the EMA weights (what sampling uses) too
     lowered, _, _ = build(dcfg, FitConfig(steps=6, lr=1e-5), n_episodes=3)
     lowered.load_payload(payload)
     assert [g["lr"] for g in lowered.optimizer.param_groups] == [1e-5] * len(lowered.optimizer.param_groups)

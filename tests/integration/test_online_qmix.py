@@ -101,6 +101,6 @@ def test_shipped_online_config_loads():
     from rayeaq.core.config import load_config
     from rayeaq.train_online import OnlineRunConfig
 
-    path = Path(__file__).resolve().parent.parent / "tune_configs" / "online" / "3m.yaml"
+    path = Path(__file__).resolve().parents[2] / "tune_configs" / "online" / "3m.yaml"
     cfg = load_config(OnlineRunConfig, path)
-    assert cfg.env.map == "3m" and cfg.evaluate.cql_weight == 0.0 and cfg.online.epsilon_finish == 0.05
+    assert cfg.env.map == "3m" and cfg.evaluate.cql.weight == 0.0 and cfg.online.epsilon_finish == 0.05

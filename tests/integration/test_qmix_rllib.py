@@ -27,8 +27,10 @@ def _spec(ep, mixer=True) -> NetSpec:
     )
 
 
-@pytest.mark.parametrize("algorithm,cql", [("qmix", 0.0), ("qmix", 1.0), ("bc", 0.0)])
-def test_learner_group_update_lowers_the_loss_on_a_fixed_batch(ray_local, algorithm, cql):
+@pytest.mark.parametrize(
+    "algorithm,cql,kind", [("qmix", 0.0, "agent"), ("qmix", 1.0, "agent"), ("qmix", 1.0, "joint"), ("bc", 0.0, "agent")]
+)
+def test_learner_group_update_lowers_the_loss_on_a_fixed_batch(ray_local, algorithm, cql, kind):
     from rayeaq.learners.qmix.ray_algorithm import QMIXConfig, to_train_batch
     from rayeaq.learners.qmix.sampler import EpisodeSampler
 
@@ -40,6 +42,8 @@ def test_learner_group_update_lowers_the_loss_on_a_fixed_batch(ray_local, algori
         .qmix(
             qmix_algorithm=algorithm,
             cql_weight=cql,
+            cql_kind=kind,
+            cql_samples=4,
             net=_spec(ep, mixer=algorithm == "qmix"),
             target_update_interval=10_000,
         )
@@ -99,10 +103,84 @@ def test_config_defaults_agree_and_the_module_spec_follows_later_training_calls(
     from rayeaq.learners.qmix.ray_algorithm import QMIXConfig
 
     ep = toy_episodes(2, seed=15)
-    assert QMIXConfig().cql_weight == EvaluateConfig().cql_weight == 1.0
-    cfg = QMIXConfig().qmix(net=_spec(ep)).training(gamma=0.5).qmix(double_q=False)
+    e = EvaluateConfig()
+    q = QMIXConfig()
+    assert (
+        (q.cql_kind, q.cql_weight, q.cql_temperature, q.cql_samples)
+        == (e.cql.kind, e.cql.weight, e.cql.temperature, e.cql.samples)
+        == ("agent", 1.0, 1.0, 20)
+    )
+    assert q.td_lambda == e.td_lambda == 0.0
+    cfg = QMIXConfig().qmix(net=_spec(ep)).training(gamma=0.5).qmix(double_q=False, td_lambda=0.6)
     model_config = cfg.get_multi_rl_module_spec().rl_module_specs["qmix"].model_config
-    assert model_config["gamma"] == 0.5 and model_config["double_q"] is False
+    assert model_config["gamma"] == 0.5 and model_config["double_q"] is False and model_config["td_lambda"] == 0.6
+    assert model_config["cql_samples"] == 0  # the agent term samples nothing
+    joint = cfg.qmix(cql_kind="joint", cql_samples=7).get_multi_rl_module_spec().rl_module_specs["qmix"]
+    assert joint.model_config["cql_samples"] == 7
+
+
+def test_the_removed_cql_weight_key_names_its_replacement(tmp_path):
+    from rayeaq.core.errors import ConfigError
+    from rayeaq.run_config import load_run_config
+
+    with pytest.raises(ConfigError) as err:
+        load_run_config("tune_configs/evaluate_3m.yaml", ["evaluate.cql_weight=0"])
+    assert str(err.value) == (
+        "command line: evaluate.cql_weight: replaced by evaluate.cql.weight "
+        "(with evaluate.cql.kind: agent | joint) (got 0)"
+    )
+    old = tmp_path / "old.yaml"
+    old.write_text("evaluate:\n  cql_weight: 1.0\n")
+    with pytest.raises(ConfigError, match=rf"^{old}: evaluate\.cql_weight: replaced by evaluate\.cql\.weight"):
+        load_run_config(old, [])
+    cfg = load_run_config("tune_configs/evaluate_3m.yaml", ["evaluate.cql.kind=joint", "evaluate.reward_scale=2.5"])
+    assert cfg.evaluate.cql.kind == "joint" and cfg.evaluate.resolved_reward_scale(2.0) == 2.5
+    auto = load_run_config("tune_configs/evaluate_3m.yaml", [])
+    assert auto.evaluate.resolved_reward_scale(2.0) == 10.0 and auto.evaluate.resolved_reward_scale(20.0) == 1.0
+    assert "cql_weight" not in auto.evaluate.model_dump()
+
+
+def test_the_module_is_built_without_a_deprecation_warning():
+    import logging
+
+    from rayeaq.learners.qmix.ray_module import QMIXTeamModule, module_spec
+
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    log = logging.getLogger("ray._common.deprecation")
+    log.addHandler(handler)
+    try:
+        module = module_spec(_spec(toy_episodes(2, seed=17)), 0.99, True).build()
+    finally:
+        log.removeHandler(handler)
+    assert isinstance(module, QMIXTeamModule) and module.model_config["gamma"] == 0.99  # the current constructor
+    assert not [line for line in lines if "deprecated" in line.lower()], lines
+
+
+def test_a_resumed_algorithm_draws_the_batches_of_an_uninterrupted_one(ray_local, tmp_path):
+    from rayeaq.learners.qmix.ray_algorithm import QMIX, QMIXConfig
+
+    ep = toy_episodes(16, seed=18)
+    cfg = (
+        QMIXConfig().debugging(seed=2).qmix(net=_spec(ep), updates_per_iteration=3, batch_size_episodes=4, data_seed=99)
+    )
+    algo = cfg.build_algo()
+    algo.set_episodes(ep, max_return=2.0)
+    algo.train()
+    path = algo.save_to_path(str(tmp_path / "ckpt"))
+    uninterrupted = [algo._sampler.sample(4)["obs"] for _ in range(3)]
+    algo.stop()
+    restored = QMIX.from_checkpoint(path)
+    restored.set_episodes(ep, max_return=2.0)  # a fresh sampler (seeded from the start) ...
+    restored.restore_from_path(path)  # ... continued from the checkpointed RNG state
+    resumed = [restored._sampler.sample(4)["obs"] for _ in range(3)]
+    restored.stop()
+    assert all(np.array_equal(a, b) for a, b in zip(uninterrupted, resumed, strict=True))
+    fresh = QMIXConfig().debugging(seed=2).qmix(net=_spec(ep), data_seed=99).build_algo()
+    fresh.set_episodes(ep, max_return=2.0)
+    assert not np.array_equal(fresh._sampler.sample(4)["obs"], uninterrupted[0])  # the test can fail
+    fresh.stop()
 
 
 def test_evaluate_config_rejects_more_learners_than_batch_episodes():
@@ -195,14 +273,62 @@ def test_evaluate_cli_end_to_end_on_smax(ray_local, tmp_path):
     assert rows[-1]["final"] and 0.0 <= rows[-1]["win_rate"] <= 1.0
     assert rows[-1]["dataset_episodes"] == 18  # weight 0.5 + weight 1 of 12 episodes
     assert rows[-1]["normalized_return"] == pytest.approx(rows[-1]["return_mean"] / 2.0)
+    for r in rows:  # every evaluation carries its intervals and its episode count
+        assert r["win_rate_ci95_low"] <= r["win_rate"] <= r["win_rate_ci95_high"]
+        assert r["return_ci95_low"] <= r["return_mean"] <= r["return_ci95_high"]
+    learner_rows = [json.loads(line) for line in (out / "learner.jsonl").read_text().splitlines()]
+    assert learner_rows and learner_rows[-1]["updates"] == 20 and "total_loss" in learner_rows[-1]
     marl = json.loads((out / "marl_eval.json").read_text())
     run = marl["smax"]["3m"]["qmix_cql"]["seed_0"]  # evaluate_3m.yaml: QMIX + CQL
     assert len(run["step_1"]["return"]) == 6 and run["step_1"]["step_count"] == 20
     assert "absolute_metrics" in run
     assert (out / "run.json").is_file() and (out / "config.resolved.yaml").is_file()
     summary = json.loads((out / "summary.json").read_text())
+    assert summary["reward_scale"] == 10.0 and summary["episodes"] == 6 and "win_rate_ci95_high" in summary
     from rayeaq.learners.qmix.policy import load_greedy_policy
 
     policy = load_greedy_policy(summary["checkpoint"])
     actions, _ = policy(ep.obs[:2, 0], ep.avail_actions[:2, 0])
     assert actions.shape == (2, 3)
+
+
+@pytest.mark.slow
+def test_two_ddp_learners_update_like_one_learner_on_the_same_batch(ray_local):
+    """Same initial weights, same batch (split in two equal-length halves): equal weights after the updates.
+
+    Equal lengths matter: each DDP learner averages its loss over its own shard's steps, and DDP averages the two
+    gradients, which equals the one-learner gradient only when both shards hold the same number of steps.
+    """
+    from rayeaq.learners.qmix.ray_algorithm import QMIXConfig, to_train_batch
+    from rayeaq.learners.qmix.sampler import EpisodeSampler
+
+    ep = toy_episodes(8, episode_limit=6, seed=19)
+    ep.length[:] = 6
+    ep.filled[:, :6] = True
+    ep.terminated[:] = False
+    arrays = EpisodeSampler(ep, 0).take(np.arange(len(ep)))
+    weights = []
+    for learners in (0, 2):
+        cfg = (
+            QMIXConfig()
+            .training(lr=1e-2)
+            .debugging(seed=5)
+            .learners(num_learners=learners, num_cpus_per_learner=0.5 if learners else "auto")
+            .qmix(net=_spec(ep), cql_kind="agent", cql_weight=1.0, target_update_interval=2)
+        )
+        group = cfg.build_learner_group()
+        group.set_weights({"qmix": weights[0]["init"]} if weights else group.get_weights())
+        init = group.get_weights(module_ids=["qmix"])["qmix"]
+        for _ in range(3):
+            if learners:
+                group.update(batches=to_train_batch(arrays, 2), timesteps={})
+            else:
+                group.update(batch=to_train_batch(arrays, 1)[0], timesteps={})
+        weights.append({"init": init, "final": group.get_weights(module_ids=["qmix"])["qmix"]})
+        group.shutdown()
+    one, two = weights[0]["final"], weights[1]["final"]
+    assert one.keys() == two.keys()
+    moved = max(float(np.abs(np.asarray(one[k]) - np.asarray(weights[0]["init"][k])).max()) for k in one)
+    assert moved > 1e-3  # the updates changed the weights
+    for k in one:
+        np.testing.assert_allclose(np.asarray(one[k]), np.asarray(two[k]), rtol=1e-4, atol=1e-5, err_msg=k)

@@ -25,7 +25,14 @@ SEED, TIER, EPS = 11, "medium", 0.3
 def _pool_dataset(ray_local, tmp_path, workers: int, episodes: int = 24, shard: int = 6):
     from rayeaq.stages.collect.ray_smac import SMACCollectorPool
 
-    cfg = CollectConfig(episodes=episodes, tiers=[], workers=workers, shard_episodes=shard, cpus_per_worker=0.5)
+    cfg = CollectConfig(
+        episodes=episodes,
+        tiers=[],
+        workers=workers,
+        shard_episodes=shard,
+        cpus_per_worker=0.5,
+        policy={"kind": "heuristic_mix"},  # the SMAC-API loop's behaviours (the graded ladder is SMAX-only)
+    )
     pool = SMACCollectorPool(ENV, cfg, SEED)
     try:
         spec = pool.spec()

@@ -69,6 +69,11 @@ class SMACCollectorPool(CollectorPool):
             actor_cls.options(**options).remote(env_cfg, root_seed, i, cfg.policy) for i in range(cfg.workers)
         ]
 
+    def calibrate(self, tier: str, epsilons: list[float], n_episodes: int) -> list[dict]:  # type: ignore[override]
+        """The ε-mixture's win rate per ε (the SMAC-API behaviours are ε-mixtures, not the graded ladder)."""
+        calls = [lambda a, e=e: a.measure.remote(tier, [e], n_episodes) for e in epsilons]
+        return [row for rows in self.map(calls, lambda _: None) for row in rows]
+
     def spec(self) -> EnvSpec:
         """The environment's spec as the first actor's env reports it (SC2's sizes come from the game)."""
         return ray.get(self.actors[0].env_spec.remote())
