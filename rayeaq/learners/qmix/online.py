@@ -8,6 +8,8 @@ samples have exactly the offline sampler's rows, masks and terminal handling (:m
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from pydantic import Field, model_validator
 
@@ -90,6 +92,15 @@ class ReplayBuffer:
         self.length[slots] = episodes.length
         self.cursor = int((self.cursor + n) % self.capacity)
         self.size = min(self.capacity, self.size + n)
+
+    def get_state(self) -> dict[str, Any]:
+        """The sampling RNG's state (what the algorithm's checkpoint stores for its sampler; the buffer's
+        episodes are not checkpointed: a restored online run refills it by playing)."""
+        return dict(self.rng.bit_generator.state)
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Continue drawing where the buffer whose :meth:`get_state` this is stopped."""
+        self.rng.bit_generator.state = state
 
     def sample(self, batch_size: int) -> dict[str, np.ndarray]:
         """A dict of numpy arrays ``[batch_size, T_b, ...]`` with ``T_b = max length + 1``."""
