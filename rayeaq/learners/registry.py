@@ -24,5 +24,10 @@ class OfflineLearner:
     label: Callable[[Any], str]
 
 
+class LearnerDiedError(RuntimeError):
+    """A remote learner process is gone (killed, OOM, node lost) where the learner needed it; the evaluate stage
+    turns it (like Ray's own actor errors) into one line saying the run is incomplete."""
+
+
 LEARNERS: Registry[OfflineLearner] = Registry("offline learner", "evaluate.algorithm")
 """Every offline learner, by name (``evaluate.algorithm``)."""

@@ -14,7 +14,7 @@ from rayeaq.core.ray_config import RayConfig
 from rayeaq.core.resources import check_resources
 from rayeaq.learners import LEARNERS
 from rayeaq.learners.qmix.config import EvaluateConfig
-from rayeaq.learners.registry import Report
+from rayeaq.learners.registry import LearnerDiedError, Report
 
 
 class EvaluateRun(Protocol):
@@ -43,7 +43,7 @@ def run_evaluation(
 
     try:
         return LEARNERS.get(cfg.evaluate.algorithm).run(cfg, sources, Path(out), report)
-    except RayActorError as err:  # a learner or rollout actor died (killed, OOM, node lost)
+    except (RayActorError, LearnerDiedError) as err:  # a learner or rollout actor died (killed, OOM, node lost)
         raise EvaluateFailedError(
             f"evaluate: a Ray actor died mid-run ({_actor(err)}); the run in {out} is "
             "incomplete: rerun the same command to evaluate again"
@@ -61,5 +61,7 @@ def _actor(err: BaseException) -> str:
         for line in str(err).splitlines()
         if ": " in line.strip() and line.strip().split(": ", 1)[0] in ("class_name", "pid")
     )
+    if isinstance(err, LearnerDiedError):
+        return str(err)
     name = fields.get("class_name", type(err).__name__).rsplit(".", 1)[-1]
     return f"class {name}, pid {fields.get('pid', '?')}"

@@ -42,6 +42,7 @@ from rayeaq.learners.qmix.config import CQLConfig
 from rayeaq.learners.qmix.networks import NetSpec
 from rayeaq.learners.qmix.ray_module import MODULE_ID, module_spec, spaces
 from rayeaq.learners.qmix.sampler import EpisodeSampler
+from rayeaq.learners.registry import LearnerDiedError
 
 if TYPE_CHECKING:
     from rayeaq.learners.qmix.ray_rollout import RolloutRunner
@@ -260,7 +261,12 @@ class QMIX(Algorithm):
 
     def net_state(self) -> dict[str, np.ndarray]:
         """State dict of the team networks (numpy), from the first learner."""
-        weights = self.learner_group.get_weights(module_ids=[MODULE_ID])[MODULE_ID]
+        try:
+            weights = self.learner_group.get_weights(module_ids=[MODULE_ID])[MODULE_ID]
+        except IndexError:  # RLlib answers "no healthy remote learner left" with an empty result list
+            if self.learner_group.is_local:
+                raise
+            raise LearnerDiedError("the remote learner is gone (no healthy learner answered get_weights)") from None
         return {k[len("nets.") :]: np.asarray(v) for k, v in weights.items() if k.startswith("nets.")}
 
     @override(Algorithm)
