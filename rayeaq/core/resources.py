@@ -52,6 +52,9 @@ class ClusterView:
     """Total resources of each alive node."""
     node_types: list[tuple[dict[str, float], int]] | None = None
     """Autoscaler node types as (resources of one node, max nodes; -1 = unlimited); None = a fixed cluster."""
+    joined: bool = False
+    """This process joined a cluster someone else started and could not read its node types (Ray's v1
+    autoscaler publishes none): it may autoscale, so a shortfall is waited for, not refused at once."""
 
     @property
     def autoscaling(self) -> bool:
@@ -154,11 +157,12 @@ def check_resources(
     problem = shortfall(requests, view)
     if problem is None:
         return view
-    if not view.autoscaling:
+    if not view.autoscaling and not view.joined:
         raise ConfigError(problem)
-    ceiling = shortfall(requests, view.at_most(), where="the autoscaler can reach at most")
-    if ceiling is not None:
-        raise ConfigError(ceiling)
+    if view.autoscaling:
+        ceiling = shortfall(requests, view.at_most(), where="the autoscaler can reach at most")
+        if ceiling is not None:
+            raise ConfigError(ceiling)
     bundles = [dict(r.resources) for r in requests for _ in range(r.count)]
     _request_from_autoscaler(bundles, view_fn is cluster_view)
     log(f"resources: waiting up to {wait_s:g} s for the autoscaler ({problem})")
@@ -184,7 +188,19 @@ def cluster_view() -> ClusterView | None:
     if not ray.is_initialized():
         return None
     nodes = [{k: float(v) for k, v in n["Resources"].items()} for n in ray.nodes() if n.get("Alive")]
-    return ClusterView(nodes, _node_types())
+    types = _node_types()
+    return ClusterView(nodes, types, joined=types is None and not _started_here())
+
+
+def _started_here() -> bool:
+    """Whether this process started the Ray it is connected to (a local Ray: fixed, never autoscales)."""
+    try:
+        from ray._private import worker
+
+        node = worker.global_worker.node
+        return bool(node is not None and node.head)
+    except (ImportError, AttributeError):  # the private API moved: assume a fixed local Ray (fail fast)
+        return True
 
 
 def _node_types() -> list[tuple[dict[str, float], int]] | None:
