@@ -54,7 +54,8 @@ class ClusterView:
     """Autoscaler node types as (resources of one node, max nodes; -1 = unlimited); None = a fixed cluster."""
     joined: bool = False
     """This process joined a cluster someone else started and could not read its node types (Ray's v1
-    autoscaler publishes none): it may autoscale, so a shortfall is waited for, not refused at once."""
+    autoscaler publishes none): it may autoscale, so a shortfall is neither refused nor requested — the
+    autoscaler, if there is one, scales on the work's own demand."""
 
     @property
     def autoscaling(self) -> bool:
@@ -157,7 +158,10 @@ def check_resources(
     problem = shortfall(requests, view)
     if problem is None:
         return view
-    if not view.autoscaling and not view.joined:
+    if view.joined:  # it may autoscale, and we cannot tell to what: its autoscaler scales on the work's demand
+        log(f"resources: not checked against a cluster whose node types are unknown ({problem}); waiting on demand")
+        return view
+    if not view.autoscaling:
         raise ConfigError(problem)
     if view.autoscaling:
         ceiling = shortfall(requests, view.at_most(), where="the autoscaler can reach at most")
