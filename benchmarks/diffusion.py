@@ -161,7 +161,7 @@ def bench_ray(dataset_dir: Path, work: Path, steps: int) -> dict:
     ]
     with ray_session(load_run_config(None, base).ray):
         for workers in (1, 2):
-            cfg = load_run_config(None, base + [f"fit.num_workers={workers}"])
+            cfg = load_run_config(None, base + [f"fit.workers={workers}"])
             start = time.perf_counter()
             run_fit(cfg, dataset_dir, work / f"ray{workers}")
             wall = time.perf_counter() - start

@@ -28,7 +28,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 def _execute(cfg: Any, args: argparse.Namespace, out: Path) -> dict[str, Any]:
     from rayeaq.stages.fit import run_fit
 
-    return run_fit(cfg, args.dataset, out, allow_change=args.allow_change)
+    return run_fit(cfg, args.dataset, out, allow_change=args.allow_change, progress=True)
 
 
 def _summary(s: dict[str, Any], out: Path) -> str:

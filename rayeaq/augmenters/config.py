@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -11,6 +12,11 @@ from rayeaq.core.config import StrictModel
 
 class AugmentConfig(StrictModel):
     """Producing synthetic episodes: which augmenter, how many, how they are sampled and filtered."""
+
+    RETIRED: ClassVar[Mapping[str, str]] = {
+        "tasks": "renamed to augment.workers",
+        "cpus_per_task": "renamed to augment.cpus_per_worker",
+    }
 
     augmenter: str = "eaq"
     """A registered augmenter (rayeaq.augmenters): none | eaq (λ>0 checkpoint) | eaq_noq (λ=0 checkpoint) |
@@ -31,9 +37,9 @@ class AugmentConfig(StrictModel):
     """Sample with the EMA weights."""
     batch_size: int = Field(default=256, ge=1)
     """Episodes sampled per forward batch."""
-    tasks: int = Field(default=2, ge=1, le=4096)
+    workers: int = Field(default=2, ge=1, le=4096)
     """Ray tasks the sampling is spread over."""
-    cpus_per_task: float = Field(default=0.5, gt=0.0)
+    cpus_per_worker: float = Field(default=0.5, gt=0.0)
     """Logical CPUs each sampling task reserves."""
     oversample: float = Field(default=1.5, ge=1.0, le=20.0)
     """Sample this many times the requested episodes so that enough survive filtering."""

@@ -35,7 +35,7 @@ class Request:
     """``count`` copies of one resource bundle, held at the same time, configured by ``key``."""
 
     key: str
-    """The config key(s) that decide it, as the user writes them (``fit.use_gpu/fit.num_workers``)."""
+    """The config key(s) that decide it, as the user writes them (``fit.use_gpu/fit.workers``)."""
     resources: dict[str, float]
     """One bundle: Ray resource name -> amount (``{"CPU": 0.9, "GPU": 1}``)."""
     count: int = 1

@@ -46,12 +46,18 @@ def default_out(cfg) -> Path:
 
 
 def run_fit(
-    cfg, dataset_dir: str | Path, out: str | Path, callbacks: list | None = None, allow_change: Sequence[str] = ()
+    cfg,
+    dataset_dir: str | Path,
+    out: str | Path,
+    callbacks: list | None = None,
+    allow_change: Sequence[str] = (),
+    progress: bool = False,
 ) -> dict:
     """Fit (needs a started Ray), export the checkpoint, write ``OUT/fit.json``; returns the summary.
 
     ``callbacks`` are Ray Train ``RunConfig`` callbacks (a Tune trial passes one that forwards every
     loss report to Tune as it comes). ``allow_change`` lists key patterns a resume may change (``fit.lr``).
+    ``progress`` draws a progress bar (step, loss) on the terminal (the command line's fit).
     """
     from rayeaq.core.outlock import out_lock
     from rayeaq.core.resources import check_resources
@@ -59,7 +65,7 @@ def run_fit(
     from rayeaq.core.runinfo import record_resume, write_run_info
     from rayeaq.data.card import read_card
     from rayeaq.generators.eaq.fit_core import export_checkpoint, fit_inputs, load_real_dataset
-    from rayeaq.generators.eaq.ray_fit import fit_with_ray
+    from rayeaq.generators.eaq.ray_fit import fit_with_ray, progress_callback
     from rayeaq.stages.requests import fit_requests
 
     out = Path(out)
@@ -80,12 +86,14 @@ def run_fit(
         if changes:
             record_resume(out, changes, list(allow_change))
         start = time.perf_counter()
+        if progress:
+            callbacks = [*(callbacks or []), progress_callback(cfg.fit.steps)]
         result = _fit_or_explain(fit_with_ray, cfg, inputs, out, callbacks)
         if result.checkpoint is None:
             raise RuntimeError("Ray Train finished without a checkpoint")
         with result.checkpoint.as_directory() as directory:
             summary = export_checkpoint(directory, out)
-        summary.update(wall_seconds=time.perf_counter() - start, workers=cfg.fit.num_workers, dataset=inputs["dataset"])
+        summary.update(wall_seconds=time.perf_counter() - start, workers=cfg.fit.workers, dataset=inputs["dataset"])
         (out / "fit.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return summary
 

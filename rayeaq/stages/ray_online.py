@@ -86,7 +86,7 @@ def build_online(cfg: OnlineRun) -> OnlineQMIX:
             eval_envs=e.eval_envs,
             eval_seed=derive_seed(cfg.seed, "online", "eval"),
             rollout_workers=e.rollout_workers,
-            rollout_worker_cpus=e.rollout_worker_cpus,
+            cpus_per_rollout_worker=e.cpus_per_rollout_worker,
             torch_threads=e.torch_threads,
         )
     )

@@ -34,40 +34,40 @@ class CollectSection(Protocol):
 
 
 def fit_requests(cfg: FitSection) -> list[Request]:
-    """``fit.num_workers`` Ray Train workers of ``{CPU: fit.cpus_per_worker, GPU: 1 if fit.use_gpu}``."""
+    """``fit.workers`` Ray Train workers of ``{CPU: fit.cpus_per_worker, GPU: 1 if fit.use_gpu}``."""
     f = cfg.fit
     bundle = {"CPU": f.cpus_per_worker, **({"GPU": 1.0} if f.use_gpu else {})}
-    key = "fit.use_gpu/fit.num_workers" if f.use_gpu else "fit.cpus_per_worker/fit.num_workers"
-    return [Request(key, bundle, f.num_workers, "Ray Train worker")]
+    key = "fit.use_gpu/fit.workers" if f.use_gpu else "fit.cpus_per_worker/fit.workers"
+    return [Request(key, bundle, f.workers, "Ray Train worker")]
 
 
 def augment_requests(cfg: AugmentSection) -> list[Request]:
-    """``augment.tasks`` sampling tasks of ``augment.cpus_per_task`` CPUs when the augmenter samples a generator."""
+    """``augment.workers`` sampling tasks of ``augment.cpus_per_worker`` CPUs when the augmenter samples a generator."""
     a = cfg.augment
     if not AUGMENTERS.get(a.augmenter).needs_generator:
         return []
-    return [Request("augment.cpus_per_task/augment.tasks", {"CPU": a.cpus_per_task}, a.tasks, "sampling task")]
+    return [Request("augment.cpus_per_worker/augment.workers", {"CPU": a.cpus_per_worker}, a.workers, "sampling task")]
 
 
 def evaluate_requests(cfg: EvaluateSection) -> list[Request]:
     """Remote RLlib learners (or the local learner's GPU share) and the rollout actors."""
     e = cfg.evaluate
     out: list[Request] = []
-    if e.num_learners > 0:
-        bundle = {"CPU": e.num_cpus_per_learner, **({"GPU": e.num_gpus_per_learner} if e.num_gpus_per_learner else {})}
+    if e.learners > 0:
+        bundle = {"CPU": e.cpus_per_learner, **({"GPU": e.gpus_per_learner} if e.gpus_per_learner else {})}
         key = (
-            "evaluate.num_gpus_per_learner/evaluate.num_learners"
-            if e.num_gpus_per_learner
-            else "evaluate.num_cpus_per_learner/evaluate.num_learners"
+            "evaluate.gpus_per_learner/evaluate.learners"
+            if e.gpus_per_learner
+            else "evaluate.cpus_per_learner/evaluate.learners"
         )
-        out.append(Request(key, bundle, e.num_learners, "RLlib learner"))
-    elif e.num_gpus_per_learner > 0:
-        out.append(Request("evaluate.num_gpus_per_learner", {"GPU": e.num_gpus_per_learner}, 1, "local RLlib learner"))
+        out.append(Request(key, bundle, e.learners, "RLlib learner"))
+    elif e.gpus_per_learner > 0:
+        out.append(Request("evaluate.gpus_per_learner", {"GPU": e.gpus_per_learner}, 1, "local RLlib learner"))
     if e.rollout_workers > 0:
         out.append(
             Request(
-                "evaluate.rollout_worker_cpus/evaluate.rollout_workers",
-                {"CPU": e.rollout_worker_cpus},
+                "evaluate.cpus_per_rollout_worker/evaluate.rollout_workers",
+                {"CPU": e.cpus_per_rollout_worker},
                 e.rollout_workers,
                 "rollout actor",
             )

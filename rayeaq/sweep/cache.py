@@ -27,7 +27,7 @@ DONE_FILE = "DONE.json"
 
 FIT_BOOKKEEPING = ("checkpoint_every", "report_every", "keep_checkpoints", "cpus_per_worker", "torch_threads")
 """``fit`` keys that change where and how often a fit reports, not the generator it produces."""
-AUGMENT_NOT_CONTENT = ("ratio", "workers", "tasks", "cpus_per_worker", "cpus_per_task", "fidelity_samples")
+AUGMENT_NOT_CONTENT = ("ratio", "workers", "cpus_per_worker", "fidelity_samples")
 """``augment`` keys that change how the synthetic data is mixed or spread over workers, not the data."""
 
 

@@ -43,7 +43,7 @@ class TrialResources(StrictModel):
     cpu: float = Field(default=0.01, ge=0.0)
     """CPUs of the trial process; small, so that the Train workers it starts are never starved."""
     gpu: float = Field(default=0.0, ge=0.0)
-    """GPUs of the trial process (the evaluator's local learner uses it when evaluate.num_learners = 0)."""
+    """GPUs of the trial process (the evaluator's local learner uses it when evaluate.learners = 0)."""
 
 
 class TuneConfig(StrictModel):

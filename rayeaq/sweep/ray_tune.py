@@ -53,9 +53,9 @@ def trial_bundles(cfg: RunConfig) -> list[dict[str, float]]:
     r, a, e = cfg.tune.resources, cfg.augment, cfg.evaluate
     bundles = [bundle(r.cpu, r.gpu)]
     if AUGMENTERS.get(a.augmenter).needs_generator:
-        bundles += [bundle(a.cpus_per_task)] * a.tasks
-    bundles += [bundle(e.num_cpus_per_learner, e.num_gpus_per_learner)] * e.num_learners
-    bundles += [bundle(e.rollout_worker_cpus)] * e.rollout_workers
+        bundles += [bundle(a.cpus_per_worker)] * a.workers
+    bundles += [bundle(e.cpus_per_learner, e.gpus_per_learner)] * e.learners
+    bundles += [bundle(e.cpus_per_rollout_worker)] * e.rollout_workers
     return bundles
 
 

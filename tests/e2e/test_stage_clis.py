@@ -19,7 +19,7 @@ TINY = [
     "fit.batch_size=16",
     "fit.report_every=10",
     "fit.checkpoint_every=10",
-    "fit.num_workers=1",
+    "fit.workers=1",
     "fit.cpus_per_worker=0.9",
     "ray.num_cpus=4",
 ]
@@ -56,7 +56,7 @@ def test_fit_then_augment_commands(real_3m_poor_dataset, tmp_path):
         "augment.augmenter=eaq",
         "augment.drop_illegal=false",
         "augment.num_episodes=40",
-        "augment.tasks=2",
+        "augment.workers=2",
         "augment.sampling_steps=4",
     )
     synthetic = load_dataset(aug_out)

@@ -77,7 +77,7 @@ def test_eaq_writes_valid_synthetic_dataset(ray_local, real_dir, tmp_path):
         + [
             "augment.augmenter=eaq",
             "augment.num_episodes=10",
-            "augment.tasks=2",
+            "augment.workers=2",
             "augment.sampling_steps=5",
             "augment.drop_illegal=false",
             "augment.oversample=4",
@@ -143,7 +143,7 @@ def test_gaussian_noise_and_mixing(real_dir, tmp_path):
         ("augment.augmenter=diffuser", "augment.augmenter: expected one of"),
         ("diffusion.kernel_size=4", "diffusion.kernel_size: expected an odd kernel size"),
         ("diffusion.q_weight=-1", "diffusion.q_weight"),
-        ("fit.num_workers=0", "fit.num_workers"),
+        ("fit.workers=0", "fit.workers"),
         ("diffusion.groups=5", "diffusion.groups: expected a divisor"),
         ("diffusion.dim=6 diffusion.dim_mults=[2] diffusion.groups=4", "diffusion.groups: expected a divisor of dim"),
         ("diffusion.dim=9 diffusion.groups=1", "diffusion.dim: expected an even number"),

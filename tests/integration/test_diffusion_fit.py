@@ -49,7 +49,7 @@ def test_fit_two_workers_then_resume(ray_local, toy_dataset, tmp_path):
     from rayeaq.stages.fit import run_fit
 
     out = tmp_path / "fit"
-    cfg = load_run_config(None, [*TINY, "fit.steps=4", "fit.num_workers=2"])
+    cfg = load_run_config(None, [*TINY, "fit.steps=4", "fit.workers=2"])
     first = run_fit(cfg, toy_dataset, out)
     assert first["step"] == 4 and first["resumed_from"] == 0 and first["workers"] == 2
     payload = torch.load(out / "checkpoint" / "generator.pt", weights_only=True)
@@ -57,7 +57,7 @@ def test_fit_two_workers_then_resume(ray_local, toy_dataset, tmp_path):
     assert [row["step"] for row in payload["history"]] == [1, 2, 3, 4]
     assert (out / "losses.csv").is_file() and (out / "run.json").is_file() and (out / "config.resolved.yaml").is_file()
 
-    cfg = load_run_config(None, [*TINY, "fit.steps=6", "fit.num_workers=2"])
+    cfg = load_run_config(None, [*TINY, "fit.steps=6", "fit.workers=2"])
     second = run_fit(cfg, toy_dataset, out)
     assert second["resumed_from"] == 4 and second["step"] == 6
     payload = torch.load(out / "checkpoint" / "generator.pt", weights_only=True)
@@ -69,7 +69,7 @@ def test_nan_loss_stops_with_one_line_error(ray_local, toy_dataset, tmp_path, mo
     from rayeaq.stages.fit import run_fit
 
     monkeypatch.setattr(ray_fit, "train_loop_per_worker", train_loop_with_nan_at(3))  # NaN loss in the worker
-    cfg = load_run_config(None, [*TINY, "fit.steps=5", "fit.num_workers=1"])
+    cfg = load_run_config(None, [*TINY, "fit.steps=5", "fit.workers=1"])
     with pytest.raises(NonFiniteLossError) as err:
         run_fit(cfg, toy_dataset, tmp_path / "nan")
     assert "\n" not in str(err.value) and "loss became nan at step 3" in str(err.value)

@@ -126,7 +126,7 @@ def test_sigkill_augment_sampling_task_gives_the_same_synthetic_dataset(ray_loca
         + [
             "augment.augmenter=eaq",
             "augment.num_episodes=300",
-            "augment.tasks=2",
+            "augment.workers=2",
             "augment.sampling_steps=10",
             "augment.drop_illegal=false",
             "augment.oversample=2",
@@ -169,7 +169,7 @@ def test_sigkill_train_worker_mid_fit_then_rerun_gives_the_same_generator(ray_lo
             "fit.batch_size=8",
             "fit.report_every=10",
             "fit.checkpoint_every=20",
-            "fit.num_workers=1",
+            "fit.workers=1",
             "fit.steps=200",
         ],
     )
@@ -205,7 +205,7 @@ def test_sigkill_train_worker_mid_fit_then_rerun_gives_the_same_generator(ray_lo
     "does not — open in the session notes",
 )
 def test_sigkill_rllib_learner_mid_evaluate_is_one_line_and_writes_no_summary(ray_local, tmp_path):
-    """A remote RLlib learner (``evaluate.num_learners=1``) killed mid-training: one line, no summary.json."""
+    """A remote RLlib learner (``evaluate.learners=1``) killed mid-training: one line, no summary.json."""
     from rayeaq.data.writer import write_dataset
     from rayeaq.envs.smax.maps import smax_spec
     from rayeaq.stages.evaluate import EvaluateFailedError, run_evaluation
@@ -231,8 +231,8 @@ def test_sigkill_rllib_learner_mid_evaluate_is_one_line_and_writes_no_summary(ra
             "evaluate.final_eval_episodes=6",
             "evaluate.eval_envs=4",
             "evaluate.hidden_dim=16",
-            "evaluate.num_learners=1",
-            "evaluate.num_cpus_per_learner=0.5",
+            "evaluate.learners=1",
+            "evaluate.cpus_per_learner=0.5",
             "evaluate.batch_size=4",
         ],
     )

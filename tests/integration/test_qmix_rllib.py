@@ -126,12 +126,12 @@ def test_the_removed_cql_weight_key_names_its_replacement(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_run_config("tune_configs/evaluate_3m.yaml", ["evaluate.cql_weight=0"])
     assert str(err.value) == (
-        "command line: evaluate.cql_weight: replaced by evaluate.cql.weight "
-        "(with evaluate.cql.kind: agent | joint) (got 0)"
+        "command line: evaluate.cql_weight: was replaced by evaluate.cql.weight "
+        "(with evaluate.cql.kind: agent | joint)"
     )
     old = tmp_path / "old.yaml"
     old.write_text("evaluate:\n  cql_weight: 1.0\n")
-    with pytest.raises(ConfigError, match=rf"^{old}: evaluate\.cql_weight: replaced by evaluate\.cql\.weight"):
+    with pytest.raises(ConfigError, match=rf"^{old}: evaluate\.cql_weight: was replaced by evaluate\.cql\.weight"):
         load_run_config(old, [])
     cfg = load_run_config("tune_configs/evaluate_3m.yaml", ["evaluate.cql.kind=joint", "evaluate.reward_scale=2.5"])
     assert cfg.evaluate.cql.kind == "joint" and cfg.evaluate.resolved_reward_scale(2.0) == 2.5
@@ -187,9 +187,9 @@ def test_evaluate_config_rejects_more_learners_than_batch_episodes():
     from rayeaq.core.errors import ConfigError
     from rayeaq.run_config import load_run_config
 
-    load_run_config("tune_configs/evaluate_3m.yaml", ["evaluate.batch_size=4", "evaluate.num_learners=4"])
-    with pytest.raises(ConfigError, match=r"evaluate\.num_learners: expected num_learners <= batch_size=2"):
-        load_run_config("tune_configs/evaluate_3m.yaml", ["evaluate.batch_size=2", "evaluate.num_learners=4"])
+    load_run_config("tune_configs/evaluate_3m.yaml", ["evaluate.batch_size=4", "evaluate.learners=4"])
+    with pytest.raises(ConfigError, match=r"evaluate\.learners: expected learners <= batch_size=2"):
+        load_run_config("tune_configs/evaluate_3m.yaml", ["evaluate.batch_size=2", "evaluate.learners=4"])
 
 
 def test_local_rollout_keeps_the_drivers_torch_threads(monkeypatch):

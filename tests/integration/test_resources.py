@@ -37,19 +37,17 @@ CPU4 = ClusterView([{"CPU": 4.0, "memory": 8e9}])
 
 
 def test_shortfall_known_answers():
-    gpu = Request("fit.use_gpu/fit.num_workers", {"CPU": 0.9, "GPU": 1.0}, 2, "Ray Train worker")
+    gpu = Request("fit.use_gpu/fit.workers", {"CPU": 0.9, "GPU": 1.0}, 2, "Ray Train worker")
     msg = shortfall([gpu], CPU4)
-    assert msg is not None and msg.startswith("fit.use_gpu/fit.num_workers: each Ray Train worker needs")
+    assert msg is not None and msg.startswith("fit.use_gpu/fit.workers: each Ray Train worker needs")
     assert "no node has GPU 1" in msg and "CPU 4, GPU 0 on 1 node" in msg
     # per-node: two 2-CPU nodes cannot hold a 3-CPU bundle although the total is 4
     assert "no node has CPU 3" in shortfall([Request("k", {"CPU": 3.0})], ClusterView([{"CPU": 2.0}] * 2))
     # together: 4 x 0.9 + 0.5 fits in 4.1 CPUs, not in 4
-    both = [Request("fit.cpus_per_worker/fit.num_workers", {"CPU": 0.9}, 4), Request("tune.resources", {"CPU": 0.5})]
+    both = [Request("fit.cpus_per_worker/fit.workers", {"CPU": 0.9}, 4), Request("tune.resources", {"CPU": 0.5})]
     assert shortfall(both, ClusterView([{"CPU": 4.1}])) is None
     msg = shortfall(both, CPU4)
-    assert (
-        "need CPU 4.1 at once" in msg and "fit.cpus_per_worker/fit.num_workers: 4 x" in msg and "tune.resources" in msg
-    )
+    assert "need CPU 4.1 at once" in msg and "fit.cpus_per_worker/fit.workers: 4 x" in msg and "tune.resources" in msg
     assert shortfall([Request("k", {"CPU": 1.0}, 0)], ClusterView([])) is None  # nothing asked, nothing needed
 
 
@@ -57,12 +55,12 @@ def test_autoscaling_cluster_waits_then_gives_up_or_proceeds():
     """Beyond the node types' maximum: at once. Within it: wait for nodes, up to wait_s."""
     gpu_type = [({"CPU": 8.0, "GPU": 1.0}, 2)]
     head = ClusterView([{"CPU": 0.0}], gpu_type)
-    three = [Request("fit.use_gpu/fit.num_workers", {"CPU": 1.0, "GPU": 1.0}, 3, "Ray Train worker")]
+    three = [Request("fit.use_gpu/fit.workers", {"CPU": 1.0, "GPU": 1.0}, 3, "Ray Train worker")]
     start = time.monotonic()
     with pytest.raises(ConfigError, match=r"need GPU 3 at once, the autoscaler can reach at most CPU 16, GPU 2"):
         check_resources(three, wait_s=60, view_fn=lambda: head, log=lambda _: None)
     assert time.monotonic() - start < 1.0
-    two = [Request("fit.use_gpu/fit.num_workers", {"CPU": 1.0, "GPU": 1.0}, 2, "Ray Train worker")]
+    two = [Request("fit.use_gpu/fit.workers", {"CPU": 1.0, "GPU": 1.0}, 2, "Ray Train worker")]
     lines: list[str] = []
     with pytest.raises(ConfigError, match=r"waited 0.3 s for new nodes; ray.resource_wait_s") as err:
         check_resources(two, wait_s=0.3, poll_s=0.05, view_fn=lambda: head, log=lines.append)
@@ -85,13 +83,13 @@ def test_fit_gpu_on_cluster_without_gpu_fails_within_seconds(ray_local, tmp_path
 
     data = tmp_path / "real"
     write_dataset(data, toy_episodes(SPEC, 4, seed=1), SPEC, source="real")
-    cfg = load_run_config(None, ["fit.use_gpu=true", "fit.num_workers=2"])
+    cfg = load_run_config(None, ["fit.use_gpu=true", "fit.workers=2"])
     start = time.monotonic()
     with pytest.raises(ConfigError) as err:
         run_fit(cfg, data, tmp_path / "fit")
     assert time.monotonic() - start < 30  # imports (torch) dominate; no Train worker group is started
     text = _one_line(err)
-    assert text.startswith("fit.use_gpu/fit.num_workers: each Ray Train worker needs {CPU: 0.9, GPU: 1}")
+    assert text.startswith("fit.use_gpu/fit.workers: each Ray Train worker needs {CPU: 0.9, GPU: 1}")
     assert "the cluster has CPU 4, GPU 0 on 1 node" in text
     assert not (tmp_path / "fit" / "ray_train").exists()  # nothing started
 
@@ -99,14 +97,16 @@ def test_fit_gpu_on_cluster_without_gpu_fails_within_seconds(ray_local, tmp_path
 def test_evaluate_learner_gpu_fails_fast(ray_local, tmp_path):
     from rayeaq.stages.evaluate import run_evaluation
 
-    cfg = load_run_config(None, ["evaluate.num_learners=1", "evaluate.num_gpus_per_learner=1"])
+    cfg = load_run_config(None, ["evaluate.learners=1", "evaluate.gpus_per_learner=1"])
     with pytest.raises(ConfigError) as err:
         run_evaluation(cfg, [(str(tmp_path / "never_read"), 1.0)], tmp_path / "eval")
     text = _one_line(err)
-    assert text.startswith("evaluate.num_gpus_per_learner/evaluate.num_learners: each RLlib learner needs")
+    assert text.startswith("evaluate.gpus_per_learner/evaluate.learners: each RLlib learner needs")
     assert "GPU 0" in text
-    cfg = load_run_config(None, ["evaluate.rollout_workers=8", "evaluate.rollout_worker_cpus=1"])
-    with pytest.raises(ConfigError, match=r"evaluate.rollout_worker_cpus/evaluate.rollout_workers: 8 x rollout actor"):
+    cfg = load_run_config(None, ["evaluate.rollout_workers=8", "evaluate.cpus_per_rollout_worker=1"])
+    with pytest.raises(
+        ConfigError, match=r"evaluate.cpus_per_rollout_worker/evaluate.rollout_workers: 8 x rollout actor"
+    ):
         run_evaluation(cfg, [(str(tmp_path / "never_read"), 1.0)], tmp_path / "eval")
 
 
@@ -121,7 +121,7 @@ def test_sweep_trial_resources_and_starving_concurrency(ray_local):
     # 2 trials of 1.8 CPUs fit in 4 CPUs, but then their 0.9-CPU Train workers never start
     cfg, points = load_sweep(
         "tune_configs/quickstart.yaml",
-        [space, "tune.resources.cpu=1.8", "tune.max_concurrent_trials=2", "fit.num_workers=1"],
+        [space, "tune.resources.cpu=1.8", "tune.max_concurrent_trials=2", "fit.workers=1"],
     )
     with pytest.raises(ConfigError) as err:
         check_sweep_resources(cfg, points, {})
@@ -129,7 +129,7 @@ def test_sweep_trial_resources_and_starving_concurrency(ray_local):
     assert "tune.resources (x tune.max_concurrent_trials=2): 2 x trial process" in text and "need CPU 4.5" in text
     cfg, points = load_sweep(
         "tune_configs/quickstart.yaml",
-        [space, "tune.resources.cpu=1.8", "tune.max_concurrent_trials=1", "fit.num_workers=1"],
+        [space, "tune.resources.cpu=1.8", "tune.max_concurrent_trials=1", "fit.workers=1"],
     )
     check_sweep_resources(cfg, points, {})  # one at a time fits
 

@@ -139,7 +139,7 @@ def test_fit_rerun_with_changed_lr_needs_allow_change_and_is_recorded(ray_local,
         "fit.batch_size=8",
         "fit.report_every=1",
         "fit.checkpoint_every=2",
-        "fit.num_workers=1",
+        "fit.workers=1",
     ]
     out = tmp_path / "fit"
     first = run_fit(load_run_config(None, tiny + ["fit.steps=2"]), data, out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -118,3 +119,29 @@ def test_a_retired_key_names_its_replacement(tmp_path):
     with pytest.raises(ConfigError, match=r"^command line: num_workers: was renamed to workers$"):
         load_config(Section, None, ["num_workers=2"])
     assert load_config(Section, None, ["workers=2"]).workers == 2
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("fit.num_workers", "fit.workers"),
+        ("augment.tasks", "augment.workers"),
+        ("augment.cpus_per_task", "augment.cpus_per_worker"),
+        ("evaluate.num_learners", "evaluate.learners"),
+        ("evaluate.num_cpus_per_learner", "evaluate.cpus_per_learner"),
+        ("evaluate.num_gpus_per_learner", "evaluate.gpus_per_learner"),
+        ("evaluate.rollout_worker_cpus", "evaluate.cpus_per_rollout_worker"),
+    ],
+)
+def test_old_resource_spellings_name_their_new_key(old, new, tmp_path):
+    from rayeaq.run_config import load_run_config
+
+    with pytest.raises(ConfigError, match=rf"^command line: {re.escape(old)}: was renamed to {re.escape(new)}$"):
+        load_run_config(None, [f"{old}=1"])
+    section, key = old.split(".")
+    path = tmp_path / "old.yaml"
+    path.write_text(f"{section}:\n  {key}: 1\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}: {re.escape(old)}: was renamed to {re.escape(new)}"):
+        load_run_config(path, [])
+    new_section, new_key = new.split(".")
+    assert getattr(getattr(load_run_config(None, [f"{new}=1"]), new_section), new_key) == 1

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -98,6 +99,8 @@ class DiffusionConfig(StrictModel):
 class FitConfig(StrictModel):
     """Fitting the generator with Ray Train (DDP over CPU or GPU workers)."""
 
+    RETIRED: ClassVar[Mapping[str, str]] = {"num_workers": "renamed to fit.workers"}
+
     steps: int = Field(default=2000, ge=1)
     """Optimiser steps in total (a resumed run continues to this count)."""
     batch_size: int = Field(default=64, ge=1)
@@ -110,7 +113,7 @@ class FitConfig(StrictModel):
     """Decay of the exponential moving average of the denoiser weights."""
     ema_start: int = Field(default=100, ge=0)
     """Steps before the EMA starts tracking (it copies the weights until then)."""
-    num_workers: int = Field(default=1, ge=1, le=1024)
+    workers: int = Field(default=1, ge=1, le=1024)
     """Ray Train workers (DDP ranks)."""
     use_gpu: bool = False
     """One GPU per worker and the nccl backend (gloo on CPU)."""

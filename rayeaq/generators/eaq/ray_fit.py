@@ -89,6 +89,30 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     trainer.run(data, seed=derive_seed(cfg.seed, "fit", "batches", rank), on_step=on_step)
 
 
+def progress_callback(total_steps: int) -> Any:
+    """A Ray Train callback that draws the fit's progress (step, loss) on the driver's terminal.
+
+    Ray Train calls it in its controller actor; ``ray.experimental.tqdm_ray`` forwards the bar to the driver.
+    """
+    from ray.experimental.tqdm_ray import tqdm
+    from ray.train import UserCallback
+
+    class FitProgress(UserCallback):
+        def __init__(self) -> None:
+            self.bar: Any = None
+
+        def after_report(self, run_context, metrics, checkpoint) -> None:
+            if self.bar is None:
+                self.bar = tqdm(total=total_steps, desc="fit", unit="step")
+            row = metrics[0]
+            self.bar.update(int(row["step"]) - self.bar.n)
+            self.bar.set_description(f"fit loss {row.get('loss', float('nan')):.4f}")
+            if int(row["step"]) >= total_steps:
+                self.bar.close()
+
+    return FitProgress()
+
+
 def fit_with_ray(cfg, inputs: dict[str, Any], out: Path, callbacks: list | None = None):
     """Run the TorchTrainer; returns Ray Train's ``Result``. Needs a started Ray (``ray_session``)."""
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
@@ -110,7 +134,7 @@ def fit_with_ray(cfg, inputs: dict[str, Any], out: Path, callbacks: list | None 
         },
         torch_config=TorchConfig(backend="nccl" if cfg.fit.use_gpu else "gloo"),
         scaling_config=ScalingConfig(
-            num_workers=cfg.fit.num_workers, use_gpu=cfg.fit.use_gpu, resources_per_worker=resources
+            num_workers=cfg.fit.workers, use_gpu=cfg.fit.use_gpu, resources_per_worker=resources
         ),
         run_config=RunConfig(
             name=RUN_NAME,

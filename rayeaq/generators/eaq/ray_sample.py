@@ -1,4 +1,4 @@
-"""Ray adapter for sampling: the requested windows are split over ``augment.tasks`` Ray tasks."""
+"""Ray adapter for sampling: the requested windows are split over ``augment.workers`` Ray tasks."""
 
 from __future__ import annotations
 
@@ -37,14 +37,16 @@ def sample_chunk(checkpoint: str, n: int, seed: int, acfg: dict) -> dict:
 
 
 def sample_with_ray(checkpoint: str | Path, n: int, root_seed: int, acfg) -> dict:
-    """Spread ``n`` windows over ``acfg.tasks`` tasks of ``acfg.cpus_per_task`` CPUs; concatenated results."""
+    """Spread ``n`` windows over ``acfg.workers`` tasks of ``acfg.cpus_per_worker`` CPUs; concatenated results."""
     import ray
 
-    task = ray.remote(sample_chunk).options(num_cpus=acfg.cpus_per_task)
-    tasks = min(acfg.tasks, n)
+    task = ray.remote(sample_chunk).options(num_cpus=acfg.cpus_per_worker)
+    tasks = min(acfg.workers, n)
     sizes = [n // tasks + (1 if i < n % tasks else 0) for i in range(tasks)]
     refs = [
-        task.remote(str(checkpoint), size, derive_seed(root_seed, "augment", "sample", i), acfg.model_dump(mode="json"))
+        task.options(name=f"augment:sample:{i}").remote(
+            str(checkpoint), size, derive_seed(root_seed, "augment", "sample", i), acfg.model_dump(mode="json")
+        )
         for i, size in enumerate(sizes)
     ]
     parts = ray.get(refs)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal, cast
+from collections.abc import Mapping
+from typing import ClassVar, Literal, cast
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -34,6 +35,14 @@ class CQLConfig(StrictModel):
 class EvaluateConfig(StrictModel):
     """Offline learner (QMIX, QMIX+CQL or behaviour cloning) trained on a dataset, scored by greedy rollouts."""
 
+    RETIRED: ClassVar[Mapping[str, str]] = {
+        "num_learners": "renamed to evaluate.learners",
+        "num_cpus_per_learner": "renamed to evaluate.cpus_per_learner",
+        "num_gpus_per_learner": "renamed to evaluate.gpus_per_learner",
+        "rollout_worker_cpus": "renamed to evaluate.cpus_per_rollout_worker",
+        "cql_weight": "replaced by evaluate.cql.weight (with evaluate.cql.kind: agent | joint)",
+    }
+
     algorithm: str = "qmix"
     """A registered offline learner (rayeaq.learners): qmix (offline QMIX, conservative when cql.weight > 0) or
     bc (behaviour cloning on the same agent network)."""
@@ -54,8 +63,6 @@ class EvaluateConfig(StrictModel):
     cql: CQLConfig = CQLConfig()
     """Conservative term (kind agent | joint, weight, temperature, samples); weight 0 = plain QMIX, which does not
     learn from narrow behaviour data (one action per state: see benchmarks/RESULTS.md)."""
-    cql_weight: float | None = Field(default=None, exclude=True)
-    """Removed: an error that names evaluate.cql.weight (and evaluate.cql.kind)."""
     reward_scale: float | Literal["auto"] = "auto"
     """Factor on the training rewards (Q-values in these units); auto = 20 / the dataset's maximum return, so the
     defaults mean the same on SMAX (returns <= 2, factor 10) and SMAC (<= 20, factor 1). Recorded in summary.json."""
@@ -81,24 +88,18 @@ class EvaluateConfig(StrictModel):
     """Environments stepped at once (jax.vmap) per rollout worker."""
     rollout_workers: int = Field(default=0, ge=0, le=256)
     """Ray actors running evaluation rollouts; 0 = in the driver process."""
-    rollout_worker_cpus: float = Field(default=0.5, gt=0.0)
+    cpus_per_rollout_worker: float = Field(default=0.5, gt=0.0)
     """Logical CPUs each rollout actor reserves."""
-    num_learners: int = Field(default=0, ge=0, le=256)
+    learners: int = Field(default=0, ge=0, le=256)
     """RLlib learners: 0 = one local learner; n > 0 = n remote learner actors (DDP, batch split among them)."""
-    num_gpus_per_learner: float = Field(default=0.0, ge=0.0)
+    gpus_per_learner: float = Field(default=0.0, ge=0.0)
     """GPUs per learner (0 = CPU)."""
-    num_cpus_per_learner: float = Field(default=1.0, gt=0.0)
+    cpus_per_learner: float = Field(default=1.0, gt=0.0)
     """Logical CPUs per remote learner actor."""
     torch_threads: int = Field(default=1, ge=1, le=256)
     """torch.set_num_threads in the learner/driver process (JAX shares it during rollouts)."""
     checkpoint: bool = True
     """Write an RLlib checkpoint of the final algorithm to OUT/checkpoint."""
-
-    @field_validator("cql_weight")
-    @classmethod
-    def _renamed(cls, value: float | None) -> None:
-        if value is not None:
-            raise ValueError("replaced by evaluate.cql.weight (with evaluate.cql.kind: agent | joint)")
 
     @field_validator("reward_scale")
     @classmethod
@@ -111,14 +112,12 @@ class EvaluateConfig(StrictModel):
         """The reward factor for a dataset whose episode return is at most ``max_return``."""
         return SMAC_MAX_RETURN / max_return if self.reward_scale == "auto" else float(self.reward_scale)
 
-    @field_validator("num_learners")
+    @field_validator("learners")
     @classmethod
     def _learners_fit_the_batch(cls, value: int, info: ValidationInfo) -> int:
         batch_size = info.data.get("batch_size")  # declared above, so already validated
         if batch_size is not None and value > batch_size:
-            raise ValueError(
-                f"expected num_learners <= batch_size={batch_size} (each learner gets a shard of the batch)"
-            )
+            raise ValueError(f"expected learners <= batch_size={batch_size} (each learner gets a shard of the batch)")
         return value
 
     @field_validator("algorithm")

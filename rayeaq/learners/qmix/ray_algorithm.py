@@ -90,7 +90,7 @@ class QMIXConfig(AlgorithmConfig):
         self.eval_envs = 64
         self.eval_seed = 0
         self.rollout_workers = 0
-        self.rollout_worker_cpus = 0.5
+        self.cpus_per_rollout_worker = 0.5
         self.torch_threads = 1
 
     def qmix(
@@ -115,7 +115,7 @@ class QMIXConfig(AlgorithmConfig):
         eval_envs: int = NotProvided,
         eval_seed: int = NotProvided,
         rollout_workers: int = NotProvided,
-        rollout_worker_cpus: float = NotProvided,
+        cpus_per_rollout_worker: float = NotProvided,
         torch_threads: int = NotProvided,
     ) -> QMIXConfig:
         """Set the QMIX-specific options (RLlib's builder style: only the given ones change).
@@ -287,7 +287,7 @@ class QMIX(Algorithm):
                 c.net,
                 c.eval_envs,
                 c.rollout_workers,
-                c.rollout_worker_cpus,
+                c.cpus_per_rollout_worker,
                 torch_threads=c.torch_threads,
             )
         seeds = (self.config.eval_seed + np.arange(episodes, dtype=np.int64)) % (2**31 - 1)

@@ -27,6 +27,9 @@ class LocalRollout:
         self.n_envs = n_envs
         self.net = net
 
+    def __repr__(self) -> str:  # the name the dashboard and the log prefix show for a rollout actor
+        return "evaluate:rollout"
+
     def max_return(self) -> float:
         return float(self.env.spec.max_return)
 
@@ -62,7 +65,12 @@ class RolloutRunner:
         ref = ray.put(state)
         chunks = [c for c in np.array_split(seeds, len(self.workers)) if len(c)]
         return RolloutResult.concatenate(
-            ray.get([w.run.remote(ref, c) for w, c in zip(self.workers, chunks, strict=False)])
+            ray.get(
+                [
+                    w.run.options(name=f"evaluate:rollout:{i}").remote(ref, c)
+                    for i, (w, c) in enumerate(zip(self.workers, chunks, strict=False))
+                ]
+            )
         )
 
     def close(self) -> None:

@@ -81,9 +81,9 @@ def build_config(cfg: EvaluateRun, sources: list[tuple[str, float]], updates_per
         QMIXConfig()
         .training(lr=e.lr, gamma=e.gamma, grad_clip=e.grad_clip)
         .learners(
-            num_learners=e.num_learners,
-            num_gpus_per_learner=e.num_gpus_per_learner,
-            num_cpus_per_learner=e.num_cpus_per_learner if e.num_learners > 0 else "auto",
+            num_learners=e.learners,
+            num_gpus_per_learner=e.gpus_per_learner,
+            num_cpus_per_learner=e.cpus_per_learner if e.learners > 0 else "auto",
         )
         .evaluation(evaluation_duration=e.eval_episodes, evaluation_duration_unit="episodes")
         .debugging(seed=derive_seed(cfg.seed, "evaluate", "torch"), log_level="ERROR")
@@ -107,7 +107,7 @@ def build_config(cfg: EvaluateRun, sources: list[tuple[str, float]], updates_per
             eval_envs=e.eval_envs,
             eval_seed=derive_seed(cfg.seed, "evaluate", "episodes"),
             rollout_workers=e.rollout_workers,
-            rollout_worker_cpus=e.rollout_worker_cpus,
+            cpus_per_rollout_worker=e.cpus_per_rollout_worker,
             torch_threads=e.torch_threads,
         )
     )

@@ -26,9 +26,12 @@ from rayeaq.stages.collect.config import CollectConfig
 class CollectorActor:
     """Holds one compiled collector (JAX) and runs calibration and shard collection."""
 
-    def __init__(self, spec: EnvSpec, cfg: CollectConfig, root_seed: int):
+    def __init__(self, spec: EnvSpec, cfg: CollectConfig, root_seed: int, index: int = 0):
         # torch is imported (with bounded threads) only for a checkpoint policy: see core._checkpoint_policy
-        self.spec, self.cfg, self.root_seed = spec, cfg, root_seed
+        self.spec, self.cfg, self.root_seed, self.index = spec, cfg, root_seed, index
+
+    def __repr__(self) -> str:  # the name the dashboard and the log prefix show for this actor
+        return f"collect:worker:{self.index}"
 
     def pid(self) -> int:
         """The actor's process id (for monitoring, and for the crash-recovery test)."""
@@ -47,7 +50,7 @@ class CollectorPool:
     def __init__(self, spec: EnvSpec, cfg: CollectConfig, root_seed: int):
         options: dict = {"num_cpus": cfg.cpus_per_worker}
         actor_cls: Any = CollectorActor  # ray.remote gives the class .options/.remote (untyped)
-        self.actors = [actor_cls.options(**options).remote(spec, cfg, root_seed) for _ in range(cfg.workers)]
+        self.actors = [actor_cls.options(**options).remote(spec, cfg, root_seed, i) for i in range(cfg.workers)]
 
     def map(
         self, calls: list[Callable], on_result: Callable[[object], None], on_tick: Callable[[], None] | None = None
@@ -76,7 +79,10 @@ class CollectorPool:
 
     def calibrate(self, candidates: list[Candidate], n_episodes: int) -> list[dict]:
         """Each candidate's own win rate (one call per candidate, spread over the actors)."""
-        calls = [lambda a, c=c: a.measure.remote([c], n_episodes) for c in candidates]
+        calls = [
+            lambda a, c=c: a.measure.options(name=f"collect:calibrate:{c.label}").remote([c], n_episodes)
+            for c in candidates
+        ]
         return [row for rows in self.map(calls, lambda _: None) for row in rows]
 
     def collect(
@@ -89,7 +95,12 @@ class CollectorPool:
     ) -> list[dict]:
         """Collect ``shards``; ``on_progress(episodes on disk)`` is called as shards appear."""
         groups = _group(shards, len(self.actors))
-        calls = [lambda a, g=g: a.collect.remote(tier, g, candidate, str(dataset_dir)) for g in groups]
+        calls = [
+            lambda a, g=g, i=i: a.collect.options(name=f"collect:{tier}:{i}").remote(
+                tier, g, candidate, str(dataset_dir)
+            )
+            for i, g in enumerate(groups)
+        ]
         shard_dir = Path(dataset_dir) / SHARD_DIR
         sizes = {s.name: s.stop - s.first for s in shards}
 

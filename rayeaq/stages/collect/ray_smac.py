@@ -31,8 +31,11 @@ class SMACCollectorActor:
         # the env's own seed (SC2 is seeded per process; SMAX is reseeded by every episode's reset)
         self.env = make_env(env_cfg, seed=derive_seed(root_seed, "smac-env", index))
         self.spec: EnvSpec = self.env.spec
-        self.root_seed, self.policy_cfg = root_seed, policy_cfg
+        self.root_seed, self.policy_cfg, self.index = root_seed, policy_cfg, index
         self.behaviour = smac_loop.make_behaviour(self.env, self.spec, policy_cfg)
+
+    def __repr__(self) -> str:  # the name the dashboard and the log prefix show for this actor
+        return f"collect:smac:{self.index}"
 
     def env_spec(self) -> EnvSpec:
         return self.spec
@@ -71,7 +74,10 @@ class SMACCollectorPool(CollectorPool):
 
     def calibrate(self, tier: str, epsilons: list[float], n_episodes: int) -> list[dict]:  # type: ignore[override]
         """The ε-mixture's win rate per ε (the SMAC-API behaviours are ε-mixtures, not the graded ladder)."""
-        calls = [lambda a, e=e: a.measure.remote(tier, [e], n_episodes) for e in epsilons]
+        calls = [
+            lambda a, e=e: a.measure.options(name=f"collect:calibrate:{tier}:{e:.3f}").remote(tier, [e], n_episodes)
+            for e in epsilons
+        ]
         return [row for rows in self.map(calls, lambda _: None) for row in rows]
 
     def spec(self) -> EnvSpec:
