@@ -22,9 +22,12 @@ from typing import Any, TextIO
 WHAT_TO_WATCH = """\
 What to watch in the Ray dashboard:
   Jobs     - the driver (`python -m rayeaq.tune ...`) and its log, which holds Tune's live trial table.
-  Actors   - Tune trials (one actor per running trial, named after the trainable), Train workers
-             (RayTrainWorker) and collection actors. PENDING_CREATION means the resources asked for are not
-             there yet: on an autoscaling cluster new nodes should appear in Cluster shortly after.
+  Actors   - Tune trials (one actor per running trial), Train workers (RayTrainWorker), collector actors
+             (repr collect:worker:I), rollout actors (evaluate:rollout) and RLlib learners. PENDING_CREATION means
+             the resources asked for are not there yet: on an autoscaling cluster new nodes should appear in
+             Cluster shortly after.
+  Tasks    - named after their work: collect:TIER:I, collect:calibrate:POLICY, augment:sample:I,
+             evaluate:rollout:I.
   Train    - each generator fit (a TorchTrainer run): its workers, status and errors.
   Cluster  - nodes joining and leaving under autoscaling; CPU, memory, GPU and GPU-memory use per node
              (GPU columns appear on nodes with GPUs: fitting and evaluation should keep them busy).
