@@ -243,3 +243,17 @@ def test_returns_above_max_return_are_invalid(real_dir, tmp_path, monkeypatch):
     assert report["dropped"]["return_out_of_range"] == 4 and report["kept"] == len(data.episodes) == 8
     assert (data.episodes.episode_return <= 2.0 + 1e-3).all()
     assert json.loads((tmp_path / "out" / FIDELITY_FILE).read_text())["dropped"]["return_out_of_range"] == 4
+
+
+def test_samples_do_not_depend_on_the_number_of_sampling_tasks(ray_local, real_dir, tmp_path):
+    from rayeaq.generators.eaq.ray_sample import chunk_sizes, sample_with_ray
+
+    assert chunk_sizes(10, 4) == [4, 4, 2] and chunk_sizes(3, 8) == [3]
+    ckpt = make_checkpoint(real_dir, tmp_path / "ckpt", q_weight=0.5)
+    base = TINY + ["augment.augmenter=eaq", "augment.sampling_steps=3", "augment.batch_size=4"]
+    one = sample_with_ray(ckpt, 10, 7, load_run_config(None, [*base, "augment.workers=1"]).augment)
+    two = sample_with_ray(ckpt, 10, 7, load_run_config(None, [*base, "augment.workers=3"]).augment)
+    assert len(one["episodes"]) == len(two["episodes"]) == 10
+    for key in ("obs", "state", "actions", "reward", "filled"):
+        np.testing.assert_array_equal(getattr(one["episodes"], key), getattr(two["episodes"], key))
+    np.testing.assert_array_equal(one["qtot"], two["qtot"])

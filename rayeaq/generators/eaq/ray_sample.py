@@ -1,4 +1,5 @@
-"""Ray adapter for sampling: the requested windows are split over ``augment.workers`` Ray tasks."""
+"""Ray adapter for sampling: the requested windows in chunks of ``augment.batch_size``, run by at most
+``augment.workers`` Ray tasks at a time (the samples do not depend on the number of tasks)."""
 
 from __future__ import annotations
 
@@ -36,23 +37,46 @@ def sample_chunk(checkpoint: str, n: int, seed: int, acfg: dict) -> dict:
     }
 
 
-def sample_with_ray(checkpoint: str | Path, n: int, root_seed: int, acfg) -> dict:
-    """Spread ``n`` windows over ``acfg.workers`` tasks of ``acfg.cpus_per_worker`` CPUs; concatenated results."""
-    import ray
+def chunk_sizes(n: int, batch_size: int) -> list[int]:
+    """``n`` windows as chunks of ``batch_size`` (the last one smaller): the unit of work and of seeding, so the
+    samples do not depend on how many tasks run them."""
+    return [min(batch_size, n - start) for start in range(0, n, batch_size)]
 
-    task = ray.remote(sample_chunk).options(num_cpus=acfg.cpus_per_worker)
-    tasks = min(acfg.workers, n)
-    sizes = [n // tasks + (1 if i < n % tasks else 0) for i in range(tasks)]
-    refs = [
-        task.options(name=f"augment:sample:{i}").remote(
-            str(checkpoint), size, derive_seed(root_seed, "augment", "sample", i), acfg.model_dump(mode="json")
-        )
-        for i, size in enumerate(sizes)
-    ]
-    parts = ray.get(refs)
+
+def sample_with_ray(checkpoint: str | Path, n: int, root_seed: int, acfg, progress: bool = True) -> dict:
+    """Sample ``n`` windows in chunks of ``acfg.batch_size``, at most ``acfg.workers`` tasks of
+    ``acfg.cpus_per_worker`` CPUs at a time; concatenated results in chunk order.
+
+    Chunk ``i`` is seeded by ``derive_seed(root_seed, "augment", "sample", i)``: the same samples for any
+    ``augment.workers``. A progress bar (on a terminal) counts sampled windows.
+    """
+    import ray
+    from tqdm import tqdm
+
+    task = ray.remote(sample_chunk)
+    sizes = chunk_sizes(n, acfg.batch_size)
+    spec = acfg.model_dump(mode="json")
+    pending = list(enumerate(sizes))
+    running: dict[Any, int] = {}
+    parts: dict[int, dict] = {}
+    with tqdm(total=n, desc="augment: sampling", unit="ep", leave=False, disable=None if progress else True) as bar:
+        while pending or running:
+            while pending and len(running) < acfg.workers:
+                i, size = pending.pop(0)
+                seed = derive_seed(root_seed, "augment", "sample", i)
+                running[
+                    task.options(num_cpus=acfg.cpus_per_worker, name=f"augment:sample:{i}").remote(
+                        str(checkpoint), size, seed, spec
+                    )
+                ] = i
+            done, _ = ray.wait(list(running), num_returns=1)
+            i = running.pop(done[0])
+            parts[i] = ray.get(done[0])
+            bar.update(sizes[i])
+    ordered = [parts[i] for i in range(len(sizes))]
     out: dict[str, Any] = {
-        key: np.concatenate([p[key] for p in parts])
+        key: np.concatenate([p[key] for p in ordered])
         for key in ("legal", "agent_steps", "valid", "no_action", "qtot", "seed")
     }
-    out["episodes"] = EpisodeBatch.concatenate([p["episodes"] for p in parts])
+    out["episodes"] = EpisodeBatch.concatenate([p["episodes"] for p in ordered])
     return out
