@@ -59,9 +59,14 @@ class TuneConfig(StrictModel):
     """Dataset tier the trials learn from, when the space does not vary collect_tier."""
     dataset_dir: str | None = None
     """Root of existing datasets laid out <map>/<tier>/; None = <results>/datasets, collected when missing."""
+    seed_datasets: int = Field(default=0, ge=0, le=1000)
+    """Per-seed real data: n ≥ 1 collects n × collect.episodes episodes per tier and gives a trial with seed s the
+    disjoint split s mod n (paired seeds: every arm with that seed reads the same real episodes); 0 = one dataset
+    per tier shared by every seed (``rayeaq.sweep.splits``)."""
     generator_dir: str | None = None
     """Shared cache of fitted generators (one per dataset + diffusion/fit config + seed, fitted once and reused
-    by every trial that needs it); None = <results>/generators. On a cluster: a path every node shares."""
+    by every trial that needs it) and of synthetic datasets (one per generator or real dataset + augment config
+    without the mixing ratio + seed); None = <results>/generators. On a cluster: a path every node shares."""
     storage_path: str = "results/tune"
     """Where experiments are written: a local directory or a bucket URI (s3://..., gs://...)."""
     metric: str = "score"

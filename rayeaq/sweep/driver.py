@@ -27,6 +27,7 @@ from rayeaq.core.runinfo import record_resume, write_run_info
 from rayeaq.data.card import read_card
 from rayeaq.run_config import RunConfig, load_run_config
 from rayeaq.sweep.space import check_space, grid_points, needed_datasets, trial_config, trial_params
+from rayeaq.sweep.splits import check_pool, write_splits
 from rayeaq.sweep.summary import format_table, write_summary
 
 EXIT_OK, EXIT_TRIALS_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -112,6 +113,8 @@ def check_datasets(cfg: RunConfig, points: list[dict], p: Plan) -> dict[str, lis
                 card = read_card(directory)
                 if card.map != map_name:
                     raise DatasetError(f"{directory}: dataset is of map {card.map!r}, expected {map_name!r}")
+                if cfg.tune.seed_datasets:
+                    check_pool(directory, cfg.collect.episodes, cfg.tune.seed_datasets)
                 continue
             missing.setdefault(map_name, []).append(tier)
     return missing
@@ -125,10 +128,20 @@ def collect_missing(cfg: RunConfig, missing: dict[str, list[str]], root: Path) -
         data = cfg.model_dump(mode="python")
         data["env"]["map"] = map_name
         data["collect"]["tiers"] = tiers
+        data["collect"]["episodes"] = cfg.collect.episodes * max(1, cfg.tune.seed_datasets)  # the pool of the splits
         ccfg = validate(RunConfig, data, f"tune datasets for {map_name}")
         print(f"tune: collecting {', '.join(tiers)} on {map_name} -> {root / map_name}", flush=True)
         totals = collect_all(ccfg, root / map_name)
         print(f"tune: collected {totals['episodes']} episodes ({'; '.join(totals['tiers'])})", flush=True)
+
+
+def write_seed_splits(cfg: RunConfig, points: list[dict], root: Path) -> None:
+    """With ``tune.seed_datasets``: the missing per-seed splits of every tier's pool (:mod:`rayeaq.sweep.splits`)."""
+    if not cfg.tune.seed_datasets:
+        return
+    for map_name, tiers in sorted(needed_datasets(cfg, points).items()):
+        for tier in sorted(tiers):
+            write_splits(root / map_name / tier, cfg.collect.episodes, cfg.tune.seed_datasets)
 
 
 def write_timings(directory: Path, timings: dict[str, float]) -> None:
@@ -247,6 +260,7 @@ def _run_locked(
         check_sweep_resources(cfg, points, missing)
         mark = time.perf_counter()
         collect_missing(cfg, missing, p.datasets_root)
+        write_seed_splits(cfg, points, p.datasets_root)
         timings["collect_s"] = time.perf_counter() - mark
         mark = time.perf_counter()
         base = cfg.model_dump(mode="python")

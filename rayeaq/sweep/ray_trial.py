@@ -20,6 +20,7 @@ from ray.tune.integration.ray_train import TuneReportCallback
 
 from rayeaq.run_config import RunConfig
 from rayeaq.sweep.space import trial_config, trial_params
+from rayeaq.sweep.splits import trial_dataset
 from rayeaq.sweep.trial import run_stages
 
 
@@ -61,8 +62,8 @@ class RayStages:
 
 
 def dataset_path(datasets_root: str, cfg: RunConfig) -> Path:
-    """The shared dataset of the trial's map and tier."""
-    return Path(datasets_root) / cfg.env.map / cfg.tune.collect_tier
+    """The real dataset of the trial's map and tier (its seed's split with ``tune.seed_datasets``)."""
+    return trial_dataset(Path(datasets_root), cfg.env.map, cfg.tune.collect_tier, cfg.seed, cfg.tune.seed_datasets)
 
 
 def make_trainable(base: dict[str, Any], datasets_root: str, keep_synthetic: bool, generators_root: str | None = None):

@@ -25,7 +25,7 @@ from rayeaq.core.runinfo import write_run_info
 from rayeaq.data.card import CARD_NAME, read_card
 from rayeaq.learners.qmix.intervals import INTERVAL_KEYS
 from rayeaq.run_config import RunConfig
-from rayeaq.sweep.cache import DONE_FILE, cached, generator_key
+from rayeaq.sweep.cache import DONE_FILE, cached, generator_key, synthetic_key
 
 STATE_FILE = "trial_state.json"
 
@@ -150,14 +150,18 @@ def run_stages(
             report(progress.row(**fit_metrics), ckpt)
 
     synthetic: Path | None = None
-    fidelity: dict[str, float] = {}
+    fidelity: dict[str, Any] = {}
     if augmenter != "none":
         progress.stage = "augment"
         start = time.perf_counter()
-        synthetic = work / "synthetic"
-        if synthetic.exists():
-            shutil.rmtree(synthetic)
-        fidelity = {f"aug_{k}": v for k, v in stages.augment(cfg, dataset, fitted, synthetic).items()}
+        if generators is None:
+            synthetic = work / "synthetic"
+            if synthetic.exists():
+                shutil.rmtree(synthetic)
+            fidelity = {f"aug_{k}": v for k, v in stages.augment(cfg, dataset, fitted, synthetic).items()}
+        else:
+            synthetic, fidelity = _cached_augment(cfg, dataset, fitted, generators, stages, fit_metrics)
+            _link(work / "synthetic", synthetic)  # the trial's run.json names ``synthetic``, as without the cache
         progress.timings["augment"] = time.perf_counter() - start
         report(progress.row(**fidelity), None)
 
@@ -172,7 +176,7 @@ def run_stages(
 
     summary = stages.evaluate(cfg, sources, work / "evaluate", on_eval)
     progress.timings["evaluate"] = time.perf_counter() - start
-    if synthetic is not None and not keep_synthetic:
+    if synthetic is not None and generators is None and not keep_synthetic:  # cached ones stay for other trials
         for shard_dir in [p for p in synthetic.iterdir() if p.is_dir()]:
             shutil.rmtree(shard_dir)
     progress.stage = "done"
@@ -220,6 +224,41 @@ def _cached_fit(
         on_fit(done.get("fit_metrics", {}))
     fit_metrics.update(generator_key=key, generator_reused=not built)
     return directory / "checkpoint"
+
+
+def _cached_augment(
+    cfg: RunConfig,
+    dataset: Path,
+    fitted: Path | None,
+    cache: Path,
+    stages: Stages,
+    fit_metrics: dict[str, Any],
+) -> tuple[Path, dict[str, Any]]:
+    """The trial's synthetic dataset from the cache: made by the first trial with the same source (generator
+    or real dataset), augment config and seed, reused by the others with its fidelity figures."""
+    source = fit_metrics.get("generator_key") if fitted is not None else read_card(dataset).fingerprint
+    key = synthetic_key(str(source), cfg.augment.model_dump(mode="json"), cfg.seed)
+    made: dict[str, Any] = {}
+
+    def build(directory: Path) -> None:
+        data = directory / "data"
+        if data.exists():  # a killed attempt: start the dataset again
+            shutil.rmtree(data)
+        made.update({f"aug_{k}": v for k, v in stages.augment(cfg, dataset, fitted, data).items()})
+
+    directory, built = cached(cache, key, build, record=lambda: {"fidelity": made, "dataset": str(dataset)})
+    if not built:
+        made = json.loads((directory / DONE_FILE).read_text(encoding="utf-8")).get("fidelity", {})
+    return directory / "data", {**made, "synthetic_key": key, "synthetic_reused": not built}
+
+
+def _link(path: Path, target: Path) -> None:
+    """``path`` -> ``target`` as a symbolic link (replacing what was there: a restored trial's old copy)."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
+    path.symlink_to(target.resolve(), target_is_directory=True)
 
 
 def _eval_metrics(row: dict[str, Any]) -> dict[str, Any]:

@@ -136,7 +136,7 @@ def test_resume_after_killing_the_driver_keeps_finished_trials(tmp_path):
     out = tmp_path / "resume"
     space = "{augment.augmenter: none, seed: {grid_search: [0, 1]}}"
     proc = subprocess.Popen(
-        _command(out, space),
+        _command(out, space, "tune.seed_datasets=2"),
         cwd=REPO,
         env=_env(),
         stdout=subprocess.DEVNULL,
@@ -158,15 +158,27 @@ def test_resume_after_killing_the_driver_keeps_finished_trials(tmp_path):
     time.sleep(2.0)
 
     again = subprocess.run(
-        _command(out, space, "--resume"), cwd=REPO, env=_env(), capture_output=True, text=True, timeout=400
+        _command(out, space, "tune.seed_datasets=2", "--resume"),
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=400,
     )
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     rows = _summary(out)
     assert len(rows) == 2 and all(r["status"] == "TERMINATED" for r in rows), rows
+    # tune.seed_datasets=2: one pool of 2 x 60 episodes, each seed reads its own disjoint split
+    runs = [json.loads(p.read_text()) for p in out.glob("*_*/run.json")]
+    assert sorted(Path(r["real_dataset"]).name for r in runs) == ["medium-split0of2", "medium-split1of2"]
+    assert len({r["real_fingerprint"] for r in runs}) == 2
+    assert json.loads((out / "datasets" / "3m" / "medium" / "card.json").read_text())["stats"]["episodes"] == 120
     assert (first / "result.json").read_text() == before  # not rerun
     assert json.loads((first / "run.json").read_text())["pid"] == run_before
     # Without --resume the same directory is refused (one line, exit 2).
-    refused = subprocess.run(_command(out, space), cwd=REPO, env=_env(), capture_output=True, text=True, timeout=120)
+    refused = subprocess.run(
+        _command(out, space, "tune.seed_datasets=2"), cwd=REPO, env=_env(), capture_output=True, text=True, timeout=120
+    )
     assert refused.returncode == 2 and "--resume" in refused.stderr
 
 

@@ -83,3 +83,57 @@ def test_generator_key_follows_what_determines_the_generator():
     assert generator_key("fp1", {**diffusion, "q_weight": 0.0}, FIT, 0) != key
     assert generator_key("fp1", diffusion, {**FIT, "steps": 200}, 0) != key
     assert generator_key("fp1", diffusion, FIT, 1) != key
+
+
+class _PlainStages:
+    """The trial's stages without Ray: the real augment stage; evaluate is out of scope here (it counts calls)."""
+
+    def __init__(self) -> None:
+        self.augments = 0
+
+    def fit(self, cfg, dataset, out, on_metrics):  # pragma: no cover - gaussian_noise needs no generator
+        raise AssertionError("no fit expected")
+
+    def augment(self, cfg, dataset, checkpoint, out):
+        from rayeaq.stages.augment import run_augment
+
+        self.augments += 1
+        report = run_augment(cfg, dataset, checkpoint, out)
+        return {"kept": report["kept"]}
+
+    def evaluate(self, cfg, sources, out, on_eval):
+        out.mkdir(parents=True)
+        return {"normalized_return": 0.5, "synthetic_weight": sources[-1][1]}
+
+
+def test_trials_with_the_same_augment_config_share_one_synthetic_dataset(tmp_path):
+    from test_seed_splits import SPEC
+
+    from rayeaq.data.reader import load_dataset
+    from rayeaq.data.writer import write_dataset
+    from rayeaq.run_config import load_run_config
+    from rayeaq.sweep.trial import run_stages
+    from support.random_episodes import toy_episodes
+
+    episodes = toy_episodes(10, seed=2)
+    episodes.source[:] = "real"
+    real = tmp_path / "real"
+    write_dataset(real, episodes, SPEC, source="real", tier="medium")
+    stages, cache, rows = _PlainStages(), tmp_path / "cache", []
+    base = ["augment.augmenter=gaussian_noise", "augment.num_episodes=6", "seed=3"]
+
+    def trial(name: str, *extra: str) -> dict:
+        cfg = load_run_config(None, [*base, *extra])
+        return run_stages(cfg, real, tmp_path / name, stages, lambda row, ckpt: rows.append(row), generators=cache)
+
+    first = trial("a", "evaluate.lr=0.001")
+    second = trial("b", "evaluate.lr=0.0003", "augment.ratio=0.5")  # evaluator and mixing change: same data
+    assert stages.augments == 1
+    assert (first["synthetic_reused"], second["synthetic_reused"]) == (False, True)
+    assert first["synthetic_key"] == second["synthetic_key"] and first["aug_kept"] == second["aug_kept"] == 6
+    assert len(load_dataset(cache / first["synthetic_key"] / "data").episodes) == 6  # kept for the next trial
+    assert (tmp_path / "b" / "synthetic").resolve() == (cache / first["synthetic_key"] / "data").resolve()
+    third = trial("c", "augment.noise_sigma=0.2")  # other data
+    assert stages.augments == 2 and third["synthetic_key"] != first["synthetic_key"]
+    fourth = trial("d", "seed=4")
+    assert stages.augments == 3 and not fourth["synthetic_reused"]
