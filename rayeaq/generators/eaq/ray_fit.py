@@ -105,8 +105,8 @@ def progress_callback(total_steps: int) -> Any:
             if self.bar is None:
                 self.bar = tqdm(total=total_steps, desc="fit", unit="step")
             row = metrics[0]
-            self.bar.update(int(row["step"]) - self.bar.n)
             self.bar.set_description(f"fit loss {row.get('loss', float('nan')):.4f}")
+            self.bar.update(int(row["step"]) - self.bar.n)
             if int(row["step"]) >= total_steps:
                 self.bar.close()
 
