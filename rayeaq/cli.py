@@ -116,7 +116,8 @@ def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | N
     try:
         code = main(argv)
     except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
+        cause = getattr(err, "cause", None)  # raised in a Ray task or actor: Ray's wrapper adds its traceback
+        print(f"error: {cause if isinstance(cause, UserError) else err}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
     except OSError as err:  # a full or read-only disk wherever it is met: one line too (rayeaq.core.output)
         from rayeaq.core.output import is_disk_error, output_error

@@ -127,3 +127,31 @@ def test_shard_that_meets_a_full_disk_is_one_line_and_leaves_no_partial_file(tmp
         load_dataset(out)
     write_dataset(out, toy_episodes(SPEC, 12, seed=2), SPEC, source="real", shard_episodes=4)  # disk freed: rerun
     assert len(load_dataset(out).episodes) == 12
+
+
+def test_a_disk_error_inside_a_ray_task_is_still_one_line(ray_local, tmp_path, capsys):
+    """Collectors and sampling tasks write shards inside Ray workers: Ray wraps their OutputError with a
+    traceback, and the command still prints the error's own line (exit 2)."""
+    import ray
+
+    from rayeaq.cli import EXIT_USER_ERROR, run_cli
+
+    shards = tmp_path / "d" / SHARD_DIR
+    shards.mkdir(parents=True)
+
+    @ray.remote(num_cpus=0.01, max_retries=0)
+    def write_on_full_disk(episodes, spec) -> None:
+        os.symlink("/dev/full", shards / f".shard-000000000.parquet.tmp-{os.getpid()}")
+        write_dataset(tmp_path / "d", episodes, spec, source="real")
+
+    def main(argv) -> int:
+        ray.get(write_on_full_disk.remote(toy_episodes(SPEC, 4, seed=2), SPEC))
+        return 0
+
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(main, [])
+    assert exit_info.value.code == EXIT_USER_ERROR
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {shards / 'shard-000000000.parquet'}: cannot write (No space left on device); " + (
+        "free some space or choose another --out, then rerun"
+    ), err

@@ -227,13 +227,20 @@ def test_joined_cluster_without_autoscaler_refuses_at_once(tmp_path):
         start_new_session=True,
     )
     driver = f"""
-import time, ray
+import json, time, ray
 from ray.experimental.internal_kv import _internal_kv_get
 from rayeaq.core.errors import ConfigError
 from rayeaq.core.resources import AUTOSCALING_STATUS_KEY, Request, check_resources, cluster_view
+
+
+def mapping():  # the monitor's first statuses may come before it has mapped the nodes to types
+    raw = _internal_kv_get(AUTOSCALING_STATUS_KEY)
+    return raw and (json.loads(raw).get("autoscaler_report") or {{}}).get("node_type_mapping")
+
+
 ray.init(address="127.0.0.1:{port}")
 deadline = time.monotonic() + 120
-while not _internal_kv_get(AUTOSCALING_STATUS_KEY) and time.monotonic() < deadline:
+while not mapping() and time.monotonic() < deadline:
     time.sleep(0.5)
 print("joined:", cluster_view().joined)
 start = time.monotonic()
