@@ -207,6 +207,7 @@ def test_joined_cluster_without_autoscaler_refuses_at_once(tmp_path):
     """A real ``ray start --head`` (no autoscaling config) joined by a driver process: a GPU request is one line
     naming the key, within seconds of the monitor's first status, instead of an endless wait."""
     import os
+    import shutil
     import signal
     import socket
     import tempfile
@@ -256,6 +257,7 @@ except ConfigError as err:
     finally:
         os.killpg(head.pid, signal.SIGKILL)  # the head and every Ray process it started (its own session)
         head.wait()
+        shutil.rmtree(temp, ignore_errors=True)
     out = proc.stdout
     assert "joined: False" in out, out + proc.stderr[-2000:]
     line = next((x for x in out.splitlines() if x.startswith("refused after")), None)
