@@ -44,7 +44,7 @@ def _reason(info: dict[str, Any]) -> str | None:
         return "UNKNOWN"
 
 
-def died_since(before: set[str], wait_s: float = 5.0, poll_s: float = 0.2) -> list[str]:
+def died_since(before: set[str], wait_s: float = 10.0, poll_s: float = 0.2) -> list[str]:
     """``class NAME, pid N (WORKER_DIED)`` for each actor created after ``before`` that died unintentionally;
     waits up to ``wait_s`` for the GCS to record a death the caller has already seen as an error."""
     deadline = time.monotonic() + wait_s
