@@ -112,11 +112,19 @@ class Command:
 
 
 def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> None:
-    """Run ``main``; a :class:`UserError` prints one line and exits 2, Ctrl-C exits 130."""
+    """Run ``main``; a :class:`UserError` or a full/read-only disk prints one line and exits 2, Ctrl-C exits 130."""
     try:
         code = main(argv)
     except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
+        cause = getattr(err, "cause", None)  # raised in a Ray task or actor: Ray's wrapper adds its traceback
+        print(f"error: {cause if isinstance(cause, UserError) else err}", file=sys.stderr)
+        sys.exit(EXIT_USER_ERROR)
+    except OSError as err:  # a full or read-only disk wherever it is met: one line too (rayeaq.core.output)
+        from rayeaq.core.output import is_disk_error, output_error
+
+        if not is_disk_error(err):
+            raise
+        print(f"error: {output_error(None, err)}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume", file=sys.stderr)

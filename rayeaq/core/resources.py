@@ -6,10 +6,12 @@ many); :func:`check_resources` compares them with the cluster before any work st
 - every bundle must fit on one node (a Train worker with ``{"GPU": 1}`` on a cluster without GPUs never starts);
 - the requests together must fit in the cluster's total (they are held at the same time).
 
-On a fixed cluster (a local Ray, or no autoscaler) a shortfall is a one-line :class:`ConfigError` naming the
-config key and the cluster's resources. On an autoscaling cluster, requests beyond what its node types can
-ever provide fail the same way; requests it could provide but does not have yet are passed to the autoscaler
-(``request_resources``) and waited for, up to ``wait_s`` seconds, then fail the same way.
+On a fixed cluster (a local Ray, or a joined cluster without an autoscaler) a shortfall is a one-line
+:class:`ConfigError` naming the config key and the cluster's resources. On an autoscaling cluster, requests
+beyond what its node types can ever provide fail the same way; requests it could provide but does not have yet
+are passed to the autoscaler (``request_resources``) and waited for, up to ``wait_s`` seconds, then fail the
+same way. A joined cluster whose autoscaler publishes no node types (Ray's v1 autoscaler) cannot be judged: it
+is not checked, and its autoscaler scales on the work's own demand (:attr:`ClusterView.joined`).
 
 Ray is imported only inside :func:`cluster_view` and :func:`check_resources` (the comparison is pure).
 """
@@ -53,9 +55,10 @@ class ClusterView:
     node_types: list[tuple[dict[str, float], int]] | None = None
     """Autoscaler node types as (resources of one node, max nodes; -1 = unlimited); None = a fixed cluster."""
     joined: bool = False
-    """This process joined a cluster someone else started and could not read its node types (Ray's v1
-    autoscaler publishes none): it may autoscale, so a shortfall is neither refused nor requested — the
-    autoscaler, if there is one, scales on the work's own demand."""
+    """This process joined a cluster someone else started whose autoscaler runs but publishes no node types
+    (Ray's v1 autoscaler: the cluster launcher's, KubeRay's, the fake multi-node provider): it may grow to
+    anything, so a shortfall is neither refused nor requested — the autoscaler scales on the work's own demand.
+    A joined cluster without an autoscaler (its monitor only mirrors its nodes) is not ``joined``: fixed."""
 
     @property
     def autoscaling(self) -> bool:
@@ -193,7 +196,8 @@ def cluster_view() -> ClusterView | None:
         return None
     nodes = [{k: float(v) for k, v in n["Resources"].items()} for n in ray.nodes() if n.get("Alive")]
     types = _node_types()
-    return ClusterView(nodes, types, joined=types is None and not _started_here())
+    joined = types is None and not _started_here() and not _no_autoscaler()
+    return ClusterView(nodes, types, joined=joined)
 
 
 def _started_here() -> bool:
@@ -205,6 +209,33 @@ def _started_here() -> bool:
         return bool(node is not None and node.head)
     except (ImportError, AttributeError):  # the private API moved: assume a fixed local Ray (fail fast)
         return True
+
+
+AUTOSCALING_STATUS_KEY = "__autoscaling_status"
+"""Where Ray's monitor (the v1 autoscaler, on every head node) publishes its status in the GCS key-value store."""
+
+
+def mirrors_only(status: dict) -> bool:
+    """Whether a monitor status says no autoscaler runs: without an autoscaling config the monitor only mirrors
+    the nodes it sees, each as a node type of its own named ``node_<node id>``; a real autoscaler's nodes carry
+    its configured type names (``ray.head.default``, a worker group)."""
+    report = status.get("autoscaler_report") or {}
+    mapping = report.get("node_type_mapping") or {}
+    return bool(mapping) and all(kind == f"node_{node}" for node, kind in mapping.items())
+
+
+def _no_autoscaler() -> bool:
+    """A joined cluster whose monitor mirrors its nodes only (``ray start`` without ``--autoscaling-config``,
+    a KubeRay cluster without autoscaling): it never grows, so it is checked like a fixed cluster."""
+    try:
+        import json
+
+        from ray.experimental.internal_kv import _internal_kv_get
+
+        raw = _internal_kv_get(AUTOSCALING_STATUS_KEY)
+        return bool(raw) and mirrors_only(json.loads(raw))
+    except Exception:  # no status yet, or the private API moved: cannot tell, so do not refuse
+        return False
 
 
 def _node_types() -> list[tuple[dict[str, float], int]] | None:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 
 import rayeaq
+from rayeaq.core.output import writing
 
 RUN_FILE = "run.json"
 CONFIG_FILE = "config.resolved.yaml"
@@ -64,11 +65,13 @@ def write_run_info(out_dir: str | Path, config: Dumpable, stage: str, extra: dic
     import yaml
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    with writing(out):
+        out.mkdir(parents=True, exist_ok=True)
     resolved = config.model_dump(mode="json")
     tmp_config = out / f".{CONFIG_FILE}.tmp"
-    tmp_config.write_text(yaml.safe_dump(resolved, sort_keys=False), encoding="utf-8")
-    os.replace(tmp_config, out / CONFIG_FILE)
+    with writing(out / CONFIG_FILE, tmp_config):
+        tmp_config.write_text(yaml.safe_dump(resolved, sort_keys=False), encoding="utf-8")
+        os.replace(tmp_config, out / CONFIG_FILE)
     record = {
         "stage": stage,
         "argv": sys.argv,
@@ -112,6 +115,7 @@ def _read_record(out: Path) -> dict[str, Any]:
 
 def _write_record(out: Path, record: dict[str, Any]) -> Path:
     tmp = out / f".{RUN_FILE}.tmp"
-    tmp.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
-    os.replace(tmp, out / RUN_FILE)
+    with writing(out / RUN_FILE, tmp):
+        tmp.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
+        os.replace(tmp, out / RUN_FILE)
     return out / RUN_FILE

@@ -19,6 +19,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from rayeaq.core.errors import DatasetError
+from rayeaq.core.output import writing
 
 SCHEMA_VERSION = 2
 SUPPORTED_SCHEMA_VERSIONS = (1, 2)
@@ -135,8 +136,9 @@ def write_card(directory: str | Path, card: DatasetCard) -> Path:
     """Write ``card.json`` atomically."""
     path = Path(directory) / CARD_NAME
     tmp = path.with_name(f".{CARD_NAME}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(card.model_dump(mode="json"), indent=2, sort_keys=False), encoding="utf-8")
-    os.replace(tmp, path)
+    with writing(path, tmp):
+        tmp.write_text(json.dumps(card.model_dump(mode="json"), indent=2, sort_keys=False), encoding="utf-8")
+        os.replace(tmp, path)
     return path
 
 

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rayeaq.core.errors import DatasetError
+from rayeaq.core.output import writing
 from rayeaq.data.batch import EPISODE_FIELDS, EpisodeBatch, step_dtype
 
 # On-disk dtypes (smaller than in memory where lossless).
@@ -87,22 +88,21 @@ def batch_to_table(batch: EpisodeBatch, success: bool = True) -> pa.Table:
 def write_shard(directory: str | Path, batch: EpisodeBatch, name: str | None = None, success: bool = True) -> Path:
     """Write ``batch`` as one shard atomically; returns the final path (``success``: see :func:`batch_to_table`)."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    with writing(directory):
+        directory.mkdir(parents=True, exist_ok=True)
     name = name or shard_name(int(batch.episode_id.min()))
     final = directory / name
     tmp = directory / f".{name}.tmp-{os.getpid()}"
-    # zstd level 1 and no dictionary pages for the tensor columns: ~2x faster to write and read than
-    # pyarrow's defaults on padded episodes, and smaller (benchmarks/collect.py).
-    pq.write_table(
-        batch_to_table(batch, success),
-        tmp,
-        compression="zstd",
-        compression_level=1,
-        use_dictionary=["source", "behaviour_policy"],
-    )
-    with open(tmp, "rb") as handle:  # make the bytes durable before the rename publishes them
-        os.fsync(handle.fileno())
-    os.replace(tmp, final)
+    table = batch_to_table(batch, success)
+    with writing(final, tmp):  # a full or read-only disk: one line naming the shard, the temporary removed
+        # zstd level 1 and no dictionary pages for the tensor columns: ~2x faster to write and read than
+        # pyarrow's defaults on padded episodes, and smaller (benchmarks/collect.py).
+        pq.write_table(
+            table, tmp, compression="zstd", compression_level=1, use_dictionary=["source", "behaviour_policy"]
+        )
+        with open(tmp, "rb") as handle:  # make the bytes durable before the rename publishes them
+            os.fsync(handle.fileno())
+        os.replace(tmp, final)
     return final
 
 

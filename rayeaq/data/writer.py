@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from rayeaq.core.errors import DatasetError
+from rayeaq.core.output import writing
 from rayeaq.data.batch import EpisodeBatch
 from rayeaq.data.card import (
     SCHEMA_VERSION,
@@ -71,8 +72,9 @@ def finalize_dataset(
         dup = int(summary.loc[summary["episode_id"].duplicated(), "episode_id"].iloc[0])
         raise DatasetError(f"{shard_dir}: field episode_id: episode {dup} appears in two shards")
     tmp = directory / f".{SUMMARY_NAME}.tmp-{os.getpid()}"
-    summary.to_parquet(tmp, index=False)
-    os.replace(tmp, directory / SUMMARY_NAME)
+    with writing(directory / SUMMARY_NAME, tmp):
+        summary.to_parquet(tmp, index=False)
+        os.replace(tmp, directory / SUMMARY_NAME)
     stats = compute_stats(
         summary["length"].to_numpy(),
         summary["return"].to_numpy(),

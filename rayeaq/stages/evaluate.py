@@ -41,11 +41,16 @@ def run_evaluation(
     check_resources(evaluate_requests(cfg), wait_s=cfg.ray.resource_wait_s)
     from ray.exceptions import RayActorError
 
+    from rayeaq.core.ray_actors import actor_ids, died_since
+
+    before = actor_ids()
     try:
         return LEARNERS.get(cfg.evaluate.algorithm).run(cfg, sources, Path(out), report)
     except (RayActorError, LearnerDiedError) as err:  # a learner or rollout actor died (killed, OOM, node lost)
+        # the GCS names the dead process even where RLlib's error does not (ActorUnavailableError, no result)
+        dead = "; ".join(died_since(before)) or _actor(err)
         raise EvaluateFailedError(
-            f"evaluate: a Ray actor died mid-run ({_actor(err)}); the run in {out} is "
+            f"evaluate: a Ray actor died mid-run ({dead}); the run in {out} is "
             "incomplete: rerun the same command to evaluate again"
         ) from None
 

@@ -266,7 +266,8 @@ def _run_locked(
         base = cfg.model_dump(mode="python")
         if resume:
             print(f"tune: resuming {p.experiment_path}", flush=True)
-            tuner = ray_tune.restore_tuner(cfg, base, p.experiment_path, str(p.datasets_root))
+            # the trials' own fit resumes accept the same changes (a changed code version, say)
+            tuner = ray_tune.restore_tuner(cfg, base, p.experiment_path, str(p.datasets_root), tuple(allow_change))
         else:
             print(
                 f"tune: {len(points)} grid point(s) x {cfg.tune.num_samples} sample(s) -> {p.experiment_path}",

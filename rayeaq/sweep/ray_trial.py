@@ -37,13 +37,19 @@ class StageReportCallback(TuneReportCallback):
 
 
 class RayStages:
-    """The stage functions a trial runs, backed by Ray Train (fit), Ray tasks (augment) and RLlib (evaluate)."""
+    """The stage functions a trial runs, backed by Ray Train (fit), Ray tasks (augment) and RLlib (evaluate).
+
+    ``allow_change``: key patterns a fit resuming from an interrupted attempt may find changed (a resumed
+    sweep's ``--allow-change``; see :func:`rayeaq.stages.fit.run_fit`)."""
+
+    def __init__(self, allow_change: tuple[str, ...] = ()) -> None:
+        self.allow_change = allow_change
 
     def fit(self, cfg: RunConfig, dataset: Path, out: Path, on_metrics: Callable[[dict], None]) -> Path:
         from rayeaq.stages.fit import run_fit
 
         callback = StageReportCallback({"stage": "fit", "score": 0.0, "evaluations": 0})
-        summary = run_fit(cfg, dataset, out, callbacks=[callback])
+        summary = run_fit(cfg, dataset, out, callbacks=[callback], allow_change=self.allow_change)
         on_metrics({f"gen_{k}": v for k, v in summary["final"].items()})
         return out / "checkpoint"
 
@@ -66,9 +72,16 @@ def dataset_path(datasets_root: str, cfg: RunConfig) -> Path:
     return trial_dataset(Path(datasets_root), cfg.env.map, cfg.tune.collect_tier, cfg.seed, cfg.tune.seed_datasets)
 
 
-def make_trainable(base: dict[str, Any], datasets_root: str, keep_synthetic: bool, generators_root: str | None = None):
+def make_trainable(
+    base: dict[str, Any],
+    datasets_root: str,
+    keep_synthetic: bool,
+    generators_root: str | None = None,
+    allow_change: tuple[str, ...] = (),
+):
     """The Tune function trainable; ``base`` is the sweep's resolved run config (a plain dict); generators are
-    fitted once per key into ``generators_root`` (:mod:`rayeaq.sweep.cache`) when it is given."""
+    fitted once per key into ``generators_root`` (:mod:`rayeaq.sweep.cache`) when it is given; ``allow_change``
+    goes to each fit that resumes an interrupted attempt (:class:`RayStages`)."""
 
     def eaq_trial(config: dict[str, Any]) -> None:
         params = trial_params(config)
@@ -86,7 +99,7 @@ def make_trainable(base: dict[str, Any], datasets_root: str, keep_synthetic: boo
             cfg,
             dataset_path(datasets_root, cfg),
             work,
-            RayStages(),
+            RayStages(allow_change),
             report,
             restored,
             keep_synthetic,

@@ -69,8 +69,12 @@ def generators_root(cfg: RunConfig, experiment_path: str) -> str:
     return os.path.join(os.path.abspath(experiment_path), "generators")
 
 
-def _trainable(cfg: RunConfig, base: dict[str, Any], datasets_root: str, experiment_path: str):
-    fn = make_trainable(base, datasets_root, cfg.tune.keep_synthetic, generators_root(cfg, experiment_path))
+def _trainable(
+    cfg: RunConfig, base: dict[str, Any], datasets_root: str, experiment_path: str, allow_change: tuple[str, ...] = ()
+):
+    fn = make_trainable(
+        base, datasets_root, cfg.tune.keep_synthetic, generators_root(cfg, experiment_path), allow_change
+    )
 
     def resources(config: dict[str, Any]) -> PlacementGroupFactory:
         params = trial_params(config)
@@ -161,13 +165,16 @@ def can_restore(experiment_path: str) -> bool:
     return tune.Tuner.can_restore(experiment_path)
 
 
-def restore_tuner(cfg: RunConfig, base: dict[str, Any], experiment_path: str, datasets_root: str) -> tune.Tuner:
-    """The Tuner of an interrupted sweep: finished trials kept, unfinished resumed, errored per the policy."""
+def restore_tuner(
+    cfg: RunConfig, base: dict[str, Any], experiment_path: str, datasets_root: str, allow_change: tuple[str, ...] = ()
+) -> tune.Tuner:
+    """The Tuner of an interrupted sweep: finished trials kept, unfinished resumed, errored per the policy.
+    ``allow_change``: the key patterns ``--resume --allow-change`` accepted, passed to each trial's fit resume."""
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", str(cfg.tune.checkpoint_period_s))
     policy = cfg.tune.on_resume_errored
     return tune.Tuner.restore(
         experiment_path,
-        trainable=_trainable(cfg, base, datasets_root, experiment_path),
+        trainable=_trainable(cfg, base, datasets_root, experiment_path, allow_change),
         resume_unfinished=True,
         resume_errored=policy == "resume",
         restart_errored=policy == "restart",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -33,6 +34,7 @@ SPEC = EnvSpec(
     max_return=2.0,
     reward_scale="test",
 )
+REPO = Path(__file__).resolve().parents[2]
 CPU4 = ClusterView([{"CPU": 4.0, "memory": 8e9}])
 
 
@@ -162,3 +164,103 @@ def test_fit_command_without_gpu_exits_2_with_one_line(tmp_path):
     assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert "fit.use_gpu" in lines[0] and "GPU 0" in lines[0]
     assert elapsed < 90, elapsed  # Ray start + imports on a loaded 2-core machine; the check itself is instant
+
+
+# The monitor's status (GCS key ``__autoscaling_status``) as Ray 2.60 publishes it, trimmed: after
+# ``ray start --head`` without an autoscaling config (it mirrors its nodes), and under a v1 autoscaler.
+MIRROR_STATUS = {
+    "autoscaler_report": {
+        "active_nodes": {"node_3d49e7fb": 1},
+        "node_type_mapping": {"3d49e7fb": "node_3d49e7fb"},
+        "legacy": True,
+    }
+}
+V1_STATUS = {
+    "autoscaler_report": {
+        "active_nodes": {"ray.head.default": 1, "ray.worker.cpu": 1},
+        "node_type_mapping": {"3d49e7fb": "ray.head.default", "9a0c11d2": "ray.worker.cpu"},
+    }
+}
+
+
+def test_joined_cluster_rules_known_answers():
+    """What a driver that joined someone else's cluster does with a request the cluster cannot hold now."""
+    from rayeaq.core.resources import mirrors_only
+
+    assert mirrors_only(MIRROR_STATUS) and not mirrors_only(V1_STATUS)
+    assert not mirrors_only({}) and not mirrors_only({"autoscaler_report": {"node_type_mapping": {}}})
+    gpu = [Request("fit.use_gpu/fit.workers", {"CPU": 0.5, "GPU": 1.0}, 1, "Ray Train worker")]
+    # a v1 autoscaler (node types unknown): not refused, not requested, not waited for; one log line says so
+    lines: list[str] = []
+    joined = ClusterView([{"CPU": 4.0}], None, joined=True)
+    start = time.monotonic()
+    assert check_resources(gpu, wait_s=60, view_fn=lambda: joined, log=lines.append) is joined
+    assert time.monotonic() - start < 1.0
+    assert len(lines) == 1 and lines[0].startswith("resources: not checked against a cluster whose node types")
+    # no autoscaler (the monitor mirrors the nodes): a fixed cluster, refused at once
+    with pytest.raises(ConfigError, match=r"no node has GPU 1 \(largest 0\); the cluster has CPU 4, GPU 0"):
+        check_resources(gpu, wait_s=60, view_fn=lambda: ClusterView([{"CPU": 4.0}]), log=lines.append)
+
+
+@pytest.mark.slow
+def test_joined_cluster_without_autoscaler_refuses_at_once(tmp_path):
+    """A real ``ray start --head`` (no autoscaling config) joined by a driver process: a GPU request is one line
+    naming the key, within seconds of the monitor's first status, instead of an endless wait."""
+    import os
+    import shutil
+    import signal
+    import socket
+    import tempfile
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    temp = tempfile.mkdtemp(prefix="rj", dir="/tmp")  # Ray's socket paths must stay short
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env.update(RAY_AUTH_MODE="disabled", RAY_USAGE_STATS_ENABLED="0", JAX_PLATFORMS="cpu")
+    ray_cli = os.path.join(os.path.dirname(sys.executable), "ray")
+    head = subprocess.Popen(
+        [ray_cli, "start", "--head", "--block", f"--port={port}", "--num-cpus=1", "--include-dashboard=false"]
+        + [f"--temp-dir={temp}"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    driver = f"""
+import json, time, ray
+from ray.experimental.internal_kv import _internal_kv_get
+from rayeaq.core.errors import ConfigError
+from rayeaq.core.resources import AUTOSCALING_STATUS_KEY, Request, check_resources, cluster_view
+
+
+def mapping():  # the monitor's first statuses may come before it has mapped the nodes to types
+    raw = _internal_kv_get(AUTOSCALING_STATUS_KEY)
+    return raw and (json.loads(raw).get("autoscaler_report") or {{}}).get("node_type_mapping")
+
+
+ray.init(address="127.0.0.1:{port}")
+deadline = time.monotonic() + 120
+while not mapping() and time.monotonic() < deadline:
+    time.sleep(0.5)
+print("joined:", cluster_view().joined)
+start = time.monotonic()
+try:
+    check_resources([Request("fit.use_gpu/fit.workers", {{"CPU": 0.5, "GPU": 1.0}}, 1, "Ray Train worker")], 600)
+except ConfigError as err:
+    print("refused after %.1f s: %s" % (time.monotonic() - start, err))
+"""
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", driver], env=env, capture_output=True, text=True, timeout=240, cwd=REPO
+        )
+    finally:
+        os.killpg(head.pid, signal.SIGKILL)  # the head and every Ray process it started (its own session)
+        head.wait()
+        shutil.rmtree(temp, ignore_errors=True)
+    out = proc.stdout
+    assert "joined: False" in out, out + proc.stderr[-2000:]
+    line = next((x for x in out.splitlines() if x.startswith("refused after")), None)
+    assert line is not None, out + proc.stderr[-2000:]
+    assert float(line.split()[2]) < 5.0 and "fit.use_gpu/fit.workers: each Ray Train worker needs" in line, line
+    assert "GPU 0 on 1 node" in line, line

@@ -151,3 +151,97 @@ def test_fit_rerun_with_changed_lr_needs_allow_change_and_is_recorded(ray_local,
     assert second["resumed_from"] == 2 and second["step"] == 4
     (entry,) = json.loads((out / RUN_FILE).read_text())["resumes"]
     assert set(entry["changed"]) == {"fit.lr", "fit.steps"} and entry["allow_change"] == ["fit.lr"]
+
+
+SWEEP_TINY = [
+    "collect.episodes=40",
+    "collect.shard_episodes=20",
+    "collect.envs_per_worker=32",
+    "collect.tier_bands.medium.epsilon=0.1",  # fixed ε: no calibration in tests
+    "diffusion.dim=8",
+    "diffusion.n_diffusion_steps=10",
+    "fit.steps=40",
+    "fit.report_every=5",
+    "fit.checkpoint_every=5",
+    "augment.sampling_steps=3",
+    "augment.num_episodes=8",
+    "augment.fidelity_samples=20",
+    "augment.batch_size=16",
+    "evaluate.updates=10",
+    "evaluate.eval_interval=10",
+    "evaluate.eval_episodes=4",
+    "evaluate.final_eval_episodes=4",
+    "evaluate.eval_envs=4",
+    "evaluate.batch_size=8",
+    "tune.checkpoint_period_s=1",
+    "tune.space={augment.augmenter: eaq, seed: 0}",
+    "ray.num_cpus=4",
+]
+
+
+@pytest.mark.slow
+def test_driver_killed_mid_fit_then_resume_with_allowed_code_change_finishes(tmp_path):
+    """``rayeaq.tune`` SIGKILLed (with its Ray) while a trial fits: nothing half-written is left where a later
+    stage reads (no finished generator, no summary). The code changes before the resume: ``--resume`` alone is
+    refused in one line; ``--resume --allow-change code_version.git_commit`` finishes, the trial's own fit
+    resuming from its checkpoint under the same allowance (recorded in the fit's ``run.json``)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    out = tmp_path / "sweep"
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env.update(
+        JAX_PLATFORMS="cpu",
+        RAY_AUTH_MODE="disabled",
+        RAY_TRAIN_HEALTH_CHECK_INTERVAL_S="0.2",
+        RAY_USAGE_STATS_ENABLED="0",
+        PYTHONPATH=str(repo),
+    )
+    command = [sys.executable, "-m", "rayeaq.tune", str(repo / QUICK), *SWEEP_TINY, "--out", str(out)]
+    proc = subprocess.Popen(
+        command, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    snapshots: list[Path] = []
+    try:
+        deadline = time.monotonic() + 400
+        while time.monotonic() < deadline and proc.poll() is None and not snapshots:
+            snapshots = list(out.glob("generators/gen-*/ray_train/fit/checkpoint_manager_snapshot.json"))
+            time.sleep(0.1)
+        assert snapshots and proc.poll() is None, "the fit should have a checkpoint while the sweep still runs"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray it started (its own session)
+        proc.wait()
+    generator = snapshots[0].parents[2]
+    assert not (generator / "DONE.json").exists() and not (generator / "checkpoint" / "generator.pt").exists()
+    assert not (out / "summary.csv").exists()
+
+    for run_dir in (out, generator):  # as if an older commit had written them
+        record = json.loads((run_dir / RUN_FILE).read_text())
+        record["code_version"]["git_commit"] = "0" * 40
+        (run_dir / RUN_FILE).write_text(json.dumps(record))
+    time.sleep(2.0)  # the killed Ray's processes are gone
+
+    refused = subprocess.run(command + ["--resume"], cwd=repo, env=env, capture_output=True, text=True, timeout=120)
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
+    assert refused.returncode == 2 and len(errors) == 1 and "code_version.git_commit 0000" in errors[0], refused.stderr
+    again = subprocess.run(
+        command + ["--resume", "--allow-change", "code_version.git_commit"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    fit = json.loads((generator / "fit.json").read_text())
+    assert fit["step"] == 40 and 0 < fit["resumed_from"] < 40, fit
+    (entry,) = json.loads((generator / RUN_FILE).read_text())["resumes"]
+    assert set(entry["changed"]) == {"code_version.git_commit"} and entry["allow_change"] == ["code_version.git_commit"]
+    assert (generator / "DONE.json").is_file()
+    summary = (out / "summary.csv").read_text().splitlines()
+    assert len(summary) == 2 and "TERMINATED" in summary[1], summary

@@ -85,7 +85,7 @@ def test_interrupted_write_leaves_no_readable_partial_shard(tmp_path, monkeypatc
     monkeypatch.undo()
     files = sorted(p.name for p in (tmp_path / "d" / "shards").iterdir())
     assert "shard-000000010.parquet" not in files  # nothing published under a shard name
-    assert any(name.startswith(".") for name in files)  # the partial bytes stayed in a hidden temp file
+    assert not any(name.startswith(".") for name in files)  # the partial temporary was removed too
     assert len(load_dataset(tmp_path / "d").episodes) == 10
 
 

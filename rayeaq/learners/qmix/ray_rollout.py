@@ -9,6 +9,9 @@ import numpy as np
 from rayeaq.learners.qmix.networks import NetSpec
 from rayeaq.learners.qmix.rollout import RolloutResult, run_episodes
 
+RESTARTS = 2
+"""Restarts of a dead rollout actor (and retries of the rollout it was playing) before the run fails."""
+
 
 def make_env(env_config: Any, n_envs: int):
     from rayeaq.envs.smax.batch import SMAXBatchEnv
@@ -53,7 +56,9 @@ class RolloutRunner:
             return
         import ray
 
-        actor_cls = ray.remote(num_cpus=cpus_per_worker)(LocalRollout)
+        # a rollout is a pure function of (weights, seeds): a rollout actor that dies (killed, OOM) is restarted
+        # and its episodes replayed, with the same result; one that keeps dying fails the run in one line
+        actor_cls = ray.remote(num_cpus=cpus_per_worker, max_restarts=RESTARTS, max_task_retries=RESTARTS)(LocalRollout)
         self.workers = [actor_cls.remote(env_config, net, n_envs) for _ in range(workers)]
         self.max_return = ray.get(self.workers[0].max_return.remote())
 
