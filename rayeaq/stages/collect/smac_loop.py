@@ -29,9 +29,9 @@ from rayeaq.data.batch import EpisodeBatch
 from rayeaq.data.card import SHARD_DIR
 from rayeaq.data.shards import write_shard
 from rayeaq.envs.spec import EnvSpec
+from rayeaq.policies import Candidate
 from rayeaq.stages.collect.assembly import EpisodeBuffer
 from rayeaq.stages.collect.core import ShardPlan, episode_seeds
-from rayeaq.policies import Candidate
 from rayeaq.stages.collect.smac_policy import (
     BEHAVIOURS,
     Behaviour,

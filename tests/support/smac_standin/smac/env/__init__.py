@@ -27,11 +27,39 @@ from types import SimpleNamespace
 import numpy as np
 
 SMAC_ARGUMENTS = frozenset(
-    "map_name step_mul move_amount difficulty game_version seed continuing_episode obs_all_health obs_own_health "
-    "obs_last_action obs_pathing_grid obs_terrain_height obs_instead_of_state obs_timestep_number state_last_action "
-    "state_timestep_number reward_sparse reward_only_positive reward_death_value reward_win reward_defeat "
-    "reward_negative_scale reward_scale reward_scale_rate replay_dir replay_prefix window_size_x window_size_y "
-    "heuristic_ai heuristic_rest debug".split()
+    [
+        "map_name",
+        "step_mul",
+        "move_amount",
+        "difficulty",
+        "game_version",
+        "seed",
+        "continuing_episode",
+        "obs_all_health",
+        "obs_own_health",
+        "obs_last_action",
+        "obs_pathing_grid",
+        "obs_terrain_height",
+        "obs_instead_of_state",
+        "obs_timestep_number",
+        "state_last_action",
+        "state_timestep_number",
+        "reward_sparse",
+        "reward_only_positive",
+        "reward_death_value",
+        "reward_win",
+        "reward_defeat",
+        "reward_negative_scale",
+        "reward_scale",
+        "reward_scale_rate",
+        "replay_dir",
+        "replay_prefix",
+        "window_size_x",
+        "window_size_y",
+        "heuristic_ai",
+        "heuristic_rest",
+        "debug",
+    ]
 )
 START_SEED = 0  # the SMAX reset of every battle: fixed start positions, like a SMAC map
 SMAC_FROM_SMAX_MOVES = (4, 0, 2, 1, 3)  # SMAC stop, north, south, east, west -> SMAX action index
