@@ -16,9 +16,8 @@ import pytest
 
 pytest.importorskip("flashbax")
 
-from support.og_marl import build_vault, og_marl_rows
-
 from rayeaq.data.reader import load_dataset
+from support.og_marl import build_vault, og_marl_rows
 
 REPO = Path(__file__).resolve().parents[2]
 LIMIT = 20
