@@ -52,6 +52,14 @@ def _execute(cfg: Any, args: argparse.Namespace, out: Path) -> dict[str, Any]:
 
 
 def _summary(s: dict[str, Any], out: Path) -> str:
+    if s.get("offline_only"):  # no simulator here: held-out scores instead of played episodes
+        td = f"TD loss {s['heldout_td_loss']:.4g}, " if "heldout_td_loss" in s else ""
+        return (
+            f"evaluate: {s['algorithm']} {s['map']} seed {s['seed']} after {s['updates']} updates, offline only "
+            f"(no simulator): {td}BC accuracy {s['heldout_bc_accuracy']:.3f} on {int(s['heldout_episodes'])} "
+            f"held-out episodes; dataset return {s['dataset_return_mean']:.3f} (win rate "
+            f"{s['dataset_win_rate']:.3f}); out {out}"
+        )
     return (
         f"evaluate: {s['algorithm']} {s['map']} seed {s['seed']} after {s['updates']} updates: "
         f"win rate {s['win_rate']:.3f}, return {s['return_mean']:.3f} (normalized {s['normalized_return']:.3f}) "

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rayeaq.core.registry import Registry
 from rayeaq.envs.spec import EnvSpec
+
+if TYPE_CHECKING:
+    from rayeaq.envs.config import EnvConfig
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,16 @@ class Backend:
     """Text table of the maps for ``--list-maps``."""
     default_episode_limit: Callable[[str], int]
     """A map's episode limit when ``env.episode_limit`` is None."""
+    collector: str | None = None
+    """How ``python -m rayeaq.collect`` collects it: a member of ``rayeaq.stages.collect.collectors.COLLECTORS``
+    (``fused``: the vmapped JAX collector; ``smac_api``: one SMAC-API env per Ray actor, host episode loop), or
+    None when another command collects it."""
+    batch_env: Callable[[EnvConfig, int], Any] | None = None
+    """``(env_cfg, n_envs) -> batched env`` for greedy evaluation rollouts (``reset(seeds [B])``, ``step(actions
+    [B, N])``, ``n_envs`` may be fewer than asked: sc2 gives one game per process); None: no greedy evaluation."""
+    check_available: Callable[[], None] | None = None
+    """Raises a one-line :class:`~rayeaq.core.errors.EnvUnavailableError` when the simulator is not installed
+    here (sc2 without the game); None: always available (pip-installed simulators)."""
 
 
 BACKENDS: Registry[Backend] = Registry("environment backend", "env.backend")

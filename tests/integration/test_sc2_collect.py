@@ -1,6 +1,7 @@
-"""The SMAC-API host collection loop, run end to end on the real SMAX simulator behind SMAC's API
-(``SMAXEnv``), the way it runs StarCraft II: heuristic against the JAX reference, worker-count
-invariance, legal actions and terminal rows, an actor killed mid-collection, the missing-game error."""
+"""The SMAC-API host collection loop, run on the real SMAX simulator behind SMAC's API (``SMAXEnv``), the way it
+runs StarCraft II: heuristic against the JAX reference, known answers against the fused and host collectors, an
+actor killed mid-collection, the missing-game error. Worker-count invariance, legal actions and terminal rows
+through ``python -m rayeaq.collect env.backend=sc2``: tests/e2e/test_sc2_commands.py."""
 
 from __future__ import annotations
 
@@ -15,33 +16,14 @@ from rayeaq.data.card import SHARD_DIR
 from rayeaq.data.reader import load_dataset
 from rayeaq.data.writer import finalize_dataset
 from rayeaq.envs.config import EnvConfig
+from rayeaq.policies import POLICIES
+from rayeaq.policies.config import PolicyConfig
 from rayeaq.stages.collect.config import CollectConfig
 from rayeaq.stages.collect.core import episode_seeds, plan_shards
 
 ENV = EnvConfig(backend="smax", map="3m", episode_limit=60)
 SEED, TIER, EPS = 11, "medium", 0.3
-
-
-def _pool_dataset(ray_local, tmp_path, workers: int, episodes: int = 24, shard: int = 6):
-    from rayeaq.stages.collect.ray_smac import SMACCollectorPool
-
-    cfg = CollectConfig(
-        episodes=episodes,
-        tiers=[],
-        workers=workers,
-        shard_episodes=shard,
-        cpus_per_worker=0.5,
-        policy={"kind": "heuristic_mix"},  # the SMAC-API loop's behaviours (the graded ladder is SMAX-only)
-    )
-    pool = SMACCollectorPool(ENV, cfg, SEED)
-    try:
-        spec = pool.spec()
-        out = tmp_path / f"w{workers}"
-        pool.collect(TIER, plan_shards(episodes, shard), EPS, out, lambda _: None)
-        table = pool.calibrate(TIER, [0.0, 1.0], 8)  # the driver's tier calibration, on the actors
-    finally:
-        pool.shutdown()
-    return finalize_dataset(out, spec, source="real", tier=TIER), out, table
+CANDIDATE = POLICIES.get("heuristic_mix").candidates(PolicyConfig(kind="heuristic_mix"), EPS, None)[0]
 
 
 def test_smac_heuristic_matches_the_jax_heuristic_on_smax_states():
@@ -72,37 +54,6 @@ def test_smac_heuristic_matches_the_jax_heuristic_on_smax_states():
 
 
 @pytest.mark.slow
-def test_one_and_two_actors_give_the_same_dataset_with_legal_actions_and_terminal_rows(ray_local, tmp_path):
-    card1, dir1, table1 = _pool_dataset(ray_local, tmp_path, 1)
-    card2, _, table2 = _pool_dataset(ray_local, tmp_path, 2)
-    assert card1.fingerprint == card2.fingerprint
-    assert table1 == table2 and [r["epsilon"] for r in table1] == [0.0, 1.0]
-    assert table1[0]["win_rate"] > table1[1]["win_rate"] and table1[0]["mean_return"] > table1[1]["mean_return"]
-    assert card1.stats.episodes == 24 and len(card1.shards) == 4
-    assert card1.backend == "smax" and card1.reward_scale.startswith("smax:") and card1.max_return == 2.0
-    ep = load_dataset(dir1).episodes
-    assert ep.episode_id.tolist() == list(range(24))
-    np.testing.assert_array_equal(ep.seed, episode_seeds(SEED, TIER, np.arange(24)))
-    rows = np.arange(ep.max_seq_len)[None, :]
-    np.testing.assert_array_equal(ep.filled, rows < ep.length[:, None])
-    # every action taken was available to its agent
-    taken = np.take_along_axis(ep.avail_actions, ep.actions[..., None], axis=-1)[..., 0]
-    assert taken[ep.filled].all()
-    # terminated only on the last step, and only for battle outcomes; the terminal row holds an observation
-    last = ep.length - 1
-    assert ep.terminated.sum() == ep.terminated[np.arange(len(ep)), last].sum()
-    truncated = ep.length == 60
-    assert not ep.terminated[np.arange(len(ep)), last][truncated].any()
-    assert ep.terminated[np.arange(len(ep)), last][~truncated].all()
-    assert (ep.avail_actions[np.arange(len(ep)), ep.length].any(axis=-1)).all()
-    # independent check of battle_won: in SMAX's state every enemy's health is 0 at a won episode's end
-    enemy_health = ep.state[np.arange(len(ep)), ep.length][:, 30:60].reshape(len(ep), 3, 10)[:, :, 0]
-    np.testing.assert_array_equal(ep.battle_won, (enemy_health == 0).all(axis=1) & ~truncated)
-    np.testing.assert_allclose(ep.episode_return, (ep.reward * ep.filled).sum(axis=1), rtol=1e-6)
-    assert 0 < ep.battle_won.mean() < 1  # the ε-mixture wins some and loses some
-
-
-@pytest.mark.slow
 def test_an_actor_killed_mid_collection_loses_nothing(ray_local, tmp_path):
     import ray
 
@@ -113,13 +64,13 @@ def test_an_actor_killed_mid_collection_loses_nothing(ray_local, tmp_path):
     shards = plan_shards(60, 10)
     reference_dir = tmp_path / "reference"  # the same shards in this process, without Ray
     env = SMAXEnv("3m", 60)
-    collect_smac_shards(env, env.spec, TIER, shards, EPS, SEED, reference_dir)
+    collect_smac_shards(env, env.spec, TIER, shards, CANDIDATE, SEED, reference_dir)
     reference = finalize_dataset(reference_dir, env.spec, source="real", tier=TIER)
 
     actor = SMACCollectorActor.options(num_cpus=0.5).remote(ENV, SEED, 0)
     pid_before = ray.get(actor.pid.remote())
     out = tmp_path / "killed"
-    call = actor.collect.remote(TIER, shards, EPS, str(out))
+    call = actor.collect.remote(TIER, shards, CANDIDATE, str(out))
     deadline = time.time() + 300
     while not list((out / SHARD_DIR).glob("shard-*.parquet")) and time.time() < deadline:
         time.sleep(0.01)
@@ -198,3 +149,40 @@ def test_a_checkpoint_behaviour_on_the_smac_loop_reproduces_the_host_collector()
     host = sink.whole()
     for name in ("actions", "obs", "state", "avail_actions", "reward", "terminated", "filled", "length", "won"):
         np.testing.assert_array_equal(getattr(ours, name), getattr(host, name), err_msg=name)
+
+
+@pytest.mark.slow
+def test_sc2_backend_over_the_smac_standin_replays_the_smax_heuristic(monkeypatch, tmp_path):
+    """Known answer for the sc2 path's own code (``SC2Env``, its unit layout, SMAC's action layout in the
+    heuristic, SMAC's time-limit flag): through the stand-in ``StarCraft2Env`` (SMAX behind SMAC's API, every battle
+    from SMAX seed 0) the heuristic plays exactly the battle it plays on ``SMAXEnv`` reset with seed 0 — actions in
+    SMAC's numbering, state in SMAC's layout, rewards on SMAC's scale (x 10); cut at a short limit, the same
+    battle is a truncation (not terminated)."""
+    from pathlib import Path
+
+    from rayeaq.envs import make_env
+    from rayeaq.envs.smax.env import SMAXEnv
+    from rayeaq.stages.collect.smac_loop import play
+
+    (tmp_path / "Versions").mkdir()
+    monkeypatch.setenv("SC2PATH", str(tmp_path))
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "support" / "smac_standin"))
+    smac_to_smax = np.array([4, 4, 0, 2, 1, 3, 5, 6, 7])  # no-op, stop, N, S, E, W, attack 0..2
+    for limit in (30, 6):
+        sc2 = make_env(EnvConfig(backend="sc2", map="3m", episode_limit=limit), seed=7)
+        assert sc2.spec.backend == "sc2" and sc2.spec.episode_limit == limit and sc2.spec.state_shape == 48
+        ours = play(sc2, sc2.spec, np.array([1, 2]), 0.0)
+        smax = SMAXEnv("3m", limit)
+        reference = play(smax, smax.spec, np.array([0, 0]), 0.0)
+        np.testing.assert_array_equal(ours.length, reference.length)
+        np.testing.assert_array_equal(ours.won, reference.won)
+        np.testing.assert_array_equal(ours.terminated, reference.terminated)
+        steps = reference.filled.astype(bool)
+        np.testing.assert_array_equal(smac_to_smax[ours.actions][steps], reference.actions[steps])
+        np.testing.assert_allclose(ours.reward, 10.0 * reference.reward, rtol=1e-6)
+        health = reference.state[..., [0, 10, 20, 30, 40, 50]]  # SMAX: 10 features per unit, health first
+        np.testing.assert_array_equal(ours.state[..., [0, 4, 8, 12, 15, 18]], health)
+        if limit == 6:
+            assert (ours.length == 6).all() and not ours.terminated.any() and not ours.won.any()
+        else:
+            assert ours.won.all() and (ours.length < limit).all() and ours.terminated.sum() == 2

@@ -1,4 +1,8 @@
-"""StarCraft II through oxwhirl SMAC as an environment backend (needs the game; imported lazily)."""
+"""StarCraft II through oxwhirl SMAC as an environment backend (needs the game; imported lazily).
+
+Collected through SMAC's API by one Ray actor per game process (``collector="smac_api"``) and evaluated the
+same way (:class:`rayeaq.envs.sc2.batch.SMACAPIBatch`, one game per rollout process).
+"""
 
 from __future__ import annotations
 
@@ -16,15 +20,41 @@ def _make_env(map_name: str, episode_limit: int | None, seed: int) -> Any:
 
 
 def _spec(map_name: str, episode_limit: int | None) -> EnvSpec:
-    env = _make_env(map_name, episode_limit, 0)  # SMAC's sizes come from the game
+    env = _make_env(map_name, episode_limit, 0)  # SMAC's sizes come from its map table (no game launched)
     try:
         return env.spec
     finally:
         env.close()
 
 
+def _batch_env(env_cfg: Any, n_envs: int) -> Any:
+    from rayeaq.envs.sc2.batch import SMACAPIBatch
+
+    # One StarCraft II process per rollout process: parallel games come from evaluate.rollout_workers.
+    return SMACAPIBatch(lambda i: _make_env(env_cfg.map, env_cfg.episode_limit, i), 1)
+
+
+def _check_available() -> None:
+    from rayeaq.envs.sc2.env import check_sc2_available
+
+    check_sc2_available()
+
+
 def _table() -> str:
     return "backend sc2: SMAC's map names with SMAC's own sizes (needs StarCraft II and oxwhirl SMAC; see README)."
 
 
-BACKENDS.add("sc2", Backend("sc2", _spec, _make_env, lambda: (), _table, default_episode_limit))
+BACKENDS.add(
+    "sc2",
+    Backend(
+        "sc2",
+        _spec,
+        _make_env,
+        lambda: (),
+        _table,
+        default_episode_limit,
+        collector="smac_api",
+        batch_env=_batch_env,
+        check_available=_check_available,
+    ),
+)

@@ -19,6 +19,22 @@ def _make_env(map_name: str, episode_limit: int | None, seed: int) -> Any:
     return SMAXEnv(map_name, episode_limit or default_episode_limit(map_name), seed=seed)
 
 
+def _batch_env(env_cfg: Any, n_envs: int) -> Any:
+    from rayeaq.envs.smax.batch import SMAXBatchEnv
+
+    return SMAXBatchEnv(env_cfg, n_envs)
+
+
 BACKENDS.add(
-    "smax", Backend("smax", smax_spec, _make_env, lambda: tuple(SMAX_MAPS), list_maps_table, default_episode_limit)
+    "smax",
+    Backend(
+        "smax",
+        smax_spec,
+        _make_env,
+        lambda: tuple(SMAX_MAPS),
+        list_maps_table,
+        default_episode_limit,
+        collector="fused",
+        batch_env=_batch_env,
+    ),
 )

@@ -1,4 +1,5 @@
-"""Ray adapter for evaluation rollouts: in the driver, or spread over rollout actors (one SMAXBatchEnv each)."""
+"""Ray adapter for evaluation rollouts: in the driver, or spread over rollout actors (one batched env each:
+SMAX vmapped, StarCraft II one game per actor)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,14 @@ RESTARTS = 2
 
 
 def make_env(env_config: Any, n_envs: int):
-    from rayeaq.envs.smax.batch import SMAXBatchEnv
+    """The dataset backend's batched env (``Backend.batch_env``): SMAX vmapped, sc2 one game per process."""
+    from rayeaq.core.errors import ConfigError
+    from rayeaq.envs import BACKENDS
 
-    return SMAXBatchEnv(env_config, n_envs)
+    backend = BACKENDS.get(env_config.backend)
+    if backend.batch_env is None:
+        raise ConfigError(f"env.backend {env_config.backend}: no batched environment for greedy QMIX/BC rollouts")
+    return backend.batch_env(env_config, n_envs)
 
 
 class LocalRollout:
@@ -27,7 +33,7 @@ class LocalRollout:
 
         torch.set_num_threads(torch_threads)
         self.env = make_env(env_config, n_envs)
-        self.n_envs = n_envs
+        self.n_envs = int(self.env.n_envs)  # a backend may run fewer at once (sc2: one game per process)
         self.net = net
 
     def __repr__(self) -> str:  # the name the dashboard and the log prefix show for a rollout actor

@@ -10,6 +10,10 @@ Called by ``python -m rayeaq.evaluate`` and usable from a Tune trial. Needs Ray 
 - ``marl_eval.json``: marl-eval's shape ``{env: {task: {algo: {"seed_S": {"step_i": {...},
   "absolute_metrics": {...}}}}}}`` with per-episode returns;
 - ``summary.json`` and ``checkpoint/`` (RLlib checkpoint; ``rayeaq.qmix.policy.load_greedy_policy`` reads it).
+
+When the data's simulator is not here (sc2 without the game) nothing is played: one line says so, a tenth of
+the episodes is held out and every evaluation row holds offline-only metrics on them instead (``heldout_td_loss``,
+``heldout_bc_accuracy``; :mod:`rayeaq.learners.qmix.heldout`), with no ``marl_eval.json``.
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ from typing import Any, Protocol
 import numpy as np
 from tqdm import tqdm
 
-from rayeaq.core.errors import DatasetError
+from rayeaq.core.errors import DatasetError, EnvUnavailableError
 from rayeaq.core.runinfo import derive_seed
 from rayeaq.data.card import DatasetCard, read_card
+from rayeaq.envs import BACKENDS
 from rayeaq.envs.config import EnvConfig
 from rayeaq.learners.qmix.config import EvaluateConfig
 from rayeaq.learners.qmix.networks import NetSpec
@@ -119,6 +124,49 @@ def _learner_stats(result: dict) -> dict[str, float]:
     return {k: float(np.asarray(learner[k])) for k in keys if k in learner}
 
 
+def simulator_missing(backend: str) -> str | None:
+    """Why greedy episodes of ``backend`` cannot be played here (one line), or None when they can."""
+    member = BACKENDS.get(backend)
+    if member.batch_env is None:
+        return f"env.backend {backend} has no batched environment for greedy rollouts"
+    if member.check_available is not None:
+        try:
+            member.check_available()
+        except EnvUnavailableError as err:
+            return str(err)
+    return None
+
+
+def _offline_only(qcfg: Any, card: DatasetCard, missing: str, heldout_seed: int):
+    """The algorithm trained on the mixture minus held-out episodes, and its scorer on those episodes
+    (:mod:`rayeaq.learners.qmix.heldout`): ``score(n) -> (metrics, None)``, nothing played."""
+    from rayeaq.data.reader import load_mixture
+    from rayeaq.learners.qmix.heldout import heldout_metrics, split_heldout
+
+    episodes, _ = load_mixture(qcfg.datasets, seed=qcfg.mixture_seed)
+    train, held = split_heldout(episodes, heldout_seed)
+    print(
+        f"evaluate: greedy episodes skipped ({missing}); offline-only metrics instead: TD loss and BC accuracy "
+        f"on {len(held)} held-out episodes (trained on the other {len(train)})"
+    )
+    algo = qcfg.qmix(datasets=[]).build_algo()  # the split's training part only
+    algo.set_episodes(train, max_return=card.max_return)
+
+    def score(episodes_asked: int) -> tuple[dict[str, Any], None]:
+        metrics = heldout_metrics(
+            qcfg.net,
+            algo.net_state(),
+            held,
+            gamma=qcfg.gamma,
+            double_q=qcfg.double_q,
+            td_lambda=qcfg.td_lambda,
+            reward_scale=qcfg.reward_scale,
+        )
+        return {**metrics, **algo.dataset_stats, "offline_only": True}, None
+
+    return algo, score
+
+
 def run_evaluation(
     cfg: EvaluateRun,
     sources: list[tuple[str, float]],
@@ -132,8 +180,13 @@ def run_evaluation(
     chunk = int(np.gcd(e.updates, e.eval_interval))
     chunk = max(d for d in range(1, min(chunk, 100) + 1) if chunk % d == 0)
     qcfg = build_config(cfg, sources, chunk)
-    algo = qcfg.build_algo()
     card = read_card(sources[0][0])
+    missing = simulator_missing(card.backend)
+    if missing is None:
+        algo = qcfg.build_algo()
+        score = algo.evaluate_episodes
+    else:
+        algo, score = _offline_only(qcfg, card, missing, derive_seed(cfg.seed, "evaluate", "heldout"))
     rows: list[dict[str, Any]] = []
     marl_runs: dict[str, Any] = {}
     start = time.perf_counter()
@@ -160,7 +213,7 @@ def run_evaluation(
             final = updates >= e.updates
             if final or updates % e.eval_interval == 0:
                 n = e.final_eval_episodes if final else e.eval_episodes
-                ev, episodes = algo.evaluate_episodes(n)
+                ev, episodes = score(n)
                 row = {
                     "updates": updates,
                     "final": final,
@@ -169,26 +222,28 @@ def run_evaluation(
                     "time_s": round(time.perf_counter() - start, 2),
                 }
                 rows.append(row)
-                last_win = ev["win_rate"]
+                last_win = ev.get("win_rate")
                 with metrics_path.open("a", encoding="utf-8") as f:
                     f.write(json.dumps(row) + "\n")
-                marl_runs[f"step_{step_index}"] = {
-                    "step_count": updates,
-                    "return": episodes.returns.tolist(),
-                    "win_rate": [ev["win_rate"]],
-                    "normalized_return": [ev["normalized_return"]],
-                }
-                step_index += 1
+                if episodes is not None:  # None: offline-only (no simulator), nothing was played
+                    marl_runs[f"step_{step_index}"] = {
+                        "step_count": updates,
+                        "return": episodes.returns.tolist(),
+                        "win_rate": [ev["win_rate"]],
+                        "normalized_return": [ev["normalized_return"]],
+                    }
+                    step_index += 1
                 if report is not None:
                     report(row)
         final_row = rows[-1]
-        marl_runs["absolute_metrics"] = {
-            "return": marl_runs[f"step_{step_index - 1}"]["return"],
-            "win_rate": [final_row["win_rate"]],
-            "normalized_return": [final_row["normalized_return"]],
-        }
-        marl = {card.backend: {card.map: {algo_name(cfg): {f"seed_{cfg.seed}": marl_runs}}}}
-        (out / "marl_eval.json").write_text(json.dumps(marl), encoding="utf-8")
+        if marl_runs:
+            marl_runs["absolute_metrics"] = {
+                "return": marl_runs[f"step_{step_index - 1}"]["return"],
+                "win_rate": [final_row["win_rate"]],
+                "normalized_return": [final_row["normalized_return"]],
+            }
+            marl = {card.backend: {card.map: {algo_name(cfg): {f"seed_{cfg.seed}": marl_runs}}}}
+            (out / "marl_eval.json").write_text(json.dumps(marl), encoding="utf-8")
         checkpoint = None
         if e.checkpoint:
             checkpoint = str(algo.save_to_path(str((out / "checkpoint").resolve())))
@@ -201,6 +256,7 @@ def run_evaluation(
             "cql": e.cql.model_dump(),
             "td_lambda": e.td_lambda,
             "datasets": [{"path": str(p), "weight": w} for p, w in sources],
+            **({"simulator_missing": missing} if missing is not None else {}),
             **{k: final_row[k] for k in final_row if k not in ("final",)},
             "checkpoint": checkpoint,
         }

@@ -19,6 +19,7 @@ from rayeaq.envs import env_spec
 from rayeaq.envs.config import EnvConfig
 from rayeaq.policies import POLICIES, Candidate
 from rayeaq.stages.collect import core
+from rayeaq.stages.collect.collectors import collector_for
 from rayeaq.stages.collect.config import CollectConfig, Tier
 
 
@@ -35,17 +36,14 @@ class CollectRun(Protocol):
 
 def collect_all(cfg: CollectRun, out: Path) -> dict:
     """Collect every configured tier into ``out/<tier>``; returns totals for the last line."""
-    if cfg.env.backend != "smax":
-        raise ConfigError(
-            "env.backend: collection with backend 'sc2' is not implemented yet (the SMAC-API adapter exists: "
-            "rayeaq.envs.make_env); use backend smax"
-        )
+    collector = collector_for(cfg.env.backend)  # smax: the fused JAX collector; sc2: SMAC-API actors
     member = POLICIES.get(cfg.collect.policy.kind)
     if member.validate is not None:
         member.validate(cfg.collect.policy)
+    collector.check(cfg)
     for tier in cfg.collect.tiers:  # before anything is written: never overwrite another config's data
         _check_same_content(cfg, tier, out / tier)
-    spec = env_spec(cfg.env)
+    spec = env_spec(cfg.env)  # sc2 without the game: one line naming SC2PATH and the install command
     out.mkdir(parents=True, exist_ok=True)
     write_run_info(out, cfg, "collect", {"env_spec": spec.to_dict()})
     fingerprints: dict[str, str] = {}
@@ -60,12 +58,11 @@ def collect_all(cfg: CollectRun, out: Path) -> dict:
     }
     with ray_session(cfg.ray):
         from rayeaq.core.resources import check_resources
-        from rayeaq.stages.collect.ray_collect import CollectorPool
         from rayeaq.stages.requests import collect_requests
 
         check_resources(collect_requests(cfg), wait_s=cfg.ray.resource_wait_s)
 
-        pool = CollectorPool(spec, cfg.collect, cfg.seed)
+        pool = collector.pool(spec, cfg)
         measured: dict[str, dict] = {}  # candidate label -> own-win-rate row, shared by the tiers of this run
         try:
             for tier in cfg.collect.tiers:

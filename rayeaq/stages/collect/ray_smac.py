@@ -1,9 +1,10 @@
 """Ray adapter of the SMAC-API host loop: one environment (one SC2 process on sc2) per actor.
 
-:class:`SMACCollectorPool` is a drop-in for :class:`~rayeaq.stages.collect.ray_collect.CollectorPool`
-(same ``calibrate``, ``collect``, ``shutdown``; the same dynamic queue and shard groups), whose actors
-run :mod:`rayeaq.stages.collect.smac_loop` on ``rayeaq.envs.make_env(env_cfg)``. Actors restart after a
-crash and the interrupted call is retried; shards on disk are skipped, so nothing is lost or duplicated.
+:class:`SMACCollectorPool` is a :class:`~rayeaq.stages.collect.ray_collect.CollectorPool` (the same
+``calibrate(candidates, n)``, ``collect(tier, shards, candidate, dir, on_progress)``, ``shutdown``, dynamic queue
+and shard groups) whose actors run :mod:`rayeaq.stages.collect.smac_loop` on ``rayeaq.envs.make_env(env_cfg)``.
+Actors restart after a crash and the interrupted call is retried; shards on disk are skipped, so nothing is
+lost or duplicated.
 """
 
 from __future__ import annotations
@@ -16,23 +17,25 @@ import ray
 from rayeaq.core.runinfo import derive_seed
 from rayeaq.envs.config import EnvConfig
 from rayeaq.envs.spec import EnvSpec
+from rayeaq.policies import Candidate
 from rayeaq.stages.collect import core, smac_loop
-from rayeaq.stages.collect.config import CollectConfig, PolicyConfig
+from rayeaq.stages.collect.config import CollectConfig
 from rayeaq.stages.collect.ray_collect import CollectorPool
+from rayeaq.stages.collect.smac_policy import Behaviour
 
 
 @ray.remote(max_restarts=-1, max_task_retries=-1)
 class SMACCollectorActor:
     """Holds one SMAC-API environment for its lifetime and collects shards or calibration rows with it."""
 
-    def __init__(self, env_cfg: EnvConfig, root_seed: int, index: int, policy_cfg: PolicyConfig | None = None):
+    def __init__(self, env_cfg: EnvConfig, root_seed: int, index: int = 0):
         from rayeaq.envs import make_env
 
         # the env's own seed (SC2 is seeded per process; SMAX is reseeded by every episode's reset)
         self.env = make_env(env_cfg, seed=derive_seed(root_seed, "smac-env", index))
         self.spec: EnvSpec = self.env.spec
-        self.root_seed, self.policy_cfg, self.index = root_seed, policy_cfg, index
-        self.behaviour = smac_loop.make_behaviour(self.env, self.spec, policy_cfg)
+        self.root_seed, self.index = root_seed, index
+        self.behaviours: dict[str, Behaviour] = {}  # built once per candidate kind (a checkpoint loads once)
 
     def __repr__(self) -> str:  # the name the dashboard and the log prefix show for this actor
         return f"collect:smac:{self.index}"
@@ -43,14 +46,14 @@ class SMACCollectorActor:
     def pid(self) -> int:
         return os.getpid()
 
-    def measure(self, tier: str, epsilons: list[float], n_episodes: int) -> list[dict]:
-        return smac_loop.measure_smac_epsilons(
-            self.env, self.spec, epsilons, n_episodes, self.root_seed, tier, self.policy_cfg, self.behaviour
+    def measure(self, candidates: list[Candidate], n_episodes: int) -> list[dict]:
+        return smac_loop.measure_smac_candidates(
+            self.env, self.spec, candidates, n_episodes, self.root_seed, self.behaviours
         )
 
-    def collect(self, tier: str, shards: list[core.ShardPlan], epsilon: float, dataset_dir: str) -> list[dict]:
+    def collect(self, tier: str, shards: list[core.ShardPlan], candidate: Candidate, dataset_dir: str) -> list[dict]:
         return smac_loop.collect_smac_shards(
-            self.env, self.spec, tier, shards, epsilon, self.root_seed, dataset_dir, self.policy_cfg, self.behaviour
+            self.env, self.spec, tier, shards, candidate, self.root_seed, dataset_dir, self.behaviours
         )
 
 
@@ -62,23 +65,14 @@ class SMACCollectorPool(CollectorPool):
     """
 
     def __init__(self, env_cfg: EnvConfig, cfg: CollectConfig, root_seed: int):
-        if env_cfg.backend == "sc2":
-            from rayeaq.envs.sc2.env import check_sc2_available
+        from rayeaq.envs import BACKENDS
 
-            check_sc2_available()
+        check = BACKENDS.get(env_cfg.backend).check_available
+        if check is not None:
+            check()
         options = {"num_cpus": cfg.cpus_per_worker}
         actor_cls: Any = SMACCollectorActor  # ray.remote gives the class .options/.remote (untyped)
-        self.actors = [
-            actor_cls.options(**options).remote(env_cfg, root_seed, i, cfg.policy) for i in range(cfg.workers)
-        ]
-
-    def calibrate(self, tier: str, epsilons: list[float], n_episodes: int) -> list[dict]:  # type: ignore[override]
-        """The ε-mixture's win rate per ε (the SMAC-API behaviours are ε-mixtures, not the graded ladder)."""
-        calls = [
-            lambda a, e=e: a.measure.options(name=f"collect:calibrate:{tier}:{e:.3f}").remote(tier, [e], n_episodes)
-            for e in epsilons
-        ]
-        return [row for rows in self.map(calls, lambda _: None) for row in rows]
+        self.actors = [actor_cls.options(**options).remote(env_cfg, root_seed, i) for i in range(cfg.workers)]
 
     def spec(self) -> EnvSpec:
         """The environment's spec as the first actor's env reports it (SC2's sizes come from the game)."""

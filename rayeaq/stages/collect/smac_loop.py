@@ -3,10 +3,12 @@
 Written against ``reset``, ``get_obs``, ``get_state``, ``get_avail_actions`` and ``step -> (reward,
 terminated, info)`` only, so the same loop drives StarCraft II (``smac.env.StarCraft2Env`` behind
 :class:`rayeaq.envs.sc2.env.SC2Env`) and SMAX (:class:`rayeaq.envs.smax.env.SMAXEnv`, how CI runs it).
-Episodes, seeds, shards and the dataset format are those of the fused SMAX collector
-(:mod:`rayeaq.stages.collect.core`): episode ``i`` of a tier gets ``episode_seeds(root, tier, [i])``,
-shards are episode-id ranges written atomically, and shards already on disk are skipped (a restarted
-actor resumes where the crashed one stopped). The Ray adapter is :mod:`rayeaq.stages.collect.ray_smac`.
+It plays the same :class:`~rayeaq.policies.Candidate` policies as the fused SMAX collector where they need only
+SMAC's API (:data:`~rayeaq.stages.collect.smac_policy.BEHAVIOURS`), with the same seeds, shards and dataset
+format (:mod:`rayeaq.stages.collect.core`): episode ``i`` of a tier gets ``episode_seeds(root, tier, [i])``,
+calibration episode ``i`` ``derive_seed(root, "calibrate", i)`` for every candidate, shards are episode-id
+ranges written atomically, and shards already on disk are skipped (a restarted actor resumes where the
+crashed one stopped). The Ray adapter is :mod:`rayeaq.stages.collect.ray_smac`.
 
 SMAC conventions handled here: SMAC's ``step`` returns ``terminated=True`` on the time limit too, with
 ``info["episode_limit"]``; our ``terminated`` row flag is set only for a battle outcome. SMAX is seeded
@@ -27,25 +29,27 @@ from rayeaq.data.batch import EpisodeBatch
 from rayeaq.data.card import SHARD_DIR
 from rayeaq.data.shards import write_shard
 from rayeaq.envs.spec import EnvSpec
+from rayeaq.policies import Candidate
 from rayeaq.stages.collect.assembly import EpisodeBuffer
 from rayeaq.stages.collect.core import ShardPlan, episode_seeds
 from rayeaq.stages.collect.smac_policy import (
     BEHAVIOURS,
+    Behaviour,
     HeuristicBehaviour,
+    behaviour_key,
     epsilon_mix,
 )
 
 
-def make_behaviour(env: Any, spec: EnvSpec, policy_cfg: Any = None):
-    """The behaviour for ``collect.policy`` (None: the heuristic): ``start()``, ``act(obs, state, avail)``."""
-    kind = getattr(policy_cfg, "kind", "heuristic_mix")
-    return BEHAVIOURS.get(kind)(env, spec, policy_cfg)
-
-
-def behaviour_name(epsilon: float, policy_cfg: Any = None) -> str:
-    """Name of the behaviour policy recorded with every episode of this loop."""
-    kind = getattr(policy_cfg, "kind", "heuristic_mix")
-    return BEHAVIOURS.get(kind).name(epsilon, policy_cfg)
+def make_behaviour(env: Any, spec: EnvSpec, candidate: Candidate, cache: dict[str, Behaviour] | None = None):
+    """The behaviour that plays ``candidate`` on ``env`` (built once per ``cache``: a checkpoint loads once)."""
+    key = f"{behaviour_key(candidate)}:{candidate.checkpoint}"
+    if cache is not None and key in cache:
+        return cache[key]
+    behaviour = BEHAVIOURS.get(behaviour_key(candidate))(env, spec, candidate)
+    if cache is not None:
+        cache[key] = behaviour
+    return behaviour
 
 
 def _reset(env: Any, seed: int) -> None:
@@ -68,7 +72,7 @@ def run_episode(env: Any, spec: EnvSpec, behaviour, seed: int, epsilon: float, b
     """Play one episode and write it into row ``k`` of ``buffer`` (the padded-episode convention of
     :mod:`rayeaq.data.batch`: rows ``t < length`` are steps, row ``length`` the terminal observation)."""
     _reset(env, seed)
-    behaviour.start()
+    behaviour.start(seed)
     obs, state, avail = _observe(env)
     won = terminal = False
     t = 0
@@ -106,49 +110,47 @@ def collect_smac_shards(
     spec: EnvSpec,
     tier: str,
     shards: list[ShardPlan],
-    epsilon: float,
+    candidate: Candidate,
     root_seed: int,
     dataset_dir: str | Path,
-    policy_cfg: Any = None,
-    behaviour=None,
+    cache: dict[str, Behaviour] | None = None,
 ) -> list[dict]:
-    """Collect and atomically write every shard of ``shards`` not already on disk (one summary each).
-    ``policy_cfg`` is ``collect.policy`` (None: the heuristic); ``behaviour`` an already built one."""
+    """Collect and atomically write every shard of ``shards`` not already on disk (one summary each), playing
+    ``candidate`` (:func:`rayeaq.stages.collect.core.collect_shards`'s contract, over SMAC's API)."""
     shard_dir = Path(dataset_dir) / SHARD_DIR
     summaries = []
-    behaviour = behaviour or make_behaviour(env, spec, policy_cfg)
-    name = behaviour_name(epsilon, policy_cfg)
+    behaviour = make_behaviour(env, spec, candidate, cache)
     for plan in shards:
         if (shard_dir / plan.name).is_file():
             summaries.append({"shard": plan.name, "episodes": plan.stop - plan.first, "steps": 0, "skipped": True})
             continue
         seeds = episode_seeds(root_seed, tier, plan.ids)
-        buffer = play(env, spec, seeds, epsilon, behaviour)
-        batch = to_batch(buffer, plan.ids, seeds, name)
+        buffer = play(env, spec, seeds, candidate.epsilon, behaviour)
+        batch = to_batch(buffer, plan.ids, seeds, candidate.label)
         write_shard(shard_dir, batch, plan.name)
         summaries.append({"shard": plan.name, "episodes": len(batch), "steps": batch.transitions, "skipped": False})
     return summaries
 
 
-def measure_smac_epsilons(
+def measure_smac_candidates(
     env: Any,
     spec: EnvSpec,
-    epsilons: list[float],
+    candidates: list[Candidate],
     n_episodes: int,
     root_seed: int,
-    tier: str,
-    policy_cfg: Any = None,
-    behaviour=None,
+    cache: dict[str, Behaviour] | None = None,
 ) -> list[dict]:
-    """Win rate and mean return of the ε-mixture for each ε (the rows ``core.choose_epsilon`` reads)."""
+    """Each candidate's own win rate, mean return and length (the rows of
+    :func:`rayeaq.stages.collect.core.measure_candidates`, on the same calibration seeds)."""
+    seeds = np.array([derive_seed(root_seed, "calibrate", int(i)) for i in range(n_episodes)], dtype=np.int64)
     rows = []
-    behaviour = behaviour or make_behaviour(env, spec, policy_cfg)
-    for eps in epsilons:
-        seeds = np.array([derive_seed(root_seed, "calibrate", tier, f"{eps:.4f}", i) for i in range(n_episodes)])
-        buffer = play(env, spec, seeds, eps, behaviour)
+    for candidate in candidates:
+        buffer = play(env, spec, seeds, candidate.epsilon, make_behaviour(env, spec, candidate, cache))
         rows.append(
             {
-                "epsilon": float(eps),
+                "policy": candidate.label,
+                "candidate": candidate.to_dict(),
+                "epsilon": float(candidate.epsilon),
                 "win_rate": float(buffer.won.mean()),
                 "mean_return": float(buffer.returns().mean()),
                 "mean_length": float(buffer.length.mean()),

@@ -17,6 +17,7 @@ import numpy as np
 from rayeaq.core.registry import Registry
 from rayeaq.envs.spec import EnvSpec
 from rayeaq.envs.unit_layout import UNIT_LAYOUTS, UnitLayout
+from rayeaq.policies import Candidate
 
 # Unit vectors of the move actions by name (north = +y, east = +x, as both SMAX and SC2 decode them).
 MOVES: dict[str, tuple[float, float]] = {
@@ -79,66 +80,78 @@ def make_policy(env: Any, spec: EnvSpec) -> SMACHeuristic:
 
 
 class Behaviour(Protocol):
-    """A behaviour of the SMAC-API loop: ``start()`` per episode, ``act(obs, state, avail) -> [N]``."""
+    """A behaviour of the SMAC-API loop: ``start(episode_seed)`` per episode, ``act(obs, state, avail) -> [N]``."""
 
-    def start(self) -> None: ...
+    def start(self, episode_seed: int) -> None: ...
 
     def act(self, obs: np.ndarray, state: np.ndarray, avail: np.ndarray) -> np.ndarray: ...
 
 
 class BehaviourClass(Protocol):
-    """A behaviour class as registered: built per environment, named per ε."""
+    """A behaviour class as registered: built once per environment for a candidate policy."""
 
-    def __call__(self, env: Any, spec: EnvSpec, policy_cfg: Any = None) -> Behaviour: ...
-
-    def name(self, epsilon: float, policy_cfg: Any = None) -> str: ...
+    def __call__(self, env: Any, spec: EnvSpec, candidate: Candidate | None = None) -> Behaviour: ...
 
 
 class HeuristicBehaviour:
-    """The focus-fire heuristic as a behaviour: ``start()`` per episode, ``act(obs, state, avail) -> [N]``."""
+    """The focus-fire heuristic (weakest enemy in range; the JAX ``focus_weakest``) as a behaviour."""
 
-    def __init__(self, env: Any, spec: EnvSpec, policy_cfg: Any = None):
+    def __init__(self, env: Any, spec: EnvSpec, candidate: Candidate | None = None):
         self.policy = make_policy(env, spec)
 
-    def start(self) -> None:
+    def start(self, episode_seed: int) -> None:
         pass
 
     def act(self, obs: np.ndarray, state: np.ndarray, avail: np.ndarray) -> np.ndarray:
         return self.policy(state, avail)
 
-    @staticmethod
-    def name(epsilon: float, policy_cfg: Any = None) -> str:
-        return "random" if epsilon >= 1.0 else f"smac_heuristic_mix(epsilon={epsilon:.3f},target=weakest)"
+
+class UniformBehaviour:
+    """Uniform legal actions, drawn like the ε-mixture's exploration (so it equals any behaviour at ε = 1)."""
+
+    def __init__(self, env: Any, spec: EnvSpec, candidate: Candidate | None = None):
+        self.seed, self.t = 0, 0
+
+    def start(self, episode_seed: int) -> None:
+        self.seed, self.t = int(episode_seed), 0
+
+    def act(self, obs: np.ndarray, state: np.ndarray, avail: np.ndarray) -> np.ndarray:
+        actions = epsilon_mix(np.zeros(avail.shape[0], np.int64), avail, 1.0, self.seed, self.t)
+        self.t += 1
+        return actions
 
 
 class CheckpointBehaviour:
-    """A trained QMIX/BC checkpoint's greedy policy (``collect.policy.checkpoint``), one episode at a time."""
+    """A trained QMIX/BC checkpoint's greedy policy (``candidate.checkpoint``), one episode at a time."""
 
-    def __init__(self, env: Any, spec: EnvSpec, policy_cfg: Any = None, greedy: Any = None):
+    def __init__(self, env: Any, spec: EnvSpec, candidate: Candidate | None = None, greedy: Any = None):
         if greedy is None:
             import torch
 
             from rayeaq.learners.qmix.policy import load_greedy_policy
 
+            assert candidate is not None and candidate.checkpoint is not None, "a checkpoint candidate"
             torch.set_num_threads(1)  # JAX and torch share this process (NOTES-ray-smax.md)
-            greedy = load_greedy_policy(str(policy_cfg.checkpoint))
+            greedy = load_greedy_policy(candidate.checkpoint)
         self.greedy, self.hidden = greedy, None
 
-    def start(self) -> None:
+    def start(self, episode_seed: int) -> None:
         self.hidden = None
 
     def act(self, obs: np.ndarray, state: np.ndarray, avail: np.ndarray) -> np.ndarray:
         actions, self.hidden = self.greedy(obs[None], avail[None], self.hidden)
         return np.asarray(actions)[0].astype(np.int64)
 
-    @staticmethod
-    def name(epsilon: float, policy_cfg: Any = None) -> str:
-        checkpoint = getattr(policy_cfg, "checkpoint", None)
-        return "random" if epsilon >= 1.0 else f"qmix_mix(epsilon={epsilon:.3f},checkpoint={checkpoint})"
+
+BEHAVIOURS: Registry[BehaviourClass] = Registry("SMAC-API behaviour", "collect.policy.kind")
+"""What the SMAC-API loop can play, by :func:`behaviour_key` of a candidate: the scripted policy's name for
+``jax`` candidates (``focus_weakest`` = heuristic_mix with target weakest, ``random``), ``checkpoint`` for
+``host`` ones (qmix_checkpoint). The graded ladder's other scripts read SMAX internals and are not here."""
+BEHAVIOURS.add("focus_weakest", HeuristicBehaviour)
+BEHAVIOURS.add("random", UniformBehaviour)
+BEHAVIOURS.add("checkpoint", CheckpointBehaviour)
 
 
-BEHAVIOURS: Registry[BehaviourClass] = Registry("behaviour policy", "collect.policy.kind")
-"""``collect.policy.kind`` -> behaviour class for the SMAC-API loop (random = any behaviour at ε = 1)."""
-BEHAVIOURS.add("heuristic_mix", HeuristicBehaviour)
-BEHAVIOURS.add("random", HeuristicBehaviour)
-BEHAVIOURS.add("qmix_checkpoint", CheckpointBehaviour)
+def behaviour_key(candidate: Candidate) -> str:
+    """The :data:`BEHAVIOURS` entry that plays ``candidate``."""
+    return "checkpoint" if candidate.runner == "host" else str(candidate.script)
