@@ -72,6 +72,10 @@ class SMACCollectorPool(CollectorPool):
             actor_cls.options(**options).remote(env_cfg, root_seed, i, cfg.policy) for i in range(cfg.workers)
         ]
 
+    def warm(self, candidate: object) -> float:
+        """Nothing to compile ahead: a SMAC-API actor steps its env from Python (the game starts on reset)."""
+        return 0.0
+
     def calibrate(self, tier: str, epsilons: list[float], n_episodes: int) -> list[dict]:  # type: ignore[override]
         """The ε-mixture's win rate per ε (the SMAC-API behaviours are ε-mixtures, not the graded ladder)."""
         calls = [
