@@ -103,6 +103,20 @@ def paired(a: Callable[[], float], b: Callable[[], float], repeats: int, warmup:
     return Stats(va), Stats(vb)
 
 
+def interleaved(works: list[Callable[[], float]], repeats: int, warmup: int = 1) -> list[Stats]:
+    """:func:`paired` for any number of sides: each round runs every side once, in turn."""
+    for _ in range(warmup):
+        for work in works:
+            work()
+    values: list[list[float]] = [[] for _ in works]
+    for _ in range(repeats):
+        for work, out in zip(works, values, strict=True):
+            start = time.perf_counter()
+            units = work()
+            out.append(units / (time.perf_counter() - start))
+    return [Stats(v) for v in values]
+
+
 @dataclass
 class Process:
     """One command run as a process: its outcome, wall time and peak memory."""
