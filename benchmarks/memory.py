@@ -53,7 +53,7 @@ def stage(report: Report, name: str, args: list[str]) -> None:
     report.add(f"{name}: peak RSS, process tree", Stats([proc.peak_tree_rss / MIB]), "MiB")
     report.add(f"{name}: peak RSS, largest process", Stats([proc.peak_process_rss / MIB]), "MiB")
     report.add(f"{name}: wall time", Stats([proc.wall_s]), "s")
-    report.notes.append(f"{name}: {proc.stdout.strip().splitlines()[-1][:160]}")
+    report.notes.append(f"{name}: {proc.stdout.strip().splitlines()[-1][:240]}")
 
 
 def main() -> None:
