@@ -100,6 +100,7 @@ def command(map_name: str, batch: int, episodes: int, epsilon: float, shard_epis
             sys.executable,
             "-m",
             "rayeaq.collect",
+            str(ROOT / "tune_configs" / "collect_3m.yaml"),
             "--out",
             tmp,
             "seed=0",
