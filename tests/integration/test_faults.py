@@ -134,7 +134,7 @@ def test_sigkill_augment_sampling_task_gives_the_same_synthetic_dataset(ray_loca
         ],
     )
     reference = run_augment(cfg, real, ckpt, tmp_path / "ref")
-    killer = Killer("ray::sample_chunk", lambda: True)
+    killer = Killer("ray::augment:sample", lambda: True)  # the tasks carry their dashboard name as title
     killer.start()
     try:
         report = run_augment(cfg, real, ckpt, tmp_path / "killed")
