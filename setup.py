@@ -56,7 +56,7 @@ setup(
             *ANALYSIS,
         ],
         # benchmarks/: the reference implementations timed side by side with ours
-        "bench": ["diffusers>=0.30", "torchrl>=0.14"],
+        "bench": ["diffusers>=0.30", "torchrl>=0.14", "psutil>=5.9"],  # psutil: peak RSS of process trees
         "ogmarl": OGMARL,
         # The real StarCraft II SMAC is NOT on PyPI (the PyPI package `smac` is SMAC3, an
         # AutoML tool). Install it from its repository (see README); these are the extra

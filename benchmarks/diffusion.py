@@ -1,12 +1,15 @@
 """Generator benchmarks (issue 3); prints what it measured.
 
 (a) training steps/s of our temporal U-Net vs diffusers.UNet1DModel (about the same parameter count)
-    on the same (B, F, T) batch of the SMAX 3m layout;
+    on the same (B, F, T) batch of the SMAX 3m layout — the fair peer: the widely used 1-D diffusion U-Net doing
+    the same work (same batch, same loss, Adam, 1 thread); the two are timed in interleaved rounds after a warm-up
+    round, ``--repeats`` rounds of ``--unet-steps`` steps each;
 (b) time to sample N episodes with DDIM vs full DDPM from a generator fitted on real SMAX 3m
     episodes, with the fidelity figures of each;
 (c) Ray Train throughput (windows/s) with 1 and 2 CPU workers.
 
-    .venv/bin/python benchmarks/diffusion.py [--episodes 1000] [--fit-steps 300] [--skip-ray]
+    .venv/bin/python benchmarks/diffusion.py [--episodes 1000] [--fit-steps 300] [--repeats 5] [--skip-ray]
+                                             [--quick] [--json OUT]
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ import torch
 from rayeaq.data.reader import load_dataset
 from rayeaq.run_config import load_run_config
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import Report, Stats, paired
+
 COLLECT = textwrap.dedent(
     """
     import os, sys
@@ -44,7 +50,8 @@ def real_dataset(directory: Path, n: int) -> Path:
     return directory
 
 
-def bench_unet(channels: int, rows: int, batch: int, steps: int) -> dict:
+def bench_unet(channels: int, rows: int, batch: int, steps: int, repeats: int) -> dict:
+    """Training steps/s of both networks, ``repeats`` rounds of ``steps`` steps each, interleaved."""
     from diffusers import UNet1DModel
 
     from rayeaq.generators.eaq.unet import TemporalUNet
@@ -72,24 +79,29 @@ def bench_unet(channels: int, rows: int, batch: int, steps: int) -> dict:
     pad = (-rows) % 4  # diffusers' U-Net does not pad: give it the padded horizon ours pads internally
     x = torch.randn(batch, channels, rows)
     k = torch.randint(0, 100, (batch,))
-    out = {}
-    for name, net, call in (
-        ("ours", ours, lambda: ours(x, k)),
-        ("diffusers", ref, lambda: ref(torch.nn.functional.pad(x, (0, pad)), k).sample[..., :rows]),
-    ):
+
+    def trainer(net, call):
         opt = torch.optim.Adam(net.parameters(), 1e-4)
-        for i in range(steps + 3):
-            if i == 3:
-                start = time.perf_counter()
-            loss = ((call() - x) ** 2).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        out[name] = {
-            "steps_per_s": steps / (time.perf_counter() - start),
-            "params": sum(p.numel() for p in net.parameters()),
-        }
-    out["ratio_ours_over_diffusers"] = out["ours"]["steps_per_s"] / out["diffusers"]["steps_per_s"]
+
+        def work() -> float:
+            for _ in range(steps):
+                loss = ((call() - x) ** 2).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            return float(steps)
+
+        return work
+
+    sides = {
+        "ours": (ours, trainer(ours, lambda: ours(x, k))),
+        "diffusers": (ref, trainer(ref, lambda: ref(torch.nn.functional.pad(x, (0, pad)), k).sample[..., :rows])),
+    }
+    ours_s, ref_s = paired(sides["ours"][1], sides["diffusers"][1], repeats)
+    out = {
+        name: {"stats": stats, "params": sum(p.numel() for p in net.parameters())}
+        for (name, (net, _)), stats in zip(sides.items(), (ours_s, ref_s), strict=True)
+    }
     return out
 
 
@@ -181,7 +193,8 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=1000, help="episodes sampled per sampler in (b)")
     parser.add_argument("--real-episodes", type=int, default=200)
     parser.add_argument("--fit-steps", type=int, default=300)
-    parser.add_argument("--unet-steps", type=int, default=20)
+    parser.add_argument("--unet-steps", type=int, default=20, help="training steps per round of the U-Net pair")
+    parser.add_argument("--repeats", type=int, default=5, help="rounds of the U-Net pair")
     parser.add_argument("--ray-steps", type=int, default=40)
     parser.add_argument("--skip-ray", action="store_true")
     parser.add_argument("--work", default=None, help="work directory (default: a temporary one)")
@@ -190,6 +203,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.real_episodes, args.fit_steps, args.episodes, args.unet_steps, args.skip_ray = 50, 50, 100, 5, True
+        args.repeats = 2
     torch.set_num_threads(1)
     work = Path(args.work or tempfile.mkdtemp(prefix="bench_diffusion_"))
     results: dict = {"torch_threads": 1, "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M")}
@@ -200,7 +214,8 @@ def main() -> None:
 
     layout = Layout.for_dataset(card, None, True, True)
     results["layout"] = {"F": layout.channels, "T": layout.rows, "real_episodes": card.stats.episodes}
-    results["a_unet"] = bench_unet(layout.channels, layout.rows, 32, args.unet_steps)
+    unet = bench_unet(layout.channels, layout.rows, 32, args.unet_steps, args.repeats)
+    results["a_unet"] = {n: {"steps_per_s": u["stats"].values, "params": u["params"]} for n, u in unet.items()}
     print(json.dumps({"a_unet": results["a_unet"]}, indent=1), flush=True)
     results["b_fit_plain"] = fit_plain(cfg, dataset, work / "ckpt")
     results["b_sampling"] = bench_sampling(dataset, work / "ckpt", args.episodes)
@@ -210,12 +225,30 @@ def main() -> None:
     print(json.dumps(results, indent=1))
     (work / "results.json").write_text(json.dumps(results, indent=1))
     print(f"written {work / 'results.json'}")
+    report = Report(f"EAQ generator: U-Net training, fit and sampling (3m, F={layout.channels}, T={layout.rows})")
+    diff = "diffusers UNet1DModel"
+    report.add(f"{diff} ({unet['diffusers']['params']:,} params)", unet["diffusers"]["stats"], "steps/s")
+    report.add(f"ours TemporalUNet ({unet['ours']['params']:,} params)", unet["ours"]["stats"], "steps/s")
+    report.figures[-1].reference = report.figures[-2].name
+    sampling = results["b_sampling"]
+    names = {k: f"sampling {k.upper()} ({sampling[k]['network_calls']} network calls)" for k in ("ddpm", "ddim")}
+    for sampler in ("ddpm", "ddim"):
+        row = sampling[sampler]
+        report.add(
+            names[sampler],
+            Stats([args.episodes / row["seconds"]]),
+            "episodes/s",
+            reference=names["ddpm"] if sampler == "ddim" else None,
+            note=f"kept {row['share_kept']:.2f}, legal {row['legal_action_share']:.3f}, obs MMD {row['obs_mmd']}",
+        )
+    for workers, row in results.get("c_ray_train", {}).items():
+        report.add(f"Ray Train fit, {workers.replace('_', ' ')}", Stats([row["windows_per_s"]]), "windows/s")
+    report.notes.append(
+        f"U-Nets: batch (32, {layout.channels}, {layout.rows}), {args.unet_steps} steps per round, paired; "
+        f"fit ({args.fit_steps} steps, {results['b_fit_plain']['seconds']:.0f} s) and sampling: one timing each"
+    )
+    print(report.text())
     if args.json:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from harness import Report
-
-        report = Report("EAQ generator: U-Net, fit and sampling")
-        report.notes.append(json.dumps(results, indent=1))
         report.save(args.json)
 
 

@@ -13,6 +13,8 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -99,6 +101,65 @@ def paired(a: Callable[[], float], b: Callable[[], float], repeats: int, warmup:
             units = work()
             out.append(units / (time.perf_counter() - start))
     return Stats(va), Stats(vb)
+
+
+def interleaved(works: list[Callable[[], float]], repeats: int, warmup: int = 1) -> list[Stats]:
+    """:func:`paired` for any number of sides: each round runs every side once, in turn."""
+    for _ in range(warmup):
+        for work in works:
+            work()
+    values: list[list[float]] = [[] for _ in works]
+    for _ in range(repeats):
+        for work, out in zip(works, values, strict=True):
+            start = time.perf_counter()
+            units = work()
+            out.append(units / (time.perf_counter() - start))
+    return [Stats(v) for v in values]
+
+
+@dataclass
+class Process:
+    """One command run as a process: its outcome, wall time and peak memory."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    wall_s: float
+    peak_tree_rss: int
+    """Peak over time of the summed RSS of the process and all its descendants (Ray's raylet, GCS and workers
+    included), bytes; shared pages are counted once per process, so this is an upper bound."""
+    peak_process_rss: int
+    """Peak RSS of the largest single process of the tree, bytes."""
+
+
+def run_process(
+    args: list[str], cwd: str | Path | None = None, env: dict | None = None, every_s: float = 0.1
+) -> Process:
+    """Run ``args``, sampling the RSS of its process tree every ``every_s`` seconds (psutil)."""
+    import psutil
+
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = {"tree": 0, "one": 0}
+
+    def sample() -> None:
+        root = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            with contextlib.suppress(psutil.Error):
+                rss = []
+                for p in [root, *root.children(recursive=True)]:
+                    with contextlib.suppress(psutil.Error):
+                        rss.append(p.memory_info().rss)
+                peak["tree"] = max(peak["tree"], sum(rss))
+                peak["one"] = max([peak["one"], *rss])
+            time.sleep(every_s)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = proc.communicate()
+    wall = time.perf_counter() - start
+    sampler.join()
+    return Process(proc.returncode, out, err, wall, peak["tree"], peak["one"])
 
 
 @dataclass

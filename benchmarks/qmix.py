@@ -1,6 +1,6 @@
 """QMIX learner throughput vs torchrl's QMixer + QMixerLoss, and greedy evaluation rollout speed.
 
-    python benchmarks/qmix.py [--map 3m] [--batch 32] [--seconds 20]
+    python benchmarks/qmix.py [--map 3m] [--batch 32] [--seconds 20] [--repeats 5] [--quick] [--json OUT]
 
 Same batch (B episodes of SMAX ``map`` sizes, T = episode_limit + 1 rows, i.e. B*(T-1) transitions),
 same widths (agent hidden 64, mixer embed 32, hyper-network hidden 64), Adam, gradient clipping 10:
@@ -13,7 +13,8 @@ same widths (agent hidden 64, mixer embed 32, hyper-network hidden 64), Adam, gr
   and torchrl's ``QMixer``, action masks given to ``QValueModule``.
 
 The ratio printed is ours (RLlib) / torchrl (goal >= 1.0). Then: greedy evaluation rollouts on SMAX,
-episodes/s. torch threads = 1 (as during evaluation runs, JAX shares the process).
+episodes/s. torch threads = 1 (as during evaluation runs, JAX shares the process). The three learners are built
+first, then timed in interleaved windows (each side `--seconds / --repeats` per window) after one warm-up window.
 """
 
 from __future__ import annotations
@@ -40,20 +41,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the te
 from support.random_episodes import toy_episodes
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import Report, Stats
+from harness import Report, Stats, interleaved
 
 
-def timed(step, seconds: float, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        step()
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        step()
-        n += 1
-    return n / (time.perf_counter() - start)
+def window(step, seconds: float):
+    """A unit of work for the harness: as many ``step()`` calls as fit in ``seconds``; returns the count."""
+
+    def work() -> float:
+        n, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            step()
+            n += 1
+        return float(n)
+
+    return work
 
 
-def bench_plain(spec: NetSpec, batch: dict, seconds: float) -> float:
+def bench_plain(spec: NetSpec, batch: dict):
     nets = QMIXNetworks(spec)
     params = [p for p in nets.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=5e-4)
@@ -66,20 +70,18 @@ def bench_plain(spec: NetSpec, batch: dict, seconds: float) -> float:
         torch.nn.utils.clip_grad_norm_(params, 10.0)
         opt.step()
 
-    return timed(step, seconds)
+    return step
 
 
-def bench_rllib(spec: NetSpec, batch: dict, seconds: float) -> float:
+def bench_rllib(spec: NetSpec, batch: dict):
     from rayeaq.learners.qmix.ray_algorithm import QMIXConfig, to_train_batch
 
     group = QMIXConfig().debugging(log_level="ERROR").qmix(net=spec).build_learner_group()
     mab = to_train_batch(batch, 1)[0]
-    rate = timed(lambda: group.update(batch=mab, timesteps={}), seconds)
-    group.shutdown()
-    return rate
+    return lambda: group.update(batch=mab, timesteps={})
 
 
-def bench_torchrl(spec: NetSpec, batch: dict, seconds: float) -> float:
+def bench_torchrl(spec: NetSpec, batch: dict):
     from tensordict import TensorDict
     from tensordict.nn import TensorDictModule
     from torchrl.modules import MultiAgentMLP, QMixer, QValueModule, SafeSequential
@@ -165,7 +167,7 @@ def bench_torchrl(spec: NetSpec, batch: dict, seconds: float) -> float:
         opt.step()
         updater.step()
 
-    return timed(step, seconds)
+    return step
 
 
 def bench_rollouts(map_name: str, n_envs: int, episodes: int) -> tuple[float, float]:
@@ -188,14 +190,15 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--map", default="3m")
     p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--seconds", type=float, default=20.0, help="timed seconds per learner, over all repeats")
+    p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--eval-envs", type=int, default=64)
     p.add_argument("--eval-episodes", type=int, default=640)
     p.add_argument("--quick", action="store_true", help="3 s per learner, 64 evaluation episodes")
     p.add_argument("--json", default=None, help="also write the figures as JSON (benchmarks/run_all.py)")
     args = p.parse_args()
     if args.quick:
-        args.seconds, args.eval_episodes = 3.0, 64
+        args.seconds, args.eval_episodes, args.repeats = 3.0, 64, 3
     torch.set_num_threads(1)
     torch.manual_seed(0)
     s = smax_spec(args.map, None)
@@ -220,27 +223,26 @@ def main() -> None:
     import ray
 
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
-    ours = bench_rllib(spec, batch, args.seconds)
-    plain = bench_plain(spec, batch, args.seconds)
-    trl = bench_torchrl(spec, batch, args.seconds)
+    sides = [bench_rllib(spec, batch), bench_plain(spec, batch), bench_torchrl(spec, batch)]
+    # each side runs args.seconds in all, in `repeats` windows interleaved with the others' (load hits all alike)
+    ours, plain, trl = interleaved([window(s, args.seconds / args.repeats) for s in sides], args.repeats, warmup=1)
     ray.shutdown()
-    print(f"ours (RLlib LearnerGroup, GRU agent): {ours:8.2f} updates/s")
-    print(f"ours (plain torch, GRU agent):        {plain:8.2f} updates/s")
-    print(f"torchrl QMixer+QMixerLoss (MLP agent):{trl:8.2f} updates/s")
-    print(f"ratio ours(RLlib)/torchrl = {ours / trl:.2f}")
     eps, steps = bench_rollouts(args.map, args.eval_envs, args.eval_episodes)
     print(f"greedy evaluation rollouts ({args.eval_envs} envs vmapped): {eps:.1f} episodes/s, {steps:.0f} env-steps/s")
-    report = Report(f"QMIX learner: {args.map}, batch {args.batch} full-length episodes, {args.seconds:g} s per side")
-    report.add("torchrl QMixer + QMixerLoss (feed-forward agent)", Stats([trl]), "updates/s")
+    report = Report(
+        f"QMIX learner: {args.map}, batch {args.batch} full-length episodes, {args.seconds:g} s per side "
+        f"in {args.repeats} interleaved windows"
+    )
+    report.add("torchrl QMixer + QMixerLoss (feed-forward agent)", trl, "updates/s")
     report.add(
         "ours, RLlib LearnerGroup (GRU agent)",
-        Stats([ours]),
+        ours,
         "updates/s",
         reference="torchrl QMixer + QMixerLoss (feed-forward agent)",
     )
-    report.add("ours, plain torch (GRU agent)", Stats([plain]), "updates/s")
-    report.add("greedy evaluation rollouts", Stats([steps]), "env-steps/s")
-    report.notes.append("one timing per learner (not yet repeated/interleaved); torchrl's agent is feed-forward")
+    report.add("ours, plain torch (GRU agent)", plain, "updates/s", reference="ours, RLlib LearnerGroup (GRU agent)")
+    report.add("greedy evaluation rollouts", Stats([steps]), "env-steps/s", note="one timing after JIT")
+    report.notes.append("torchrl's agent is feed-forward (its QMIX has no recurrent path): not the same work yet")
     print(report.text())
     if args.json:
         report.save(args.json)

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("collect", "diffusion", "qmix", "sweep")
+BENCHMARKS = ("collect", "collect_startup", "memory", "diffusion", "qmix", "sweep")
 """Scripts in ``benchmarks/`` that accept ``--json PATH`` and ``--quick``."""
 
 

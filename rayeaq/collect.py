@@ -42,7 +42,7 @@ def _summary(s: dict[str, Any], out: Path) -> str:
     return (
         f"collected {s['episodes']} episodes, {s['transitions']} transitions ({', '.join(s['tiers'])}) | "
         f"win rate {s['win_rate']:.3f} | mean return {s['mean_return']:.3f} | wall {s['wall_seconds']:.1f}s | "
-        f"{steps_per_s:,.0f} env-steps/s | {out}"
+        f"{steps_per_s:,.0f} env-steps/s (collection; warm-up {s['warmup_seconds']:.1f}s apart) | {out}"
     )
 
 

@@ -1,7 +1,9 @@
-"""Read datasets (one, or a weighted mixture) into a validated :class:`EpisodeBatch`."""
+"""Read datasets (one, or a weighted mixture) into a validated :class:`EpisodeBatch`, or stream one shard by
+shard (:func:`iter_dataset`) with memory bounded by a shard, not by the dataset."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +37,8 @@ def shard_paths(directory: str | Path, card: DatasetCard) -> list[Path]:
 
 
 def load_dataset(directory: str | Path) -> Dataset:
-    """Load and validate a dataset directory (card + every shard)."""
+    """Load and validate a dataset directory (card + every shard). Holds every episode in memory: a consumer
+    that needs one shard at a time reads with :func:`iter_dataset`."""
     directory = Path(directory)
     card = read_card(directory)
     shapes = card.field_shapes()
@@ -49,6 +52,19 @@ def load_dataset(directory: str | Path) -> Dataset:
         raise DatasetError(f"{directory}: field episode_id: duplicate episode ids across shards")
     check_fingerprint(directory, card)
     return Dataset(path=directory, card=card, episodes=episodes)
+
+
+def iter_dataset(directory: str | Path) -> Iterator[EpisodeBatch]:
+    """The episodes of a dataset, one validated shard at a time (in the card's shard order; each batch sorted by
+    ``episode_id``). Only the shard being yielded is held, so peak memory is that of the largest shard whatever the
+    dataset's size. The card's fingerprint is checked first, from the shards' digest columns alone (no tensors), so
+    a consumer never starts on shards that are not the card's."""
+    directory = Path(directory)
+    card = read_card(directory)
+    shapes = card.field_shapes()
+    check_fingerprint(directory, card)
+    for path in shard_paths(directory, card):
+        yield read_shard(path, shapes).sorted_by_id()
 
 
 def check_fingerprint(directory: Path, card: DatasetCard) -> None:

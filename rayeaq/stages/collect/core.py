@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,9 @@ from rayeaq.data.shards import shard_name, write_shard
 from rayeaq.envs.spec import EnvSpec
 from rayeaq.policies import POLICIES, Candidate
 from rayeaq.stages.collect.config import CollectConfig, Tier, TierSpec
+
+WRITES_IN_FLIGHT = 2
+"""Finished shards that may wait for the background writer before the collector waits for it."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,16 @@ def measure_candidates(
     return rows
 
 
+def warm_up(spec: EnvSpec, candidate: Candidate, cfg: CollectConfig) -> float:
+    """Trace and compile (or load from JAX's persistent cache) the candidate's collector by playing one throw-away
+    episode; returns the seconds it took. Later calls in this process reuse the compiled functions, so the
+    collection that follows is timed without its start-up (which is reported apart)."""
+    start = time.perf_counter()
+    for _ in episode_stream(spec, np.zeros(1, np.int64), candidate, cfg, stats_only=True):
+        pass
+    return time.perf_counter() - start
+
+
 def choose_candidate(band: TierSpec, table: list[dict]) -> tuple[dict, bool]:
     """The row whose win rate lies in the band, closest to its centre (ties: first listed); with none inside,
     the row closest to the band. Returns ``(row, band_met)``."""
@@ -201,13 +216,17 @@ def collect_shards(
     starts = np.concatenate([[0], np.cumsum(sizes)])
     behaviour = candidate.label
     # Shards are written by a background thread (Parquet encoding releases the GIL) while the simulator
-    # keeps stepping; a shard's buffer is complete and no longer touched when it is handed over.
+    # keeps stepping; a shard's buffer is complete and no longer touched when it is handed over. At most
+    # WRITES_IN_FLIGHT shards wait for the writer: when the disk is slower than the simulator, the collector
+    # waits instead of holding every finished shard (memory stays bounded whatever the number of episodes).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-writer") as writer:
-        pending = []
+        pending: deque = deque()
         for _, assembler in episode_stream(spec, seeds, candidate, cfg, shard_sizes=sizes):
             for k in assembler.complete_shards():
                 sel = slice(int(starts[k]), int(starts[k + 1]))
                 batch = _batch_from_buffer(assembler.pop(k), ids[sel], seeds[sel], behaviour)
+                while len(pending) >= WRITES_IN_FLIGHT:
+                    pending.popleft().result()  # re-raises a failed write
                 pending.append(writer.submit(write_shard, shard_dir, batch, todo[k].name))
                 summaries.append(
                     {"shard": todo[k].name, "episodes": len(batch), "steps": batch.transitions, "skipped": False}

@@ -54,6 +54,7 @@ def collect_all(cfg: CollectRun, out: Path) -> dict:
         "return_sum": 0.0,
         "collected_steps": 0,
         "collect_seconds": 0.0,
+        "warmup_seconds": 0.0,
         "tiers": [],
     }
     with ray_session(cfg.ray):
@@ -143,6 +144,9 @@ def _collect_tier(pool, cfg: CollectRun, spec, tier: Tier, directory: Path, tota
             f"[{tier}] warning: no candidate policy reaches win-rate band {band.win_rate}; using the closest, "
             f"{candidate.label} (own win rate {calibration['own_win_rate']:.3f})"
         )
+    start = time.perf_counter()
+    pool.warm(candidate)  # start-up (tracing, compilation) apart from the collection it would otherwise slow
+    totals["warmup_seconds"] += time.perf_counter() - start
     start = time.perf_counter()
     with tqdm(total=ccfg.episodes, desc=f"collect {tier} ({candidate.label})", unit="ep", leave=False) as bar:
         summaries = pool.collect(tier, shards, candidate, directory, lambda done: bar.update(done - bar.n))

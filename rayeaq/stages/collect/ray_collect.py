@@ -37,6 +37,9 @@ class CollectorActor:
         """The actor's process id (for monitoring, and for the crash-recovery test)."""
         return os.getpid()
 
+    def warm(self, candidate: Candidate) -> float:
+        return core.warm_up(self.spec, candidate, self.cfg)
+
     def measure(self, candidates: list[Candidate], n_episodes: int) -> list[dict]:
         return core.measure_candidates(self.spec, candidates, n_episodes, self.root_seed, self.cfg)
 
@@ -76,6 +79,10 @@ class CollectorPool:
             on_result(results[index])
             idle.append(actor)
         return results
+
+    def warm(self, candidate: Candidate) -> float:
+        """Every actor compiles ``candidate``'s collector (in parallel); returns the slowest actor's seconds."""
+        return max(ray.get([a.warm.options(name="collect:warm").remote(candidate) for a in self.actors]))
 
     def calibrate(self, candidates: list[Candidate], n_episodes: int) -> list[dict]:
         """Each candidate's own win rate (one call per candidate, spread over the actors)."""

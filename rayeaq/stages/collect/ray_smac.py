@@ -74,6 +74,10 @@ class SMACCollectorPool(CollectorPool):
         actor_cls: Any = SMACCollectorActor  # ray.remote gives the class .options/.remote (untyped)
         self.actors = [actor_cls.options(**options).remote(env_cfg, root_seed, i) for i in range(cfg.workers)]
 
+    def warm(self, candidate: object) -> float:
+        """Nothing to compile ahead: a SMAC-API actor steps its env from Python (the game starts on reset)."""
+        return 0.0
+
     def spec(self) -> EnvSpec:
         """The environment's spec as the first actor's env reports it (SC2's sizes come from the game)."""
         return ray.get(self.actors[0].env_spec.remote())

@@ -160,7 +160,7 @@ def run_episodes(
     With ``stats_only`` the second item is a dict of ``return``, ``won``, ``length`` over all
     positions instead. The chunk dispatch of step k+1 overlaps the host scatter of chunk k.
     """
-    env = smax_core.make_smax(spec.map, spec.episode_limit)
+    env = process_env(spec.map, spec.episode_limit)
     n_work = len(seeds)
     chunk = _cached_chunk_fn(env, chunk_steps, script)
     # Pad the seed list to a power of two so different work sizes reuse one compiled function.
@@ -192,11 +192,22 @@ def run_episodes(
             return
 
 
+_ENVS: dict[tuple[str, int], Any] = {}
 _CHUNK_FNS: dict[tuple[int, int, str], Callable] = {}
 
 
+def process_env(map_name: str, episode_limit: int):
+    """The one SMAX env of this process for a map and limit. The jitted functions take the env as a static
+    argument (hashed by identity), so a new env object per call would trace them again: every calibration
+    candidate, every tier and every shard group would pay the tracing (seconds per call) once more."""
+    key = (map_name, episode_limit)
+    if key not in _ENVS:
+        _ENVS[key] = smax_core.make_smax(map_name, episode_limit)
+    return _ENVS[key]
+
+
 def _cached_chunk_fn(env, chunk_steps: int, script: str) -> Callable:
-    """One jitted chunk function per (env, chunk length, script): compile once per process."""
+    """One jitted chunk function per (env, chunk length, script): traced and compiled once per process."""
     key = (id(env), chunk_steps, script)
     if key not in _CHUNK_FNS:
         _CHUNK_FNS[key] = make_chunk_fn(env, chunk_steps, script)
