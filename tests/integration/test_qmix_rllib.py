@@ -126,8 +126,7 @@ def test_the_removed_cql_weight_key_names_its_replacement(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_run_config("tune_configs/evaluate_3m.yaml", ["evaluate.cql_weight=0"])
     assert str(err.value) == (
-        "command line: evaluate.cql_weight: was replaced by evaluate.cql.weight "
-        "(with evaluate.cql.kind: agent | joint)"
+        "command line: evaluate.cql_weight: was replaced by evaluate.cql.weight (with evaluate.cql.kind: agent | joint)"
     )
     old = tmp_path / "old.yaml"
     old.write_text("evaluate:\n  cql_weight: 1.0\n")

@@ -1,4 +1,4 @@
-"""DOM2's typed config (``evaluate.dom2`` once the lead registers the learner).
+"""DOM2's typed config (run-config section ``dom2``, read when ``evaluate.algorithm: dom2``).
 
 Defaults: where DOM2's text (papers/003, Eq. 1-5, Algorithms 1-2) fixes a value it is used; where it leaves one
 open, OMAR's MPE defaults (ling-pan/OMAR ``main.py``: gamma 0.95, tau 0.01, lr 0.01, hidden 64, batch 1024,
@@ -53,8 +53,9 @@ class Dom2Config(StrictModel):
     train_on_grid: bool = True
     """Eq. 3: draw training timesteps uniformly from the solver grid {tau_i}; False = from all K timesteps."""
     replicate_thresholds: list[float] = Field(default_factory=list)
-    """Algorithm 1's return thresholds R: each trajectory is added once more per threshold its return reaches
-    (>=). Environment- and tier-specific (the text gives none); empty = no replication."""
+    """Algorithm 1's return thresholds R as fractions of the map's maximum return (``augment.dom2_thresholds``'
+    convention): each trajectory is added once more per threshold its return reaches (>=). Environment- and
+    tier-specific (the text gives none); empty = no replication."""
 
     @field_validator("solver_steps")
     @classmethod
