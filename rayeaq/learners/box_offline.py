@@ -85,6 +85,7 @@ def load_box_data(
     stats: dict[str, Any] = {
         "dataset_episodes": len(episodes),
         "dataset_return_mean": mean,
+        "dataset_normalized_return": mean / card.max_return if card.max_return else None,
         "dataset_normalized_score": normalized_score(mean, reference),
     }
     if replicate_fractions:
@@ -153,7 +154,8 @@ class LoopSettings:
 
 def evaluate_learner(learner: TorchOfflineLearner, data: BoxData, seed: int, episodes: int, n_envs: int) -> dict:
     """Greedy rollouts on the held-out seeds ``derive_seed(seed, "evaluate", "episodes") + i``: mean, std, 95 %
-    bootstrap intervals of the return and the normalized score, the data's figures beside."""
+    bootstrap intervals of the return, the normalized return (/ max_return) and the normalized score (D4RL/OMAR:
+    0 = random, 100 = expert reference), the data's figures beside."""
     first = derive_seed(seed, "evaluate", "episodes")
     seeds = (first + np.arange(episodes, dtype=np.int64)) % (2**31 - 1)
 
@@ -163,13 +165,17 @@ def evaluate_learner(learner: TorchOfflineLearner, data: BoxData, seed: int, epi
     returns = episode_returns(act, data.card.map, seeds, n_envs)
     mean = float(returns.mean())
     low, high = bootstrap_mean_interval(returns, derive_seed(seed, "evaluate", "bootstrap"))
-    ref = dict(data.card.reference_returns)
+    ref, top = dict(data.card.reference_returns), data.card.max_return
     row = {
         "return_mean": mean,
         "return_std": float(returns.std()),
         "return_ci95_low": low,
         "return_ci95_high": high,
         "episodes": int(returns.size),
+        # return / max_return: the sweep's score on every backend (the card's convention)
+        "normalized_return": mean / top if top else None,
+        "normalized_return_ci95_low": low / top if top else None,
+        "normalized_return_ci95_high": high / top if top else None,
         "normalized_score": normalized_score(mean, ref),
         "normalized_score_ci95_low": normalized_score(low, ref),
         "normalized_score_ci95_high": normalized_score(high, ref),
@@ -212,6 +218,7 @@ def train_and_evaluate(
             marl[f"step_{len(rows) - 1}"] = {
                 "step_count": update,
                 "return": ev["returns"].tolist(),
+                "normalized_return": [row["normalized_return"]],
                 "normalized_score": [row["normalized_score"]],
             }
             if report is not None:

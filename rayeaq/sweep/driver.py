@@ -113,6 +113,11 @@ def check_datasets(cfg: RunConfig, points: list[dict], p: Plan) -> dict[str, lis
                 if card.map != map_name:
                     raise DatasetError(f"{directory}: dataset is of map {card.map!r}, expected {map_name!r}")
                 continue
+            if cfg.env.backend == "mpe":
+                raise DatasetError(
+                    f"{directory}: no dataset (the sweep collects SMAX/SC2 only; collect MPE tiers with "
+                    f"python -m rayeaq.collect_mpe tune_configs/collect_mpe.yaml --out {p.datasets_root / map_name})"
+                )
             missing.setdefault(map_name, []).append(tier)
     return missing
 
