@@ -25,5 +25,5 @@ def test_mpe_cpu_piece_is_four_trials():
 
 
 def test_an_unknown_tier_is_one_line():
-    with pytest.raises(ConfigError, match="collect_tier: expected one of .*medium_expert.*got 'hard'"):
+    with pytest.raises(ConfigError, match=r"collect_tier: expected one of .*medium_expert.*got 'hard'"):
         load_sweep("tune_configs/mpe.yaml", ["tune.space.collect_tier={grid_search: [hard]}"])
