@@ -67,7 +67,10 @@ def test_learner_writes_the_result_files(ray_local, tmp_path, dataset, algorithm
     runs = marl["mpe"]["omar_spread"][algorithm]["seed_0"]
     assert len(runs["absolute_metrics"]["return"]) == 6 and runs["step_0"]["step_count"] == 2
     state = torch.load(summary["checkpoint"], weights_only=True)
-    assert len(state) == 3  # one entry per agent
+    if algorithm == "omsd":
+        assert sorted(state) == ["actor_0", "actor_1", "actor_2"]
+    else:  # every agent's networks stacked: leading dim N = 3
+        assert state["actor"]["inp.weight"].shape[0] == 3 and state["critic"]["q1.layers.0.weight"].shape[0] == 3
 
 
 def test_dom2_replicates_trajectories_inside_the_run(tmp_path, dataset):

@@ -8,7 +8,7 @@ own settings (width, depth, learning rate, eta) appear in neither text: they are
 
 from __future__ import annotations
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from rayeaq.core.config import StrictModel
 
@@ -49,7 +49,11 @@ class Dom2Config(StrictModel):
     n_timesteps: int = Field(default=1000, ge=2, le=100_000)
     """K: discrete diffusion timesteps of the VP schedule (linear betas 1e-4..0.02, DDPM's)."""
     solver_steps: int = Field(default=10, ge=1, le=10)
-    """N: first-order DPM-Solver steps per action (the paper: within 10)."""
+    """N: first-order DPM-Solver steps per action at execution (the paper: within 10); Eq. 3's grid."""
+    train_solver_steps: int = Field(default=5, ge=1, le=10)
+    """Solver steps of the actions sampled during training (TD targets, Eq. 5's Q-loss, whose gradient runs
+    through every step): fewer steps make an update cheaper. Must divide solver_steps, so that its grid is a
+    subset of the one Eq. 3 trains on (our choice; the text samples within 10 steps)."""
     train_on_grid: bool = True
     """Eq. 3: draw training timesteps uniformly from the solver grid {tau_i}; False = from all K timesteps."""
     replicate_thresholds: list[float] = Field(default_factory=list)
@@ -64,3 +68,11 @@ class Dom2Config(StrictModel):
         if k % value:
             raise ValueError(f"expected solver_steps to divide n_timesteps ({k}), got {value}")
         return value
+
+    @model_validator(mode="after")
+    def _subgrid(self) -> Dom2Config:
+        if self.solver_steps % self.train_solver_steps:
+            raise ValueError(
+                f"expected train_solver_steps to divide solver_steps ({self.solver_steps}), got {self.train_solver_steps}"
+            )
+        return self

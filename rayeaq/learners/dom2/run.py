@@ -10,19 +10,20 @@ import torch
 
 from rayeaq.core.runinfo import derive_seed
 from rayeaq.learners.box_offline import Batch, BoxData, LoopSettings, load_box_data, train_and_evaluate
+from rayeaq.learners.dom2.batched import BatchedDom2Learner
 from rayeaq.learners.dom2.config import Dom2Config
-from rayeaq.learners.dom2.learner import Dom2Learner
 from rayeaq.learners.registry import Report
 
 
 class Dom2Run:
-    """:class:`Dom2Learner` over :class:`BoxData` batches (per-agent rewards), with a fixed action-noise seed
-    for evaluation so that evaluating does not move the training generator."""
+    """:class:`BatchedDom2Learner` (every agent's networks stacked) over :class:`BoxData` batches (per-agent
+    rewards), with a fixed action-noise seed for evaluation so that evaluating does not move the training
+    generator."""
 
     def __init__(self, cfg: Dom2Config, data: BoxData, seed: int) -> None:
         _, n, do = data.sampler.arrays["obs"].shape
         da = data.sampler.arrays["actions"].shape[-1]
-        self.learner = Dom2Learner(cfg, n, do, da, seed)
+        self.learner = BatchedDom2Learner(cfg, n, do, da, seed)
         self.act_seed = derive_seed(seed, "dom2", "act")
 
     def update(self, batch: Batch) -> dict[str, float]:
@@ -32,7 +33,7 @@ class Dom2Run:
         return self.learner.act(obs, torch.Generator().manual_seed(self.act_seed))
 
     def state_dict(self) -> dict[str, Any]:
-        return {f"agent_{j}": agent.state_dict() for j, agent in enumerate(self.learner.agents)}
+        return self.learner.state_dict()
 
 
 def run_dom2(cfg: Any, sources: list[tuple[str, float]], out: Path, report: Report | None) -> dict[str, Any]:
