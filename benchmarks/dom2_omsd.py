@@ -1,6 +1,7 @@
 """DOM2 and score-decomposition cores: updates/s, DOM2's sampling cost per solver step, omsd stage-1 speed-up.
 
     python benchmarks/dom2_omsd.py [--batch 1024] [--seconds 10] [--ray]
+    python benchmarks/dom2_omsd.py --dom2-variants [--rounds 3] [--batch 1024]
 
 Sizes are omar_spread's (3 agents, obs 18, state 54 = the agents' observations, 2-d actions) on random
 transitions (throughput does not depend on the values). torch threads = 1.
@@ -9,6 +10,8 @@ transitions (throughput does not depend on the values). torch threads = 1.
   through the 10-step chain, soft updates) per second; ``act`` cost per solver step (3 agents, batch rows).
 - omsd: stage-1 critic updates/s, one score model's updates/s, stage-2 round-robin rounds/s.
 - ``--ray``: stage 1 as Ray tasks (critic + one score model per agent), 1 vs 2 tasks at a time, wall-clock ratio.
+- ``--dom2-variants``: paired DOM2 update rates (variants interleaved round by round, so that a load change hits
+  all of them): per-agent networks vs stacked, actor width 256 vs 64, 10 vs 5 training solver steps.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from pathlib import Path
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import torch
 
+from rayeaq.learners.dom2.batched import BatchedDom2Learner
 from rayeaq.learners.dom2.config import Dom2Config
 from rayeaq.learners.dom2.learner import Dom2Learner
 from rayeaq.learners.dom2.solver import VPSchedule
@@ -64,10 +69,14 @@ def main() -> None:
     p.add_argument("--ray", action="store_true")
     p.add_argument("--stage1-updates", type=int, default=200)
     p.add_argument("--skip-cores", action="store_true", help="only the --ray measurement")
+    p.add_argument("--dom2-variants", action="store_true", help="only the paired DOM2 variant rates")
+    p.add_argument("--rounds", type=int, default=3)
     args = p.parse_args()
     torch.set_num_threads(1)
     data = transitions(20_000)
     gen = torch.Generator().manual_seed(1)
+    if args.dom2_variants:
+        return dom2_variants(args, data, gen)
 
     if args.skip_cores:
         return stage1_speedup(args, data, gen)
@@ -131,6 +140,39 @@ def main() -> None:
 
     if args.ray:
         stage1_speedup(args, data, gen)
+
+
+VARIANTS = {
+    "per-agent, width 256, 10 train steps (before)": (Dom2Learner, 256, 10),
+    "per-agent, width 256, 5 train steps": (Dom2Learner, 256, 5),
+    "per-agent, width 64, 5 train steps": (Dom2Learner, 64, 5),
+    "stacked, width 256, 10 train steps": (BatchedDom2Learner, 256, 10),
+    "stacked, width 64, 5 train steps (defaults now)": (BatchedDom2Learner, 64, 5),
+}
+
+
+def dom2_variants(args: argparse.Namespace, data: dict[str, torch.Tensor], gen: torch.Generator) -> None:
+    """Each round times every variant on the same minibatches (2 updates after a warm-up); median over rounds."""
+    import statistics
+
+    learners = {}
+    for name, (cls, width, steps) in VARIANTS.items():
+        cfg = Dom2Config(batch_size=args.batch, actor_hidden=width, train_solver_steps=steps)
+        learners[name] = cls(cfg, N, DO, DA, seed=0)
+        learners[name].update(minibatch(data, args.batch, gen))  # warm-up
+    times: dict[str, list[float]] = {name: [] for name in learners}
+    for _ in range(args.rounds):
+        batches = [minibatch(data, args.batch, gen) for _ in range(2)]
+        for name, learner in learners.items():
+            start = time.perf_counter()
+            for b in batches:
+                learner.update(b)
+            times[name].append(2 / (time.perf_counter() - start))
+    base = statistics.median(times[next(iter(VARIANTS))])
+    for name, rates in times.items():
+        med = statistics.median(rates)
+        print(f"dom2 {name}: {med:.3f} updates/s (rounds {[round(r, 3) for r in rates]}), x{med / base:.1f}")
+    print(f"load average: {Path('/proc/loadavg').read_text().split()[:3]}")
 
 
 def stage1_speedup(args: argparse.Namespace, data: dict[str, torch.Tensor], gen: torch.Generator) -> None:

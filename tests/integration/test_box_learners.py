@@ -66,6 +66,10 @@ def test_learner_writes_the_result_files(ray_local, tmp_path, dataset, algorithm
     marl = json.loads((tmp_path / "run" / "marl_eval.json").read_text())
     runs = marl["mpe"]["omar_spread"][algorithm]["seed_0"]
     assert len(runs["absolute_metrics"]["return"]) == 6 and runs["step_0"]["step_count"] == 2
+    from rayeaq.evaluate import _summary
+
+    line = _summary(summary, tmp_path / "run")  # the command's one-line summary (no win rate on MPE)
+    assert line.startswith(f"evaluate: {algorithm} omar_spread seed 0 after 4 updates: return ") and "\n" not in line
     state = torch.load(summary["checkpoint"], weights_only=True)
     if algorithm == "omsd":
         assert sorted(state) == ["actor_0", "actor_1", "actor_2"]
