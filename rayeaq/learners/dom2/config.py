@@ -40,8 +40,9 @@ class Dom2Config(StrictModel):
     actor_lr: float = Field(default=3e-4, gt=0.0, le=1.0)
     """Adam learning rate of the noise network. Not in the text; Diffusion-QL's value (OMAR's 0.01 is for a
     64-unit MLP actor and diverges a residual diffusion network)."""
-    actor_hidden: int = Field(default=256, ge=1, le=4096)
-    """Width H of the residual noise network (our choice; SfBC's MLP-ResNet width)."""
+    actor_hidden: int = Field(default=64, ge=1, le=4096)
+    """Width H of the residual noise network (inner width 4H). The text leaves it open: OMAR's MPE width 64;
+    10x the update rate of width 256 with 10 training steps (benchmarks/RESULTS.md, DOM2 section)."""
     actor_blocks: int = Field(default=3, ge=0, le=32)
     """Residual blocks in the noise network (our choice)."""
     actor_grad_clip: float = Field(default=1.0, gt=0.0)
