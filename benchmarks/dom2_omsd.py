@@ -33,7 +33,7 @@ from rayeaq.learners.omsd.actors import DeterministicActor, round_robin_step
 from rayeaq.learners.omsd.config import OmsdConfig
 from rayeaq.learners.omsd.iql import IQLCritic, iql_step
 from rayeaq.learners.omsd.score import make_score_model, score_loss
-from rayeaq.learners.omsd.stages import minibatch, run_stage1_unit, stage1_units
+from rayeaq.learners.omsd.stages import minibatch, stage1_units
 
 N, DO, DA = 3, 18, 2
 
@@ -174,29 +174,24 @@ def dom2_variants(args: argparse.Namespace, data: dict[str, torch.Tensor], gen: 
 
 
 def stage1_speedup(args: argparse.Namespace, data: dict[str, torch.Tensor], gen: torch.Generator) -> None:
-    """Stage 1's N + 1 units as Ray tasks, 1 and then 2 at a time (2 logical CPUs)."""
+    """Stage 1's N + 1 units through :func:`fit_units_ray` (the learner's adapter), 1 and then 2 tasks at a time."""
     import ray
+
+    from rayeaq.learners.omsd.ray_stage1 import fit_units_ray
 
     ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING")
     n_up = args.stage1_updates
     unit_cfg = OmsdConfig(batch_size=args.batch, critic_updates=n_up, score_updates=n_up)
-    small = ray.put(minibatch(data, 4096, gen))
-
-    @ray.remote(num_cpus=1)
-    def unit(name: str, d) -> float:
-        torch.set_num_threads(1)
-        run_stage1_unit(unit_cfg, d, name, 0)
-        return 0.0
-
+    small = minibatch(data, 4096, gen)
+    names = stage1_units(N)
     for parallel in (1, 2):
         start = time.perf_counter()
-        names = stage1_units(N)
-        for i in range(0, len(names), parallel):
-            ray.get([unit.remote(n, small) for n in names[i : i + parallel]])
+        fit_units_ray(unit_cfg, small, names, 0, parallel=parallel, cpus=1.0)
         print(
             f"omsd stage 1 ({len(names)} units x {n_up} updates, B={args.batch}), {parallel} task(s) at a time: "
             f"{time.perf_counter() - start:.1f} s"
         )
+    print(f"load average: {Path('/proc/loadavg').read_text().split()[:3]}")
     ray.shutdown()
 
 
