@@ -125,3 +125,28 @@ def test_omsd_stage1_units_in_ray_tasks_match_in_process(ray_local, tmp_path, da
         local = run_stage1_unit(cfg, data, unit, 7)
         for key, value in local.items():
             torch.testing.assert_close(remote[unit][key], value, rtol=0, atol=0, msg=f"{unit}.{key}")
+
+
+def test_dom2_replicate_augments_a_box_dataset(tmp_path, dataset):
+    """The augment stage writes box-action synthetic episodes of an MPE dataset (the sweep's augmenter arm)."""
+    from rayeaq.data.card import read_card
+    from rayeaq.data.reader import load_dataset
+    from rayeaq.stages.augment import run_augment
+
+    returns = load_dataset(dataset).episodes.episode_return
+    threshold = float(np.median(returns)) / 750.0
+    cfg = load_run_config(
+        None,
+        [
+            "env.backend=mpe",
+            "env.map=omar_spread",
+            "augment.augmenter=dom2_replicate",
+            f"augment.dom2_thresholds=[{threshold}]",
+            "augment.sim_fidelity=false",
+            "augment.fidelity_samples=50",
+        ],
+    )
+    run_augment(cfg, dataset, None, tmp_path / "syn")
+    card = read_card(tmp_path / "syn")
+    assert card.is_box and card.resolved_action_space()["low"] == -1.0 and card.source == "synthetic"
+    assert card.stats.episodes == int((returns >= threshold * 750.0 - 1e-6).sum()) > 0

@@ -57,8 +57,8 @@ class OmsdConfig(StrictModel):
     """Transitions per minibatch of both stages (IQL's). Stage 2 runs ``evaluate.updates`` round-robin rounds."""
     stage1_dir: str | None = None
     """Where stage-1 artifacts live, one sub-directory per fingerprint (data, stage-1 settings, seed), reused by
-    every later run with the same fingerprint; null = ``omsd_stage1/`` beside the run's output directory (shared by
-    the trials of a sweep)."""
+    every later run with the same fingerprint; null = ``omsd_stage1/`` beside the run's output directory, or in a
+    sweep ``omsd_stage1/`` in its generator cache (tune.generator_dir or the experiment's), shared by its trials."""
 
     @field_validator("score_t_max")
     @classmethod
