@@ -11,7 +11,7 @@ from rayeaq.sweep.driver import load_sweep
 
 def test_mpe_grid_is_learner_by_augmenter_by_tier_by_seed():
     cfg, points = load_sweep("tune_configs/mpe.yaml", [])
-    assert cfg.env.backend == "mpe" and cfg.tune.metric == "normalized_score"
+    assert cfg.env.backend == "mpe" and cfg.tune.metric == "score"
     assert len(points) == 3 * 3 * 3 * 5 == 135
     combos = {(p["evaluate.algorithm"], p["augment.augmenter"], p["collect_tier"], p["seed"]) for p in points}
     assert len(combos) == 135
