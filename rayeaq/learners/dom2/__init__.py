@@ -2,7 +2,8 @@
 
 Pure torch core: ``solver`` (VP schedule, DPM-Solver-1), ``networks`` (residual noise network, twin critic),
 ``losses`` (Eq. 1, 3, 5), ``replicate`` (Algorithm 1), ``learner`` (Algorithm 2 over transition batches),
-``config`` (Dom2Config); ``run`` trains and scores it on a box-action mixture (:mod:`rayeaq.learners.box_offline`).
+``config`` (Dom2Config); ``stacked`` + ``batched`` (every agent's networks in one module, the learner the run
+uses); ``run`` trains and scores it on a box-action mixture (:mod:`rayeaq.learners.box_offline`).
 """
 
 from __future__ import annotations
