@@ -11,7 +11,7 @@ transitions (throughput does not depend on the values). torch threads = 1.
 - omsd: stage-1 critic updates/s, one score model's updates/s, stage-2 round-robin rounds/s.
 - ``--ray``: stage 1 as Ray tasks (critic + one score model per agent), 1 vs 2 tasks at a time, wall-clock ratio.
 - ``--dom2-variants``: paired DOM2 update rates (variants interleaved round by round, so that a load change hits
-  all of them): per-agent networks vs stacked, actor width 256 vs 64, 10 vs 5 training solver steps.
+  all of them): per-agent networks vs stacked, actor width 256 vs 64, 10 vs 5 solver steps.
 """
 
 from __future__ import annotations
@@ -143,10 +143,10 @@ def main() -> None:
 
 
 VARIANTS = {
-    "per-agent, width 256, 10 train steps (before)": (Dom2Learner, 256, 10),
-    "per-agent, width 256, 5 train steps": (Dom2Learner, 256, 5),
-    "per-agent, width 64, 5 train steps": (Dom2Learner, 64, 5),
-    "stacked, width 64, 5 train steps (defaults now)": (BatchedDom2Learner, 64, 5),
+    "per-agent, width 256, 10 solver steps (before)": (Dom2Learner, 256, 10),
+    "per-agent, width 256, 5 solver steps": (Dom2Learner, 256, 5),
+    "per-agent, width 64, 5 solver steps": (Dom2Learner, 64, 5),
+    "stacked, width 64, 5 solver steps (defaults now)": (BatchedDom2Learner, 64, 5),
 }
 
 
@@ -156,7 +156,7 @@ def dom2_variants(args: argparse.Namespace, data: dict[str, torch.Tensor], gen: 
 
     learners = {}
     for name, (cls, width, steps) in VARIANTS.items():
-        cfg = Dom2Config(batch_size=args.batch, actor_hidden=width, train_solver_steps=steps)
+        cfg = Dom2Config(batch_size=args.batch, actor_hidden=width, solver_steps=steps)
         learners[name] = cls(cfg, N, DO, DA, seed=0)
         learners[name].update(minibatch(data, args.batch, gen))  # warm-up
     times: dict[str, list[float]] = {name: [] for name in learners}

@@ -29,7 +29,6 @@ class BatchedDom2Learner:
         self.cfg, self.n_agents, self.action_dim = cfg, n_agents, action_dim
         torch.manual_seed(derive_seed(seed, "dom2", "init"))
         self.schedule = VPSchedule(cfg.n_timesteps, solver_steps=cfg.solver_steps)
-        self.train_schedule = VPSchedule(cfg.n_timesteps, solver_steps=cfg.train_solver_steps)
         n = n_agents
         self.actor = StackedNoiseNet(n, action_dim, obs_dim, cfg.n_timesteps, cfg.actor_hidden, cfg.actor_blocks)
         self.critic = StackedTwinCritic(n, obs_dim, action_dim, cfg.critic_hidden)
@@ -56,7 +55,7 @@ class BatchedDom2Learner:
         """Line 6 for every agent: twin critics by Eq. 1, TD targets from the target diffusion policies."""
         cfg, n = self.cfg, self.n_agents
         with torch.no_grad():
-            next_a = sample_actions(self.target_actor, self.train_schedule, b["next_obs"], self.action_dim, self.gen)
+            next_a = sample_actions(self.target_actor, self.schedule, b["next_obs"], self.action_dim, self.gen)
         y = td_target(self.target_critic, b["next_obs"], next_a, b["reward"], b["done"], cfg.gamma)
         shape = (n, b["obs"].shape[1], cfg.cql_samples, self.action_dim)
         rand = torch.rand(shape, generator=self.gen) * 2 - 1
@@ -74,7 +73,7 @@ class BatchedDom2Learner:
         bc = denoising_loss(self.actor, self.schedule, b["obs"], b["action"], self.gen, cfg.train_on_grid)
         loss = bc
         if cfg.eta > 0:
-            a0 = sample_actions(self.actor, self.train_schedule, b["obs"], self.action_dim, self.gen)
+            a0 = sample_actions(self.actor, self.schedule, b["obs"], self.action_dim, self.gen)
             q_pi = self.critic.q1(torch.cat([b["obs"], a0], dim=-1), detach=True).squeeze(-1)  # [N, B]
             with torch.no_grad():
                 q_data = self.critic.q1(torch.cat([b["obs"], b["action"]], dim=-1)).squeeze(-1)

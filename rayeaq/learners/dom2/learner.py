@@ -53,7 +53,6 @@ class Dom2Learner:
         self.cfg, self.n_agents, self.action_dim, self.device = cfg, n_agents, action_dim, device
         torch.manual_seed(derive_seed(seed, "dom2", "init"))
         self.schedule = VPSchedule(cfg.n_timesteps, solver_steps=cfg.solver_steps)
-        self.train_schedule = VPSchedule(cfg.n_timesteps, solver_steps=cfg.train_solver_steps)
         self.agents = [Dom2Agent(cfg, obs_dim, action_dim).to(device) for _ in range(n_agents)]
         self.gen = torch.Generator().manual_seed(derive_seed(seed, "dom2", "sample"))
         self.steps = 0
@@ -72,7 +71,7 @@ class Dom2Learner:
         """Line 6 for agent j: twin critics by Eq. 1, TD target from the target diffusion policy."""
         cfg, ag = self.cfg, self.agents[j]
         with torch.no_grad():
-            next_a = sample_actions(ag.target_actor, self.train_schedule, b["next_obs"], self.action_dim, self.gen)
+            next_a = sample_actions(ag.target_actor, self.schedule, b["next_obs"], self.action_dim, self.gen)
         y = td_target(ag.target_critic, b["next_obs"], next_a, b["reward"], b["done"], cfg.gamma)
         rand = torch.rand((b["obs"].shape[0], cfg.cql_samples, self.action_dim), generator=self.gen) * 2 - 1
         loss, metrics = critic_loss(
@@ -91,7 +90,7 @@ class Dom2Learner:
         bc = denoising_loss(ag.actor, self.schedule, b["obs"], b["action"], self.gen, cfg.train_on_grid)
         loss = bc
         if cfg.eta > 0:
-            a0 = sample_actions(ag.actor, self.train_schedule, b["obs"], self.action_dim, self.gen)
+            a0 = sample_actions(ag.actor, self.schedule, b["obs"], self.action_dim, self.gen)
             q_pi = ag.critic.q1(torch.cat([b["obs"], a0], dim=-1)).squeeze(-1)
             with torch.no_grad():
                 q_data = ag.critic.q1(torch.cat([b["obs"], b["action"]], dim=-1)).squeeze(-1)
