@@ -1,8 +1,8 @@
 """DOM2's reason to exist, on a one-step bimodal bandit: good actions at -0.8 and +0.8 (half the data each).
 
 DOM2's diffusion actor with eta = 0 (Eq. 3 only, sampled by DPM-Solver-1 in dom2.solver_steps) keeps both
-modes; the two unimodal behaviour-cloning policies a conservative method would use collapse towards the mean: an MLP regressor
-lands between the modes, a Gaussian policy puts most of its mass between or beyond them.
+modes; the two unimodal behaviour-cloning policies a conservative method would use collapse towards the mean:
+an MLP regressor lands between the modes, a Gaussian policy puts most of its mass between or beyond them.
 """
 
 from __future__ import annotations
