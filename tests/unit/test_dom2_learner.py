@@ -94,4 +94,4 @@ def test_act_is_decentralised_and_in_range():
 def test_solver_steps_must_divide_the_timesteps():
     with pytest.raises(ValueError, match="divide"):
         Dom2Config(n_timesteps=1000, solver_steps=7)
-    assert copy.copy(Dom2Config()).solver_steps == 5
+    assert copy.copy(Dom2Config()).solver_steps == 10
