@@ -60,12 +60,23 @@ def _summary(s: dict[str, Any], out: Path) -> str:
             f"held-out episodes; dataset return {s['dataset_return_mean']:.3f} (win rate "
             f"{s['dataset_win_rate']:.3f}); out {out}"
         )
+    if "win_rate" not in s:  # box-action (MPE) learners: no win, a D4RL/OMAR normalized score
+        return (
+            f"evaluate: {s['algorithm']} {s['map']} seed {s['seed']} after {s['updates']} updates: "
+            f"return {s['return_mean']:.2f} (normalized score {_opt(s.get('normalized_score'))}) over "
+            f"{s['episodes']} episodes; dataset return {s['dataset_return_mean']:.2f} "
+            f"(normalized score {_opt(s.get('dataset_normalized_score'))}); out {out}"
+        )
     return (
         f"evaluate: {s['algorithm']} {s['map']} seed {s['seed']} after {s['updates']} updates: "
         f"win rate {s['win_rate']:.3f}, return {s['return_mean']:.3f} (normalized {s['normalized_return']:.3f}) "
         f"over {s['episodes']} episodes; dataset return {s['dataset_return_mean']:.3f} "
         f"(normalized {s['dataset_normalized_return']:.3f}, win rate {s['dataset_win_rate']:.3f}); out {out}"
     )
+
+
+def _opt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 def _default_out(cfg: Any) -> Path:

@@ -16,6 +16,8 @@ from rayeaq.core.config import StrictModel, load_config
 from rayeaq.core.ray_config import RayConfig
 from rayeaq.envs.config import EnvConfig
 from rayeaq.generators.eaq.config import DiffusionConfig, FitConfig
+from rayeaq.learners.dom2.config import Dom2Config
+from rayeaq.learners.omsd.config import OmsdConfig
 from rayeaq.learners.qmix.config import EvaluateConfig
 from rayeaq.stages.collect.config import CollectConfig
 from rayeaq.sweep.config import TuneConfig
@@ -34,6 +36,10 @@ class RunConfig(StrictModel):
     fit: FitConfig = FitConfig()
     augment: AugmentConfig = AugmentConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
+    dom2: Dom2Config = Dom2Config()
+    """DOM2's hyper-parameters (read when evaluate.algorithm is dom2)."""
+    omsd: OmsdConfig = OmsdConfig()
+    """Sequential score decomposition's hyper-parameters (read when evaluate.algorithm is omsd)."""
     tune: TuneConfig = TuneConfig()
     ray: RayConfig = RayConfig()
 

@@ -56,7 +56,9 @@ def clear_output(out: Path, dataset_dir: str | Path) -> None:
 
 
 def spec_from_card(card: DatasetCard) -> EnvSpec:
-    """The :class:`EnvSpec` a dataset card records (enemies = attack actions)."""
+    """The :class:`EnvSpec` a dataset card records (enemies = attack actions; a box action space kept)."""
+    space = card.resolved_action_space()
+    box = {"action_kind": "box", "action_low": space["low"], "action_high": space["high"]} if card.is_box else {}
     return EnvSpec(
         backend=card.backend,
         map=card.map,
@@ -69,6 +71,8 @@ def spec_from_card(card: DatasetCard) -> EnvSpec:
         action_layout=tuple(card.action_layout),
         max_return=card.max_return,
         reward_scale=card.reward_scale,
+        has_success=card.has_success,
+        **box,
     )
 
 

@@ -22,6 +22,7 @@ from pydantic import Field, field_validator, model_validator
 
 from rayeaq.core.config import StrictModel
 from rayeaq.stages.collect.config import Tier
+from rayeaq.stages.collect.mpe_tiers import MPETier
 
 DOMAIN_KINDS = ("grid_search", "choice", "uniform", "loguniform", "randint")
 
@@ -55,8 +56,10 @@ class TuneConfig(StrictModel):
     """Samples of the random dimensions per grid point (Tune's num_samples)."""
     dedupe: bool = True
     """Merge grid points that differ only in keys their augmenter ignores (e.g. λ for 'none')."""
-    collect_tier: Tier = "medium"
-    """Dataset tier the trials learn from, when the space does not vary collect_tier."""
+    collect_tier: Tier | MPETier = "medium"
+    """Dataset tier the trials learn from, when the space does not vary collect_tier (MPE's OMAR/D4RL tiers
+    random, medium_replay, medium, medium_expert, expert are read from tune.dataset_dir, written by
+    python -m rayeaq.collect_mpe)."""
     dataset_dir: str | None = None
     """Root of existing datasets laid out <map>/<tier>/; None = <results>/datasets, collected when missing."""
     seed_datasets: int = Field(default=0, ge=0, le=1000)

@@ -116,6 +116,11 @@ def check_datasets(cfg: RunConfig, points: list[dict], p: Plan) -> dict[str, lis
                 if cfg.tune.seed_datasets:
                     check_pool(directory, cfg.collect.episodes, cfg.tune.seed_datasets)
                 continue
+            if cfg.env.backend == "mpe":
+                raise DatasetError(
+                    f"{directory}: no dataset (the sweep collects SMAX/SC2 only; collect MPE tiers with "
+                    f"python -m rayeaq.collect_mpe tune_configs/collect_mpe.yaml --out {p.datasets_root / map_name})"
+                )
             missing.setdefault(map_name, []).append(tier)
     return missing
 

@@ -86,6 +86,8 @@ def make_trainable(
     def eaq_trial(config: dict[str, Any]) -> None:
         params = trial_params(config)
         cfg = trial_config(base, params)
+        if cfg.omsd.stage1_dir is None and generators_root:  # omsd's stage 1 shared like the generators
+            cfg.omsd.stage1_dir = str(Path(generators_root) / "omsd_stage1")
         work = Path(os.getcwd())
         restored = _restored_checkpoint(work)
 

@@ -18,6 +18,7 @@ from rayeaq.core.config import validate
 from rayeaq.core.errors import ConfigError
 from rayeaq.run_config import RunConfig
 from rayeaq.stages.collect.config import Tier
+from rayeaq.stages.collect.mpe_tiers import MPETier
 from rayeaq.sweep.config import TuneConfig
 
 TIER_KEY = "collect_tier"
@@ -59,9 +60,10 @@ def check_space(base: dict[str, Any], tcfg: TuneConfig, source: str) -> None:
     for key, domain in tcfg.space.items():
         where = f"{source}: tune.space.{key}"
         if key == TIER_KEY:
+            tiers = list(dict.fromkeys(Tier.__args__ + MPETier.__args__))  # type: ignore[attr-defined]
             for value in _candidates(domain):
-                if value not in Tier.__args__:  # type: ignore[attr-defined]
-                    raise ConfigError(f"{where}: expected one of {list(Tier.__args__)}, got {value!r}")  # type: ignore[attr-defined]
+                if value not in tiers:
+                    raise ConfigError(f"{where}: expected one of {tiers}, got {value!r}")
             continue
         if key.split(".")[0] in FORBIDDEN_PREFIXES:
             raise ConfigError(f"{where}: the {key.split('.')[0]} section cannot vary between trials")

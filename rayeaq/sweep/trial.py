@@ -265,6 +265,9 @@ def _eval_metrics(row: dict[str, Any]) -> dict[str, Any]:
     keys = {
         "win_rate": "win_rate",
         "normalized_return": "normalized_return",
+        "normalized_score": "normalized_score",  # box (MPE) learners: D4RL/OMAR's 0 = random, 100 = expert
+        "normalized_score_ci95_low": "normalized_score_ci95_low",
+        "normalized_score_ci95_high": "normalized_score_ci95_high",
         "return_mean": "return_mean",
         "total_loss": "learner_loss",
         "td_loss": "td_loss",
@@ -284,6 +287,7 @@ def _real_data_metrics(dataset: Path) -> dict[str, float | None]:
     return {
         "dataset_return_mean": stats.mean_return,
         "dataset_normalized_return": stats.normalized_return,
+        "dataset_normalized_score": stats.normalized_score,
         "dataset_win_rate": stats.win_rate,
     }
 

@@ -1,8 +1,8 @@
 """DOM2's reason to exist, on a one-step bimodal bandit: good actions at -0.8 and +0.8 (half the data each).
 
-DOM2's diffusion actor with eta = 0 (Eq. 3 only, sampled by DPM-Solver-1 in 10 steps) keeps both modes; the two
-unimodal behaviour-cloning policies a conservative method would use collapse towards the mean: an MLP regressor
-lands between the modes, a Gaussian policy puts most of its mass between or beyond them.
+DOM2's diffusion actor with eta = 0 (Eq. 3 only, sampled by DPM-Solver-1 in dom2.solver_steps) keeps both
+modes; the two unimodal behaviour-cloning policies a conservative method would use collapse towards the mean:
+an MLP regressor lands between the modes, a Gaussian policy puts most of its mass between or beyond them.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def test_diffusion_actor_keeps_both_modes_where_unimodal_bc_collapses():
 
 @pytest.mark.slow
 def test_q_loss_moves_the_mass_onto_the_better_mode_and_stays_on_the_data():
-    """Eq. 5 with eta = 1 (full Algorithm 2 steps: CQL critic, Q-loss through the 10-step chain): reward = the
+    """Eq. 5 with eta = 1 (full Algorithm 2 steps: CQL critic, Q-loss through the solver chain): reward = the
     action, so +0.8 is the better mode; the policy should put (almost) all samples there, not past the data."""
     gen = torch.Generator().manual_seed(1)
     cfg = Dom2Config(eta=1.0, actor_hidden=64, actor_blocks=2, actor_lr=1e-3, critic_lr=1e-3, batch_size=BATCH)

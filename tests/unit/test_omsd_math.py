@@ -153,7 +153,6 @@ def test_stage1_units_reassemble_into_the_in_process_models_and_stage2_acts_dece
     cfg = OmsdConfig(
         critic_updates=3,
         score_updates=3,
-        actor_updates=2,
         critic_hidden=16,
         score_hidden=16,
         score_blocks=1,
@@ -171,7 +170,7 @@ def test_stage1_units_reassemble_into_the_in_process_models_and_stage2_acts_dece
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     with pytest.raises(ValueError, match="expected 'critic'"):
         run_stage1_unit(cfg, data, "mixer", 5)
-    actors = train_actors(cfg, data, critic, scores, 5)
+    actors = train_actors(cfg, data, critic, scores, 5, rounds=2)
     with torch.no_grad():
         a = joint_actions(actors, data["obs"])
         obs2 = data["obs"].clone()

@@ -1,4 +1,4 @@
-"""DOM2's typed config (``evaluate.dom2`` once the lead registers the learner).
+"""DOM2's typed config (run-config section ``dom2``, read when ``evaluate.algorithm: dom2``).
 
 Defaults: where DOM2's text (papers/003, Eq. 1-5, Algorithms 1-2) fixes a value it is used; where it leaves one
 open, OMAR's MPE defaults (ling-pan/OMAR ``main.py``: gamma 0.95, tau 0.01, lr 0.01, hidden 64, batch 1024,
@@ -40,8 +40,9 @@ class Dom2Config(StrictModel):
     actor_lr: float = Field(default=3e-4, gt=0.0, le=1.0)
     """Adam learning rate of the noise network. Not in the text; Diffusion-QL's value (OMAR's 0.01 is for a
     64-unit MLP actor and diverges a residual diffusion network)."""
-    actor_hidden: int = Field(default=256, ge=1, le=4096)
-    """Width H of the residual noise network (our choice; SfBC's MLP-ResNet width)."""
+    actor_hidden: int = Field(default=64, ge=1, le=4096)
+    """Width H of the residual noise network (inner width 4H). The text leaves it open: OMAR's MPE width 64;
+    several times the update rate of width 256 (benchmarks/RESULTS.md, DOM2 section)."""
     actor_blocks: int = Field(default=3, ge=0, le=32)
     """Residual blocks in the noise network (our choice)."""
     actor_grad_clip: float = Field(default=1.0, gt=0.0)
@@ -49,12 +50,16 @@ class Dom2Config(StrictModel):
     n_timesteps: int = Field(default=1000, ge=2, le=100_000)
     """K: discrete diffusion timesteps of the VP schedule (linear betas 1e-4..0.02, DDPM's)."""
     solver_steps: int = Field(default=10, ge=1, le=10)
-    """N: first-order DPM-Solver steps per action (the paper: within 10)."""
+    """N: first-order DPM-Solver steps per action, in training (TD targets, Eq. 5's Q-loss through the chain) and
+    at execution alike; Eq. 3's grid (the paper: within 10). 5 steps would halve an update's cost but fail the
+    bandit tests (0.37 of samples at a mode instead of >= 0.8), and a 5-step training chain under a 10-step
+    executed one fails the eta = 1 test (the Q-loss improves a sampler that is not run)."""
     train_on_grid: bool = True
     """Eq. 3: draw training timesteps uniformly from the solver grid {tau_i}; False = from all K timesteps."""
     replicate_thresholds: list[float] = Field(default_factory=list)
-    """Algorithm 1's return thresholds R: each trajectory is added once more per threshold its return reaches
-    (>=). Environment- and tier-specific (the text gives none); empty = no replication."""
+    """Algorithm 1's return thresholds R as fractions of the map's maximum return (``augment.dom2_thresholds``'
+    convention): each trajectory is added once more per threshold its return reaches (>=). Environment- and
+    tier-specific (the text gives none); empty = no replication."""
 
     @field_validator("solver_steps")
     @classmethod

@@ -1,41 +1,43 @@
-"""DOM2's losses for one agent j (papers/003 Eq. 1, 3, 5). Shapes: B transitions, Do obs, Da action dims."""
+"""DOM2's losses (papers/003 Eq. 1, 3, 5) for one agent j (``ResidualNoiseNet``, ``TwinCritic``; shapes ``[B, ...]``)
+or every agent stacked (``StackedNoiseNet``, ``StackedTwinCritic``; ``[N, B, ...]``). Do obs, Da action dims."""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
+from torch import nn
 
-from rayeaq.learners.dom2.networks import ResidualNoiseNet, TwinCritic
 from rayeaq.learners.dom2.solver import VPSchedule
 
 
 def denoising_loss(
-    net: ResidualNoiseNet,
+    net: nn.Module,
     schedule: VPSchedule,
     obs: torch.Tensor,
     action: torch.Tensor,
     generator: torch.Generator | None,
     on_grid: bool = True,
 ) -> torch.Tensor:
-    """L_bc (Eq. 3): ``E ||eps - eps_theta(alpha_tau a + sigma_tau eps, o, tau)||^2``; ``obs [B,Do]``,
-    ``action [B,Da]`` -> scalar (mean over batch and action dims)."""
-    tau = schedule.sample_train_tau(action.shape[0], generator, on_grid, action.device)
+    """L_bc (Eq. 3): ``E ||eps - eps_theta(alpha_tau a + sigma_tau eps, o, tau)||^2``; ``obs [..., B, Do]``,
+    ``action [..., B, Da]`` -> scalar (mean over every leading, batch and action dim)."""
+    tau = schedule.sample_train_tau(tuple(action.shape[:-1]), generator, on_grid, action.device)
     noise = torch.randn(action.shape, generator=generator).to(action.device)
     pred = net(schedule.add_noise(action, tau, noise), obs, tau)
     return (pred - noise).pow(2).mean()
 
 
 def sample_actions(
-    net: ResidualNoiseNet,
+    net: nn.Module,
     schedule: VPSchedule,
     obs: torch.Tensor,
     action_dim: int,
     generator: torch.Generator | None,
     clip: float | None = 1.0,
 ) -> torch.Tensor:
-    """a^{tau_0} ~ pi_theta(. | o) by DPM-Solver-1 (Eq. 4): ``obs [B,Do]`` -> ``[B,Da]``, differentiable."""
-    noise = torch.randn((obs.shape[0], action_dim), generator=generator).to(obs.device)
+    """a^{tau_0} ~ pi_theta(. | o) by DPM-Solver-1 (Eq. 4): ``obs [..., Do]`` -> ``[..., Da]``, differentiable."""
+    noise = torch.randn((*obs.shape[:-1], action_dim), generator=generator).to(obs.device)
     return schedule.sample(lambda a, t: net(a, obs, t), noise, clip)
 
 
@@ -45,19 +47,21 @@ def cql_term(
     """OMAR's MPE CQL term for one Q head (the second term of Eq. 1, with importance weights of the uniform
     proposal): ``mean_b[temp * logsumexp_m((Q(o_b, a~_bm) - log 0.5^Da) / temp) - Q(o_b, a_b)]``.
 
-    ``obs [B,Do]``, ``action [B,Da]``, ``random_actions [B,M,Da]`` uniform in [-1,1] -> scalar.
+    ``obs [..., B,Do]``, ``action [..., B,Da]``, ``random_actions [..., B,M,Da]`` uniform in [-1,1] -> scalar
+    (the mean over every leading and batch dim; a stacked head sees ``[N, B*M, D]``).
     """
-    b, m, da = random_actions.shape
-    obs_rep = obs[:, None, :].expand(b, m, obs.shape[-1])
-    q_rand = critic_head(torch.cat([obs_rep, random_actions], dim=-1)).squeeze(-1)  # [B, M]
+    *lead, m, da = random_actions.shape
+    obs_rep = obs.unsqueeze(-2).expand(*lead, m, obs.shape[-1])
+    x = torch.cat([obs_rep, random_actions], dim=-1)
+    q_rand = critic_head(x.flatten(-3, -2) if x.dim() > 3 else x).reshape(*lead, m)  # [..., B, M]
     log_pi = da * math.log(0.5)
-    lse = torch.logsumexp((q_rand - log_pi) / temp, dim=1) * temp
+    lse = torch.logsumexp((q_rand - log_pi) / temp, dim=-1) * temp
     q_data = critic_head(torch.cat([obs, action], dim=-1)).squeeze(-1)
     return (lse - q_data).mean()
 
 
 def td_target(
-    target_critic: TwinCritic,
+    target_critic: nn.Module,
     next_obs: torch.Tensor,
     next_action: torch.Tensor,
     reward: torch.Tensor,
@@ -71,7 +75,7 @@ def td_target(
 
 
 def critic_loss(
-    critic: TwinCritic,
+    critic: Any,
     obs: torch.Tensor,
     action: torch.Tensor,
     target: torch.Tensor,
@@ -93,12 +97,13 @@ def critic_loss(
 
 
 def policy_loss(bc: torch.Tensor, q_policy: torch.Tensor, q_data: torch.Tensor, eta: float) -> torch.Tensor:
-    """Eq. 5: ``L_bc - eta~ E[Q(o, a^{tau_0})]`` with ``eta~ = eta / E|Q(o, a)|`` over the data (detached).
+    """Eq. 5: ``L_bc - eta~ E[Q(o, a^{tau_0})]`` with ``eta~ = eta / E|Q(o, a)|`` over the data (detached; over
+    the last, batch dim, so per agent for stacked ``[N, B]`` Q-values).
 
     The text writes ``E[Q]``; its absolute value is used so that negative Q-values (MPE's collision penalties)
     cannot flip the sign of the improvement term (as Diffusion-QL and TD3+BC do).
     """
     if eta == 0.0:
         return bc
-    scale = eta / q_data.detach().abs().mean().clamp_min(1e-6)
-    return bc - scale * q_policy.mean()
+    scale = eta / q_data.detach().abs().mean(-1, keepdim=True).clamp_min(1e-6)  # per agent when stacked [N, B]
+    return bc - (scale * q_policy).mean()

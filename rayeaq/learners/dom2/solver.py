@@ -50,17 +50,23 @@ class VPSchedule:
         """[N] the solver's timesteps tau_N > ... > tau_1 (descending), as diffusers' trailing spacing."""
 
     def add_noise(self, a0: torch.Tensor, tau: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        """``alpha_tau a0 + sigma_tau noise``; ``a0, noise [B, D]``, ``tau [B]`` long -> ``[B, D]``."""
-        return self.alpha.to(a0.device)[tau, None] * a0 + self.sigma.to(a0.device)[tau, None] * noise
+        """``alpha_tau a0 + sigma_tau noise``; ``a0, noise [..., D]``, ``tau [...]`` long -> ``[..., D]``."""
+        return self.alpha.to(a0.device)[tau][..., None] * a0 + self.sigma.to(a0.device)[tau][..., None] * noise
 
     def sample_train_tau(
-        self, batch: int, generator: torch.Generator | None, on_grid: bool, device: torch.device | str = "cpu"
+        self,
+        shape: int | tuple[int, ...],
+        generator: torch.Generator | None,
+        on_grid: bool,
+        device: torch.device | str = "cpu",
     ) -> torch.Tensor:
-        """[B] long: training timesteps, uniform over the solver grid (Eq. 3) or over all K timesteps."""
+        """``shape`` (e.g. [B] or [N, B]) long: training timesteps, uniform over the solver grid (Eq. 3) or over
+        all K timesteps."""
+        size = (shape,) if isinstance(shape, int) else tuple(shape)
         if on_grid:
-            idx = torch.randint(0, len(self.grid), (batch,), generator=generator)
+            idx = torch.randint(0, len(self.grid), size, generator=generator)
             return self.grid[idx].to(device)
-        return torch.randint(0, self.n_timesteps, (batch,), generator=generator).to(device)
+        return torch.randint(0, self.n_timesteps, size, generator=generator).to(device)
 
     def step_coefficients(self, i: int) -> tuple[float, float]:
         """``(c_x, c_eps)`` of the i-th solver step (i = 0 first, from tau_N): a_next = c_x a - c_eps eps."""
@@ -74,7 +80,7 @@ class VPSchedule:
         return a_t / a_s, a_t * s_s / a_s - s_t
 
     def sample(self, eps_fn: EpsFn, noise: torch.Tensor, clip: float | None = 1.0) -> torch.Tensor:
-        """DPM-Solver-1 from ``a^{tau_N} = noise [B, Da]`` to ``a^{tau_0} [B, Da]`` in N steps.
+        """DPM-Solver-1 from ``a^{tau_N} = noise [..., Da]`` to ``a^{tau_0} [..., Da]`` in N steps.
 
         Differentiable: gradients flow through every step into ``eps_fn``'s parameters (DOM2's Q-loss, Eq. 5).
         ``clip`` clamps only the final action to ``[-clip, clip]`` (None: no clamp).
@@ -82,6 +88,6 @@ class VPSchedule:
         a = noise
         for i, tau in enumerate(self.grid.tolist()):
             c_x, c_eps = self.step_coefficients(i)
-            t = torch.full((a.shape[0],), tau, dtype=torch.long, device=a.device)
+            t = torch.full(a.shape[:-1], tau, dtype=torch.long, device=a.device)
             a = c_x * a - c_eps * eps_fn(a, t)
         return a.clamp(-clip, clip) if clip is not None else a

@@ -1,4 +1,4 @@
-"""The sequential-score-decomposition learner's typed config (``evaluate.omsd`` once registered).
+"""The sequential-score-decomposition learner's typed config (run-config section ``omsd``).
 
 Method: arXiv 2505.05968 (papers/002 is only its summary). Stage 1: a centralised IQL critic Q(s, a), V(s) and
 one conditional diffusion model per agent eps_i(a_i | s, a_<i); stage 2: deterministic per-agent actors updated
@@ -53,10 +53,12 @@ class OmsdConfig(StrictModel):
     """Adam learning rate of the deterministic actors (IQL/TD3's)."""
     actor_hidden: int = Field(default=256, ge=1, le=4096)
     """Width of each deterministic actor pi_i(o_i) (two hidden layers, tanh output)."""
-    actor_updates: int = Field(default=20_000, ge=0)
-    """Stage 2: round-robin rounds (each updates every actor once)."""
     batch_size: int = Field(default=256, ge=1, le=1_000_000)
-    """Transitions per minibatch (IQL's)."""
+    """Transitions per minibatch of both stages (IQL's). Stage 2 runs ``evaluate.updates`` round-robin rounds."""
+    stage1_dir: str | None = None
+    """Where stage-1 artifacts live, one sub-directory per fingerprint (data, stage-1 settings, seed), reused by
+    every later run with the same fingerprint; null = ``omsd_stage1/`` beside the run's output directory, or in a
+    sweep ``omsd_stage1/`` in its generator cache (tune.generator_dir or the experiment's), shared by its trials."""
 
     @field_validator("score_t_max")
     @classmethod

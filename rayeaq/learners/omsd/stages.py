@@ -86,9 +86,9 @@ def fit_score(cfg: OmsdConfig, data: Data, agent: int, seed: int) -> ResidualNoi
 
 
 def train_actors(
-    cfg: OmsdConfig, data: Data, critic: IQLCritic | None, scores: list[ResidualNoiseNet], seed: int
+    cfg: OmsdConfig, data: Data, critic: IQLCritic | None, scores: list[ResidualNoiseNet], seed: int, rounds: int
 ) -> list[DeterministicActor]:
-    """Stage 2: ``cfg.actor_updates`` round-robin rounds; the critic and score models stay frozen."""
+    """Stage 2: ``rounds`` round-robin rounds; the critic and score models stay frozen."""
     n, do, _, da = dims(data)
     torch.manual_seed(derive_seed(seed, "omsd", "actors", "init"))
     gen = torch.Generator().manual_seed(derive_seed(seed, "omsd", "actors", "batches"))
@@ -97,7 +97,7 @@ def train_actors(
         module.requires_grad_(False)
     actors = [DeterministicActor(do, da, cfg.actor_hidden) for _ in range(n)]
     opts: list[torch.optim.Optimizer] = [torch.optim.Adam(a.parameters(), lr=cfg.actor_lr) for a in actors]
-    for _ in range(cfg.actor_updates):
+    for _ in range(rounds):
         round_robin_step(
             actors,
             opts,
