@@ -150,8 +150,8 @@ def bench_sampling(dataset_dir: Path, ckpt_dir: Path, n: int) -> dict:
 def bench_guidance(dataset_dir: Path, ckpt_dir: Path, scales: list[float], n: int, seed: int = 1) -> dict:
     """Decoded episodes of one generator as its guidance scale λ rises (sampled with λ in place of the
     checkpoint's): kept share, return, win rate and length of the kept episodes, Q-consistency residual
-    ``|Q̂_t − Q̂_{t+1} − r̂_t|`` of their generated Q-total channel, legal-action share; the real data's
-    return and win rate next to them."""
+    ``|Q̂_t − Q̂_{t+1} − r̂_t|`` of their generated Q-total channel, legal-action share, dynamics residual
+    against the simulator's floor (SMAX); the real data's return and win rate next to them."""
     from rayeaq.generators.eaq.filtering import filter_samples
     from rayeaq.generators.eaq.sample import Generator
     from rayeaq.generators.eaq.sim_fidelity import q_consistency
@@ -162,7 +162,10 @@ def bench_guidance(dataset_dir: Path, ckpt_dir: Path, scales: list[float], n: in
     out: dict = {
         "objective": gen.dcfg.objective,
         "layout": gen.layout.kind,
-        "real": {"return": float(real.episodes.episode_return.mean()), "win_rate": float(real.episodes.battle_won.mean())},
+        "real": {
+            "return": float(real.episodes.episode_return.mean()),
+            "win_rate": float(real.episodes.battle_won.mean()),
+        },
         "scales": {},
     }
     for lam in scales:
@@ -188,6 +191,13 @@ def bench_guidance(dataset_dir: Path, ckpt_dir: Path, scales: list[float], n: in
             "legal_action_share": float(decoded.legal_steps.sum() / max(decoded.agent_steps.sum(), 1)),
             "seconds": time.perf_counter() - start,
         }
+        if real.card.backend == "smax" and len(kept):
+            from rayeaq.generators.eaq.sim_fidelity import sim_fidelity
+
+            sim = sim_fidelity(
+                real.episodes, kept, real.card.map, real.card.episode_limit, n_keys=2, max_transitions=300
+            )
+            out["scales"][str(lam)]["dynamics_ratio"] = sim["dynamics_residual"].get("ratio")
     return out
 
 

@@ -10,7 +10,7 @@ import torch
 from rayeaq.generators.eaq.config import DiffusionConfig, FitConfig
 from rayeaq.generators.eaq.layout import Layout, Normalizer
 from rayeaq.generators.eaq.sample import Generator
-from rayeaq.generators.eaq.train import Trainer, TrainData
+from rayeaq.generators.eaq.train import TrainData, Trainer
 from rayeaq.generators.eaq.unet import TemporalUNet
 
 LAYOUT = Layout(2, 3, 6, 4, 7, 8, True, True)  # F = 2·(3+6+6) + 4 + 3 = 37 channels, 8 rows
@@ -26,7 +26,9 @@ def one_thread():
 
 def trainer(q_weight: float = 2.0) -> Trainer:
     torch.manual_seed(0)
-    dcfg = DiffusionConfig(dim=8, dim_mults=[1, 2], groups=4, n_diffusion_steps=10, objective="return", q_weight=q_weight)
+    dcfg = DiffusionConfig(
+        dim=8, dim_mults=[1, 2], groups=4, n_diffusion_steps=10, objective="return", q_weight=q_weight
+    )
     low, high = np.full(LAYOUT.channels, -1.0, np.float32), np.full(LAYOUT.channels, 3.0, np.float32)
     return Trainer(dcfg, FitConfig(steps=3, batch_size=4, ema_start=0), LAYOUT, Normalizer(low, high))
 

@@ -56,7 +56,12 @@ class EAQModel(nn.Module):
         self.register_buffer("channel_weights", weights, persistent=False)
 
     def forward(
-        self, x0: torch.Tensor, valid: torch.Tensor, k: torch.Tensor, noise: torch.Tensor, drop: torch.Tensor | None = None
+        self,
+        x0: torch.Tensor,
+        valid: torch.Tensor,
+        k: torch.Tensor,
+        noise: torch.Tensor,
+        drop: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """``drop [B]`` bool (objective = return): windows trained without their return condition."""
         x_k = self.diffusion.q_sample(x0, k, noise)
