@@ -17,7 +17,10 @@ What ``objective = "qtot"`` can and cannot do (kept exactly as published): it ra
 Q-total channel, and at the optimum that channel sits about λ/(2·v) above its return-to-go target
 (v = share of step rows), which a bias in the output convolution can deliver alone; nothing decoded
 reads that channel, so it need not change observations, actions or rewards. ``critic`` scores the
-predicted observations, actions and state, so its gradient has to move them.
+predicted observations, actions and state, so its gradient has to move them — but raising Q on every row
+rewards states from which much return is still to come: measured on 3m (λ = 1), no generated battle ended
+and none was won (benchmarks/RESULTS.md, "Generator guidance"). ``return`` is the guidance that raised the
+decoded returns and wins there.
 """
 
 from __future__ import annotations
