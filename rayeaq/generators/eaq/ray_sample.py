@@ -40,11 +40,11 @@ def sample_with_ray(checkpoint: str | Path, n: int, root_seed: int, acfg) -> dic
     """Spread ``n`` windows over ``acfg.workers`` tasks of ``acfg.cpus_per_worker`` CPUs; concatenated results."""
     import ray
 
-    task = ray.remote(sample_chunk).options(num_cpus=acfg.cpus_per_worker)
+    task = ray.remote(sample_chunk)  # Ray 2.60: .options(...) returns a wrapper without .options
     tasks = min(acfg.workers, n)
     sizes = [n // tasks + (1 if i < n % tasks else 0) for i in range(tasks)]
     refs = [
-        task.options(name=f"augment:sample:{i}").remote(
+        task.options(num_cpus=acfg.cpus_per_worker, name=f"augment:sample:{i}").remote(
             str(checkpoint), size, derive_seed(root_seed, "augment", "sample", i), acfg.model_dump(mode="json")
         )
         for i, size in enumerate(sizes)
