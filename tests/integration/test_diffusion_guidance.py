@@ -55,5 +55,5 @@ def test_return_guidance_raises_decoded_returns_and_wins(tmp_path):
     (r0, w0, n0), (r1, w1, n1) = figures[0.0], figures[1.0]
     assert n0 > 48 and n1 > 48
     # dim 16 / 600 steps generated no win at either scale; this size (the quickstart's) did: see
-    # benchmarks/RESULTS.md, "Guidance"
+    # benchmarks/RESULTS.md, "Generator guidance"
     assert r1 > r0 + 0.15 and w1 > w0 + 0.15
