@@ -6,7 +6,8 @@
     round, ``--repeats`` rounds of ``--unet-steps`` steps each;
 (b) time to sample N episodes with DDIM vs full DDPM from a generator fitted on real SMAX 3m
     episodes, with the fidelity figures of each;
-(c) Ray Train throughput (windows/s) with 1 and 2 CPU workers.
+(c) Ray Train throughput (windows/s) with 1 and 2 CPU workers;
+(d) ``--guidance``: decoded returns, win rate and Q-consistency as λ rises, for every objective.
 
     .venv/bin/python benchmarks/diffusion.py [--episodes 1000] [--fit-steps 300] [--repeats 5] [--skip-ray]
                                              [--quick] [--json OUT]
@@ -25,6 +26,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.2")
+import numpy as np
 import torch
 
 from rayeaq.data.reader import load_dataset
@@ -157,6 +159,93 @@ def bench_sampling(dataset_dir: Path, ckpt_dir: Path, n: int) -> dict:
     return out
 
 
+def bench_guidance(dataset_dir: Path, ckpt_dir: Path, scales: list[float], n: int, seed: int = 1) -> dict:
+    """Decoded episodes of one generator as its guidance scale λ rises (sampled with λ in place of the
+    checkpoint's): kept share, return, win rate and length of the kept episodes, Q-consistency residual
+    ``|Q̂_t − Q̂_{t+1} − r̂_t|`` of their generated Q-total channel, legal-action share, dynamics residual
+    against the simulator's floor (SMAX); the real data's return and win rate next to them."""
+    from rayeaq.generators.eaq.filtering import filter_samples
+    from rayeaq.generators.eaq.sample import Generator
+    from rayeaq.generators.eaq.sim_fidelity import q_consistency
+    from rayeaq.generators.eaq.train import load_checkpoint
+
+    real = load_dataset(dataset_dir)
+    gen = Generator(load_checkpoint(ckpt_dir))
+    out: dict = {
+        "objective": gen.dcfg.objective,
+        "layout": gen.layout.kind,
+        "real": {
+            "return": float(real.episodes.episode_return.mean()),
+            "win_rate": float(real.episodes.battle_won.mean()),
+        },
+        "scales": {},
+    }
+    for lam in scales:
+        start = time.perf_counter()
+        decoded, qtot = gen.sample(n, "ddim", 10, seed=seed, batch_size=256, guidance=lam)
+        e = decoded.episodes
+        keep, _ = filter_samples(
+            e,
+            no_action=decoded.no_action,
+            legal=decoded.legal_steps,
+            agent_steps=decoded.agent_steps,
+            max_return=real.card.max_return,
+            drop_illegal=False,
+            tolerance=0.05,
+        )
+        kept = e.select(np.flatnonzero(keep))
+        out["scales"][str(lam)] = {
+            "kept": float(keep.mean()),
+            "return": float(kept.episode_return.mean()) if len(kept) else None,
+            "win_rate": float(kept.battle_won.mean()) if len(kept) else None,
+            "length": float(kept.length.mean()) if len(kept) else None,
+            "q_consistency": q_consistency(qtot[keep], kept.reward, kept.length)["mean"],
+            "legal_action_share": float(decoded.legal_steps.sum() / max(decoded.agent_steps.sum(), 1)),
+            "seconds": time.perf_counter() - start,
+        }
+        if real.card.backend == "smax" and len(kept):
+            from rayeaq.generators.eaq.sim_fidelity import sim_fidelity
+
+            sim = sim_fidelity(
+                real.episodes, kept, real.card.map, real.card.episode_limit, n_keys=2, max_transitions=300
+            )
+            out["scales"][str(lam)]["dynamics_ratio"] = sim["dynamics_residual"].get("ratio")
+    return out
+
+
+GUIDANCE_FITS = (("qtot", 0.0), ("qtot", 0.1), ("qtot", 1.0), ("critic", 0.1), ("critic", 1.0), ("return", 1.0))
+RETURN_SCALES = [0.0, 1.0, 2.0, 4.0]
+
+
+def guidance_curves(dataset_dir: Path, work: Path, steps: int, n: int) -> dict:
+    """(d) One generator per (objective, λ) of :data:`GUIDANCE_FITS` (λ acts in training for qtot/critic,
+    at sampling for return, so its one fit is sampled at :data:`RETURN_SCALES`), quickstart-sized:
+    state layout, horizon 32, dim 32, levels (1, 2), K = 20."""
+    out = {}
+    for objective, lam in GUIDANCE_FITS:
+        cfg = load_run_config(
+            None,
+            [
+                "diffusion.layout=state",
+                "diffusion.horizon=32",
+                "diffusion.dim=32",
+                "diffusion.dim_mults=[1,2]",
+                "diffusion.n_diffusion_steps=20",
+                f"diffusion.objective={objective}",
+                f"diffusion.q_weight={lam}",
+                f"fit.steps={steps}",
+                "fit.batch_size=32",
+            ],
+        )
+        ckpt = work / f"guidance_{objective}_{lam:g}"
+        torch.manual_seed(0)
+        fit = fit_plain(cfg, dataset_dir, ckpt)
+        scales = RETURN_SCALES if objective == "return" else [lam]
+        out[f"{objective}_{lam:g}"] = {"fit": fit, **bench_guidance(dataset_dir, ckpt, scales, n)}
+        print(json.dumps({f"{objective}_{lam:g}": out[f"{objective}_{lam:g}"]}), flush=True)
+    return out
+
+
 def bench_ray(dataset_dir: Path, work: Path, steps: int) -> dict:
     from rayeaq.core.ray_session import ray_session
     from rayeaq.stages.fit import run_fit
@@ -197,6 +286,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="rounds of the U-Net pair")
     parser.add_argument("--ray-steps", type=int, default=40)
     parser.add_argument("--skip-ray", action="store_true")
+    parser.add_argument(
+        "--guidance",
+        action="store_true",
+        help="(d) only: decoded returns/wins vs λ for every objective (state layout, quickstart-sized fits)",
+    )
+    parser.add_argument("--guidance-data", default=None, help="(d): a real 3m dataset dir (default: collect one)")
+    parser.add_argument("--guidance-steps", type=int, default=1200, help="(d): fit steps of each generator")
     parser.add_argument("--work", default=None, help="work directory (default: a temporary one)")
     parser.add_argument("--quick", action="store_true", help="50 real episodes, 50 fit steps, no Ray Train part")
     parser.add_argument("--json", default=None, help="also write the results as JSON (benchmarks/run_all.py)")
@@ -207,6 +303,12 @@ def main() -> None:
     torch.set_num_threads(1)
     work = Path(args.work or tempfile.mkdtemp(prefix="bench_diffusion_"))
     results: dict = {"torch_threads": 1, "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M")}
+    if args.guidance:
+        data = Path(args.guidance_data) if args.guidance_data else real_dataset(work / "real3m", args.real_episodes)
+        results["d_guidance"] = guidance_curves(data, work, args.guidance_steps, args.episodes)
+        print(json.dumps(results, indent=1))
+        (work / "guidance.json").write_text(json.dumps(results, indent=1))
+        return
     dataset = real_dataset(work / "real3m", args.real_episodes)
     card = load_dataset(dataset).card
     cfg = load_run_config(None, ["diffusion.dim=32", f"fit.steps={args.fit_steps}", "fit.batch_size=32", "fit.lr=1e-3"])

@@ -1,5 +1,8 @@
 """The EAQ generator as augmenters: ``eaq`` samples a λ > 0 checkpoint, ``eaq_noq`` a λ = 0 one (EAQ⁻Q).
 
+With ``diffusion.objective: return`` λ is the classifier-free guidance scale: ``eaq`` samples are guided
+towards ``return_target × max_return``, ``eaq_noq`` samples are the same model's unconditional ones.
+
 Sampling runs in Ray tasks (:mod:`rayeaq.generators.eaq.ray_sample`); which sampled episodes are kept
 and why the others are dropped is :mod:`rayeaq.generators.eaq.filtering`'s (drops reported by reason).
 """
@@ -101,6 +104,8 @@ def sample_generator(inputs: AugmentInputs, name: str) -> Produced:
             "generator_step": int(payload["step"]),
             "q_weight": float(payload["diffusion"]["q_weight"]),
             "objective": payload["diffusion"]["objective"],
+            # objective = return: λ is the guidance scale towards return_target × max_return
+            "return_target": payload["diffusion"].get("return_target"),
             "generator_dataset": payload["dataset"]["fingerprint"],
         },
     )

@@ -42,6 +42,25 @@ def test_state_layout_round_trip_equals_smax(dataset):
     assert (decoded.legal_steps == decoded.agent_steps).all()
 
 
+def test_state_layout_padding_repeats_the_terminal_state(dataset):
+    """Padding rows hold the battle's absorbing end state, so a win's tail shows survivors (zero padding
+    read as "everyone dead", and generated endings blurred into wipe-outs of both sides: no wins)."""
+    b = dataset.episodes
+    layout = Layout.for_dataset(dataset.card, None, True, True, "state")
+    state = encode_episodes(b, layout)[:, layout.index_arrays()["state"]].transpose(0, 2, 1)  # [B, T, Ds]
+    t = state.shape[1]
+    for i in range(len(b)):
+        end = int(b.length[i])
+        np.testing.assert_array_equal(state[i, : end + 1], b.state[i, : end + 1])
+        np.testing.assert_array_equal(
+            state[i, end + 1 :], np.broadcast_to(b.state[i, end], (t - end - 1, b.state.shape[-1]))
+        )
+    won = np.flatnonzero(b.battle_won)
+    assert len(won) > 0
+    health = state[won, -1, :60:10]  # last padding row, per unit health (3 allies then 3 enemies)
+    assert (health[:, :3].max(axis=1) > 0).all() and (health[:, 3:] == 0).all()
+
+
 def test_state_layout_noisy_decode_keeps_episodes(dataset):
     b = dataset.episodes
     layout = Layout.for_dataset(dataset.card, None, True, True, "state")

@@ -112,10 +112,12 @@ def test_q_weight_raises_predicted_qtot(objective):
     assert results[1.0] > results[0.0] + 0.1, results
 
 
-def test_resume_is_exact_and_uses_configured_lr():
-    """A run stopped and resumed from its payload ends with the same weights as an uninterrupted one;
-    the resumed optimiser takes fit.lr from the config, not from the checkpoint."""
-    dcfg = DiffusionConfig(dim=8, dim_mults=[1, 2], n_diffusion_steps=10, groups=4)
+@pytest.mark.parametrize("objective", ["qtot", "return"])
+def test_resume_is_exact_and_uses_configured_lr(objective):
+    """A run stopped and resumed from its payload ends with the same weights as an uninterrupted one
+    (return: the condition dropout is drawn from the same per-step generator); the resumed optimiser takes
+    fit.lr from the config, not from the checkpoint."""
+    dcfg = DiffusionConfig(dim=8, dim_mults=[1, 2], n_diffusion_steps=10, groups=4, objective=objective)
     whole, data, _ = build(dcfg, FitConfig(steps=6, batch_size=4, ema_start=0), n_episodes=3)
     whole.run(data, seed=5)
     first, _, _ = build(dcfg, FitConfig(steps=3, batch_size=4, ema_start=0), n_episodes=3)

@@ -43,10 +43,17 @@ class DiffusionConfig(StrictModel):
     """Last beta of the linear schedule."""
     clip_denoised: bool = True
     """Clip predicted clean trajectories to [-1, 1] (the normalised range) while sampling."""
-    objective: Literal["qtot", "critic"] = "qtot"
-    """qtot: L_Qtot maximises the model's own Q-total channel; critic: a QMIX-style critic scores predictions."""
+    objective: Literal["qtot", "critic", "return"] = "qtot"
+    """qtot: L_Qtot maximises the model's own Q-total channel (EAQ as published; it need not move the decoded
+    episodes); critic: a QMIX-style critic scores predictions; return: the denoiser is conditioned on the
+    episode's return (Decision Diffuser) and sampled with classifier-free guidance towards return_target."""
     q_weight: float = Field(default=0.1, ge=0.0)
-    """λ in L = ||τ0 - fθ(τk,k)||² + λ·L_Qtot; 0 is the ablation EAQ⁻Q (critic: L_Qtot = -Q / mean |Q|)."""
+    """λ in L = ||τ0 - fθ(τk,k)||² + λ·L_Qtot; 0 is the ablation EAQ⁻Q (critic: L_Qtot = -Q / mean |Q|).
+    return: the guidance scale when sampling, x0 = x0(∅) + λ·(x0(R*) − x0(∅)); 0 = unconditional samples."""
+    cond_drop: float = Field(default=0.25, ge=0.0, lt=1.0)
+    """return: share of training windows shown without their return (the unconditional model)."""
+    return_target: float = Field(default=1.0, ge=0.0, le=1.5)
+    """return: the return R* sampling is guided towards, as a fraction of the map's maximum return."""
     critic_hidden: int = Field(default=64, ge=4)
     """Hidden width of the critic's agent network and mixer (objective = critic)."""
     action_weight: float = Field(default=1.0, gt=0.0)

@@ -9,7 +9,7 @@ Channels, in order (``F`` of them), for a window of ``H`` rows of the padded epi
   done flag (1 from the last step of a battle-ended episode on, and on every padding row).
 
 With ``kind = "state"`` (SMAX; :mod:`rayeaq.generators.eaq.state_layout`) the channels are the global
-state (``Ds``), per agent its one-hot action (``A``), the enemies' previous actions (``n_extra`` = 3 per
+state (``Ds``; padding rows repeat the terminal row's state, the battle's absorbing end state), per agent its one-hot action (``A``), the enemies' previous actions (``n_extra`` = 3 per
 enemy: movement x, y and attack target, which SMAX shows in observations but not in the state), then
 the same reward, Q-total and done channels; observations, available actions, reward, battle end and win
 are computed from the decoded states by SMAX's own functions, and the reward and done channels are only
@@ -198,7 +198,15 @@ def encode_episodes(batch: EpisodeBatch, layout: Layout) -> np.ndarray:
         assert batch.avail_actions is not None  # avail channels exist for discrete actions only
         out[:, idx["avail"]] = batch.avail_actions.astype(np.float32).transpose(0, 2, 3, 1)
     if layout.include_state:
-        out[:, idx["state"]] = batch.state.transpose(0, 2, 1)
+        state = batch.state
+        if layout.kind == "state":
+            # padding rows repeat the terminal state (an absorbing end state): a won battle's tail shows
+            # the enemies dead and the survivors alive. Zero padding reads as "everyone dead", and the
+            # generator then blurred every ending into a wipe-out of both sides (no generated win).
+            last = np.minimum(batch.length, t - 1)
+            src = np.minimum(steps, last[:, None])
+            state = state[np.arange(b)[:, None], src]
+        out[:, idx["state"]] = state.transpose(0, 2, 1)
     out[:, layout.reward_channel] = batch.reward * filled
     out[:, layout.qtot_channel] = return_to_go(batch.reward, batch.filled)
     length = batch.length[:, None]

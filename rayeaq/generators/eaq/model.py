@@ -7,13 +7,20 @@ reconstruction mean). With ``objective = "critic"`` a QMIX-style
 critic is fitted to the real return-to-go and ``L_Qtot = -mean critic(fθ(τk, k)) / mean |critic(fθ(τk, k))|``
 through frozen critic weights (the mean |Q| of the batch, detached, as TD3+BC and Diffusion-QL normalise
 it), so only the denoiser is pushed and λ means the same on every map, horizon and reward scale.
+With ``objective = "return"`` there is no L_Qtot: the denoiser is conditioned on the episode's return
+(the normalised Q-total channel at row 0, i.e. the return-to-go of the whole episode), and shown without
+it on a ``cond_drop`` share of windows, so that one network is both the conditional and the
+unconditional model; λ becomes the classifier-free guidance scale at sampling (``sample.py``).
 λ = 0 is EAQ⁻Q. One forward = one loss, so DDP wraps it whole.
 
 What ``objective = "qtot"`` can and cannot do (kept exactly as published): it raises the generated
 Q-total channel, and at the optimum that channel sits about λ/(2·v) above its return-to-go target
 (v = share of step rows), which a bias in the output convolution can deliver alone; nothing decoded
 reads that channel, so it need not change observations, actions or rewards. ``critic`` scores the
-predicted observations, actions and state, so its gradient has to move them.
+predicted observations, actions and state, so its gradient has to move them — but raising Q on every row
+rewards states from which much return is still to come: measured on 3m (λ = 1), no generated battle ended
+and none was won (benchmarks/RESULTS.md, "Generator guidance"). ``return`` is the guidance that raised the
+decoded returns and wins there.
 """
 
 from __future__ import annotations
@@ -40,7 +47,9 @@ class EAQModel(nn.Module):
         self.q_weight = cfg.q_weight
         self.objective = cfg.objective
         self.qtot_channel = layout.qtot_channel
-        self.denoiser = TemporalUNet(layout.channels, cfg.dim, tuple(cfg.dim_mults), cfg.kernel_size, cfg.groups)
+        self.denoiser = TemporalUNet(
+            layout.channels, cfg.dim, tuple(cfg.dim_mults), cfg.kernel_size, cfg.groups, cfg.objective == "return"
+        )
         self.diffusion = GaussianDiffusion(
             cfg.n_diffusion_steps, cfg.beta_schedule, cfg.beta_start, cfg.beta_end, cfg.clip_denoised
         )
@@ -50,10 +59,19 @@ class EAQModel(nn.Module):
         self.register_buffer("channel_weights", weights, persistent=False)
 
     def forward(
-        self, x0: torch.Tensor, valid: torch.Tensor, k: torch.Tensor, noise: torch.Tensor
+        self,
+        x0: torch.Tensor,
+        valid: torch.Tensor,
+        k: torch.Tensor,
+        noise: torch.Tensor,
+        drop: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
+        """``drop [B]`` bool (objective = return): windows trained without their return condition."""
         x_k = self.diffusion.q_sample(x0, k, noise)
-        pred = self.denoiser(x_k, k)
+        if self.objective == "return":
+            pred = self.denoiser(x_k, k, x0[:, self.qtot_channel, 0], drop)
+        else:
+            pred = self.denoiser(x_k, k)
         recon = (((pred - x0) ** 2) * self.channel_weights[None, :, None]).mean()
         mask = valid.float()
         denom = mask.sum().clamp(min=1.0)
@@ -63,7 +81,9 @@ class EAQModel(nn.Module):
         # the channel settles λ/2 above its return-to-go target at the optimum.
         q_scale = 1.0 / x0.shape[1]
         out = {"recon": recon}
-        if self.objective == "qtot":
+        if self.objective == "return":
+            out["loss"] = recon
+        elif self.objective == "qtot":
             q_pred = pred[:, self.qtot_channel]
             out["q_pred"] = ((q_pred * mask).sum() / denom).detach()
             out["q_loss"] = -(q_pred * mask).sum() / denom * q_scale

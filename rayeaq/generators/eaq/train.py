@@ -93,7 +93,11 @@ class Trainer:
         valid = data.valid[idx].to(self.device)
         k = torch.randint(0, self.dcfg.n_diffusion_steps, (x0.shape[0],), generator=generator).to(self.device)
         noise = torch.randn(x0.shape, generator=generator).to(self.device)
-        losses = self.forward(x0, valid, k, noise)
+        if self.dcfg.objective == "return":
+            drop = (torch.rand(x0.shape[0], generator=generator) < self.dcfg.cond_drop).to(self.device)
+            losses = self.forward(x0, valid, k, noise, drop)
+        else:
+            losses = self.forward(x0, valid, k, noise)
         loss = losses["loss"]
         if not torch.isfinite(loss):
             raise NonFiniteLossError(

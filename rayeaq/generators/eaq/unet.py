@@ -58,12 +58,19 @@ class ResidualTemporalBlock(nn.Module):
 class TemporalUNet(nn.Module):
     """Conv1D U-Net: ``forward(x [B, F, H], k [B]) -> [B, F, H]`` (predicts the clean trajectory τ0).
 
-    ``dim_mults`` gives the channel multiplier of each level (``dim * m``); every level but the last
+    ``conditioned``: the step embedding also carries a scalar condition ``cond [B]`` (or a learned null
+    embedding), as Decision Diffuser conditions on the return. ``dim_mults`` gives the channel multiplier of each level (``dim * m``); every level but the last
     halves the horizon.
     """
 
     def __init__(
-        self, channels: int, dim: int = 32, dim_mults: tuple[int, ...] = (1, 2, 4), kernel: int = 5, groups: int = 8
+        self,
+        channels: int,
+        dim: int = 32,
+        dim_mults: tuple[int, ...] = (1, 2, 4),
+        kernel: int = 5,
+        groups: int = 8,
+        conditioned: bool = False,
     ):
         super().__init__()
         widths = [dim * m for m in dim_mults]
@@ -72,6 +79,10 @@ class TemporalUNet(nn.Module):
         self.step_emb = nn.Sequential(
             SinusoidalEmbedding(dim), nn.Linear(dim, emb_dim), nn.Mish(), nn.Linear(emb_dim, emb_dim)
         )
+        self.conditioned = conditioned
+        if conditioned:  # a scalar condition (the normalised return) added to the step embedding
+            self.cond_emb = nn.Sequential(nn.Linear(1, emb_dim), nn.Mish(), nn.Linear(emb_dim, emb_dim))
+            self.null_emb = nn.Parameter(torch.zeros(emb_dim))
         self.inp = nn.Conv1d(channels, dim, 1)
         self.downs = nn.ModuleList()
         c_prev = dim
@@ -108,12 +119,23 @@ class TemporalUNet(nn.Module):
         """The padded horizon must be a multiple of this."""
         return 1 << (self.levels - 1)
 
-    def forward(self, x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, k: torch.Tensor, cond: torch.Tensor | None = None, drop: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``cond [B]`` the condition (conditioned networks; None = unconditional); ``drop [B]`` bool: rows
+        that get the learned "no condition" embedding instead (classifier-free guidance)."""
         h_in = x.shape[-1]
         pad = (-h_in) % self.multiple
         if pad:
             x = F.pad(x, (0, pad), mode="replicate")
         emb = self.step_emb(k)
+        if self.conditioned:
+            null = self.null_emb.expand_as(emb)
+            if cond is None:
+                emb = emb + null
+            else:
+                c = self.cond_emb(cond.float()[:, None])
+                emb = emb + (torch.where(drop[:, None], null, c) if drop is not None else c)
         h = self.inp(x)
         skips = []
         for level in self.downs:
