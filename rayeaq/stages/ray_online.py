@@ -77,6 +77,8 @@ def build_online(cfg: OnlineRun) -> OnlineQMIX:
             qmix_algorithm="qmix",
             cql_weight=0.0,
             double_q=e.double_q,
+            td_lambda=e.td_lambda,
+            reward_scale=e.resolved_reward_scale(spec.max_return),
             target_update_interval=e.target_update_interval,
             batch_size_episodes=e.batch_size,
             updates_per_iteration=cfg.online.updates_per_iteration,
@@ -91,6 +93,20 @@ def build_online(cfg: OnlineRun) -> OnlineQMIX:
         )
     )
     return config.build_algo()
+
+
+def _learner_stats(result: dict) -> dict[str, float]:
+    """TD loss and Q-values (in reward-scale units) of the last update of an iteration."""
+    stats = result.get("learners", {}).get(MODULE_ID, {})
+    return {k: float(np.asarray(stats[k])) for k in ("td_loss", "q_taken_mean", "target_mean") if k in stats}
+
+
+def _behaviour_stats(recent: list[tuple[float, float]]) -> dict[str, float]:
+    """Win rate and mean return of the ε-greedy training episodes played since the last evaluation."""
+    if not recent:
+        return {}
+    won, ret = np.asarray(recent, dtype=np.float64).T
+    return {"train_win_rate": float(won.mean()), "train_return_mean": float(ret.mean())}
 
 
 def run_online(cfg: OnlineRun, out: str | Path, report: Callable[[dict[str, Any]], None] | None = None) -> dict:
@@ -111,6 +127,8 @@ def run_online(cfg: OnlineRun, out: str | Path, report: Callable[[dict[str, Any]
     start = time.perf_counter()
     env_steps = episodes = updates = iteration = 0
     next_eval, ready = 0, False
+    learner: dict[str, float] = {}  # the last training iteration's losses and Q-values
+    recent: list[tuple[float, float]] = []  # (won, return) of the ε-greedy episodes since the last evaluation
     try:
         while True:
             if env_steps >= next_eval or env_steps >= o.env_steps:
@@ -123,7 +141,10 @@ def run_online(cfg: OnlineRun, out: str | Path, report: Callable[[dict[str, Any]
                     "updates": updates,
                     "epsilon": epsilon_at(o, env_steps),
                     "time_s": round(time.perf_counter() - start, 2),
+                    **_behaviour_stats(recent),
+                    **learner,
                 }
+                recent = []
                 rows.append(row)
                 checkpoints.append(
                     {
@@ -151,11 +172,13 @@ def run_online(cfg: OnlineRun, out: str | Path, report: Callable[[dict[str, Any]
                 algo.use_buffer(buffer, batch.state[batch.filled])
                 ready = True
             buffer.add(batch)
+            returns = (batch.reward * batch.filled).sum(axis=1)
+            recent.extend(zip(batch.won.tolist(), returns.tolist(), strict=True))
             episodes += len(seeds)
             env_steps += int(batch.filled.sum())
             iteration += 1
             if len(buffer) >= o.min_buffer_episodes:
-                algo.train()
+                learner = _learner_stats(algo.train())
                 updates += o.updates_per_iteration
     finally:
         algo.stop()
@@ -166,6 +189,8 @@ def run_online(cfg: OnlineRun, out: str | Path, report: Callable[[dict[str, Any]
         "episodes": episodes,
         "updates": updates,
         "wall_s": round(time.perf_counter() - start, 1),
+        "reward_scale": cfg.evaluate.resolved_reward_scale(spec.max_return),
+        "td_lambda": cfg.evaluate.td_lambda,
         "first": rows[0],
         "last": rows[-1],
         "best": max(rows, key=lambda r: (r["win_rate"], r["return_mean"])),
