@@ -26,7 +26,7 @@ from rayeaq.envs.config import EnvConfig
 from rayeaq.envs.smax.maps import smax_spec
 from rayeaq.learners.qmix.config import EvaluateConfig
 from rayeaq.learners.qmix.networks import NetSpec
-from rayeaq.learners.qmix.online import OnlineConfig, ReplayBuffer, epsilon_at
+from rayeaq.learners.qmix.online import OnlineConfig, ReplayBuffer, epsilon_at, state_normaliser
 from rayeaq.learners.qmix.ray_algorithm import QMIX, QMIXConfig
 from rayeaq.learners.qmix.ray_module import MODULE_ID
 from rayeaq.learners.qmix.sampler import EpisodeSampler
@@ -46,11 +46,16 @@ class OnlineQMIX(QMIX):
     """:class:`QMIX` whose sequence batches come from a replay buffer that the driver fills."""
 
     def use_buffer(self, buffer: ReplayBuffer, states: np.ndarray) -> None:
-        """Train from ``buffer``; fit the state normaliser once, on the first episodes' states ``[M, Ds]``."""
-        tensor = torch.from_numpy(np.asarray(states, dtype=np.float32))
-        self.learner_group.foreach_learner(
-            lambda learner: learner.module[MODULE_ID].unwrapped().nets.fit_state_normaliser(tensor)
-        )
+        """Train from ``buffer``; set the state normaliser once, from the first episodes' states ``[M, Ds]``
+        (:func:`~rayeaq.learners.qmix.online.state_normaliser`: features constant in them are not scaled)."""
+        mean, std = (torch.from_numpy(a) for a in state_normaliser(states))
+
+        def fit(learner: Any) -> None:
+            nets = learner.module[MODULE_ID].unwrapped().nets
+            nets.state_mean.copy_(mean)
+            nets.state_std.copy_(std)
+
+        self.learner_group.foreach_learner(fit)
         self._sampler = cast(EpisodeSampler, buffer)  # QMIX.training_step draws batches with .sample(batch_size)
 
 
@@ -109,8 +114,14 @@ def _behaviour_stats(recent: list[tuple[float, float]]) -> dict[str, float]:
     return {"train_win_rate": float(won.mean()), "train_return_mean": float(ret.mean())}
 
 
-def run_online(cfg: OnlineRun, out: str | Path, report: Callable[[dict[str, Any]], None] | None = None) -> dict:
-    """Train online for ``online.env_steps``; writes ``metrics.jsonl``, ``checkpoints.json``, ``checkpoint_*``."""
+def run_online(
+    cfg: OnlineRun,
+    out: str | Path,
+    report: Callable[[dict[str, Any]], None] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict:
+    """Train online for ``online.env_steps``; writes ``metrics.jsonl``, ``checkpoints.json``, ``checkpoint_*`` and
+    last ``summary.json`` (with ``extra`` merged in: its presence marks a finished run)."""
     from rayeaq.envs.smax.batch import SMAXBatchEnv
     from rayeaq.policies.registry import checkpoint_fingerprint
     from rayeaq.stages.collect.host_rollout import run_episodes_host
@@ -195,6 +206,7 @@ def run_online(cfg: OnlineRun, out: str | Path, report: Callable[[dict[str, Any]
         "last": rows[-1],
         "best": max(rows, key=lambda r: (r["win_rate"], r["return_mean"])),
         "checkpoints": str(out / "checkpoints.json"),
+        **(extra or {}),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return summary

@@ -44,7 +44,7 @@ def test_graded_tiers_land_in_their_bands(ray_local, tmp_path):
         assert set(card.behaviour_policy) >= {"kind", "noise", "ladder", "script", "epsilon"}
     # the same measurements serve both tiers (same seeds for every candidate)
     assert good.quality["calibration"] == poor.quality["calibration"]
-    assert good.quality["policy"] == "focus_team(noise=0.050)"  # the only candidate anywhere near [0.5, 1]
+    assert good.quality["policy"] == "focus_team(noise=0.050)"  # the only candidate anywhere near [0.45, 1]
     assert poor.quality["policy"] in ("spread_fire(noise=0.050)", "retreat(noise=0.050)")
     assert poor.quality["band_met"] is True
     assert good.stats.win_rate > poor.stats.win_rate

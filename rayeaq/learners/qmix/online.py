@@ -49,6 +49,23 @@ class OnlineConfig(StrictModel):
         return self
 
 
+STATE_STD_FLOOR = 0.05
+"""A state feature whose std in the first episodes is below this is centred but not scaled (std 1)."""
+
+
+def state_normaliser(states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std ``[Ds]`` for the mixer's state input, from the first episodes' states ``[M, Ds]``.
+
+    Online, these are the states of a random policy, in which some features never move: no enemy dies, so the
+    enemies' unit-type bits are constant. Divided by a clamped near-zero std, such a feature jumps by ~1/std the
+    first time it changes (a dead unit's features are all 0) and the hyper-networks' mixing weights with it: the
+    TD loss explodes exactly when the team starts killing. Those features keep std 1 (only centred).
+    """
+    states = np.asarray(states, dtype=np.float64)
+    mean, std = states.mean(axis=0), states.std(axis=0, ddof=1) if len(states) > 1 else np.zeros(states.shape[1])
+    return mean.astype(np.float32), np.where(std < STATE_STD_FLOOR, 1.0, std).astype(np.float32)
+
+
 def epsilon_at(cfg: OnlineConfig, env_steps: int) -> float:
     """Linear anneal from ``epsilon_start`` to ``epsilon_finish`` over ``epsilon_anneal_steps`` env steps."""
     frac = min(1.0, env_steps / cfg.epsilon_anneal_steps)
