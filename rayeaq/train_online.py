@@ -19,6 +19,7 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 from pydantic import Field
 
@@ -51,8 +52,9 @@ class OnlineRunConfig(StrictModel):
 
 
 def config_key(cfg: OnlineRunConfig) -> str:
-    """12 hex digits of sha256 over the resolved config, without ``ray`` (where it runs) and ``name``."""
-    data = cfg.model_dump(mode="json", exclude={"ray", "name"})
+    """12 hex digits of sha256 over the resolved config, without ``ray`` (where it runs), ``name`` and
+    ``online.medium_replay_band`` (what is cut from the replay afterwards, not how the run trains)."""
+    data = cfg.model_dump(mode="json", exclude={"ray": True, "name": True, "online": {"medium_replay_band"}})
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -68,6 +70,27 @@ def _finished(out: Path, key: str) -> dict | None:
             "choose another --out or delete it"
         )
     return summary
+
+
+def _medium_replay(cfg: OnlineRunConfig, out: Path) -> str:
+    """Write ``OUT/medium_replay`` unless a finished one of the same band is there; a one-line description."""
+    from rayeaq.core.runinfo import code_version
+    from rayeaq.data.card import read_card
+    from rayeaq.envs.smax.maps import smax_spec
+    from rayeaq.stages.online_replay import MEDIUM_REPLAY_DIR, write_medium_replay
+
+    band = cast(tuple[float, float], cfg.online.medium_replay_band)
+    path = out / MEDIUM_REPLAY_DIR
+    if (path / "card.json").is_file() and read_card(path).quality.get("win_rate_band") == list(band):
+        card = read_card(path)
+    else:
+        spec = smax_spec(cfg.env.map, cfg.env.resolved_episode_limit)
+        card = write_medium_replay(out, spec, band, code_version())
+    q = card.quality
+    return (
+        f"{card.stats.episodes} episodes up to {q['upto_checkpoint']} ({q['upto_env_steps']} env steps, greedy win "
+        f"rate {q['own_win_rate']:.3f}), data win rate {card.stats.win_rate:.3f} -> {path}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -89,12 +112,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_run_info(out, cfg, "train_online", {"config_key": key})
         with ray_session(cfg.ray):
             s = run_online(cfg, out, extra={"config_key": key})
+    if cfg.online.medium_replay_band is not None:
+        s["medium_replay"] = _medium_replay(cfg, out)
     first, last, best = s["first"], s["last"], s["best"]
     print(
         f"train_online: {'reused ' if reused else ''}qmix {s['map']} seed {s['seed']}: {s['env_steps']} env steps, "
         f"{s['updates']} updates, "
         f"{s['wall_s']:.0f} s; greedy win rate {first['win_rate']:.3f} -> {last['win_rate']:.3f} "
         f"(best {best['win_rate']:.3f} at {best['env_steps']} steps); out {out}"
+        + (f"; medium_replay {s['medium_replay']}" if "medium_replay" in s else "")
     )
     return 0
 

@@ -7,7 +7,8 @@ to the :class:`~rayeaq.learners.qmix.online.ReplayBuffer`, then ``updates_per_it
 (double-Q TD on Q_tot, targets copied every ``evaluate.target_update_interval`` updates — the offline learner's
 loss, unchanged). Every ``eval_every_steps`` env steps: greedy evaluation on fixed seeds and an RLlib checkpoint,
 listed with its win rate, return and content fingerprint in ``checkpoints.json`` (each one is usable as a
-behaviour policy: ``collect.policy.kind=qmix_checkpoint``). Needs Ray initialised.
+behaviour policy: ``collect.policy.kind=qmix_checkpoint``, all of them as a ladder: ``qmix_ladder``). The training
+episodes go to ``OUT/replay`` (:mod:`rayeaq.stages.online_replay`). Needs Ray initialised.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from rayeaq.learners.qmix.ray_algorithm import QMIX, QMIXConfig
 from rayeaq.learners.qmix.ray_module import MODULE_ID
 from rayeaq.learners.qmix.sampler import EpisodeSampler
 from rayeaq.stages.collect.assembly import EpisodeAssembler
+from rayeaq.stages.online_replay import ReplayRecorder
 
 
 class OnlineRun(Protocol):
@@ -131,6 +133,7 @@ def run_online(
     spec = smax_spec(cfg.env.map, cfg.env.resolved_episode_limit)
     env = SMAXBatchEnv(EnvConfig(map=cfg.env.map, episode_limit=spec.episode_limit), o.episodes_per_iteration)
     buffer = ReplayBuffer(spec, o.buffer_episodes, derive_seed(cfg.seed, "online", "replay"))
+    recorder = ReplayRecorder(out, spec) if o.record_replay else None
     algo = build_online(cfg)
     rows: list[dict[str, Any]] = []
     checkpoints: list[dict[str, Any]] = []
@@ -161,7 +164,7 @@ def run_online(
                     {
                         "path": str(path),
                         "fingerprint": checkpoint_fingerprint(path),
-                        **{k: row[k] for k in ("env_steps", "updates", "win_rate", "return_mean")},
+                        **{k: row[k] for k in ("env_steps", "train_episodes", "updates", "win_rate", "return_mean")},
                     }
                 )
                 with (out / "metrics.jsonl").open("a", encoding="utf-8") as f:
@@ -183,6 +186,8 @@ def run_online(
                 algo.use_buffer(buffer, batch.state[batch.filled])
                 ready = True
             buffer.add(batch)
+            if recorder is not None:
+                recorder.add(batch, seeds, f"qmix_online(epsilon={eps:.3f})")
             returns = (batch.reward * batch.filled).sum(axis=1)
             recent.extend(zip(batch.won.tolist(), returns.tolist(), strict=True))
             episodes += len(seeds)

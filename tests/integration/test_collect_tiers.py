@@ -57,16 +57,14 @@ def test_collect_check_tiers_on_a_tiny_budget_writes_its_table(ray_local, tmp_pa
 
     code = main(
         [
-            "env.map=3m",
+            "tune_configs/collect_3m.yaml",  # the shipped config (its BC budget and bands), shrunk
             "seed=5",
             "collect.episodes=24",
             "collect.shard_episodes=24",
             "collect.envs_per_worker=24",
             "collect.workers=1",
             "collect.tiers=[good,poor]",
-            "collect.tier_bands.good.win_rate=[0.45,1.0]",
             "collect.tier_bands.good.script=focus_team",
-            "collect.tier_bands.poor.win_rate=[0.0,0.1]",
             "collect.tier_bands.poor.script=spread_fire",
             "evaluate.updates=10",
             "evaluate.eval_interval=10",

@@ -68,6 +68,51 @@ def test_epsilon_anneals_linearly_by_env_steps():
     assert epsilon_at(cfg, 1000) == pytest.approx(0.1) and epsilon_at(cfg, 10**6) == pytest.approx(0.1)
 
 
+class _Buffer:
+    """An iteration's episodes as the collector's assembler hands them over (``won``, ``returns()``)."""
+
+    def __init__(self, episodes):
+        for name in ("obs", "state", "avail_actions", "actions", "reward", "terminated", "filled", "length"):
+            setattr(self, name, getattr(episodes, name))
+        self.won = episodes.battle_won
+
+    def returns(self):
+        return (self.reward * self.filled).sum(axis=1)
+
+
+def test_medium_replay_is_the_replay_before_the_first_checkpoint_in_the_band(tmp_path):
+    from rayeaq.core.errors import ConfigError
+    from rayeaq.data.reader import load_dataset
+    from rayeaq.stages.online_replay import ReplayRecorder, write_medium_replay
+
+    spec, episodes = _spec(), toy_episodes(n_episodes=12, episode_limit=10, seed=5)
+    recorder = ReplayRecorder(tmp_path, spec)
+    seeds = np.arange(100, 112)
+    for lo, hi in ((0, 4), (4, 8), (8, 12)):  # three iterations of 4 episodes
+        recorder.add(_Buffer(episodes.select(np.arange(lo, hi))), seeds[lo:hi], f"qmix_online(epsilon={lo / 10:.3f})")
+    rows = [
+        {"path": f"/moved/checkpoint_{i:04d}", "env_steps": 50 * i, "train_episodes": 4 * i, "win_rate": w}
+        for i, w in enumerate([0.0, 0.1, 0.3, 0.5])
+    ]
+    for row in rows:
+        row["fingerprint"] = f"f{row['env_steps']:015d}"
+    (tmp_path / "checkpoints.json").write_text(json.dumps(rows))
+    card = write_medium_replay(tmp_path, spec, (0.25, 0.45))
+    data = load_dataset(tmp_path / "medium_replay")
+    assert card.tier == "medium_replay" and len(data.episodes) == 8  # played before checkpoint 2 (win rate 0.3)
+    assert np.array_equal(data.episodes.episode_id, np.arange(8)) and np.array_equal(data.episodes.seed, seeds[:8])
+    assert np.array_equal(data.episodes.actions, episodes.actions[:8])
+    assert (
+        list(data.episodes.behaviour_policy) == ["qmix_online(epsilon=0.000)"] * 4 + ["qmix_online(epsilon=0.400)"] * 4
+    )
+    q, b = card.quality, card.behaviour_policy
+    assert (q["upto_checkpoint"], q["upto_env_steps"], q["own_win_rate"]) == ("checkpoint_0002", 100, 0.3)
+    assert b["provenance"]["checkpoint_fingerprint"] == rows[2]["fingerprint"]
+    assert write_medium_replay(tmp_path, spec, (0.0, 0.2)).stats.episodes == 4  # untrained checkpoint 0 skipped
+    with pytest.raises(ConfigError, match=r"online\.medium_replay_band: no checkpoint's greedy win rate is in"):
+        write_medium_replay(tmp_path, spec, (0.8, 1.0))
+
+
 def test_state_normaliser_leaves_features_that_never_moved_unscaled():
     rng = np.random.default_rng(0)
     states = np.stack([rng.normal(3.0, 2.0, 500), np.ones(500), np.full(500, 0.5) + 1e-4 * rng.normal(size=500)], 1)
@@ -86,6 +131,7 @@ ONLINE_20K = [
     "online.env_steps=20000",
     "online.eval_every_steps=10000",
     "online.eval_episodes=32",
+    "online.medium_replay_band=[0.1,1.0]",
 ]
 """A small budget of the shipped 3m config (tune_configs/online/3m.yaml): 20 k env steps, 3 evaluations."""
 
@@ -113,6 +159,16 @@ def test_online_qmix_improves_over_its_first_evaluation_on_3m(online_run, capsys
     assert last["return_mean"] > first["return_mean"] + 0.5, (first, last)
     assert last["win_rate"] > 0.1, (first, last)
     assert last["td_loss"] < 10.0  # in reward_scale units (returns up to 20): no blow-up
+    # medium_replay: every training episode played before the first checkpoint with a win rate in [0.1, 1]
+    from rayeaq.data.card import read_card
+
+    medium = next(c for c in checkpoints if c["train_episodes"] > 0 and c["win_rate"] >= 0.1)
+    card = read_card(out / "medium_replay")
+    assert card.tier == "medium_replay" and card.stats.episodes == medium["train_episodes"]
+    assert (
+        card.quality["upto_env_steps"] == medium["env_steps"]
+        and card.behaviour_policy["provenance"]["checkpoint_fingerprint"] == medium["fingerprint"]
+    )
     # the same command again reuses the finished run (content-addressed by the resolved config)
     from rayeaq.train_online import main
 
@@ -140,11 +196,11 @@ def test_online_checkpoints_as_a_ladder_of_behaviour_policies(online_run, tmp_pa
         [
             "env.map=3m",
             "seed=3",
-            "collect.episodes=24",
-            "collect.shard_episodes=12",
+            "collect.episodes=16",
+            "collect.shard_episodes=8",
             "collect.envs_per_worker=16",
             "collect.workers=1",
-            "collect.calibration_episodes=16",
+            "collect.calibration_episodes=8",
             "collect.tiers=[poor]",
             "collect.tier_bands.poor.win_rate=[0.0,0.05]",
             "collect.policy.kind=qmix_ladder",

@@ -41,11 +41,22 @@ class OnlineConfig(StrictModel):
     """Environment steps between greedy evaluations (each one writes a checkpoint)."""
     eval_episodes: int = Field(default=64, ge=1)
     """Greedy evaluation episodes (the same seeds at every evaluation)."""
+    record_replay: bool = True
+    """Write every ε-greedy training episode to ``OUT/replay/shards`` (one Parquet shard per iteration)."""
+    medium_replay_band: tuple[float, float] | None = None
+    """[low, high]: after training, write ``OUT/medium_replay`` (OG-MARL's tier): the replay played before the first
+    checkpoint whose greedy win rate is in this band (needs record_replay). None: no medium_replay."""
 
     @model_validator(mode="after")
     def _buffer_holds_a_batch(self) -> OnlineConfig:
         if self.min_buffer_episodes > self.buffer_episodes:
             raise ValueError("expected min_buffer_episodes <= buffer_episodes")
+        if self.medium_replay_band is not None:
+            low, high = self.medium_replay_band
+            if not 0.0 <= low <= high <= 1.0:
+                raise ValueError("expected medium_replay_band [low, high] with 0 <= low <= high <= 1")
+            if not self.record_replay:
+                raise ValueError("medium_replay_band needs record_replay: true")
         return self
 
 
