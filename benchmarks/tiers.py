@@ -1,5 +1,8 @@
 """Do the quality tiers mean what they say? Collect the tiers, train BC on each, compare win rates.
 
+The same check as ``python -m rayeaq.collect CONFIG --out DIR --check-tiers``; this script can also check tiers
+collected before (``--datasets``) without collecting.
+
     python benchmarks/tiers.py tune_configs/collect_3m.yaml --out results/tiers/3m [key=value ...]
     ... evaluate.updates=3000 evaluate.final_eval_episodes=320     (the budget of each BC run)
     ... --datasets results/datasets/3m                             (check tiers collected before; no collection)

@@ -1,7 +1,12 @@
-"""``python -m rayeaq.collect CONFIG [key=value ...] [--out DIR] [--list-maps]``.
+"""``python -m rayeaq.collect CONFIG [key=value ...] [--out DIR] [--list-maps] [--check-tiers]``.
 
 Collects one dataset per quality tier into ``OUT/<tier>/`` with Ray actors. Rerunning the same
 command resumes: finished tiers are kept, finished shards are not collected again.
+
+``--check-tiers`` then trains behaviour cloning on every tier (the budget is the config's ``evaluate`` section)
+and writes ``OUT/check/tiers.{json,md}``: BC's greedy win rate next to the data's. The command exits 1 when a
+check fails (BC on ``poor`` above the poor band's upper bound + 0.15, BC on ``good`` below the good band's lower
+bound: :func:`rayeaq.stages.collect.check.verdicts`).
 """
 
 from __future__ import annotations
@@ -16,6 +21,11 @@ from rayeaq.cli import Command
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list-maps", action="store_true", help="list the maps with their sizes and exit")
+    parser.add_argument(
+        "--check-tiers",
+        action="store_true",
+        help="after collecting, train BC on each tier and write OUT/check/tiers.{json,md} (exit 1 if a check fails)",
+    )
 
 
 def _early(args: argparse.Namespace) -> int | None:
@@ -34,16 +44,35 @@ def _execute(cfg: Any, args: argparse.Namespace, out: Path) -> dict[str, Any]:
 
     start = time.perf_counter()
     summary = collect_all(cfg, out)
-    return {**summary, "wall_seconds": time.perf_counter() - start}
+    summary["wall_seconds"] = time.perf_counter() - start
+    if args.check_tiers:
+        summary.update(_check(cfg, out))
+    return summary
+
+
+def _check(cfg: Any, out: Path) -> dict[str, Any]:
+    """BC on every collected tier: prints the table; the exit code says whether the checks pass."""
+    from rayeaq.core.ray_session import ray_session
+    from rayeaq.stages.collect.check import check_tiers, markdown, verdicts
+
+    with ray_session(cfg.ray):
+        rows = check_tiers(cfg, out, out / "check")
+    print(markdown(rows), end="", flush=True)
+    checks = verdicts(rows)
+    return {"tier_checks": checks, "exit_code": 0 if all(checks.values()) else 1}
 
 
 def _summary(s: dict[str, Any], out: Path) -> str:
     steps_per_s = s["collected_steps"] / max(s["collect_seconds"], 1e-9)
-    return (
+    line = (
         f"collected {s['episodes']} episodes, {s['transitions']} transitions ({', '.join(s['tiers'])}) | "
         f"win rate {s['win_rate']:.3f} | mean return {s['mean_return']:.3f} | wall {s['wall_seconds']:.1f}s | "
         f"{steps_per_s:,.0f} env-steps/s (collection; warm-up {s['warmup_seconds']:.1f}s apart) | {out}"
     )
+    if "tier_checks" in s:
+        checks = ", ".join(f"{k} {'pass' if v else 'FAIL'}" for k, v in s["tier_checks"].items())
+        line += f" | tier check: {checks or 'no good/poor tier'} -> {out / 'check' / 'tiers.md'}"
+    return line
 
 
 def _default_out(cfg: Any) -> Path:

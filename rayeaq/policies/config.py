@@ -25,7 +25,8 @@ class PolicyConfig(StrictModel):
     kind: str = "graded"
     """graded: per tier, the scripted policy of ``ladder`` whose own win rate lies in the tier's band, played with
     ``noise``; heuristic_mix: ε-mixture of the focus-fire heuristic and uniform legal actions (ε calibrated per
-    tier); qmix_checkpoint: ε-mixture of a QMIX/BC checkpoint's greedy policy (``checkpoint``); random: uniform
+    tier); qmix_checkpoint: ε-mixture of a QMIX/BC checkpoint's greedy policy (``checkpoint``); qmix_ladder: per
+    tier, the checkpoint of an online QMIX run (``online_run``) whose own win rate lies in the band; random: uniform
     legal actions; or one scripted policy by name (focus_weakest, focus_nearest, random_target, spread_fire,
     hold_fire, retreat) played with ``noise`` in every tier."""
     noise: float = Field(default=0.05, ge=0.0, le=1.0)
@@ -36,6 +37,9 @@ class PolicyConfig(StrictModel):
     """Which enemy in range the heuristic of heuristic_mix attacks: weakest or nearest."""
     checkpoint: str | None = None
     """Path of a QMIX checkpoint when kind = qmix_checkpoint."""
+    online_run: str | None = None
+    """kind = qmix_ladder: the directory of a ``rayeaq.train_online`` run; every checkpoint its
+    ``checkpoints.json`` lists (one per evaluation along training) is a candidate, played with ``noise``."""
 
     @field_validator("kind")
     @classmethod

@@ -1,8 +1,9 @@
 """The members of :data:`~rayeaq.policies.registry.POLICIES`: scripted policies by name, ``graded``,
-``heuristic_mix``, ``random`` and ``qmix_checkpoint``."""
+``heuristic_mix``, ``random``, ``qmix_checkpoint`` and ``qmix_ladder``."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from rayeaq.core.errors import ConfigError
@@ -81,3 +82,40 @@ def _check_checkpoint(cfg: PolicyConfig) -> None:
 
 
 POLICIES.add("qmix_checkpoint", BehaviourPolicy("qmix_checkpoint", _checkpoint_mix, validate=_check_checkpoint))
+
+
+def ladder_checkpoints(run_dir: str | Path) -> list[tuple[dict, Path]]:
+    """The checkpoints of an online QMIX run, in training order: ``(row of checkpoints.json, directory)``.
+
+    Directories are resolved inside ``run_dir`` by name, so a moved or copied run still works."""
+    root = Path(run_dir)
+    rows = json.loads((root / "checkpoints.json").read_text(encoding="utf-8"))
+    return [(row, root / Path(row["path"]).name) for row in rows]
+
+
+def _ladder(cfg: PolicyConfig, epsilon: float | None, script: str | None) -> list[Candidate]:
+    noise = cfg.noise if epsilon is None else epsilon
+    return [
+        Candidate(
+            label=f"qmix_ladder(env_steps={row['env_steps']},noise={noise:.3f})",
+            runner="host",
+            epsilon=float(noise),
+            checkpoint=str(path),
+        )
+        for row, path in ladder_checkpoints(str(cfg.online_run))
+    ]
+
+
+def _check_ladder(cfg: PolicyConfig) -> None:
+    run = Path(str(cfg.online_run))
+    if cfg.online_run is None or not (run / "checkpoints.json").is_file():
+        raise ConfigError(
+            f"collect.policy.online_run: expected a rayeaq.train_online run directory with checkpoints.json, "
+            f"got {cfg.online_run!r}"
+        )
+    missing = [str(path) for _, path in ladder_checkpoints(run) if not path.is_dir()]
+    if missing:
+        raise ConfigError(f"collect.policy.online_run: {run}/checkpoints.json lists missing checkpoints {missing}")
+
+
+POLICIES.add("qmix_ladder", BehaviourPolicy("qmix_ladder", _ladder, validate=_check_ladder))

@@ -7,7 +7,8 @@ to the :class:`~rayeaq.learners.qmix.online.ReplayBuffer`, then ``updates_per_it
 (double-Q TD on Q_tot, targets copied every ``evaluate.target_update_interval`` updates — the offline learner's
 loss, unchanged). Every ``eval_every_steps`` env steps: greedy evaluation on fixed seeds and an RLlib checkpoint,
 listed with its win rate, return and content fingerprint in ``checkpoints.json`` (each one is usable as a
-behaviour policy: ``collect.policy.kind=qmix_checkpoint``). Needs Ray initialised.
+behaviour policy: ``collect.policy.kind=qmix_checkpoint``, all of them as a ladder: ``qmix_ladder``). The training
+episodes go to ``OUT/replay`` (:mod:`rayeaq.stages.online_replay`). Needs Ray initialised.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from rayeaq.envs.config import EnvConfig
 from rayeaq.envs.smax.maps import smax_spec
 from rayeaq.learners.qmix.config import EvaluateConfig
 from rayeaq.learners.qmix.networks import NetSpec
-from rayeaq.learners.qmix.online import OnlineConfig, ReplayBuffer, epsilon_at
+from rayeaq.learners.qmix.online import OnlineConfig, ReplayBuffer, epsilon_at, state_normaliser
 from rayeaq.learners.qmix.ray_algorithm import QMIX, QMIXConfig
 from rayeaq.learners.qmix.ray_module import MODULE_ID
 from rayeaq.learners.qmix.sampler import EpisodeSampler
 from rayeaq.stages.collect.assembly import EpisodeAssembler
+from rayeaq.stages.online_replay import ReplayRecorder
 
 
 class OnlineRun(Protocol):
@@ -46,11 +48,16 @@ class OnlineQMIX(QMIX):
     """:class:`QMIX` whose sequence batches come from a replay buffer that the driver fills."""
 
     def use_buffer(self, buffer: ReplayBuffer, states: np.ndarray) -> None:
-        """Train from ``buffer``; fit the state normaliser once, on the first episodes' states ``[M, Ds]``."""
-        tensor = torch.from_numpy(np.asarray(states, dtype=np.float32))
-        self.learner_group.foreach_learner(
-            lambda learner: learner.module[MODULE_ID].unwrapped().nets.fit_state_normaliser(tensor)
-        )
+        """Train from ``buffer``; set the state normaliser once, from the first episodes' states ``[M, Ds]``
+        (:func:`~rayeaq.learners.qmix.online.state_normaliser`: features constant in them are not scaled)."""
+        mean, std = (torch.from_numpy(a) for a in state_normaliser(states))
+
+        def fit(learner: Any) -> None:
+            nets = learner.module[MODULE_ID].unwrapped().nets
+            nets.state_mean.copy_(mean)
+            nets.state_std.copy_(std)
+
+        self.learner_group.foreach_learner(fit)
         self._sampler = cast(EpisodeSampler, buffer)  # QMIX.training_step draws batches with .sample(batch_size)
 
 
@@ -77,6 +84,8 @@ def build_online(cfg: OnlineRun) -> OnlineQMIX:
             qmix_algorithm="qmix",
             cql_weight=0.0,
             double_q=e.double_q,
+            td_lambda=e.td_lambda,
+            reward_scale=e.resolved_reward_scale(spec.max_return),
             target_update_interval=e.target_update_interval,
             batch_size_episodes=e.batch_size,
             updates_per_iteration=cfg.online.updates_per_iteration,
@@ -93,8 +102,28 @@ def build_online(cfg: OnlineRun) -> OnlineQMIX:
     return config.build_algo()
 
 
-def run_online(cfg: OnlineRun, out: str | Path, report: Callable[[dict[str, Any]], None] | None = None) -> dict:
-    """Train online for ``online.env_steps``; writes ``metrics.jsonl``, ``checkpoints.json``, ``checkpoint_*``."""
+def _learner_stats(result: dict) -> dict[str, float]:
+    """TD loss and Q-values (in reward-scale units) of the last update of an iteration."""
+    stats = result.get("learners", {}).get(MODULE_ID, {})
+    return {k: float(np.asarray(stats[k])) for k in ("td_loss", "q_taken_mean", "target_mean") if k in stats}
+
+
+def _behaviour_stats(recent: list[tuple[float, float]]) -> dict[str, float]:
+    """Win rate and mean return of the ε-greedy training episodes played since the last evaluation."""
+    if not recent:
+        return {}
+    won, ret = np.asarray(recent, dtype=np.float64).T
+    return {"train_win_rate": float(won.mean()), "train_return_mean": float(ret.mean())}
+
+
+def run_online(
+    cfg: OnlineRun,
+    out: str | Path,
+    report: Callable[[dict[str, Any]], None] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict:
+    """Train online for ``online.env_steps``; writes ``metrics.jsonl``, ``checkpoints.json``, ``checkpoint_*`` and
+    last ``summary.json`` (with ``extra`` merged in: its presence marks a finished run)."""
     from rayeaq.envs.smax.batch import SMAXBatchEnv
     from rayeaq.policies.registry import checkpoint_fingerprint
     from rayeaq.stages.collect.host_rollout import run_episodes_host
@@ -104,6 +133,7 @@ def run_online(cfg: OnlineRun, out: str | Path, report: Callable[[dict[str, Any]
     spec = smax_spec(cfg.env.map, cfg.env.resolved_episode_limit)
     env = SMAXBatchEnv(EnvConfig(map=cfg.env.map, episode_limit=spec.episode_limit), o.episodes_per_iteration)
     buffer = ReplayBuffer(spec, o.buffer_episodes, derive_seed(cfg.seed, "online", "replay"))
+    recorder = ReplayRecorder(out, spec) if o.record_replay else None
     algo = build_online(cfg)
     rows: list[dict[str, Any]] = []
     checkpoints: list[dict[str, Any]] = []
@@ -111,6 +141,8 @@ def run_online(cfg: OnlineRun, out: str | Path, report: Callable[[dict[str, Any]
     start = time.perf_counter()
     env_steps = episodes = updates = iteration = 0
     next_eval, ready = 0, False
+    learner: dict[str, float] = {}  # the last training iteration's losses and Q-values
+    recent: list[tuple[float, float]] = []  # (won, return) of the ε-greedy episodes since the last evaluation
     try:
         while True:
             if env_steps >= next_eval or env_steps >= o.env_steps:
@@ -123,13 +155,16 @@ def run_online(cfg: OnlineRun, out: str | Path, report: Callable[[dict[str, Any]
                     "updates": updates,
                     "epsilon": epsilon_at(o, env_steps),
                     "time_s": round(time.perf_counter() - start, 2),
+                    **_behaviour_stats(recent),
+                    **learner,
                 }
+                recent = []
                 rows.append(row)
                 checkpoints.append(
                     {
                         "path": str(path),
                         "fingerprint": checkpoint_fingerprint(path),
-                        **{k: row[k] for k in ("env_steps", "updates", "win_rate", "return_mean")},
+                        **{k: row[k] for k in ("env_steps", "train_episodes", "updates", "win_rate", "return_mean")},
                     }
                 )
                 with (out / "metrics.jsonl").open("a", encoding="utf-8") as f:
@@ -151,11 +186,15 @@ def run_online(cfg: OnlineRun, out: str | Path, report: Callable[[dict[str, Any]
                 algo.use_buffer(buffer, batch.state[batch.filled])
                 ready = True
             buffer.add(batch)
+            if recorder is not None:
+                recorder.add(batch, seeds, f"qmix_online(epsilon={eps:.3f})")
+            returns = (batch.reward * batch.filled).sum(axis=1)
+            recent.extend(zip(batch.won.tolist(), returns.tolist(), strict=True))
             episodes += len(seeds)
             env_steps += int(batch.filled.sum())
             iteration += 1
             if len(buffer) >= o.min_buffer_episodes:
-                algo.train()
+                learner = _learner_stats(algo.train())
                 updates += o.updates_per_iteration
     finally:
         algo.stop()
@@ -166,10 +205,13 @@ def run_online(cfg: OnlineRun, out: str | Path, report: Callable[[dict[str, Any]
         "episodes": episodes,
         "updates": updates,
         "wall_s": round(time.perf_counter() - start, 1),
+        "reward_scale": cfg.evaluate.resolved_reward_scale(spec.max_return),
+        "td_lambda": cfg.evaluate.td_lambda,
         "first": rows[0],
         "last": rows[-1],
         "best": max(rows, key=lambda r: (r["win_rate"], r["return_mean"])),
         "checkpoints": str(out / "checkpoints.json"),
+        **(extra or {}),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return summary

@@ -41,6 +41,27 @@ def test_candidates_per_kind():
     assert only.provenance() == {"script": "rayeaq.policies.scripts:retreat"}
 
 
+def test_qmix_ladder_lists_the_checkpoints_of_an_online_run(tmp_path):
+    import json
+
+    run = tmp_path / "moved_run"
+    for i in range(3):
+        (run / f"checkpoint_{i:04d}").mkdir(parents=True)
+    rows = [{"path": f"/elsewhere/checkpoint_{i:04d}", "env_steps": 1000 * i, "win_rate": 0.1 * i} for i in range(3)]
+    (run / "checkpoints.json").write_text(json.dumps(rows))
+    cfg = CollectConfig(policy=PolicyConfig(kind="qmix_ladder", online_run=str(run), noise=0.05))
+    cands = tier_candidates(cfg, "medium")
+    assert [c.label for c in cands] == [f"qmix_ladder(env_steps={1000 * i},noise=0.050)" for i in range(3)]
+    assert [c.checkpoint for c in cands] == [str(run / f"checkpoint_{i:04d}") for i in range(3)]  # found by name
+    assert {c.runner for c in cands} == {"host"} and {c.epsilon for c in cands} == {0.05}
+    POLICIES.get("qmix_ladder").validate(cfg.policy)  # type: ignore[misc]
+    (run / "checkpoint_0002").rmdir()
+    with pytest.raises(ConfigError, match=r"collect\.policy\.online_run: .*missing checkpoints"):
+        POLICIES.get("qmix_ladder").validate(cfg.policy)  # type: ignore[misc]
+    with pytest.raises(ConfigError, match=r"collect\.policy\.online_run: expected a rayeaq\.train_online run"):
+        POLICIES.get("qmix_ladder").validate(PolicyConfig(kind="qmix_ladder"))  # type: ignore[misc]
+
+
 def _rows(rates):
     return [{"policy": f"p{i}", "win_rate": r} for i, r in enumerate(rates)]
 

@@ -41,12 +41,40 @@ class OnlineConfig(StrictModel):
     """Environment steps between greedy evaluations (each one writes a checkpoint)."""
     eval_episodes: int = Field(default=64, ge=1)
     """Greedy evaluation episodes (the same seeds at every evaluation)."""
+    record_replay: bool = True
+    """Write every ε-greedy training episode to ``OUT/replay/shards`` (one Parquet shard per iteration)."""
+    medium_replay_band: tuple[float, float] | None = None
+    """[low, high]: after training, write ``OUT/medium_replay`` (OG-MARL's tier): the replay played before the first
+    checkpoint whose greedy win rate is in this band (needs record_replay). None: no medium_replay."""
 
     @model_validator(mode="after")
     def _buffer_holds_a_batch(self) -> OnlineConfig:
         if self.min_buffer_episodes > self.buffer_episodes:
             raise ValueError("expected min_buffer_episodes <= buffer_episodes")
+        if self.medium_replay_band is not None:
+            low, high = self.medium_replay_band
+            if not 0.0 <= low <= high <= 1.0:
+                raise ValueError("expected medium_replay_band [low, high] with 0 <= low <= high <= 1")
+            if not self.record_replay:
+                raise ValueError("medium_replay_band needs record_replay: true")
         return self
+
+
+STATE_STD_FLOOR = 0.05
+"""A state feature whose std in the first episodes is below this is centred but not scaled (std 1)."""
+
+
+def state_normaliser(states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std ``[Ds]`` for the mixer's state input, from the first episodes' states ``[M, Ds]``.
+
+    Online, these are the states of a random policy, in which some features never move: no enemy dies, so the
+    enemies' unit-type bits are constant. Divided by a clamped near-zero std, such a feature jumps by ~1/std the
+    first time it changes (a dead unit's features are all 0) and the hyper-networks' mixing weights with it: the
+    TD loss explodes exactly when the team starts killing. Those features keep std 1 (only centred).
+    """
+    states = np.asarray(states, dtype=np.float64)
+    mean, std = states.mean(axis=0), states.std(axis=0, ddof=1) if len(states) > 1 else np.zeros(states.shape[1])
+    return mean.astype(np.float32), np.where(std < STATE_STD_FLOOR, 1.0, std).astype(np.float32)
 
 
 def epsilon_at(cfg: OnlineConfig, env_steps: int) -> float:
