@@ -126,8 +126,7 @@ def test_the_removed_cql_weight_key_names_its_replacement(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_run_config("tune_configs/evaluate_3m.yaml", ["evaluate.cql_weight=0"])
     assert str(err.value) == (
-        "command line: evaluate.cql_weight: was replaced by evaluate.cql.weight "
-        "(with evaluate.cql.kind: agent | joint)"
+        "command line: evaluate.cql_weight: was replaced by evaluate.cql.weight (with evaluate.cql.kind: agent | joint)"
     )
     old = tmp_path / "old.yaml"
     old.write_text("evaluate:\n  cql_weight: 1.0\n")
@@ -332,3 +331,54 @@ def test_two_ddp_learners_update_like_one_learner_on_the_same_batch(ray_local):
     assert moved > 1e-3  # the updates changed the weights
     for k in one:
         np.testing.assert_allclose(np.asarray(one[k]), np.asarray(two[k]), rtol=1e-4, atol=1e-5, err_msg=k)
+
+
+def test_a_checkpoint_names_its_datasets_by_fingerprint_under_a_movable_root(ray_local, tmp_path):
+    import shutil
+
+    from rayeaq.core.errors import DatasetError
+    from rayeaq.data.writer import write_dataset
+    from rayeaq.envs.spec import EnvSpec
+    from rayeaq.learners.qmix.ray_algorithm import restore
+    from rayeaq.learners.qmix.run import build_config
+    from rayeaq.run_config import load_run_config
+    from support.smooth_episodes import toy_episodes as smooth_episodes
+
+    spec = EnvSpec(
+        backend="smax",
+        map="3m",
+        n_agents=2,
+        n_enemies=2,
+        n_actions=7,
+        obs_shape=6,
+        state_shape=8,
+        episode_limit=15,
+        action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
+        max_return=2.0,
+        reward_scale="test",
+    )
+    data = tmp_path / "data"
+    write_dataset(data / "real" / "good", smooth_episodes(spec, 12, seed=1), spec, source="real", tier="good")
+    write_dataset(data / "synthetic", smooth_episodes(spec, 12, seed=2), spec, source="real", tier="good")
+    sources = [(str(data / "real" / "good"), 1.0), (str(data / "synthetic"), 0.5)]
+    small = ["evaluate.hidden_dim=8", "evaluate.mixing_embed_dim=4", "evaluate.hypernet_embed=8"]
+    cfg = load_run_config("tune_configs/evaluate_3m.yaml", [*small, "evaluate.batch_size=4"])
+    qcfg = build_config(cfg, sources, updates_per_iteration=2)
+    assert qcfg.data_root == str(data.resolve())
+    assert qcfg.datasets == [("real/good", 1.0), ("synthetic", 0.5)]  # relative to the root
+    algo = qcfg.build_algo()
+    algo.train()
+    path = algo.save_to_path(str(tmp_path / "ckpt"))
+    uninterrupted = algo._sampler.sample(4)["obs"]
+    algo.stop()
+
+    moved = tmp_path / "moved"
+    shutil.move(data, moved)
+    restored = restore(path, data_root=moved)  # the same relative paths and fingerprints under another root
+    assert np.array_equal(restored._sampler.sample(4)["obs"], uninterrupted)
+    restored.stop()
+
+    shutil.rmtree(moved / "synthetic")  # a different dataset at the same place
+    write_dataset(moved / "synthetic", smooth_episodes(spec, 12, seed=3), spec, source="real", tier="good")
+    with pytest.raises(DatasetError, match=r"synthetic/card\.json: field fingerprint: expected [0-9a-f]+"):
+        restore(path, data_root=moved)

@@ -141,7 +141,9 @@ def test_old_resource_spellings_name_their_new_key(old, new, tmp_path):
     section, key = old.split(".")
     path = tmp_path / "old.yaml"
     path.write_text(f"{section}:\n  {key}: 1\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}: {re.escape(old)}: was renamed to {re.escape(new)}"):
+    with pytest.raises(
+        ConfigError, match=rf"^{re.escape(str(path))}: {re.escape(old)}: was renamed to {re.escape(new)}"
+    ):
         load_run_config(path, [])
     new_section, new_key = new.split(".")
     assert getattr(getattr(load_run_config(None, [f"{new}=1"]), new_section), new_key) == 1

@@ -15,6 +15,7 @@ Called by ``python -m rayeaq.evaluate`` and usable from a Tune trial. Needs Ray 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -69,6 +70,18 @@ def env_for(card: DatasetCard) -> EnvConfig:
     return EnvConfig(backend=card.backend, map=card.map, episode_limit=card.episode_limit)
 
 
+def dataset_names(sources: list[tuple[str, float]]) -> dict[str, Any]:
+    """How a run's config (and so its checkpoint) names its datasets: ``datasets`` relative to ``data_root``
+    (their common parent), ``dataset_fingerprints`` from their cards."""
+    dirs = [Path(p).resolve() for p, _ in sources]
+    root = Path(os.path.commonpath([d.parent for d in dirs]))
+    return {
+        "data_root": str(root),
+        "datasets": [(str(d.relative_to(root)), w) for d, (_, w) in zip(dirs, sources, strict=True)],
+        "dataset_fingerprints": [read_card(d).fingerprint for d in dirs],
+    }
+
+
 def build_config(cfg: EvaluateRun, sources: list[tuple[str, float]], updates_per_iteration: int):
     """The :class:`QMIXConfig` of a run config and a dataset mixture."""
     from rayeaq.learners.qmix.ray_algorithm import QMIXConfig
@@ -100,7 +113,7 @@ def build_config(cfg: EvaluateRun, sources: list[tuple[str, float]], updates_per
             batch_size_episodes=e.batch_size,
             updates_per_iteration=updates_per_iteration,
             net=net_spec(cfg, card),
-            datasets=[(str(Path(p).resolve()), w) for p, w in sources],
+            **dataset_names(sources),
             data_seed=derive_seed(cfg.seed, "evaluate", "sampler"),
             mixture_seed=derive_seed(cfg.seed, "evaluate", "mixture"),
             env_config=env_for(card),
@@ -158,29 +171,32 @@ def run_evaluation(
                 refresh=False,
             )
             final = updates >= e.updates
-            if final or updates % e.eval_interval == 0:
-                n = e.final_eval_episodes if final else e.eval_episodes
-                ev, episodes = algo.evaluate_episodes(n)
-                row = {
-                    "updates": updates,
-                    "final": final,
-                    **ev,
-                    **last,
-                    "time_s": round(time.perf_counter() - start, 2),
-                }
-                rows.append(row)
-                last_win = ev["win_rate"]
-                with metrics_path.open("a", encoding="utf-8") as f:
-                    f.write(json.dumps(row) + "\n")
-                marl_runs[f"step_{step_index}"] = {
-                    "step_count": updates,
-                    "return": episodes.returns.tolist(),
-                    "win_rate": [ev["win_rate"]],
-                    "normalized_return": [ev["normalized_return"]],
-                }
-                step_index += 1
-                if report is not None:
-                    report(row)
+            if not (final or updates % e.eval_interval == 0):
+                if report is not None:  # the learner's losses as they come (a row without win_rate)
+                    report({"updates": updates, **last})
+                continue
+            n = e.final_eval_episodes if final else e.eval_episodes
+            ev, episodes = algo.evaluate_episodes(n)
+            row = {
+                "updates": updates,
+                "final": final,
+                **ev,
+                **last,
+                "time_s": round(time.perf_counter() - start, 2),
+            }
+            rows.append(row)
+            last_win = ev["win_rate"]
+            with metrics_path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(row) + "\n")
+            marl_runs[f"step_{step_index}"] = {
+                "step_count": updates,
+                "return": episodes.returns.tolist(),
+                "win_rate": [ev["win_rate"]],
+                "normalized_return": [ev["normalized_return"]],
+            }
+            step_index += 1
+            if report is not None:
+                report(row)
         final_row = rows[-1]
         marl_runs["absolute_metrics"] = {
             "return": marl_runs[f"step_{step_index - 1}"]["return"],
@@ -200,7 +216,10 @@ def run_evaluation(
             "reward_scale": qcfg.reward_scale,
             "cql": e.cql.model_dump(),
             "td_lambda": e.td_lambda,
-            "datasets": [{"path": str(p), "weight": w} for p, w in sources],
+            "datasets": [
+                {"path": str(p), "weight": w, "fingerprint": f}
+                for (p, w), f in zip(sources, qcfg.dataset_fingerprints, strict=True)
+            ],
             **{k: final_row[k] for k in final_row if k not in ("final",)},
             "checkpoint": checkpoint,
         }
