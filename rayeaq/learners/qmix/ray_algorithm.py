@@ -177,13 +177,13 @@ class QMIXConfig(AlgorithmConfig):
             self._value_error("behaviour cloning uses no mixer: NetSpec(mixer=False)")
 
 
-def dataset_sources(config: QMIXConfig) -> list[tuple[str, float]]:
+def dataset_sources(config: QMIXConfig) -> list[tuple[str | Path, float]]:
     """The config's datasets as ``(absolute dir, weight)``, each checked against its recorded fingerprint."""
     from rayeaq.core.errors import DatasetError
     from rayeaq.data.card import read_card
 
     root = Path(config.data_root) if config.data_root else Path.cwd()
-    sources = [(str(root / path), weight) for path, weight in config.datasets]
+    sources: list[tuple[str | Path, float]] = [(root / path, weight) for path, weight in config.datasets]
     for (path, _), expected in zip(sources, config.dataset_fingerprints, strict=False):
         found = read_card(path).fingerprint
         if found != expected:
