@@ -1,12 +1,15 @@
-"""Learning comparison of the evaluator's conservative terms on a good + poor mixture of two scripted policies.
+"""Learning comparison of the evaluator's settings on a good + poor mixture of two scripted policies.
 
-    python benchmarks/qmix_learning.py --out results/bench/qmix_learning --seeds 0 1 2 --updates 1000
+    python benchmarks/qmix_learning.py --out results/bench/qmix_learning --poor retreat --poor-weight 3 \
+        --seeds 0 1 2 --updates 1000
 
-Data (SMAX 3m, collected once into ``OUT/data``): ``good`` = the focus-fire heuristic (ε = 0), ``poor`` = uniform
-legal actions (a different policy, 0 % wins), ``--episodes`` each, mixed 1 : 1. Arms: QMIX + joint term, QMIX +
-agent term (TD + BC on Q-logits), plain QMIX, BC; every arm on the same data and evaluation seeds per seed.
-Prints per-run figures with their Wilson / bootstrap intervals and, per arm, the IQM over seeds with a
-bootstrap interval; writes ``OUT/results.json``.
+Data (SMAX 3m, collected once into ``OUT/data``): ``--good`` and ``--poor`` scripted policies of
+``rayeaq.policies`` (``random`` = uniform legal actions) played with ``--noise``, ``--episodes`` each; the poor
+episodes weighted ``--poor-weight``. Arms: QMIX + joint term, QMIX + agent term (TD + BC on Q-logits), plain
+QMIX, BC, on ``tune_configs/evaluate_3m.yaml`` (so with its ``td_lambda``; ``--set`` overrides every arm, ``--tag``
+names such runs); every arm on the same data and evaluation seeds per seed. Prints per-run figures with their
+Wilson / bootstrap intervals and, per arm, the IQM over seeds with a bootstrap interval; writes
+``OUT/results.json`` (runs keyed by arm, seed, updates and mixture; reruns skip what is there).
 """
 
 from __future__ import annotations
@@ -131,6 +134,7 @@ def main(argv: list[str] | None = None) -> None:
                 "episodes",
                 "time_s",
                 "reward_scale",
+                "td_lambda",
             )
             run = {"arm": arm, "seed": seed, "updates": args.updates, "mixture": mixture, "set": args.set}
             results["runs"].append({**run, **{k: s[k] for k in keep}})

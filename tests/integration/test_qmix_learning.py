@@ -86,9 +86,11 @@ def test_the_default_learner_beats_bc_on_a_good_plus_poor_mixture(ray_local, goo
     default = _run(tmp_path / "default", None, "seed=5", "evaluate.updates=1000", sources=sources, report=rows.append)
     bc = _run(tmp_path / "bc", None, "seed=5", "evaluate.updates=500", "evaluate.algorithm=bc", sources=sources)
     print("default", default, "\nbc", bc)
-    # Measured (seed 5, 64 episodes): see benchmarks/RESULTS.md (issue 12) for the 3-seed comparison.
-    assert default["win_rate_ci95_low"] > bc["win_rate_ci95_high"]  # a clear margin: the intervals are apart
-    assert default["return_mean"] >= bc["return_mean"] + 0.5
+    # Measured on the benchmark's data (seeds 0-2, 128 episodes): default 0.125-0.477 wins, return 0.86-1.37;
+    # BC 0 wins, return 0 on every seed (benchmarks/RESULTS.md, issue 12). Returns (of 2.0) must be apart by a
+    # clear margin; win rates vary much more over seeds, so only a smaller margin there.
+    assert default["return_ci95_low"] > bc["return_ci95_high"] + 0.4
+    assert default["win_rate"] >= bc["win_rate"] + 0.05
     learner_rows = [r for r in rows if "win_rate" not in r]  # the learner's losses, reported between evaluations
     assert [r["updates"] for r in learner_rows] == list(range(100, 1000, 100))
     assert all("td_loss" in r for r in learner_rows) and "win_rate" in rows[-1]

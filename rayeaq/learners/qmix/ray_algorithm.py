@@ -56,7 +56,8 @@ SAMPLER_STATE = "qmix_sampler"
 class QMIXConfig(AlgorithmConfig):
     """Offline QMIX / QMIX+CQL / BC on a dataset mixture (see the module docstring for the RLlib mapping).
 
-    Defaults of the QMIX options are those of :class:`rayeaq.qmix.config.EvaluateConfig`. The module spec
+    Defaults of the QMIX options are those of :class:`rayeaq.qmix.config.EvaluateConfig`, except ``td_lambda``
+    (0 here: one-step targets, which the online trainer, :mod:`rayeaq.stages.ray_online`, keeps). The module spec
     is built from ``net``, ``gamma`` and ``double_q`` when RLlib asks for it
     (:meth:`get_default_rl_module_spec`), so ``.training()`` and ``.qmix()`` may be called in any order.
     """
