@@ -9,7 +9,11 @@ Called by ``python -m rayeaq.evaluate`` and usable from a Tune trial. Needs Ray 
 - ``learner.jsonl``: the learner's losses after every training iteration (visible before the first evaluation);
 - ``marl_eval.json``: marl-eval's shape ``{env: {task: {algo: {"seed_S": {"step_i": {...},
   "absolute_metrics": {...}}}}}}`` with per-episode returns;
-- ``summary.json`` and ``checkpoint/`` (RLlib checkpoint; ``rayeaq.qmix.policy.load_greedy_policy`` reads it).
+- ``summary.json`` (with each dataset's fingerprint) and ``checkpoint/`` (RLlib checkpoint;
+  ``rayeaq.qmix.policy.load_greedy_policy`` reads it).
+
+``report`` (a Tune trial's) gets every evaluation row and, between evaluations, the learner's losses after each
+training iteration (rows without ``win_rate``).
 """
 
 from __future__ import annotations
