@@ -108,7 +108,7 @@ def test_config_defaults_agree_and_the_module_spec_follows_later_training_calls(
     assert (
         (q.cql_kind, q.cql_weight, q.cql_temperature, q.cql_samples)
         == (e.cql.kind, e.cql.weight, e.cql.temperature, e.cql.samples)
-        == ("agent", 1.0, 1.0, 20)
+        == ("joint", 1.0, 1.0, 20)
     )
     assert (q.td_lambda, e.td_lambda) == (0.0, 0.8)  # the documented exception: online QMIX keeps one-step targets
     cfg = QMIXConfig().qmix(net=_spec(ep)).training(gamma=0.5).qmix(double_q=False, td_lambda=0.6)

@@ -22,8 +22,9 @@ class CQLConfig(StrictModel):
       by the online mixer; ``tau * logsumexp(Q_tot(samples) ∪ Q_tot(data) / tau) - Q_tot(data)``.
     """
 
-    kind: Literal["agent", "joint"] = "agent"
-    """agent (per-agent logsumexp on Q-logits, i.e. TD + BC) or joint (sampled joint actions through the mixer)."""
+    kind: Literal["agent", "joint"] = "joint"
+    """joint (sampled joint actions through the mixer; the default by measurement, benchmarks/RESULTS.md issue 12)
+    or agent (per-agent logsumexp on Q-logits, i.e. TD + BC)."""
     weight: float = Field(default=1.0, ge=0.0)
     """Weight of the term against the TD loss (in reward_scale units); 0 = plain offline QMIX."""
     temperature: float = Field(default=1.0, gt=0.0)
