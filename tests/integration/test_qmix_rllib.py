@@ -111,7 +111,7 @@ def test_config_defaults_agree_and_the_module_spec_follows_later_training_calls(
         == ("joint", 1.0, 1.0, 20)
     )
     assert (q.td_lambda, e.td_lambda) == (0.0, 0.8)  # the documented exception: online QMIX keeps one-step targets
-    cfg = QMIXConfig().qmix(net=_spec(ep)).training(gamma=0.5).qmix(double_q=False, td_lambda=0.6)
+    cfg = QMIXConfig().qmix(net=_spec(ep)).training(gamma=0.5).qmix(double_q=False, td_lambda=0.6, cql_kind="agent")
     model_config = cfg.get_multi_rl_module_spec().rl_module_specs["qmix"].model_config
     assert model_config["gamma"] == 0.5 and model_config["double_q"] is False and model_config["td_lambda"] == 0.6
     assert model_config["cql_samples"] == 0  # the agent term samples nothing
@@ -278,7 +278,7 @@ def test_evaluate_cli_end_to_end_on_smax(ray_local, tmp_path):
     learner_rows = [json.loads(line) for line in (out / "learner.jsonl").read_text().splitlines()]
     assert learner_rows and learner_rows[-1]["updates"] == 20 and "total_loss" in learner_rows[-1]
     marl = json.loads((out / "marl_eval.json").read_text())
-    run = marl["smax"]["3m"]["qmix_cql"]["seed_0"]  # evaluate_3m.yaml: QMIX + CQL
+    run = marl["smax"]["3m"]["qmix_cql_joint"]["seed_0"]  # evaluate_3m.yaml: QMIX + the joint conservative term
     assert len(run["step_1"]["return"]) == 6 and run["step_1"]["step_count"] == 20
     assert "absolute_metrics" in run
     assert (out / "run.json").is_file() and (out / "config.resolved.yaml").is_file()
