@@ -1,12 +1,15 @@
-"""Learning comparison of the evaluator's conservative terms on a good + poor mixture of two scripted policies.
+"""Learning comparison of the evaluator's settings on a good + poor mixture of two scripted policies.
 
-    python benchmarks/qmix_learning.py --out results/bench/qmix_learning --seeds 0 1 2 --updates 1000
+    python benchmarks/qmix_learning.py --out results/bench/qmix_learning --poor retreat --poor-weight 3 \
+        --seeds 0 1 2 --updates 1000
 
-Data (SMAX 3m, collected once into ``OUT/data``): ``good`` = the focus-fire heuristic (ε = 0), ``poor`` = uniform
-legal actions (a different policy, 0 % wins), ``--episodes`` each, mixed 1 : 1. Arms: QMIX + joint term, QMIX +
-agent term (TD + BC on Q-logits), plain QMIX, BC; every arm on the same data and evaluation seeds per seed.
-Prints per-run figures with their Wilson / bootstrap intervals and, per arm, the IQM over seeds with a
-bootstrap interval; writes ``OUT/results.json``.
+Data (SMAX 3m, collected once into ``OUT/data``): ``--good`` and ``--poor`` scripted policies of
+``rayeaq.policies`` (``random`` = uniform legal actions) played with ``--noise``, ``--episodes`` each; the poor
+episodes weighted ``--poor-weight``. Arms: QMIX + joint term, QMIX + agent term (TD + BC on Q-logits), plain
+QMIX, BC, on ``tune_configs/evaluate_3m.yaml`` (so with its ``td_lambda``; ``--set`` overrides every arm, ``--tag``
+names such runs); every arm on the same data and evaluation seeds per seed. Prints per-run figures with their
+Wilson / bootstrap intervals and, per arm, the IQM over seeds with a bootstrap interval; writes
+``OUT/results.json`` (runs keyed by arm, seed, updates and mixture; reruns skip what is there).
 """
 
 from __future__ import annotations
@@ -43,18 +46,24 @@ def iqm_interval(x: np.ndarray, seed: int = 0, resamples: int = 2000) -> tuple[f
     return float(np.quantile(stats, 0.025)), float(np.quantile(stats, 0.975))
 
 
-def collect(data: Path, episodes: int) -> tuple[Path, Path]:
+def collect(data: Path, name: str, episodes: int, noise: float, root_seed: int) -> Path:
+    """``episodes`` of scripted policy ``name`` (``random`` = uniform legal actions) played with ``noise``, once."""
     from rayeaq.envs.smax.maps import smax_spec
-    from rayeaq.stages.collect.config import CollectConfig, PolicyConfig
+    from rayeaq.policies.config import PolicyConfig
+    from rayeaq.policies.members import scripted
+    from rayeaq.stages.collect.config import CollectConfig
     from rayeaq.stages.collect.core import collect_local
 
-    good, poor = data / "good", data / "poor"
-    if not (good / "card.json").is_file():
-        collect_local(smax_spec("3m"), good, episodes, 0.0, root_seed=1234, tier="good")
-    if not (poor / "card.json").is_file():
-        cfg = CollectConfig(episodes=episodes, tiers=[], policy=PolicyConfig(kind="random"))
-        collect_local(smax_spec("3m"), poor, episodes, 1.0, root_seed=4321, tier="poor", cfg=cfg)
-    return good, poor
+    out = data / f"{name}_n{noise:g}_e{episodes}"
+    if not (out / "card.json").is_file():
+        kind = "random" if name == "random" else name
+        cfg = CollectConfig(episodes=episodes, tiers=[], policy=PolicyConfig(kind=kind, noise=noise))
+        candidate = None if name == "random" else scripted(name, noise)
+        if candidate is None:
+            collect_local(smax_spec("3m"), out, episodes, 1.0, root_seed=root_seed, tier="poor", cfg=cfg)
+        else:
+            collect_local(smax_spec("3m"), out, episodes, root_seed=root_seed, tier=name, cfg=cfg, candidate=candidate)
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -63,6 +72,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--updates", type=int, default=1000)
     parser.add_argument("--episodes", type=int, default=300)
+    parser.add_argument("--good", default="focus_team", help="scripted policy of the good part")
+    parser.add_argument("--poor", default="random", help="scripted policy of the poor part (random = uniform)")
+    parser.add_argument("--noise", type=float, default=0.05, help="noise of both scripted policies")
+    parser.add_argument("--poor-weight", type=float, default=1.0, help="copies of the poor episodes per good one")
     parser.add_argument("--eval-episodes", type=int, default=128)
     parser.add_argument("--arms", nargs="+", default=list(ARMS))
     parser.add_argument(
@@ -82,17 +95,20 @@ def main(argv: list[str] | None = None) -> None:
     from rayeaq.stages.evaluate import run_evaluation
 
     torch.set_num_threads(1)
-    good, poor = collect(args.out / "data", args.episodes)
+    good = collect(args.out / "data", args.good, args.episodes, args.noise, root_seed=1234)
+    poor = collect(args.out / "data", args.poor, args.episodes, args.noise, root_seed=4321)
+    mixture = f"{args.good}+{args.poor}x{args.poor_weight:g}"
     cards = {name: json.loads((d / "card.json").read_text())["stats"] for name, d in (("good", good), ("poor", poor))}
     print("data:", {k: {m: round(v[m], 3) for m in ("win_rate", "mean_return")} for k, v in cards.items()})
     ray.init(num_cpus=4, include_dashboard=False, logging_level="WARNING")
     results_path = args.out / "results.json"
-    results = json.loads(results_path.read_text()) if results_path.is_file() else {"data": cards, "runs": []}
-    done = {(r["arm"], r["seed"], r["updates"]) for r in results["runs"]}
+    results = json.loads(results_path.read_text()) if results_path.is_file() else {"data": {}, "runs": []}
+    results["data"].update({f"{k}:{getattr(args, k)}": v for k, v in cards.items()})
+    done = {(r["arm"], r["seed"], r["updates"], r["mixture"]) for r in results["runs"]}
     for seed in args.seeds:
         for base in args.arms:
             arm = base + args.tag
-            if (arm, seed, args.updates) in done:
+            if (arm, seed, args.updates, mixture) in done:
                 continue
             cfg = load_run_config(
                 "tune_configs/evaluate_3m.yaml",
@@ -106,7 +122,8 @@ def main(argv: list[str] | None = None) -> None:
                     *args.set,
                 ],
             )
-            s = run_evaluation(cfg, [(str(good), 1.0), (str(poor), 1.0)], args.out / "runs" / f"{arm}_s{seed}")
+            sources = [(str(good), 1.0), (str(poor), args.poor_weight)]
+            s = run_evaluation(cfg, sources, args.out / "runs" / mixture / f"{arm}_s{seed}_u{args.updates}")
             keep = (
                 "win_rate",
                 "win_rate_ci95_low",
@@ -117,14 +134,20 @@ def main(argv: list[str] | None = None) -> None:
                 "episodes",
                 "time_s",
                 "reward_scale",
+                "td_lambda",
             )
-            results["runs"].append({"arm": arm, "seed": seed, "updates": args.updates, **{k: s[k] for k in keep}})
+            run = {"arm": arm, "seed": seed, "updates": args.updates, "mixture": mixture, "set": args.set}
+            results["runs"].append({**run, **{k: s[k] for k in keep}})
             results_path.write_text(json.dumps(results, indent=2))
             print(arm, seed, {k: round(s[k], 3) for k in keep if isinstance(s[k], float)})
     ray.shutdown()
     print("\n| arm | seeds | IQM win rate [95 % CI] | IQM return [95 % CI] |\n|---|---|---|---|")
     for arm in [a + args.tag for a in args.arms]:
-        runs = [r for r in results["runs"] if r["arm"] == arm and r["updates"] == args.updates]
+        runs = [
+            r
+            for r in results["runs"]
+            if r["arm"] == arm and r["updates"] == args.updates and r["mixture"] == mixture and r["seed"] in args.seeds
+        ]
         if runs:
             w, r = np.array([x["win_rate"] for x in runs]), np.array([x["return_mean"] for x in runs])
             wl, wh = iqm_interval(w)

@@ -10,7 +10,8 @@ from typing import Any
 from rayeaq.core.registry import Registry
 
 Report = Callable[[dict[str, Any]], None]
-"""Called with every evaluation's metrics as they come (a Tune trial forwards them to Tune)."""
+"""Called with every evaluation's metrics as they come (a Tune trial forwards them to Tune); a learner may also
+report its losses between evaluations: rows without ``win_rate`` (``updates`` and the loss keys)."""
 
 
 @dataclass(frozen=True)

@@ -170,8 +170,9 @@ def run_stages(
     start = time.perf_counter()
 
     def on_eval(row: dict) -> None:
-        progress.evaluations += 1
-        progress.score = float(row["normalized_return"])
+        if "win_rate" in row:  # an evaluation; rows without it are the learner's losses between evaluations
+            progress.evaluations += 1
+            progress.score = float(row["normalized_return"])
         report(progress.row(**_eval_metrics(row)), None)
 
     summary = stages.evaluate(cfg, sources, work / "evaluate", on_eval)

@@ -108,10 +108,10 @@ def test_config_defaults_agree_and_the_module_spec_follows_later_training_calls(
     assert (
         (q.cql_kind, q.cql_weight, q.cql_temperature, q.cql_samples)
         == (e.cql.kind, e.cql.weight, e.cql.temperature, e.cql.samples)
-        == ("agent", 1.0, 1.0, 20)
+        == ("joint", 1.0, 1.0, 20)
     )
-    assert q.td_lambda == e.td_lambda == 0.0
-    cfg = QMIXConfig().qmix(net=_spec(ep)).training(gamma=0.5).qmix(double_q=False, td_lambda=0.6)
+    assert (q.td_lambda, e.td_lambda) == (0.0, 0.8)  # the documented exception: online QMIX keeps one-step targets
+    cfg = QMIXConfig().qmix(net=_spec(ep)).training(gamma=0.5).qmix(double_q=False, td_lambda=0.6, cql_kind="agent")
     model_config = cfg.get_multi_rl_module_spec().rl_module_specs["qmix"].model_config
     assert model_config["gamma"] == 0.5 and model_config["double_q"] is False and model_config["td_lambda"] == 0.6
     assert model_config["cql_samples"] == 0  # the agent term samples nothing
@@ -278,7 +278,7 @@ def test_evaluate_cli_end_to_end_on_smax(ray_local, tmp_path):
     learner_rows = [json.loads(line) for line in (out / "learner.jsonl").read_text().splitlines()]
     assert learner_rows and learner_rows[-1]["updates"] == 20 and "total_loss" in learner_rows[-1]
     marl = json.loads((out / "marl_eval.json").read_text())
-    run = marl["smax"]["3m"]["qmix_cql"]["seed_0"]  # evaluate_3m.yaml: QMIX + CQL
+    run = marl["smax"]["3m"]["qmix_cql_joint"]["seed_0"]  # evaluate_3m.yaml: QMIX + the joint conservative term
     assert len(run["step_1"]["return"]) == 6 and run["step_1"]["step_count"] == 20
     assert "absolute_metrics" in run
     assert (out / "run.json").is_file() and (out / "config.resolved.yaml").is_file()
@@ -331,3 +331,54 @@ def test_two_ddp_learners_update_like_one_learner_on_the_same_batch(ray_local):
     assert moved > 1e-3  # the updates changed the weights
     for k in one:
         np.testing.assert_allclose(np.asarray(one[k]), np.asarray(two[k]), rtol=1e-4, atol=1e-5, err_msg=k)
+
+
+def test_a_checkpoint_names_its_datasets_by_fingerprint_under_a_movable_root(ray_local, tmp_path):
+    import shutil
+
+    from rayeaq.core.errors import DatasetError
+    from rayeaq.data.writer import write_dataset
+    from rayeaq.envs.spec import EnvSpec
+    from rayeaq.learners.qmix.ray_algorithm import restore
+    from rayeaq.learners.qmix.run import build_config
+    from rayeaq.run_config import load_run_config
+    from support.smooth_episodes import toy_episodes as smooth_episodes
+
+    spec = EnvSpec(
+        backend="smax",
+        map="3m",
+        n_agents=2,
+        n_enemies=2,
+        n_actions=7,
+        obs_shape=6,
+        state_shape=8,
+        episode_limit=15,
+        action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
+        max_return=2.0,
+        reward_scale="test",
+    )
+    data = tmp_path / "data"
+    write_dataset(data / "real" / "good", smooth_episodes(spec, 12, seed=1), spec, source="real", tier="good")
+    write_dataset(data / "synthetic", smooth_episodes(spec, 12, seed=2), spec, source="real", tier="good")
+    sources = [(str(data / "real" / "good"), 1.0), (str(data / "synthetic"), 0.5)]
+    small = ["evaluate.hidden_dim=8", "evaluate.mixing_embed_dim=4", "evaluate.hypernet_embed=8"]
+    cfg = load_run_config("tune_configs/evaluate_3m.yaml", [*small, "evaluate.batch_size=4"])
+    qcfg = build_config(cfg, sources, updates_per_iteration=2)
+    assert qcfg.data_root == str(data.resolve())
+    assert qcfg.datasets == [("real/good", 1.0), ("synthetic", 0.5)]  # relative to the root
+    algo = qcfg.build_algo()
+    algo.train()
+    path = algo.save_to_path(str(tmp_path / "ckpt"))
+    uninterrupted = algo._sampler.sample(4)["obs"]
+    algo.stop()
+
+    moved = tmp_path / "moved"
+    shutil.move(data, moved)
+    restored = restore(path, data_root=moved)  # the same relative paths and fingerprints under another root
+    assert np.array_equal(restored._sampler.sample(4)["obs"], uninterrupted)
+    restored.stop()
+
+    shutil.rmtree(moved / "synthetic")  # a different dataset at the same place
+    write_dataset(moved / "synthetic", smooth_episodes(spec, 12, seed=3), spec, source="real", tier="good")
+    with pytest.raises(DatasetError, match=r"synthetic/card\.json: field fingerprint: expected [0-9a-f]+"):
+        restore(path, data_root=moved)

@@ -22,8 +22,9 @@ class CQLConfig(StrictModel):
       by the online mixer; ``tau * logsumexp(Q_tot(samples) ∪ Q_tot(data) / tau) - Q_tot(data)``.
     """
 
-    kind: Literal["agent", "joint"] = "agent"
-    """agent (per-agent logsumexp on Q-logits, i.e. TD + BC) or joint (sampled joint actions through the mixer)."""
+    kind: Literal["agent", "joint"] = "joint"
+    """joint (sampled joint actions through the mixer; the default by measurement, benchmarks/RESULTS.md issue 12)
+    or agent (per-agent logsumexp on Q-logits, i.e. TD + BC)."""
     weight: float = Field(default=1.0, ge=0.0)
     """Weight of the term against the TD loss (in reward_scale units); 0 = plain offline QMIX."""
     temperature: float = Field(default=1.0, gt=0.0)
@@ -66,8 +67,10 @@ class EvaluateConfig(StrictModel):
     reward_scale: float | Literal["auto"] = "auto"
     """Factor on the training rewards (Q-values in these units); auto = 20 / the dataset's maximum return, so the
     defaults mean the same on SMAX (returns <= 2, factor 10) and SMAC (<= 20, factor 1). Recorded in summary.json."""
-    td_lambda: float = Field(default=0.0, ge=0.0, le=1.0)
-    """lambda of pymarl2's TD(lambda) targets over the episode (0 = one-step double-Q targets)."""
+    td_lambda: float = Field(default=0.8, ge=0.0, le=1.0)
+    """lambda of pymarl2's TD(lambda) targets over the episode (0 = one-step double-Q targets). 0.8 by
+    measurement: with one-step targets and hard target copies every 200 updates, returns travel only a few steps
+    back in 1 000 updates, and the learner does no better than BC (benchmarks/RESULTS.md, issue 12)."""
     hidden_dim: int = Field(default=64, ge=1, le=4096)
     """Agent network width (MLP and GRU)."""
     mixing_embed_dim: int = Field(default=32, ge=1, le=4096)

@@ -18,15 +18,17 @@ How the parts map onto RLlib 2.60's new API stack, and where they could not:
   LearnerGroup (``get_weights``) and runs decentralised greedy rollouts in the driver or in
   ``rollout_workers`` Ray actors (:mod:`rayeaq.learners.qmix.ray_rollout`), returning RLlib's
   ``{"evaluation": {...}}`` result shape.
-- **Checkpoints**: ``save_to_path``/``from_checkpoint`` are RLlib's (Checkpointable); the dataset is reloaded
-  from the config on restore (the data is not copied into checkpoints); the sampler's RNG state and the count
-  of trained env steps are part of the algorithm state, so a resumed run draws the batches an uninterrupted one
-  would.
+- **Checkpoints**: ``save_to_path``/``from_checkpoint`` are RLlib's (Checkpointable); the data is not copied
+  into checkpoints: the config names each dataset by its path relative to ``data_root`` and by its fingerprint,
+  so :func:`restore` finds a moved data tree (``data_root=``) and refuses a different dataset at the same path;
+  the sampler's RNG state and the count of trained env steps are part of the algorithm state, so a resumed run
+  draws the batches an uninterrupted one would.
 """
 
 from __future__ import annotations
 
 import itertools
+import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -54,7 +56,8 @@ SAMPLER_STATE = "qmix_sampler"
 class QMIXConfig(AlgorithmConfig):
     """Offline QMIX / QMIX+CQL / BC on a dataset mixture (see the module docstring for the RLlib mapping).
 
-    Defaults of the QMIX options are those of :class:`rayeaq.qmix.config.EvaluateConfig`. The module spec
+    Defaults of the QMIX options are those of :class:`rayeaq.qmix.config.EvaluateConfig`, except ``td_lambda``
+    (0 here: one-step targets, which the online trainer, :mod:`rayeaq.stages.ray_online`, keeps). The module spec
     is built from ``net``, ``gamma`` and ``double_q`` when RLlib asks for it
     (:meth:`get_default_rl_module_spec`), so ``.training()`` and ``.qmix()`` may be called in any order.
     """
@@ -84,6 +87,8 @@ class QMIXConfig(AlgorithmConfig):
         self.updates_per_iteration = 100
         self.net: NetSpec | None = None
         self.datasets: list[tuple[str, float]] = []
+        self.dataset_fingerprints: list[str] = []
+        self.data_root = ""
         self.data_seed = 0
         self.mixture_seed = 0
         self.env_config: Any = None  # rayeaq.envs.config.EnvConfig
@@ -109,6 +114,8 @@ class QMIXConfig(AlgorithmConfig):
         updates_per_iteration: int = NotProvided,
         net: NetSpec = NotProvided,
         datasets: list[tuple[str, float]] = NotProvided,
+        dataset_fingerprints: list[str] = NotProvided,
+        data_root: str = NotProvided,
         data_seed: int = NotProvided,
         mixture_seed: int = NotProvided,
         env_config: Any = NotProvided,
@@ -120,6 +127,8 @@ class QMIXConfig(AlgorithmConfig):
     ) -> QMIXConfig:
         """Set the QMIX-specific options (RLlib's builder style: only the given ones change).
 
+        ``datasets`` are ``(dir, weight)`` with ``dir`` relative to ``data_root`` (or absolute);
+        ``dataset_fingerprints`` (one per dataset, or empty) are checked against the cards when the data loads.
         ``data_seed`` seeds the batch sampler, ``mixture_seed`` the choice of episodes in the mixture
         (:func:`rayeaq.data.reader.load_mixture`, for fractional weights); ``cql_*`` are
         :class:`~rayeaq.learners.qmix.config.CQLConfig`'s fields; ``reward_scale`` multiplies the training
@@ -169,6 +178,23 @@ class QMIXConfig(AlgorithmConfig):
             self._value_error("behaviour cloning uses no mixer: NetSpec(mixer=False)")
 
 
+def dataset_sources(config: QMIXConfig) -> list[tuple[str | Path, float]]:
+    """The config's datasets as ``(absolute dir, weight)``, each checked against its recorded fingerprint."""
+    from rayeaq.core.errors import DatasetError
+    from rayeaq.data.card import read_card
+
+    root = Path(config.data_root) if config.data_root else Path.cwd()
+    sources: list[tuple[str | Path, float]] = [(root / path, weight) for path, weight in config.datasets]
+    for (path, _), expected in zip(sources, config.dataset_fingerprints, strict=False):
+        found = read_card(path).fingerprint
+        if found != expected:
+            raise DatasetError(
+                f"{Path(path) / 'card.json'}: field fingerprint: expected {expected} (the dataset this run trained "
+                f"on), found {found}; give the data tree that holds it (data_root)"
+            )
+    return sources
+
+
 def to_train_batch(arrays: dict[str, np.ndarray], num_shards: int) -> list[MultiAgentBatch]:
     """Padded sequence arrays ``[B, T, ...]`` -> ``num_shards`` MultiAgentBatches split by episodes."""
     b = arrays["obs"].shape[0]
@@ -200,7 +226,8 @@ class QMIX(Algorithm):
         if self.config.datasets:
             from rayeaq.data.reader import load_mixture
 
-            episodes, datasets = load_mixture(self.config.datasets, seed=self.config.mixture_seed)
+            sources = dataset_sources(self.config)
+            episodes, datasets = load_mixture(sources, seed=self.config.mixture_seed)
             self.set_episodes(episodes, max_return=datasets[0].card.max_return)
 
     def set_episodes(self, episodes: Any, max_return: float) -> None:
@@ -309,6 +336,13 @@ class QMIX(Algorithm):
         super().cleanup()
 
 
-def restore(checkpoint_dir: str | Path) -> QMIX:
-    """``QMIX.from_checkpoint`` (RLlib); the dataset named in the saved config is reloaded."""
-    return QMIX.from_checkpoint(str(Path(checkpoint_dir).resolve()))
+def restore(checkpoint_dir: str | Path, data_root: str | Path | None = None) -> QMIX:
+    """``QMIX.from_checkpoint`` (RLlib); the datasets named in the saved config are reloaded, from ``data_root``
+    when given (a moved data tree: the same relative paths and fingerprints), else from the recorded root."""
+    path = str(Path(checkpoint_dir).resolve())
+    if data_root is None:
+        return QMIX.from_checkpoint(path)
+    with (Path(path) / QMIX.CLASS_AND_CTOR_ARGS_FILE_NAME).open("rb") as f:
+        config_state = dict(pickle.load(f)["ctor_args_and_kwargs"][0][0])  # Algorithm's ctor arg: config state
+    config_state["data_root"] = str(Path(data_root).resolve())
+    return QMIX.from_checkpoint(path, config=config_state)

@@ -9,7 +9,11 @@ Called by ``python -m rayeaq.evaluate`` and usable from a Tune trial. Needs Ray 
 - ``learner.jsonl``: the learner's losses after every training iteration (visible before the first evaluation);
 - ``marl_eval.json``: marl-eval's shape ``{env: {task: {algo: {"seed_S": {"step_i": {...},
   "absolute_metrics": {...}}}}}}`` with per-episode returns;
-- ``summary.json`` and ``checkpoint/`` (RLlib checkpoint; ``rayeaq.qmix.policy.load_greedy_policy`` reads it).
+- ``summary.json`` (with each dataset's fingerprint) and ``checkpoint/`` (RLlib checkpoint;
+  ``rayeaq.qmix.policy.load_greedy_policy`` reads it).
+
+``report`` (a Tune trial's) gets every evaluation row and, between evaluations, the learner's losses after each
+training iteration (rows without ``win_rate``).
 
 When the data's simulator is not here (sc2 without the game) nothing is played: one line says so, a tenth of
 the episodes is held out and every evaluation row holds offline-only metrics on them instead (``heldout_td_loss``,
@@ -19,6 +23,7 @@ the episodes is held out and every evaluation row holds offline-only metrics on 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -74,6 +79,18 @@ def env_for(card: DatasetCard) -> EnvConfig:
     return EnvConfig(backend=card.backend, map=card.map, episode_limit=card.episode_limit)
 
 
+def dataset_names(sources: list[tuple[str, float]]) -> dict[str, Any]:
+    """How a run's config (and so its checkpoint) names its datasets: ``datasets`` relative to ``data_root``
+    (their common parent), ``dataset_fingerprints`` from their cards."""
+    dirs = [Path(p).resolve() for p, _ in sources]
+    root = Path(os.path.commonpath([d.parent for d in dirs]))
+    return {
+        "data_root": str(root),
+        "datasets": [(str(d.relative_to(root)), w) for d, (_, w) in zip(dirs, sources, strict=True)],
+        "dataset_fingerprints": [read_card(d).fingerprint for d in dirs],
+    }
+
+
 def build_config(cfg: EvaluateRun, sources: list[tuple[str, float]], updates_per_iteration: int):
     """The :class:`QMIXConfig` of a run config and a dataset mixture."""
     from rayeaq.learners.qmix.ray_algorithm import QMIXConfig
@@ -105,7 +122,7 @@ def build_config(cfg: EvaluateRun, sources: list[tuple[str, float]], updates_per
             batch_size_episodes=e.batch_size,
             updates_per_iteration=updates_per_iteration,
             net=net_spec(cfg, card),
-            datasets=[(str(Path(p).resolve()), w) for p, w in sources],
+            **dataset_names(sources),
             data_seed=derive_seed(cfg.seed, "evaluate", "sampler"),
             mixture_seed=derive_seed(cfg.seed, "evaluate", "mixture"),
             env_config=env_for(card),
@@ -211,30 +228,33 @@ def run_evaluation(
                 refresh=False,
             )
             final = updates >= e.updates
-            if final or updates % e.eval_interval == 0:
-                n = e.final_eval_episodes if final else e.eval_episodes
-                ev, episodes = score(n)
-                row = {
-                    "updates": updates,
-                    "final": final,
-                    **ev,
-                    **last,
-                    "time_s": round(time.perf_counter() - start, 2),
+            if not (final or updates % e.eval_interval == 0):
+                if report is not None:  # the learner's losses as they come (a row without win_rate)
+                    report({"updates": updates, **last})
+                continue
+            n = e.final_eval_episodes if final else e.eval_episodes
+            ev, episodes = score(n)
+            row = {
+                "updates": updates,
+                "final": final,
+                **ev,
+                **last,
+                "time_s": round(time.perf_counter() - start, 2),
+            }
+            rows.append(row)
+            last_win = ev.get("win_rate")
+            with metrics_path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(row) + "\n")
+            if episodes is not None:  # None: offline-only (no simulator), nothing was played
+                marl_runs[f"step_{step_index}"] = {
+                    "step_count": updates,
+                    "return": episodes.returns.tolist(),
+                    "win_rate": [ev["win_rate"]],
+                    "normalized_return": [ev["normalized_return"]],
                 }
-                rows.append(row)
-                last_win = ev.get("win_rate")
-                with metrics_path.open("a", encoding="utf-8") as f:
-                    f.write(json.dumps(row) + "\n")
-                if episodes is not None:  # None: offline-only (no simulator), nothing was played
-                    marl_runs[f"step_{step_index}"] = {
-                        "step_count": updates,
-                        "return": episodes.returns.tolist(),
-                        "win_rate": [ev["win_rate"]],
-                        "normalized_return": [ev["normalized_return"]],
-                    }
-                    step_index += 1
-                if report is not None:
-                    report(row)
+                step_index += 1
+            if report is not None:
+                report(row)
         final_row = rows[-1]
         if marl_runs:
             marl_runs["absolute_metrics"] = {
@@ -255,7 +275,10 @@ def run_evaluation(
             "reward_scale": qcfg.reward_scale,
             "cql": e.cql.model_dump(),
             "td_lambda": e.td_lambda,
-            "datasets": [{"path": str(p), "weight": w} for p, w in sources],
+            "datasets": [
+                {"path": str(p), "weight": w, "fingerprint": f}
+                for (p, w), f in zip(sources, qcfg.dataset_fingerprints, strict=True)
+            ],
             **({"simulator_missing": missing} if missing is not None else {}),
             **{k: final_row[k] for k in final_row if k not in ("final",)},
             "checkpoint": checkpoint,
