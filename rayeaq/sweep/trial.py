@@ -170,7 +170,8 @@ def run_stages(
     start = time.perf_counter()
 
     def on_eval(row: dict) -> None:
-        if "win_rate" in row:  # an evaluation; rows without it are the learner's losses between evaluations
+        if "normalized_return" in row:  # an evaluation (discrete or box learners); other rows are the learner's
+            # losses between evaluations (and offline-only held-out rows, which play no episode)
             progress.evaluations += 1
             progress.score = float(row["normalized_return"])
         report(progress.row(**_eval_metrics(row)), None)
