@@ -195,3 +195,18 @@ def test_greedy_act_matches_sequence_unroll():
         a, h = nets.act(batch["obs"][:, s], batch["avail_actions"][:, s], h, last)
         torch.testing.assert_close(a, masked_argmax(q_seq[:, s], batch["avail_actions"][:, s]))
         last = batch["actions"][:, s]  # teacher-forced, as in the sequence unroll
+
+
+def test_a_feature_constant_in_training_is_only_centred():
+    """Divided by a clamped near-zero std, a feature constant in the training data would jump by ~1000 the first
+    time an evaluation episode moves it (a unit type bit that changes when a unit dies)."""
+    states = torch.zeros(50, 3)
+    states[:, 0] = torch.linspace(0.0, 1.0, 50)  # varies
+    states[:, 1] = 0.7  # constant
+    states[:, 2] = torch.linspace(0.0, 1e-4, 50)  # nearly constant but moving: its own (clamped) scale
+    nets = _nets(toy_episodes(4, state_dim=3, seed=1))
+    nets.fit_state_normaliser(states)
+    assert nets.state_std[1] == 1.0 and torch.isclose(nets.state_std[0], states[:, 0].std())
+    assert nets.state_std[2] == pytest.approx(1e-3)
+    moved = nets.norm_state(torch.tensor([0.5, 1.7, 0.0]))
+    assert moved[1] == pytest.approx(1.0)  # one unit of change stays one unit

@@ -79,9 +79,14 @@ class QMIXNetworks(nn.Module):
 
     @torch.no_grad()
     def fit_state_normaliser(self, states: torch.Tensor) -> None:
-        """Set the normaliser from states ``[M, Ds]`` (the filled rows of the training data)."""
+        """Set the normaliser from states ``[M, Ds]`` (the filled rows of the training data).
+
+        A feature that is constant in the training data keeps std 1 (only centred): divided by a clamped
+        near-zero std it would jump by ~1000 the first time an evaluation or held-out episode moves it.
+        """
+        std = states.std(0)
         self.state_mean.copy_(states.mean(0))
-        self.state_std.copy_(states.std(0).clamp(min=1e-3))
+        self.state_std.copy_(torch.where(std < 1e-6, torch.ones_like(std), std.clamp(min=1e-3)))
 
     def norm_state(self, state: torch.Tensor) -> torch.Tensor:
         return (state - self.state_mean) / self.state_std
