@@ -39,9 +39,10 @@ def _execute(cfg: Any, args: argparse.Namespace, out: Path) -> dict[str, Any]:
 
 def _summary(s: dict[str, Any], out: Path) -> str:
     steps_per_s = s["collected_steps"] / max(s["collect_seconds"], 1e-9)
+    win = "n/a" if s["win_rate"] is None else f"{s['win_rate']:.3f}"  # MPE maps have no win
     return (
         f"collected {s['episodes']} episodes, {s['transitions']} transitions ({', '.join(s['tiers'])}) | "
-        f"win rate {s['win_rate']:.3f} | mean return {s['mean_return']:.3f} | wall {s['wall_seconds']:.1f}s | "
+        f"win rate {win} | mean return {s['mean_return']:.3f} | wall {s['wall_seconds']:.1f}s | "
         f"{steps_per_s:,.0f} env-steps/s | {out}"
     )
 

@@ -1,12 +1,12 @@
 """Offline learners by name (:data:`LEARNERS`, chosen by ``evaluate.algorithm``).
 
-Members: ``qmix`` and ``bc`` (:mod:`rayeaq.learners.qmix`, RLlib); ``td3bc`` (:mod:`rayeaq.learners.td3bc`, RLlib, box actions). A new learner is a package that adds
-itself to :data:`LEARNERS` plus one import line here.
+Members: ``qmix`` and ``bc`` (:mod:`rayeaq.learners.qmix`, RLlib); ``td3bc`` (:mod:`rayeaq.learners.td3bc`, RLlib, box actions); ``cql`` (:mod:`rayeaq.learners.cql`, RLlib, box actions).
+A new learner is a package that adds itself to :data:`LEARNERS` plus one import line here.
 """
 
 from __future__ import annotations
 
-from rayeaq.learners import qmix, td3bc  # noqa: F401  (members register themselves on import)
+from rayeaq.learners import cql, qmix, td3bc  # noqa: F401  (members register themselves on import)
 from rayeaq.learners.registry import LEARNERS, OfflineLearner
 
 __all__ = ["LEARNERS", "OfflineLearner"]

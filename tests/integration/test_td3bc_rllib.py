@@ -1,5 +1,5 @@
-"""MA-TD3+BC as an RLlib algorithm: updates through the LearnerGroup, checkpoints restorable with
-``Algorithm.from_checkpoint``, the ``td3bc`` registry entry; slow: learning on expert ``omar_spread`` data."""
+"""MA-TD3+BC and MA-CQL as RLlib algorithms: updates through the LearnerGroup, checkpoints restorable with
+``Algorithm.from_checkpoint``, the ``td3bc`` / ``cql`` registry entries; slow: learning on expert ``omar_spread`` data."""
 
 from __future__ import annotations
 
@@ -14,11 +14,21 @@ from rayeaq.envs.mpe.maps import mpe_spec
 from support.box_episodes import box_batch
 
 
-def test_updates_checkpoint_and_restore(ray_local, tmp_path):
+@pytest.mark.parametrize("name", ["td3bc", "cql"])
+def test_updates_checkpoint_and_restore(ray_local, tmp_path, name):
     from ray.rllib.algorithms.algorithm import Algorithm
 
+    from rayeaq.learners.cql.config import CQLSettings
+    from rayeaq.learners.cql.ray_algorithm import CQL, CQLConfig
     from rayeaq.learners.td3bc.config import TD3BCSettings
+    from rayeaq.learners.td3bc.ray_algorithm import TD3BC, TD3BCConfig
+    from rayeaq.learners.td3bc.ray_module import MODULE_ID
     from rayeaq.learners.td3bc.run import build_config
+
+    settings_cls, config_cls, algo_cls = {
+        "td3bc": (TD3BCSettings, TD3BCConfig, TD3BC),
+        "cql": (CQLSettings, CQLConfig, CQL),
+    }[name]
 
     write_dataset(
         tmp_path / "d",
@@ -27,16 +37,17 @@ def test_updates_checkpoint_and_restore(ray_local, tmp_path):
         source="real",
         reference_returns={"random": 0.0, "expert": 1.0},
     )
-    settings = TD3BCSettings(hidden_dim=16, batch_size=32, eval_episodes=4, eval_envs=4)
-    algo = build_config(settings, [(str(tmp_path / "d"), 1.0)], seed=3, updates_per_iteration=5).build_algo()
+    settings = settings_cls(hidden_dim=16, batch_size=32, eval_episodes=4, eval_envs=4)
+    algo = build_config(settings, [(str(tmp_path / "d"), 1.0)], 3, 5, config_cls).build_algo()
     try:
+        assert type(algo) is algo_cls
         before = algo.actor_state()
         result = algo.train()
         after = algo.actor_state()
-        from rayeaq.learners.td3bc.ray_module import MODULE_ID
-
         weights = algo.learner_group.get_weights(module_ids=[MODULE_ID])[MODULE_ID]
-        assert int(weights["num_updates"]) == 5 and np.isfinite(result["learners"]["td3bc"]["critic_loss"])
+        assert int(weights["num_updates"]) == 5 and np.isfinite(result["learners"][MODULE_ID]["critic_loss"])
+        if name == "cql":
+            assert np.isfinite(result["learners"][MODULE_ID]["cql_gap"])
         assert not np.allclose(before["actor.layers.0.weight"], after["actor.layers.0.weight"])
         assert not np.allclose(before["q1.layers.0.weight"], after["q1.layers.0.weight"])
         path = algo.save_to_path(str(tmp_path / "ckpt"))
@@ -46,6 +57,7 @@ def test_updates_checkpoint_and_restore(ray_local, tmp_path):
         algo.stop()
     restored = Algorithm.from_checkpoint(path)
     try:
+        assert type(restored) is algo_cls
         np.testing.assert_array_equal(restored.greedy_act()(obs), expected)
         for key, value in after.items():
             np.testing.assert_array_equal(restored.actor_state()[key], value, err_msg=key)
@@ -60,6 +72,8 @@ def test_registered_for_evaluate_algorithm():
 
     cfg = load_run_config("tune_configs/evaluate_mpe.yaml", [])
     assert cfg.env.backend == "mpe" and LEARNERS.get(cfg.evaluate.algorithm).name == "td3bc"
+    cfg = load_run_config("tune_configs/evaluate_mpe.yaml", ["evaluate.algorithm=cql"])
+    assert LEARNERS.get(cfg.evaluate.algorithm).name == "cql"
 
 
 @pytest.mark.slow

@@ -35,6 +35,10 @@ class CollectRun(Protocol):
 
 def collect_all(cfg: CollectRun, out: Path) -> dict:
     """Collect every configured tier into ``out/<tier>``; returns totals for the last line."""
+    if cfg.env.backend == "mpe":  # OMAR/D4RL tiers of box-action episodes, in-process
+        from rayeaq.stages.collect.mpe_tiers import collect_mpe_stage
+
+        return collect_mpe_stage(cfg, out)
     if cfg.env.backend != "smax":
         raise ConfigError(
             "env.backend: collection with backend 'sc2' is not implemented yet (the SMAC-API adapter exists: "
