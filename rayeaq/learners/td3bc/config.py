@@ -7,9 +7,9 @@ MA-CQL's (OMAR's defaults, Pan et al. 2022).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from rayeaq.core.config import StrictModel
 
@@ -29,6 +29,10 @@ class ContinuousSettings(StrictModel):
     """Polyak rate of the target networks (after each actor update)."""
     hidden_dim: int = Field(default=256, ge=1, le=4096)
     """Width of the two hidden layers of every actor and critic."""
+    reward_scale: float | Literal["auto"] = 1.0
+    """Factor on the rewards the critics learn from; ``auto`` = (1 − γ) / mean |r| of the data's per-agent rewards,
+    so that Q of the data's average reward is about 1 (the actor's objective does not change: TD3+BC's λ divides
+    by mean |Q|; the critic reaches its scale in far fewer updates)."""
     eval_interval: int = Field(default=1000, ge=1)
     """Updates between intermediate evaluations."""
     eval_episodes: int = Field(default=100, ge=1, le=100_000)
@@ -45,6 +49,13 @@ class ContinuousSettings(StrictModel):
 
     def loss_options(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.LOSS_OPTIONS}
+
+    @field_validator("reward_scale")
+    @classmethod
+    def _positive(cls, value: float | str) -> float | str:
+        if value != "auto" and not float(value) > 0:
+            raise ValueError("expected a positive number or auto")
+        return value
 
 
 class TD3BCSettings(ContinuousSettings):

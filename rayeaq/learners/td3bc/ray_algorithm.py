@@ -56,6 +56,7 @@ class ContinuousOfflineConfig(AlgorithmConfig):
         self.eval_envs = 100
         self.eval_seed = 10_000_000
         self.torch_threads = 1
+        self.reward_scale: float | str = 1.0
 
     @classmethod
     def default_algo_class(cls) -> type:
@@ -118,8 +119,10 @@ class ContinuousOffline(Algorithm):
     def set_episodes(self, episodes: Any, reference: dict[str, float] | None = None) -> None:
         """Train on these box-action episodes; fits the observation normaliser on their transitions."""
         from rayeaq.data.card import normalized_score
+        from rayeaq.learners.td3bc.transitions import resolve_reward_scale
 
-        self._sampler = TransitionSampler(episodes, seed=self.config.data_seed)
+        scale = resolve_reward_scale(episodes, self.config.reward_scale, self.config.gamma)
+        self._sampler = TransitionSampler(episodes, seed=self.config.data_seed, reward_scale=scale)
         obs = torch.from_numpy(self._sampler.arrays["obs"])
         self.learner_group.foreach_learner(
             lambda learner: learner.module[MODULE_ID].unwrapped().nets.fit_obs_normaliser(obs)
@@ -130,6 +133,7 @@ class ContinuousOffline(Algorithm):
             "dataset_episodes": len(episodes),
             "dataset_return_mean": mean,
             "dataset_normalized_score": normalized_score(mean, self.reference),
+            "reward_scale": scale,
         }
 
     @override(Algorithm)

@@ -64,6 +64,7 @@ def build_config(
             eval_envs=s.eval_envs,
             eval_seed=derive_seed(seed, "evaluate", "episodes"),
             torch_threads=s.torch_threads,
+            reward_scale=s.reward_scale,
             **s.loss_options(),
         )
     )
