@@ -66,6 +66,30 @@ def test_updates_checkpoint_and_restore(ray_local, tmp_path, name):
         restored.stop()
 
 
+def test_cql_run_writes_metrics_summary_and_the_reward_scale(ray_local, tmp_path):
+    from rayeaq.learners.cql.config import CQLSettings
+    from rayeaq.learners.cql.ray_algorithm import CQLConfig
+    from rayeaq.learners.td3bc.run import run_continuous
+
+    write_dataset(
+        tmp_path / "d",
+        box_batch(8),
+        mpe_spec("omar_spread"),
+        source="real",
+        reference_returns={"random": 0.0, "expert": 1.0},
+    )
+    settings = CQLSettings(
+        updates=20, eval_interval=10, batch_size=32, eval_episodes=4, eval_envs=4, reward_scale="auto", checkpoint=False
+    )
+    summary = run_continuous("cql", CQLConfig, settings, [(str(tmp_path / "d"), 1.0)], tmp_path / "run", seed=1)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["updates"] for r in rows] == [10, 20] and summary["algorithm"] == "cql"
+    assert np.isfinite(rows[-1]["cql_gap"]) and rows[-1]["episodes"] == 4
+    episodes = box_batch(8)
+    expected = 0.05 / float(np.abs(episodes.agent_reward[episodes.filled]).mean())
+    assert summary["reward_scale"] == pytest.approx(expected, rel=1e-5)
+
+
 def test_registered_for_evaluate_algorithm():
     from rayeaq.learners import LEARNERS
     from rayeaq.run_config import load_run_config
