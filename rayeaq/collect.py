@@ -64,10 +64,12 @@ def _check(cfg: Any, out: Path) -> dict[str, Any]:
 
 def _summary(s: dict[str, Any], out: Path) -> str:
     steps_per_s = s["collected_steps"] / max(s["collect_seconds"], 1e-9)
+    win = "n/a" if s["win_rate"] is None else f"{s['win_rate']:.3f}"  # MPE maps have no win
+    warm = f"; warm-up {s['warmup_seconds']:.1f}s apart" if "warmup_seconds" in s else ""
     line = (
         f"collected {s['episodes']} episodes, {s['transitions']} transitions ({', '.join(s['tiers'])}) | "
-        f"win rate {s['win_rate']:.3f} | mean return {s['mean_return']:.3f} | wall {s['wall_seconds']:.1f}s | "
-        f"{steps_per_s:,.0f} env-steps/s (collection; warm-up {s['warmup_seconds']:.1f}s apart) | {out}"
+        f"win rate {win} | mean return {s['mean_return']:.3f} | wall {s['wall_seconds']:.1f}s | "
+        f"{steps_per_s:,.0f} env-steps/s (collection{warm}) | {out}"
     )
     if "tier_checks" in s:
         checks = ", ".join(f"{k} {'pass' if v else 'FAIL'}" for k, v in s["tier_checks"].items())

@@ -1,7 +1,8 @@
 """Behaviour policies by name (:data:`POLICIES`, chosen by ``collect.policy.kind``).
 
 Scripted SMAX policies of graded skill (:mod:`.scripts`), the per-tier chooser ``graded``, the ε-mixture
-``heuristic_mix``, ``random`` and ``qmix_checkpoint`` (:mod:`.members`). A new member is a module that adds a
+``heuristic_mix``, ``random`` and ``qmix_checkpoint`` (:mod:`.members`); on MPE maps ``random``, ``expert`` and
+``noisy_expert`` (:mod:`.mpe`). A new member is a module that adds a
 :class:`BehaviourPolicy` to :data:`POLICIES` plus one import line here.
 """
 
@@ -12,9 +13,20 @@ from rayeaq.policies.registry import (
     POLICIES,
     BehaviourPolicy,
     Candidate,
+    box_policy_names,
     checkpoint_fingerprint,
+    load_box_policy,
     load_script,
     scripted_names,
 )
 
-__all__ = ["POLICIES", "BehaviourPolicy", "Candidate", "checkpoint_fingerprint", "load_script", "scripted_names"]
+__all__ = [
+    "POLICIES",
+    "BehaviourPolicy",
+    "Candidate",
+    "box_policy_names",
+    "checkpoint_fingerprint",
+    "load_box_policy",
+    "load_script",
+    "scripted_names",
+]

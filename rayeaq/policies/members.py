@@ -1,5 +1,6 @@
 """The members of :data:`~rayeaq.policies.registry.POLICIES`: scripted policies by name, ``graded``,
-``heuristic_mix``, ``random``, ``qmix_checkpoint`` and ``qmix_ladder``."""
+``heuristic_mix``, ``random``, ``qmix_checkpoint`` and ``qmix_ladder``; on box-action (MPE) maps ``random``,
+``expert`` and ``noisy_expert`` (:mod:`rayeaq.policies.mpe`)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,19 @@ def _random(cfg: PolicyConfig, epsilon: float | None, script: str | None) -> lis
     return [Candidate(label="random", runner="jax", epsilon=0.0, script="random")]
 
 
-POLICIES.add("random", BehaviourPolicy("random", _random, script="uniform"))
+POLICIES.add("random", BehaviourPolicy("random", _random, script="uniform", box_policy="random_uniform"))
+
+
+def _box_only(name: str):
+    def candidates(cfg: PolicyConfig, epsilon: float | None, script: str | None) -> list[Candidate]:
+        raise ConfigError(f"collect.policy.kind: {name!r} acts on box-action (MPE) maps only (env.backend: mpe)")
+
+    return candidates
+
+
+# MPE (box actions): the scripted controller and its noisy ε-mixture, built by rayeaq.policies.mpe.
+for _name in ("expert", "noisy_expert"):
+    POLICIES.add(_name, BehaviourPolicy(_name, _box_only(_name), box_policy=_name))
 
 
 def _graded(cfg: PolicyConfig, epsilon: float | None, script: str | None) -> list[Candidate]:

@@ -1,9 +1,10 @@
 """Scripted behaviour policies for the MPE maps, as pure JAX functions of one environment (vmapped by the
-collector). Plain functions; the policy registry registers them.
+collector).
 
 Every policy maps ``(key, state [Ds], obs [N, Do], epsilon [])`` to actions ``[N, Da]`` inside the map's box;
 ``epsilon`` is a per-episode mixing level (traced, so one compiled rollout serves every level) that only the
-noisy expert reads. The scripted
+noisy expert reads. Registered in :data:`rayeaq.policies.POLICIES` as ``random``, ``expert`` and ``noisy_expert``
+(``load_box_policy(name, map_name)``). The scripted
 controllers decide a force direction ``u [N, 2]`` in [−1, 1]² and :func:`to_action` encodes it for the map
 (``omar_spread``: ``u`` itself; ``spread``/``tag``: PettingZoo's 5-d ``[no-op, left, right, down, up]``).
 

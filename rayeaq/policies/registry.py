@@ -64,6 +64,9 @@ class BehaviourPolicy:
     candidates: Candidates
     script: str | None = None
     validate: Callable[[PolicyConfig], None] | None = None
+    box_policy: str | None = None
+    """Box-action (MPE) members: the builder in :mod:`rayeaq.policies.mpe` (``map_name, **knobs -> policy``
+    of ``(key, state [Ds], obs [N, Do], ε) -> actions [N, Da]``), run by the MPE collector."""
 
 
 POLICIES: Registry[BehaviourPolicy] = Registry("behaviour policy", "collect.policy.kind")
@@ -80,6 +83,22 @@ def load_script(name: str) -> Callable:
     from rayeaq.policies import scripts
 
     return getattr(scripts, str(POLICIES.get(name).script))
+
+
+def box_policy_names() -> tuple[str, ...]:
+    """Names of the members that act on box-action (MPE) maps."""
+    return tuple(name for name, member in POLICIES.items() if member.box_policy is not None)
+
+
+def load_box_policy(name: str, map_name: str, **knobs: Any) -> Callable:
+    """The JAX policy of box-action member ``name`` on an MPE map (imports JAX)."""
+    from rayeaq.core.errors import ConfigError
+    from rayeaq.policies import mpe
+
+    member = POLICIES.get(name)
+    if member.box_policy is None:
+        raise ConfigError(f"collect.policy.kind: {name!r} acts on discrete actions; on MPE use {box_policy_names()}")
+    return getattr(mpe, member.box_policy)(map_name, **knobs)
 
 
 def checkpoint_fingerprint(path: str | Path) -> str:

@@ -1,5 +1,5 @@
-"""MA-TD3+BC as an RLlib algorithm: updates through the LearnerGroup, checkpoints restorable with
-``Algorithm.from_checkpoint``, the ``td3bc`` registry entry; slow: learning on expert ``omar_spread`` data."""
+"""MA-TD3+BC and MA-CQL as RLlib algorithms: updates through the LearnerGroup, checkpoints restorable with
+``Algorithm.from_checkpoint``, the ``td3bc`` / ``cql`` registry entries; slow: learning on expert ``omar_spread`` data."""
 
 from __future__ import annotations
 
@@ -14,11 +14,21 @@ from rayeaq.envs.mpe.maps import mpe_spec
 from support.box_episodes import box_batch
 
 
-def test_updates_checkpoint_and_restore(ray_local, tmp_path):
+@pytest.mark.parametrize("name", ["td3bc", "cql"])
+def test_updates_checkpoint_and_restore(ray_local, tmp_path, name):
     from ray.rllib.algorithms.algorithm import Algorithm
 
+    from rayeaq.learners.cql.config import CQLSettings
+    from rayeaq.learners.cql.ray_algorithm import CQL, CQLConfig
     from rayeaq.learners.td3bc.config import TD3BCSettings
+    from rayeaq.learners.td3bc.ray_algorithm import TD3BC, TD3BCConfig
+    from rayeaq.learners.td3bc.ray_module import MODULE_ID
     from rayeaq.learners.td3bc.run import build_config
+
+    settings_cls, config_cls, algo_cls = {
+        "td3bc": (TD3BCSettings, TD3BCConfig, TD3BC),
+        "cql": (CQLSettings, CQLConfig, CQL),
+    }[name]
 
     write_dataset(
         tmp_path / "d",
@@ -27,16 +37,17 @@ def test_updates_checkpoint_and_restore(ray_local, tmp_path):
         source="real",
         reference_returns={"random": 0.0, "expert": 1.0},
     )
-    settings = TD3BCSettings(hidden_dim=16, batch_size=32, eval_episodes=4, eval_envs=4)
-    algo = build_config(settings, [(str(tmp_path / "d"), 1.0)], seed=3, updates_per_iteration=5).build_algo()
+    settings = settings_cls(hidden_dim=16, batch_size=32, eval_episodes=4, eval_envs=4)
+    algo = build_config(settings, [(str(tmp_path / "d"), 1.0)], 3, 5, config_cls).build_algo()
     try:
+        assert type(algo) is algo_cls
         before = algo.actor_state()
         result = algo.train()
         after = algo.actor_state()
-        from rayeaq.learners.td3bc.ray_module import MODULE_ID
-
         weights = algo.learner_group.get_weights(module_ids=[MODULE_ID])[MODULE_ID]
-        assert int(weights["num_updates"]) == 5 and np.isfinite(result["learners"]["td3bc"]["critic_loss"])
+        assert int(weights["num_updates"]) == 5 and np.isfinite(result["learners"][MODULE_ID]["critic_loss"])
+        if name == "cql":
+            assert np.isfinite(result["learners"][MODULE_ID]["cql_gap"])
         assert not np.allclose(before["actor.layers.0.weight"], after["actor.layers.0.weight"])
         assert not np.allclose(before["q1.layers.0.weight"], after["q1.layers.0.weight"])
         path = algo.save_to_path(str(tmp_path / "ckpt"))
@@ -46,6 +57,7 @@ def test_updates_checkpoint_and_restore(ray_local, tmp_path):
         algo.stop()
     restored = Algorithm.from_checkpoint(path)
     try:
+        assert type(restored) is algo_cls
         np.testing.assert_array_equal(restored.greedy_act()(obs), expected)
         for key, value in after.items():
             np.testing.assert_array_equal(restored.actor_state()[key], value, err_msg=key)
@@ -54,19 +66,48 @@ def test_updates_checkpoint_and_restore(ray_local, tmp_path):
         restored.stop()
 
 
+def test_cql_run_writes_metrics_summary_and_the_reward_scale(ray_local, tmp_path):
+    from rayeaq.learners.cql.config import CQLSettings
+    from rayeaq.learners.cql.ray_algorithm import CQLConfig
+    from rayeaq.learners.td3bc.run import run_continuous
+
+    write_dataset(
+        tmp_path / "d",
+        box_batch(8),
+        mpe_spec("omar_spread"),
+        source="real",
+        reference_returns={"random": 0.0, "expert": 1.0},
+    )
+    settings = CQLSettings(
+        updates=20, eval_interval=10, batch_size=32, eval_episodes=4, eval_envs=4, reward_scale="auto", checkpoint=False
+    )
+    summary = run_continuous("cql", CQLConfig, settings, [(str(tmp_path / "d"), 1.0)], tmp_path / "run", seed=1)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["updates"] for r in rows] == [10, 20] and summary["algorithm"] == "cql"
+    assert np.isfinite(rows[-1]["cql_gap"]) and rows[-1]["episodes"] == 4
+    episodes = box_batch(8)
+    expected = 0.05 / float(np.abs(episodes.agent_reward[episodes.filled]).mean())
+    assert summary["reward_scale"] == pytest.approx(expected, rel=1e-5)
+
+
 def test_registered_for_evaluate_algorithm():
     from rayeaq.learners import LEARNERS
     from rayeaq.run_config import load_run_config
 
     cfg = load_run_config("tune_configs/evaluate_mpe.yaml", [])
     assert cfg.env.backend == "mpe" and LEARNERS.get(cfg.evaluate.algorithm).name == "td3bc"
+    cfg = load_run_config("tune_configs/evaluate_mpe.yaml", ["evaluate.algorithm=cql"])
+    assert LEARNERS.get(cfg.evaluate.algorithm).name == "cql"
 
 
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=False,
-    reason="issue 15's target is not met yet: measured 47.3 normalized after 5000 updates "
-    "(200 held-out episodes, 2026-11-30); pure BC reached 52.8 after 3000 — see the MPE report",
+    reason="issue 15's target is not met yet: measured 47.3 normalized after 5000 updates (200 held-out episodes); "
+    "pure-torch runs of the same losses (benchmarks/RESULTS.md, MPE section) show imitation itself is the limit: "
+    "BC reaches 69 on held-out seeds (81 on the data's own seeds) after 3000 updates on 3000 expert episodes, "
+    "TD3+BC 63 with the actor trained every update (with TD3's delay of 2: 15-29 after 1000-2000 updates); "
+    "on 10 000 episodes TD3+BC (actor every update) reaches 77.0 after 6000 updates",
 )
 def test_td3bc_on_expert_omar_spread_reaches_80_normalized(ray_local, tmp_path):
     """Expert data (the scripted controller) -> greedy MA-TD3+BC on held-out seeds scores >= 80 normalized."""

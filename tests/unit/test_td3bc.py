@@ -4,6 +4,7 @@ and the actor loss vs hand computations, the transition sampler vs the episode r
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from rayeaq.learners.td3bc.losses import actor_loss, critic_loss
@@ -104,3 +105,14 @@ def test_transition_sampler_rows():
     )
     episodes.agent_reward = None  # falls back to the team reward for every agent
     np.testing.assert_array_equal(TransitionSampler(episodes, 0).arrays["reward"][k], np.full(3, episodes.reward[1, 9]))
+
+
+def test_reward_scale_auto_makes_the_mean_reward_q_about_one():
+    from rayeaq.learners.td3bc.transitions import resolve_reward_scale
+
+    episodes = box_batch(3)
+    mean_abs = float(np.abs(episodes.agent_reward[episodes.filled]).mean())
+    scale = resolve_reward_scale(episodes, "auto", gamma=0.95)
+    assert scale == pytest.approx(0.05 / mean_abs) and resolve_reward_scale(episodes, 2.0, 0.95) == 2.0
+    sampler = TransitionSampler(episodes, seed=0, reward_scale=scale)
+    assert np.abs(sampler.arrays["reward"]).mean() / (1 - 0.95) == pytest.approx(1.0, rel=1e-4)

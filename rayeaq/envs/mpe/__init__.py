@@ -24,5 +24,14 @@ def _make_env(map_name: str, episode_limit: int | None, seed: int) -> Any:
 
 
 BACKENDS.add(
-    "mpe", Backend("mpe", mpe_spec, _make_env, lambda: tuple(MPE_MAPS), list_maps_table, default_episode_limit)
+    "mpe",
+    Backend(
+        "mpe",
+        mpe_spec,
+        _make_env,
+        lambda: tuple(MPE_MAPS),
+        list_maps_table,
+        default_episode_limit,
+        collector="mpe_tiers",
+    ),
 )

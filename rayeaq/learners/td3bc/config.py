@@ -1,14 +1,21 @@
-"""MA-TD3+BC settings (defaults: TD3+BC's, Fujimoto & Gu 2021; OMAR's MPE budget of 25-step episodes)."""
+"""Settings of the offline continuous-action learners (per-agent actors and twin critics on box actions).
+
+:class:`ContinuousSettings` holds what every such learner reads (budget, optimiser, networks, evaluation);
+:class:`TD3BCSettings` adds TD3+BC's (Fujimoto & Gu 2021) and :class:`~rayeaq.learners.cql.config.CQLSettings`
+MA-CQL's (OMAR's defaults, Pan et al. 2022).
+"""
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, field_validator
 
 from rayeaq.core.config import StrictModel
 
 
-class TD3BCSettings(StrictModel):
-    """Hyper-parameters of offline MA-TD3+BC (independent TD3 per agent with a behaviour-cloning term)."""
+class ContinuousSettings(StrictModel):
+    """What every offline continuous-action learner reads."""
 
     updates: int = Field(default=3000, ge=1, le=10_000_000)
     """Gradient updates (learner steps)."""
@@ -20,16 +27,12 @@ class TD3BCSettings(StrictModel):
     """Discount factor."""
     tau: float = Field(default=0.005, gt=0.0, le=1.0)
     """Polyak rate of the target networks (after each actor update)."""
-    policy_noise: float = Field(default=0.2, ge=0.0)
-    """Std of the target-policy smoothing noise (actions scaled to [-1, 1])."""
-    noise_clip: float = Field(default=0.5, ge=0.0)
-    """Clip of the target-policy smoothing noise."""
-    policy_freq: int = Field(default=2, ge=1)
-    """Critic updates per actor update (TD3's delay)."""
-    alpha: float = Field(default=2.5, ge=0.0)
-    """TD3+BC's α: λ = α / mean|Q| weighs the Q term against the behaviour-cloning term (0 = pure BC)."""
     hidden_dim: int = Field(default=256, ge=1, le=4096)
     """Width of the two hidden layers of every actor and critic."""
+    reward_scale: float | Literal["auto"] = 1.0
+    """Factor on the rewards the critics learn from; ``auto`` = (1 − γ) / mean |r| of the data's per-agent rewards,
+    so that Q of the data's average reward is about 1 (the actor's objective does not change: TD3+BC's λ divides
+    by mean |Q|; the critic reaches its scale in far fewer updates)."""
     eval_interval: int = Field(default=1000, ge=1)
     """Updates between intermediate evaluations."""
     eval_episodes: int = Field(default=100, ge=1, le=100_000)
@@ -40,3 +43,31 @@ class TD3BCSettings(StrictModel):
     """torch.set_num_threads in the learner process."""
     checkpoint: bool = True
     """Write an RLlib checkpoint of the final algorithm to OUT/checkpoint."""
+
+    LOSS_OPTIONS: ClassVar[tuple[str, ...]] = ()
+    """The learner's own fields, passed to its RLlib config under the same names."""
+
+    def loss_options(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.LOSS_OPTIONS}
+
+    @field_validator("reward_scale")
+    @classmethod
+    def _positive(cls, value: float | str) -> float | str:
+        if value != "auto" and not float(value) > 0:
+            raise ValueError("expected a positive number or auto")
+        return value
+
+
+class TD3BCSettings(ContinuousSettings):
+    """Hyper-parameters of offline MA-TD3+BC (independent TD3 per agent with a behaviour-cloning term)."""
+
+    LOSS_OPTIONS = ("policy_noise", "noise_clip", "policy_freq", "alpha")
+
+    policy_noise: float = Field(default=0.2, ge=0.0)
+    """Std of the target-policy smoothing noise (actions scaled to [-1, 1])."""
+    noise_clip: float = Field(default=0.5, ge=0.0)
+    """Clip of the target-policy smoothing noise."""
+    policy_freq: int = Field(default=2, ge=1)
+    """Critic updates per actor update (TD3's delay)."""
+    alpha: float = Field(default=2.5, ge=0.0)
+    """TD3+BC's α: λ = α / mean|Q| weighs the Q term against the behaviour-cloning term (0 = pure BC)."""

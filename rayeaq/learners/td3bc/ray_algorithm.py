@@ -1,4 +1,6 @@
-"""RLlib adapter: ``TD3BCConfig`` (an AlgorithmConfig) and ``TD3BC`` (an Algorithm) for offline MA-TD3+BC.
+"""RLlib adapter: the offline continuous-action algorithms — a shared base (:class:`ContinuousOfflineConfig`,
+:class:`ContinuousOffline`) and MA-TD3+BC (:class:`TD3BCConfig`, :class:`TD3BC`); MA-CQL
+(:mod:`rayeaq.learners.cql.ray_algorithm`) is the base with another module class and loss settings.
 
 The same mapping onto RLlib 2.60 as :mod:`rayeaq.learners.qmix.ray_algorithm`: learning is RLlib's (a team
 :class:`~rayeaq.learners.td3bc.ray_module.TD3TeamModule` trained by
@@ -11,26 +13,30 @@ reader through a :class:`~rayeaq.learners.td3bc.transitions.TransitionSampler` (
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from ray.rllib.algorithms.algorithm import Algorithm
-from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
+from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 from ray.rllib.utils.annotations import override
 from ray.rllib.utils.metrics import LEARNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
 
 from rayeaq.learners.td3bc.networks import NetSpec
-from rayeaq.learners.td3bc.ray_module import MODULE_ID, module_spec, spaces
+from rayeaq.learners.td3bc.ray_module import MODULE_ID, TD3TeamModule, module_spec, spaces
 from rayeaq.learners.td3bc.transitions import TransitionSampler
 
 
-class TD3BCConfig(AlgorithmConfig):
-    """Offline MA-TD3+BC on a dataset mixture of box-action episodes (MPE)."""
+class ContinuousOfflineConfig(AlgorithmConfig):
+    """What every offline continuous-action learner needs: data, network sizes, evaluation. A subclass names its
+    algorithm, its team module and the loss settings the module reads (``LOSS_FIELDS``, attributes of the config)."""
+
+    LOSS_FIELDS: ClassVar[tuple[str, ...]] = ("gamma", "policy_freq")
+    MODULE_CLASS: ClassVar[type] = TD3TeamModule
 
     def __init__(self, algo_class: type | None = None) -> None:
-        super().__init__(algo_class=algo_class or TD3BC)
+        super().__init__(algo_class=algo_class or self.default_algo_class())
         self._is_online = False
         self.lr = 3e-4
         self.gamma = 0.99
@@ -39,10 +45,7 @@ class TD3BCConfig(AlgorithmConfig):
         self.num_env_runners = 0
         self.create_env_on_local_worker = False
         self.tau = 0.005
-        self.policy_noise = 0.2
-        self.noise_clip = 0.5
-        self.policy_freq = 2
-        self.alpha = 2.5
+        self.policy_freq = 1
         self.batch_size_transitions = 256
         self.updates_per_iteration = 100
         self.net: NetSpec | None = None
@@ -53,54 +56,34 @@ class TD3BCConfig(AlgorithmConfig):
         self.eval_envs = 100
         self.eval_seed = 10_000_000
         self.torch_threads = 1
+        self.reward_scale: float | str = 1.0
 
-    def td3bc(
-        self,
-        *,
-        tau: float = NotProvided,
-        policy_noise: float = NotProvided,
-        noise_clip: float = NotProvided,
-        policy_freq: int = NotProvided,
-        alpha: float = NotProvided,
-        batch_size_transitions: int = NotProvided,
-        updates_per_iteration: int = NotProvided,
-        net: NetSpec = NotProvided,
-        datasets: list[tuple[str, float]] = NotProvided,
-        data_seed: int = NotProvided,
-        mixture_seed: int = NotProvided,
-        map_name: str = NotProvided,
-        eval_envs: int = NotProvided,
-        eval_seed: int = NotProvided,
-        torch_threads: int = NotProvided,
-    ) -> TD3BCConfig:
-        """Set the TD3+BC options (RLlib's builder style: only the given ones change)."""
-        for key, value in list(locals().items()):
-            if key != "self" and value is not NotProvided:
-                setattr(self, key, value)
+    @classmethod
+    def default_algo_class(cls) -> type:
+        return ContinuousOffline
+
+    def offline(self, **options: Any) -> ContinuousOfflineConfig:
+        """Set options of this config (RLlib's builder style: only the given ones change; an unknown name fails)."""
+        for key, value in options.items():
+            if key.startswith("_") or not hasattr(self, key):
+                raise ValueError(f"{type(self).__name__} has no option {key!r}")
+            setattr(self, key, value)
         if self.net is not None:
             obs_space, act_space = spaces(self.net)
             self.environment(observation_space=obs_space, action_space=act_space)
             self.multi_agent(policies={MODULE_ID}, policy_mapping_fn=lambda agent_id, episode, **kw: MODULE_ID)
         return self
 
-    def loss_settings(self) -> dict[str, float]:
-        return {
-            "gamma": self.gamma,
-            "policy_noise": self.policy_noise,
-            "noise_clip": self.noise_clip,
-            "alpha": self.alpha,
-            "policy_freq": self.policy_freq,
-        }
+    def loss_settings(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.LOSS_FIELDS}
 
     @override(AlgorithmConfig)
     def get_default_rl_module_spec(self) -> Any:
         from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
-        from rayeaq.learners.td3bc.ray_module import TD3TeamModule
-
         if self.net is None:
-            return RLModuleSpec(module_class=TD3TeamModule)
-        return module_spec(self.net, self.loss_settings())
+            return RLModuleSpec(module_class=self.MODULE_CLASS)
+        return module_spec(self.net, self.loss_settings(), self.MODULE_CLASS)
 
     @override(AlgorithmConfig)
     def get_default_learner_class(self) -> type:
@@ -112,20 +95,15 @@ class TD3BCConfig(AlgorithmConfig):
     def validate(self) -> None:
         super().validate()
         if self.net is None:
-            self._value_error("TD3BCConfig.td3bc(net=NetSpec(...)) is required (sizes of the stacked networks)")
+            self._value_error(f"{type(self).__name__}.offline(net=NetSpec(...)) is required (network sizes)")
 
 
-class TD3BC(Algorithm):
+class ContinuousOffline(Algorithm):
     """``train()`` = ``updates_per_iteration`` LearnerGroup updates on uniform transitions; ``evaluate()`` =
     greedy rollouts on ``evaluation_duration`` held-out seeds."""
 
-    @classmethod
     @override(Algorithm)
-    def get_default_config(cls) -> TD3BCConfig:
-        return TD3BCConfig()
-
-    @override(Algorithm)
-    def setup(self, config: TD3BCConfig) -> None:
+    def setup(self, config: ContinuousOfflineConfig) -> None:
         torch.set_num_threads(config.torch_threads)
         super().setup(config)
         self._sampler: TransitionSampler | None = None
@@ -141,8 +119,10 @@ class TD3BC(Algorithm):
     def set_episodes(self, episodes: Any, reference: dict[str, float] | None = None) -> None:
         """Train on these box-action episodes; fits the observation normaliser on their transitions."""
         from rayeaq.data.card import normalized_score
+        from rayeaq.learners.td3bc.transitions import resolve_reward_scale
 
-        self._sampler = TransitionSampler(episodes, seed=self.config.data_seed)
+        scale = resolve_reward_scale(episodes, self.config.reward_scale, self.config.gamma)
+        self._sampler = TransitionSampler(episodes, seed=self.config.data_seed, reward_scale=scale)
         obs = torch.from_numpy(self._sampler.arrays["obs"])
         self.learner_group.foreach_learner(
             lambda learner: learner.module[MODULE_ID].unwrapped().nets.fit_obs_normaliser(obs)
@@ -153,12 +133,13 @@ class TD3BC(Algorithm):
             "dataset_episodes": len(episodes),
             "dataset_return_mean": mean,
             "dataset_normalized_score": normalized_score(mean, self.reference),
+            "reward_scale": scale,
         }
 
     @override(Algorithm)
     def training_step(self) -> None:
         if self._sampler is None:
-            raise RuntimeError("TD3BC has no data: give TD3BCConfig.td3bc(datasets=...) or call set_episodes()")
+            raise RuntimeError(f"{type(self).__name__} has no data: give .offline(datasets=...) or call set_episodes()")
         for _ in range(self.config.updates_per_iteration):
             sample = self._sampler.sample(self.config.batch_size_transitions)
             self._steps += len(sample["done"])
@@ -198,6 +179,33 @@ class TD3BC(Algorithm):
         super(Algorithm, self).restore_from_path(path, *args, **kwargs)
 
 
-def restore(checkpoint_dir: str | Path) -> TD3BC:
-    """``TD3BC.from_checkpoint`` (RLlib); the dataset named in the saved config is reloaded."""
-    return TD3BC.from_checkpoint(str(Path(checkpoint_dir).resolve()))
+class TD3BCConfig(ContinuousOfflineConfig):
+    """Offline MA-TD3+BC on a dataset mixture of box-action episodes (MPE)."""
+
+    LOSS_FIELDS = ("gamma", "policy_noise", "noise_clip", "alpha", "policy_freq")
+    MODULE_CLASS = TD3TeamModule
+
+    def __init__(self, algo_class: type | None = None) -> None:
+        super().__init__(algo_class=algo_class)
+        self.policy_noise = 0.2
+        self.noise_clip = 0.5
+        self.policy_freq = 2
+        self.alpha = 2.5
+
+    @classmethod
+    def default_algo_class(cls) -> type:
+        return TD3BC
+
+
+class TD3BC(ContinuousOffline):
+    """MA-TD3+BC (:class:`TD3BCConfig`)."""
+
+    @classmethod
+    @override(Algorithm)
+    def get_default_config(cls) -> TD3BCConfig:
+        return TD3BCConfig()
+
+
+def restore(checkpoint_dir: str | Path) -> Algorithm:
+    """``Algorithm.from_checkpoint`` (RLlib) of a TD3BC or CQL run; the dataset named in the saved config is reloaded."""
+    return Algorithm.from_checkpoint(str(Path(checkpoint_dir).resolve()))

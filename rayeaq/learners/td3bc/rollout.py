@@ -17,7 +17,8 @@ def evaluate_greedy(
     reference: dict[str, float] | None = None,
 ) -> dict[str, float | None]:
     """Mean/std of the team return over one episode per seed (``n_envs`` at a time); ``act(obs [B, N, Do])``
-    returns ``[B, N, Da]``. ``normalized_score`` from ``reference`` returns (None without them)."""
+    returns ``[B, N, Da]``. ``normalized_score`` from ``reference`` returns (None without them);
+    ``normalized_return`` = mean / the map's ``max_return`` (the sweep's score; None where it is 0: spread)."""
     from rayeaq.envs.mpe.batch import MPEBatchEnv
 
     seeds = np.asarray(seeds)
@@ -35,7 +36,9 @@ def evaluate_greedy(
         returns.append(total[: len(chunk)])
     values = np.concatenate(returns)
     mean = float(values.mean())
+    top = env.spec.max_return
     return {
+        "normalized_return": mean / top if top else None,
         "return_mean": mean,
         "return_std": float(values.std()),
         "episodes": int(values.size),

@@ -1,6 +1,7 @@
-"""One MA-TD3+BC run: train on a mixture of box-action datasets, evaluate greedily on the vmapped MPE, write
-``metrics.jsonl`` (one row per evaluation), ``summary.json`` and ``checkpoint/`` (RLlib) into ``out``.
-Needs Ray initialised (the LearnerGroup is RLlib's; ``num_learners=0`` keeps the learner in this process)."""
+"""One offline continuous-action run (MA-TD3+BC or MA-CQL): train on a mixture of box-action datasets, evaluate
+greedily on the vmapped MPE, write ``metrics.jsonl`` (one row per evaluation), ``summary.json`` and
+``checkpoint/`` (RLlib) into ``out``. Needs Ray initialised (the LearnerGroup is RLlib's; ``num_learners=0`` keeps
+the learner in this process)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,22 @@ from typing import Any
 from rayeaq.core.errors import DatasetError
 from rayeaq.core.runinfo import derive_seed
 from rayeaq.data.card import read_card
-from rayeaq.learners.td3bc.config import TD3BCSettings
+from rayeaq.learners.td3bc.config import ContinuousSettings, TD3BCSettings
 from rayeaq.learners.td3bc.networks import NetSpec
 
+STAT_KEYS = ("critic_loss", "actor_loss", "bc_mse", "q_mean", "cql_gap")
+"""Learner statistics copied into each metrics row (those the learner reports)."""
 
-def build_config(settings: TD3BCSettings, sources: list[tuple[str, float]], seed: int, updates_per_iteration: int):
-    """The :class:`TD3BCConfig` of the settings and a dataset mixture (sizes and map from the first card)."""
+
+def build_config(
+    settings: ContinuousSettings,
+    sources: list[tuple[str, float]],
+    seed: int,
+    updates_per_iteration: int,
+    config_class: type | None = None,
+):
+    """The RLlib config (``config_class``, default :class:`TD3BCConfig`) of the settings and a dataset mixture
+    (sizes and map from the first card)."""
     from rayeaq.learners.td3bc.ray_algorithm import TD3BCConfig
 
     if not sources:
@@ -26,7 +37,7 @@ def build_config(settings: TD3BCSettings, sources: list[tuple[str, float]], seed
     card = read_card(sources[0][0])
     space = card.resolved_action_space()
     if space["kind"] != "box":
-        raise DatasetError(f"{sources[0][0]}: td3bc needs box (continuous) actions, the dataset's are {space}")
+        raise DatasetError(f"{sources[0][0]}: this learner needs box (continuous) actions, the dataset's are {space}")
     net = NetSpec(
         n_agents=card.n_agents,
         obs_dim=card.obs_shape,
@@ -37,16 +48,12 @@ def build_config(settings: TD3BCSettings, sources: list[tuple[str, float]], seed
     )
     s = settings
     return (
-        TD3BCConfig()
+        (config_class or TD3BCConfig)()
         .training(lr=s.lr, gamma=s.gamma)
         .evaluation(evaluation_duration=s.eval_episodes, evaluation_duration_unit="episodes")
         .debugging(seed=derive_seed(seed, "evaluate", "torch"), log_level="ERROR")
-        .td3bc(
+        .offline(
             tau=s.tau,
-            policy_noise=s.policy_noise,
-            noise_clip=s.noise_clip,
-            policy_freq=s.policy_freq,
-            alpha=s.alpha,
             batch_size_transitions=s.batch_size,
             updates_per_iteration=updates_per_iteration,
             net=net,
@@ -57,24 +64,31 @@ def build_config(settings: TD3BCSettings, sources: list[tuple[str, float]], seed
             eval_envs=s.eval_envs,
             eval_seed=derive_seed(seed, "evaluate", "episodes"),
             torch_threads=s.torch_threads,
+            reward_scale=s.reward_scale,
+            **s.loss_options(),
         )
     )
 
 
-def run_td3bc(
-    settings: TD3BCSettings,
+def run_continuous(
+    name: str,
+    config_cls: type,
+    settings: ContinuousSettings,
     sources: list[tuple[str, float]],
     out: str | Path,
     seed: int,
     report: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Train for ``settings.updates`` updates, evaluating every ``eval_interval``; returns the final summary."""
+    """Train learner ``name`` (its RLlib config class ``config_cls``) for ``settings.updates`` updates, evaluating
+    every ``eval_interval``; returns the final summary."""
+    from rayeaq.learners.td3bc.ray_module import MODULE_ID
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     chunk = min(100, settings.eval_interval)
     while settings.eval_interval % chunk or settings.updates % chunk:
         chunk -= 1
-    algo = build_config(settings, sources, seed, chunk).build_algo()
+    algo = build_config(settings, sources, seed, chunk, config_cls).build_algo()
     metrics_path = out / "metrics.jsonl"
     metrics_path.write_text("", encoding="utf-8")
     start, rows, updates = time.perf_counter(), [], 0
@@ -83,10 +97,8 @@ def run_td3bc(
             result = algo.train()
             updates += chunk
             if updates % settings.eval_interval == 0 or updates >= settings.updates:
-                learner = result.get("learners", {}).get("td3bc", {})
-                stats = {
-                    k: float(learner[k]) for k in ("critic_loss", "actor_loss", "bc_mse", "q_mean") if k in learner
-                }
+                learner = result.get("learners", {}).get(MODULE_ID, {})
+                stats = {k: float(learner[k]) for k in STAT_KEYS if k in learner}
                 row = {
                     "updates": updates,
                     **algo.evaluate_episodes(settings.eval_episodes),
@@ -100,7 +112,7 @@ def run_td3bc(
                     report(row)
         checkpoint = str(algo.save_to_path(str((out / "checkpoint").resolve()))) if settings.checkpoint else None
         summary = {
-            "algorithm": "td3bc",
+            "algorithm": name,
             "map": algo.config.map_name,
             "seed": seed,
             **rows[-1],
@@ -111,3 +123,16 @@ def run_td3bc(
         return summary
     finally:
         algo.stop()
+
+
+def run_td3bc(
+    settings: TD3BCSettings,
+    sources: list[tuple[str, float]],
+    out: str | Path,
+    seed: int,
+    report: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """:func:`run_continuous` of MA-TD3+BC."""
+    from rayeaq.learners.td3bc.ray_algorithm import TD3BCConfig
+
+    return run_continuous("td3bc", TD3BCConfig, settings, sources, out, seed, report)

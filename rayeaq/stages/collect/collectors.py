@@ -4,7 +4,8 @@ A :class:`Collector` builds the pool of Ray actors the driver hands tiers to (``
 ``collect(tier, shards, candidate, dir, on_progress)``, ``shutdown()``) and checks, before anything is written,
 that it can play the configured behaviour policy. ``fused``: the vmapped JAX collector over SMAX
 (:mod:`~rayeaq.stages.collect.ray_collect`); ``smac_api``: one SMAC-API environment per actor, host episode
-loop (:mod:`~rayeaq.stages.collect.ray_smac`; StarCraft II). Ray is imported only when a pool is built.
+loop (:mod:`~rayeaq.stages.collect.ray_smac`; StarCraft II); ``mpe_tiers``: MPE's OMAR/D4RL tiers collected
+in-process (:mod:`~rayeaq.stages.collect.mpe_tiers`). Ray is imported only when a pool is built.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ class Collector:
     """``(spec, run config) -> pool`` (called inside the Ray session)."""
     check: Callable[[Any], None]
     """``(run config) -> None`` or a one-line :class:`ConfigError` (called before anything is written)."""
+    stage: Callable[[Any, Any], dict[str, Any]] | None = None
+    """``(run config, out) -> totals``: a collector that runs the whole stage itself (mpe: the OMAR/D4RL tiers
+    in-process); None: the driver hands tiers to :attr:`pool`."""
 
 
 COLLECTORS: Registry[Collector] = Registry("collector", "env.backend")
@@ -79,3 +83,16 @@ def _smac_check(cfg: Any) -> None:
 
 COLLECTORS.add("fused", Collector("fused", _fused_pool, _fused_check))
 COLLECTORS.add("smac_api", Collector("smac_api", _smac_pool, _smac_check))
+
+
+def _mpe_stage(cfg: Any, out: Any) -> dict[str, Any]:
+    from rayeaq.stages.collect.mpe_tiers import collect_mpe_stage
+
+    return collect_mpe_stage(cfg, out)
+
+
+def _no_pool(spec: EnvSpec, cfg: Any) -> Any:
+    raise AssertionError("the mpe collector runs its own stage")
+
+
+COLLECTORS.add("mpe_tiers", Collector("mpe_tiers", _no_pool, _fused_check, stage=_mpe_stage))

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator, model_validator
 
 from rayeaq.core.config import StrictModel
 from rayeaq.policies.config import PolicyConfig
+from rayeaq.stages.collect.mpe_tiers import MPETierConfig
 
 Tier = Literal["good", "medium", "poor"]
 
@@ -77,6 +78,9 @@ class CollectConfig(StrictModel):
     """Episodes per candidate policy when measuring own win rates to choose a tier's policy."""
     chunk_steps: int = Field(default=64, ge=1)
     """Env steps per jitted scan call (memory vs. dispatch overhead)."""
+    mpe: MPETierConfig = MPETierConfig()
+    """env.backend mpe: the OMAR/D4RL tiers (random, medium_replay, medium, medium_expert, expert) collected in
+    place of ``tiers``, and the medium calibration."""
 
     @model_validator(mode="after")
     def _tiers_have_bands(self) -> CollectConfig:

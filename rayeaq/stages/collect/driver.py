@@ -37,6 +37,8 @@ class CollectRun(Protocol):
 def collect_all(cfg: CollectRun, out: Path) -> dict:
     """Collect every configured tier into ``out/<tier>``; returns totals for the last line."""
     collector = collector_for(cfg.env.backend)  # smax: the fused JAX collector; sc2: SMAC-API actors
+    if collector.stage is not None:  # mpe: OMAR/D4RL tiers of box-action episodes, in-process
+        return collector.stage(cfg, out)
     member = POLICIES.get(cfg.collect.policy.kind)
     if member.validate is not None:
         member.validate(cfg.collect.policy)
