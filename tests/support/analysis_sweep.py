@@ -28,6 +28,7 @@ TINY = [
     "collect.envs_per_worker=32",
     "collect.tier_bands.medium.epsilon=0.1",  # fixed ε: no calibration
     f"diffusion.horizon={HORIZON}",
+    "diffusion.q_weight=0.1",  # the tests expect λ = 0.1 (not the quickstart's guidance scale)
     "diffusion.n_diffusion_steps=10",
     "fit.steps=10",
     "fit.report_every=5",
