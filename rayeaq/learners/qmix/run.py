@@ -159,8 +159,9 @@ def _offline_only(qcfg: Any, card: DatasetCard, missing: str, heldout_seed: int)
     (:mod:`rayeaq.learners.qmix.heldout`): ``score(n) -> (metrics, None)``, nothing played."""
     from rayeaq.data.reader import load_mixture
     from rayeaq.learners.qmix.heldout import heldout_metrics, split_heldout
+    from rayeaq.learners.qmix.ray_algorithm import dataset_sources
 
-    episodes, _ = load_mixture(qcfg.datasets, seed=qcfg.mixture_seed)
+    episodes, _ = load_mixture(dataset_sources(qcfg), seed=qcfg.mixture_seed)
     train, held = split_heldout(episodes, heldout_seed)
     print(
         f"evaluate: greedy episodes skipped ({missing}); offline-only metrics instead: TD loss and BC accuracy "
