@@ -78,3 +78,15 @@ def test_return_objective_trains_conditional_and_unconditional_windows():
     # both the null embedding and the condition's embedding receive gradients (cond_drop = 0.25 of 12 windows)
     assert not torch.equal(before[0], tr.model.denoiser.null_emb)
     assert not torch.equal(before[1], tr.model.denoiser.cond_emb[0].weight)
+
+
+def test_non_finite_samples_are_one_clear_error():
+    from rayeaq.generators.eaq.sample import NonFiniteSampleError
+
+    tr = trainer()
+    with torch.no_grad():
+        tr.model.denoiser.null_emb.normal_()
+    gen = Generator(tr.payload({"spec": {"max_return": 2.0}, "dataset": {}, "history": [], "resumed_from": 0}), False)
+    gen.sample(2, "ddim", 3, seed=0, batch_size=2)  # a sane scale samples
+    with pytest.raises(NonFiniteSampleError, match=r"not finite .* guidance scale \(diffusion.q_weight=1e\+39\)"):
+        gen.sample(2, "ddim", 3, seed=0, batch_size=2, guidance=1e39)

@@ -7,10 +7,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from rayeaq.core.errors import UserError
 from rayeaq.generators.eaq.config import DiffusionConfig
 from rayeaq.generators.eaq.layout import Decoded, Layout, Normalizer, decode
 from rayeaq.generators.eaq.process import Denoise, GaussianDiffusion
 from rayeaq.generators.eaq.unet import TemporalUNet
+
+
+class NonFiniteSampleError(UserError):
+    """The generator produced NaN/inf values (a diverged model or an extreme guidance scale)."""
 
 
 class Generator:
@@ -93,5 +98,11 @@ class Generator:
             size = min(batch_size, n - start)
             parts.append(self.sample_normalized(size, sampler, steps, generator, spacing, guidance))
         x = self.norm.unnormalize(torch.cat(parts).numpy())
+        if not np.isfinite(x).all():
+            raise NonFiniteSampleError(
+                f"augment: {int((~np.isfinite(x)).sum())} generated values are not finite (NaN/inf) — the generator "
+                f"diverged or the guidance scale (diffusion.q_weight={self.dcfg.q_weight if guidance is None else guidance}) "
+                "is too large"
+            )
         decoded = decode(x, self.layout, self.norm, self.max_return, done_threshold)
         return decoded, x[:, self.layout.qtot_channel]
