@@ -46,6 +46,8 @@ FINAL_METRICS = (
     "dataset_normalized_score",
     "generator_key",
     "generator_reused",
+    "synthetic_key",
+    "synthetic_reused",
     "mixture_normalized_return",
     "time_fit_s",
     "time_augment_s",

@@ -206,8 +206,12 @@ def test_trials_that_share_a_generator_fit_it_once(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rows = _summary(out)
     assert len(rows) == 2 and all(r["status"] == "TERMINATED" for r in rows)
-    fitted = sorted(p.parent.name for p in (out / "generators").glob("*/DONE.json"))
+    fitted = sorted(p.parent.name for p in (out / "generators").glob("gen-*/DONE.json"))
     assert len(fitted) == 1  # one fit for two trials
     assert {r["generator_key"] for r in rows} == set(fitted)
     assert sorted(r["generator_reused"] for r in rows) == ["False", "True"]
+    # the ratio only changes the mixture: one synthetic dataset for both trials
+    made = sorted(p.parent.name for p in (out / "generators").glob("syn-*/DONE.json"))
+    assert len(made) == 1 and {r["synthetic_key"] for r in rows} == set(made)
+    assert sorted(r["synthetic_reused"] for r in rows) == ["False", "True"]
     assert all(float(r["gen_loss"]) > 0 for r in rows)  # the reusing trial reports the fit's figures too
