@@ -196,7 +196,9 @@ def test_local_rollout_keeps_the_drivers_torch_threads(monkeypatch):
 
     from rayeaq.learners.qmix import ray_rollout
 
-    monkeypatch.setattr(ray_rollout, "make_env", lambda cfg, n: SimpleNamespace(spec=SimpleNamespace(max_return=2.0)))
+    monkeypatch.setattr(
+        ray_rollout, "make_env", lambda cfg, n: SimpleNamespace(spec=SimpleNamespace(max_return=2.0), n_envs=n)
+    )
     try:
         runner = ray_rollout.RolloutRunner(None, _spec(toy_episodes(2, seed=16)), 4, 0, 0.5, torch_threads=2)
         assert torch.get_num_threads() == 2 and runner.max_return == 2.0

@@ -38,7 +38,7 @@ def test_same_config_resumes_changed_config_is_refused_unless_allowed(tmp_path):
         check_resume(tmp_path, edited.model_dump(mode="json"), ["ray.*"], what="sweep")
     text = str(err.value)
     assert "\n" not in text and "holds a sweep of another experiment" in text
-    assert "diffusion.q_weight 0.1 -> 0.7" in text and "tune.max_concurrent_trials 1 -> 2" in text
+    assert "diffusion.q_weight 1.0 -> 0.7" in text and "tune.max_concurrent_trials 1 -> 2" in text
     assert "ray.num_cpus" not in text.split(";")[0]  # allowed keys are not listed as refused
     assert "--allow-change diffusion.q_weight tune.max_concurrent_trials" in text
 
@@ -50,7 +50,7 @@ def test_same_config_resumes_changed_config_is_refused_unless_allowed(tmp_path):
     record_resume(tmp_path, changes, ["ray.*", "tune.max_concurrent_trials", "diffusion.q_weight"])
     write_run_info(tmp_path, edited, "tune")  # a later rewrite keeps the history
     (entry,) = json.loads((tmp_path / RUN_FILE).read_text())["resumes"]
-    assert entry["changed"]["diffusion.q_weight"] == {"old": 0.1, "new": 0.7}
+    assert entry["changed"]["diffusion.q_weight"] == {"old": 1.0, "new": 0.7}
     assert entry["allow_change"][0] == "ray.*"
     assert yaml.safe_load((tmp_path / CONFIG_FILE).read_text())["diffusion"]["q_weight"] == 0.7
 
