@@ -109,13 +109,16 @@ def test_reader_streams_by_shard_and_load_holds_everything(tmp_path: Path) -> No
     per_episode = _dataset(tmp_path / "small", n)
     _dataset(tmp_path / "large", 4 * n)
     extra = 3 * n * per_episode  # ~91 MB
-    counts, peaks = {}, {}
-    for mode in ("stream", "load"):
-        for size in ("small", "large"):
-            counts[mode, size], peaks[mode, size] = _peak(READ, mode, tmp_path / size)
+    for _attempt in range(3):  # a measurement whose control (load grows) fails is noise: measure again
+        counts, peaks = {}, {}
+        for mode in ("stream", "load"):
+            for size in ("small", "large"):
+                counts[mode, size], peaks[mode, size] = _peak(READ, mode, tmp_path / size)
+        stream_growth = peaks["stream", "large"] - peaks["stream", "small"]
+        load_growth = peaks["load", "large"] - peaks["load", "small"]
+        if load_growth > extra:
+            break
     assert counts["stream", "large"] == counts["load", "large"] == 4 * n
-    stream_growth = peaks["stream", "large"] - peaks["stream", "small"]
-    load_growth = peaks["load", "large"] - peaks["load", "small"]
     report = (
         f"extra data {extra / MIB:.0f} MiB; peak growth N -> 4N: stream {stream_growth / MIB:.0f} MiB, "
         f"load {load_growth / MIB:.0f} MiB"
