@@ -29,16 +29,26 @@ MIB = 2**20
 
 READ = textwrap.dedent(
     """
-    import resource, sys
+    import os, sys
     from rayeaq.data.reader import iter_dataset, load_dataset
+
+    def rss():  # resident memory now (not the process's peak, which an import-time spike can dominate)
+        return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
     mode, path = sys.argv[1:]
+    base = peak = rss()
     if mode == "stream":
-        n = sum(len(batch) for batch in iter_dataset(path))
+        n = 0
+        for batch in iter_dataset(path):
+            n += len(batch)
+            peak = max(peak, rss())
     else:
-        n = len(load_dataset(path).episodes)
-    print(n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+        data = load_dataset(path)
+        n, peak = len(data.episodes), max(peak, rss())
+    print(n, peak - base)
     """
 )
+"""Episodes read and the most memory held above the post-import baseline while reading (bytes)."""
 
 COLLECT = textwrap.dedent(
     """
