@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from rayeaq.data.batch import EpisodeBatch
+from rayeaq.envs.spec import EnvSpec
 
 
 def toy_episodes(
@@ -66,4 +67,24 @@ def toy_episodes(
         seed=np.arange(b, dtype=np.int64),
         source=np.array(["real"] * b, dtype=object),
         behaviour_policy=np.array(["toy"] * b, dtype=object),
+    )
+
+
+def toy_spec(
+    episode_limit: int = 10, n_agents: int = 3, obs_dim: int = 6, state_dim: int = 5, n_actions: int = 7
+) -> EnvSpec:
+    """The :class:`EnvSpec` of :func:`toy_episodes` with the same sizes (a 3m-named SMAX spec, test reward scale)."""
+    moves = ("n", "e", "s", "w", "stop")
+    return EnvSpec(
+        backend="smax",
+        map="3m",
+        n_agents=n_agents,
+        n_enemies=n_actions - len(moves),
+        n_actions=n_actions,
+        obs_shape=obs_dim,
+        state_shape=state_dim,
+        episode_limit=episode_limit,
+        action_layout=(*moves, *(f"attack_{j}" for j in range(n_actions - len(moves)))),
+        max_return=2.0,
+        reward_scale="test",
     )

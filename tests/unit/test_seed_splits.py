@@ -8,24 +8,11 @@ import pytest
 from rayeaq.core.errors import DatasetError
 from rayeaq.data.reader import load_dataset
 from rayeaq.data.writer import write_dataset
-from rayeaq.envs.spec import EnvSpec
 from rayeaq.run_config import load_run_config
 from rayeaq.sweep.splits import split_name, trial_dataset, write_splits
-from support.random_episodes import toy_episodes
+from support.random_episodes import toy_episodes, toy_spec
 
-SPEC = EnvSpec(
-    backend="smax",
-    map="3m",
-    n_agents=3,
-    n_enemies=2,
-    n_actions=7,
-    obs_shape=6,
-    state_shape=5,
-    episode_limit=10,
-    action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
-    max_return=2.0,
-    reward_scale="test",
-)
+SPEC = toy_spec()
 
 
 @pytest.fixture

@@ -107,18 +107,16 @@ class _PlainStages:
 
 
 def test_trials_with_the_same_augment_config_share_one_synthetic_dataset(tmp_path):
-    from test_seed_splits import SPEC
-
     from rayeaq.data.reader import load_dataset
     from rayeaq.data.writer import write_dataset
     from rayeaq.run_config import load_run_config
     from rayeaq.sweep.trial import run_stages
-    from support.random_episodes import toy_episodes
+    from support.random_episodes import toy_episodes, toy_spec
 
     episodes = toy_episodes(10, seed=2)
     episodes.source[:] = "real"
     real = tmp_path / "real"
-    write_dataset(real, episodes, SPEC, source="real", tier="medium")
+    write_dataset(real, episodes, toy_spec(), source="real", tier="medium")
     stages, cache, rows = _PlainStages(), tmp_path / "cache", []
     base = ["augment.augmenter=gaussian_noise", "augment.num_episodes=6", "seed=3"]
 
