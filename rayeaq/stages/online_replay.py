@@ -19,7 +19,7 @@ import numpy as np
 
 from rayeaq.core.errors import ConfigError
 from rayeaq.data.batch import EpisodeBatch
-from rayeaq.data.card import SHARD_DIR, DatasetCard
+from rayeaq.data.card import SHARD_DIR, DatasetCard, read_card
 from rayeaq.data.shards import shard_name, write_shard
 from rayeaq.data.writer import finalize_dataset
 from rayeaq.envs.spec import EnvSpec
@@ -62,25 +62,30 @@ class ReplayRecorder:
         self.episodes += n
 
 
-def medium_checkpoint(rows: list[dict[str, Any]], band: tuple[float, float]) -> dict[str, Any]:
-    """The first trained checkpoint (in training order) whose greedy win rate lies in ``band`` = [low, high]."""
+def medium_checkpoint(
+    rows: list[dict[str, Any]], band: tuple[float, float], band_key: str = "online.medium_replay_band"
+) -> dict[str, Any]:
+    """The first trained checkpoint (in training order) whose greedy win rate lies in ``band`` = [low, high]
+    (``band_key``: the config key the band came from, for the error)."""
     low, high = band
     for row in rows:
         if row["train_episodes"] > 0 and low <= row["win_rate"] <= high:
             return row
     rates = ", ".join(f"{r['win_rate']:.3f}" for r in rows)
-    raise ConfigError(
-        f"online.medium_replay_band: no checkpoint's greedy win rate is in {list(band)} (they are {rates})"
-    )
+    raise ConfigError(f"{band_key}: no checkpoint's greedy win rate is in {list(band)} (they are {rates})")
 
 
 def write_medium_replay(
-    run_dir: str | Path, spec: EnvSpec, band: tuple[float, float], code_version: dict | None = None
+    run_dir: str | Path,
+    spec: EnvSpec,
+    band: tuple[float, float],
+    code_version: dict | None = None,
+    band_key: str = "online.medium_replay_band",
 ) -> DatasetCard:
     """``RUN/medium_replay``: the replay shards played before the medium checkpoint, finalised as a dataset."""
     run = Path(run_dir)
     rows = json.loads((run / "checkpoints.json").read_text(encoding="utf-8"))
-    medium = medium_checkpoint(rows, band)
+    medium = medium_checkpoint(rows, band, band_key)
     source = run / REPLAY_DIR / SHARD_DIR
     out = run / MEDIUM_REPLAY_DIR
     if out.exists():
@@ -114,3 +119,20 @@ def write_medium_replay(
         generation={"online_run": str(run), "episodes": medium["train_episodes"]},
         code_version=code_version or {},
     )
+
+
+def ensure_medium_replay(
+    run_dir: str | Path,
+    spec: EnvSpec,
+    band: tuple[float, float],
+    code_version: dict | None = None,
+    band_key: str = "online.medium_replay_band",
+) -> DatasetCard:
+    """The card of ``RUN/medium_replay`` for ``band``: the finished one if it was cut with the same band, else
+    written now (:func:`write_medium_replay`)."""
+    path = Path(run_dir) / MEDIUM_REPLAY_DIR
+    if (path / "card.json").is_file():
+        card = read_card(path)
+        if card.quality.get("win_rate_band") == list(band):
+            return card
+    return write_medium_replay(run_dir, spec, band, code_version, band_key)

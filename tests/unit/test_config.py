@@ -62,6 +62,14 @@ def _write(tmp_path, text: str) -> Path:
             "collect:\n  tier_bands:\n    good: {win_rate: [0.9, 0.1]}\n",
             r"collect\.tier_bands\.good\.win_rate: expected \[low, high\]",
         ),
+        (
+            "collect:\n  tiers: [medium_replay]\n",
+            r"cfg\.yaml: collect: .*tier medium_replay needs collect\.medium_replay\.online_config",
+        ),
+        (
+            "collect:\n  tier_bands:\n    medium_replay: {win_rate: [0.2, 0.4], epsilon: 0.1}\n",
+            r"collect: .*tier_bands \['medium_replay'\]: expected only win_rate",
+        ),
         ("- just\n- a list\n", r"cfg\.yaml: top level must be a mapping"),
         ("env: [unclosed\n", r"cfg\.yaml \(line \d+\): not valid YAML"),
     ],

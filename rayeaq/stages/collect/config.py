@@ -10,7 +10,11 @@ from rayeaq.core.config import StrictModel
 from rayeaq.policies.config import PolicyConfig
 from rayeaq.stages.collect.mpe_tiers import MPETierConfig
 
-Tier = Literal["good", "medium", "poor"]
+Tier = Literal["good", "medium", "poor", "medium_replay"]
+"""good/medium/poor: played by a behaviour policy chosen by its own win rate; medium_replay (OG-MARL's): the replay
+of an online QMIX run up to its first checkpoint in the band (:mod:`rayeaq.stages.collect.medium_replay`)."""
+REPLAY_TIERS: tuple[Tier, ...] = ("medium_replay",)
+"""Tiers cut from an online run's replay rather than played by a chosen behaviour policy."""
 
 
 class TierSpec(StrictModel):
@@ -42,6 +46,18 @@ class TierSpec(StrictModel):
         return band
 
 
+class MediumReplayConfig(StrictModel):
+    """Tier ``medium_replay``: the content-addressed online QMIX run whose replay it is cut from."""
+
+    online_config: str | None = None
+    """An online QMIX config (``rayeaq.train_online``'s, e.g. tune_configs/online/3m.yaml); its ``seed`` and ``env``
+    are replaced by this run's, so ``python -m rayeaq.train_online CONFIG seed=S`` trains (or finds) the same run."""
+    overrides: list[str] = []
+    """``key=value`` overrides applied to ``online_config`` (e.g. ``online.env_steps=40000``)."""
+    online_root: str = "results/online"
+    """Where online runs live, one directory per config key (``rayeaq.train_online``'s default): found, not retrained."""
+
+
 def _default_tiers() -> dict[Tier, TierSpec]:
     """OG-MARL-like tiers by the behaviour policy's own win rate (on 3m: focus_team, focus_nearest, spread_fire).
 
@@ -52,6 +68,7 @@ def _default_tiers() -> dict[Tier, TierSpec]:
         "good": TierSpec(win_rate=(0.45, 1.0)),
         "medium": TierSpec(win_rate=(0.25, 0.45)),
         "poor": TierSpec(win_rate=(0.0, 0.1)),
+        "medium_replay": TierSpec(win_rate=(0.25, 0.45)),  # the replay up to the first checkpoint in medium's band
     }
 
 
@@ -63,7 +80,7 @@ class CollectConfig(StrictModel):
     tiers: list[Tier] = ["good", "medium", "poor"]
     """Tiers to collect (each becomes its own dataset directory)."""
     tier_bands: dict[Tier, TierSpec] = Field(default_factory=_default_tiers)
-    """Win-rate band (or fixed ε) per tier."""
+    """Win-rate band (or fixed ε) per tier; medium_replay's band picks the checkpoint that ends the replay."""
     policy: PolicyConfig = PolicyConfig()
     """The behaviour policy: a member of rayeaq.policies.POLICIES (graded by default) and its knobs."""
     workers: int = Field(default=2, ge=1, le=1024)
@@ -78,6 +95,8 @@ class CollectConfig(StrictModel):
     """Episodes per candidate policy when measuring own win rates to choose a tier's policy."""
     chunk_steps: int = Field(default=64, ge=1)
     """Env steps per jitted scan call (memory vs. dispatch overhead)."""
+    medium_replay: MediumReplayConfig = MediumReplayConfig()
+    """Tier medium_replay: the online QMIX run (trained once, content-addressed) whose replay it is."""
     mpe: MPETierConfig = MPETierConfig()
     """env.backend mpe: the OMAR/D4RL tiers (random, medium_replay, medium, medium_expert, expert) collected in
     place of ``tiers``, and the medium calibration."""
@@ -87,4 +106,13 @@ class CollectConfig(StrictModel):
         missing = [t for t in self.tiers if t not in self.tier_bands]
         if missing:
             raise ValueError(f"tiers {missing} have no entry in collect.tier_bands")
+        bands = self.tier_bands
+        fixed = [t for t in REPLAY_TIERS if t in bands and (bands[t].epsilon, bands[t].script) != (None, None)]
+        if fixed:
+            raise ValueError(f"tier_bands {fixed}: expected only win_rate (a replay tier has no policy to fix)")
+        if any(t in REPLAY_TIERS for t in self.tiers) and self.medium_replay.online_config is None:
+            raise ValueError(
+                "tier medium_replay needs collect.medium_replay.online_config (an online QMIX config, "
+                "e.g. tune_configs/online/3m.yaml)"
+            )
         return self

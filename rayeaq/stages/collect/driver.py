@@ -18,9 +18,12 @@ from rayeaq.data.writer import finalize_dataset
 from rayeaq.envs import env_spec
 from rayeaq.envs.config import EnvConfig
 from rayeaq.policies import POLICIES, Candidate
-from rayeaq.stages.collect import core
+from rayeaq.stages.collect import core, medium_replay
 from rayeaq.stages.collect.collectors import collector_for
 from rayeaq.stages.collect.config import CollectConfig, Tier
+
+# Tiers cut from an online run's replay (no behaviour policy is chosen or played): their content key and writer.
+REPLAY_TIERS = {medium_replay.TIER: (medium_replay.content_key, medium_replay.collect_tier)}
 
 
 class CollectRun(Protocol):
@@ -43,6 +46,7 @@ def collect_all(cfg: CollectRun, out: Path) -> dict:
     if member.validate is not None:
         member.validate(cfg.collect.policy)
     collector.check(cfg)
+    played = [tier for tier in cfg.collect.tiers if tier not in REPLAY_TIERS]
     for tier in cfg.collect.tiers:  # before anything is written: never overwrite another config's data
         _check_same_content(cfg, tier, out / tier)
     spec = env_spec(cfg.env)  # sc2 without the game: one line naming SC2PATH and the install command
@@ -65,19 +69,23 @@ def collect_all(cfg: CollectRun, out: Path) -> dict:
 
         check_resources(collect_requests(cfg), wait_s=cfg.ray.resource_wait_s)
 
-        pool = collector.pool(spec, cfg)
+        pool = collector.pool(spec, cfg) if played else None  # replay tiers need no collector actors
         measured: dict[str, dict] = {}  # candidate label -> own-win-rate row, shared by the tiers of this run
         try:
             for tier in cfg.collect.tiers:
-                card = _collect_tier(pool, cfg, spec, tier, out / tier, totals, measured)
+                if tier in REPLAY_TIERS:
+                    card = REPLAY_TIERS[tier][1](cfg, spec, out / tier)
+                else:
+                    card = _collect_tier(pool, cfg, spec, tier, out / tier, totals, measured)
                 fingerprints[tier] = card.fingerprint
                 totals["episodes"] += card.stats.episodes
                 totals["transitions"] += card.stats.transitions
-                totals["wins"] += card.stats.win_rate * card.stats.episodes
+                totals["wins"] += (card.stats.win_rate or 0.0) * card.stats.episodes
                 totals["return_sum"] += card.stats.mean_return * card.stats.episodes
                 totals["tiers"].append(f"{tier}: {card.stats.episodes} ep, win {card.stats.win_rate:.2f}")
         finally:
-            pool.shutdown()
+            if pool is not None:
+                pool.shutdown()
     write_run_info(out, cfg, "collect", {"env_spec": spec.to_dict(), "dataset_fingerprints": fingerprints})
     n = max(totals["episodes"], 1)
     totals["win_rate"] = totals["wins"] / n
@@ -86,8 +94,9 @@ def collect_all(cfg: CollectRun, out: Path) -> dict:
 
 
 def _check_same_content(cfg: CollectRun, tier: str, directory: Path) -> None:
+    key = (REPLAY_TIERS[tier][0] if tier in REPLAY_TIERS else core.content_key)(cfg, tier)  # checks the config too
     calibration = core.load_calibration(directory)
-    if calibration is not None and calibration.get("content_key") != core.content_key(cfg, tier):
+    if calibration is not None and calibration.get("content_key") != key:
         raise ConfigError(
             f"{directory} holds a {tier} dataset collected with a different seed, env, episode count or "
             "behaviour policy; choose another --out or delete it"
