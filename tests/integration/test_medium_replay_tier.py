@@ -106,3 +106,27 @@ def test_medium_replay_tier_from_a_content_addressed_online_run(ray_local, tmp_p
     # another draw into the same directory is refused before anything is written
     with pytest.raises(ConfigError, match=r"holds a medium_replay dataset collected with a different"):
         collect_all(_collect_cfg(episodes=10), tmp_path / "one")
+
+
+def test_the_shipped_collect_config_names_the_run_train_online_makes(monkeypatch):
+    """collect_3m.yaml's medium_replay run is ``rayeaq.train_online tune_configs/online/3m.yaml seed=S``'s run."""
+    from rayeaq.core.config import load_config
+    from rayeaq.core.errors import ConfigError
+    from rayeaq.run_config import load_run_config
+    from rayeaq.stages.collect.medium_replay import online_config
+    from rayeaq.stages.online_run import OnlineRunConfig, config_key, run_dir
+
+    monkeypatch.chdir(SHIPPED.parents[2])  # paths in the shipped configs are relative to the repository
+    shipped = SHIPPED.parents[1] / "collect_3m.yaml"
+    online = online_config(load_run_config(shipped, ["collect.tiers=[medium_replay]", "seed=5"]))
+    direct = load_config(OnlineRunConfig, SHIPPED, ["seed=5"])
+    assert config_key(online) == config_key(direct) and run_dir(online) == run_dir(direct)
+    assert config_key(online) != config_key(load_config(OnlineRunConfig, SHIPPED, ["seed=6"]))
+    with pytest.raises(ConfigError, match=r"collect\.tiers: medium_replay needs env\.backend smax"):
+        online_config(load_run_config(shipped, ["collect.tiers=[medium_replay]", "env.backend=sc2"]))
+    with pytest.raises(ConfigError, match=r"collect\.medium_replay\.online_config: nowhere\.yaml is not a file"):
+        online_config(
+            load_run_config(
+                shipped, ["collect.tiers=[medium_replay]", "collect.medium_replay.online_config=nowhere.yaml"]
+            )
+        )
