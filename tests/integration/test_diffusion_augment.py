@@ -12,27 +12,15 @@ from rayeaq.augmenters.mixing import load_augmented, synthetic_weight
 from rayeaq.core.errors import ConfigError, DatasetError
 from rayeaq.data.reader import load_dataset
 from rayeaq.data.writer import write_dataset
-from rayeaq.envs.spec import EnvSpec
 from rayeaq.generators.eaq.fit_core import fit_inputs, load_real_dataset
 from rayeaq.generators.eaq.layout import Layout, Normalizer
 from rayeaq.generators.eaq.train import Trainer, save_checkpoint
 from rayeaq.run_config import load_run_config
 from rayeaq.stages.augment import FIDELITY_FILE, run_augment
+from support.random_episodes import toy_spec
 from support.smooth_episodes import toy_episodes
 
-SPEC = EnvSpec(
-    backend="smax",
-    map="3m",
-    n_agents=2,
-    n_enemies=2,
-    n_actions=7,
-    obs_shape=6,
-    state_shape=8,
-    episode_limit=15,
-    action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
-    max_return=2.0,
-    reward_scale="test",
-)
+SPEC = toy_spec(episode_limit=15, n_agents=2, state_dim=8)
 TINY = [
     "diffusion.horizon=8",
     "diffusion.dim=8",

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from rayeaq.envs.spec import EnvSpec
 from rayeaq.generators.eaq.config import DiffusionConfig, FitConfig
 from rayeaq.generators.eaq.layout import Layout
 from rayeaq.generators.eaq.sample import Generator
@@ -19,21 +18,10 @@ from rayeaq.generators.eaq.train import (
     save_checkpoint,
 )
 from support.faults import make_loss_nan_at
+from support.random_episodes import toy_spec
 from support.smooth_episodes import toy_episodes
 
-SPEC = EnvSpec(
-    backend="smax",
-    map="3m",
-    n_agents=2,
-    n_enemies=2,
-    n_actions=7,
-    obs_shape=6,
-    state_shape=8,
-    episode_limit=15,
-    action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
-    max_return=2.0,
-    reward_scale="test",
-)
+SPEC = toy_spec(episode_limit=15, n_agents=2, state_dim=8)
 
 
 @pytest.fixture(autouse=True)

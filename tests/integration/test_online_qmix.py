@@ -8,33 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rayeaq.envs.spec import EnvSpec
 from rayeaq.learners.qmix.online import STATE_STD_FLOOR, OnlineConfig, ReplayBuffer, epsilon_at, state_normaliser
 from rayeaq.learners.qmix.sampler import EpisodeSampler
-from support.random_episodes import toy_episodes
+from support.random_episodes import toy_episodes, toy_spec
 
 SHIPPED = Path(__file__).resolve().parents[2] / "tune_configs" / "online" / "3m.yaml"
 
 
-def _spec(limit: int = 10) -> EnvSpec:
-    return EnvSpec(
-        backend="smax",
-        map="toy",
-        n_agents=3,
-        n_enemies=3,
-        n_actions=7,
-        obs_shape=6,
-        state_shape=5,
-        episode_limit=limit,
-        action_layout=tuple(f"a{i}" for i in range(7)),
-        max_return=2.0,
-        reward_scale="smax",
-    )
-
-
 def test_replay_buffer_rows_masks_and_terminals_match_the_offline_sampler():
     episodes = toy_episodes(n_episodes=12, episode_limit=10, seed=3)
-    buffer = ReplayBuffer(_spec(), capacity=12, seed=0)
+    buffer = ReplayBuffer(toy_spec(), capacity=12, seed=0)
     buffer.add(episodes.select(np.arange(5)))
     buffer.add(episodes.select(np.arange(5, 12)))
     offline = EpisodeSampler(episodes, seed=0)
@@ -50,7 +33,7 @@ def test_replay_buffer_rows_masks_and_terminals_match_the_offline_sampler():
 
 def test_replay_buffer_overwrites_the_oldest_episodes():
     episodes = toy_episodes(n_episodes=7, episode_limit=10, seed=4)
-    buffer = ReplayBuffer(_spec(), capacity=4, seed=0)
+    buffer = ReplayBuffer(toy_spec(), capacity=4, seed=0)
     buffer.add(episodes.select(np.arange(3)))
     buffer.add(episodes.select(np.arange(3, 7)))  # episodes 3..6 land in slots 3, 0, 1, 2
     assert len(buffer) == 4
@@ -85,7 +68,7 @@ def test_medium_replay_is_the_replay_before_the_first_checkpoint_in_the_band(tmp
     from rayeaq.data.reader import load_dataset
     from rayeaq.stages.online_replay import ReplayRecorder, write_medium_replay
 
-    spec, episodes = _spec(), toy_episodes(n_episodes=12, episode_limit=10, seed=5)
+    spec, episodes = toy_spec(), toy_episodes(n_episodes=12, episode_limit=10, seed=5)
     recorder = ReplayRecorder(tmp_path, spec)
     seeds = np.arange(100, 112)
     for lo, hi in ((0, 4), (4, 8), (8, 12)):  # three iterations of 4 episodes
@@ -223,9 +206,10 @@ def test_online_checkpoints_as_a_ladder_of_behaviour_policies(online_run, tmp_pa
     assert read_card(tmp_path / "two" / "poor").fingerprint == card.fingerprint
 
 
-def test_shipped_online_config_loads():
+@pytest.mark.parametrize("path", sorted(SHIPPED.parent.glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_online_configs_load(path):
     from rayeaq.core.config import load_config
     from rayeaq.train_online import OnlineRunConfig
 
-    cfg = load_config(OnlineRunConfig, SHIPPED)
-    assert cfg.env.map == "3m" and cfg.evaluate.cql.weight == 0.0 and cfg.online.epsilon_finish == 0.05
+    cfg = load_config(OnlineRunConfig, path)
+    assert cfg.env.map == path.stem and cfg.evaluate.cql.weight == 0.0 and cfg.online.epsilon_finish == 0.05

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rayeaq.learners.qmix.networks import NetSpec
-from support.random_episodes import toy_episodes
+from support.random_episodes import toy_episodes, toy_spec
 
 torch.set_num_threads(1)
 
@@ -340,25 +340,12 @@ def test_a_checkpoint_names_its_datasets_by_fingerprint_under_a_movable_root(ray
 
     from rayeaq.core.errors import DatasetError
     from rayeaq.data.writer import write_dataset
-    from rayeaq.envs.spec import EnvSpec
     from rayeaq.learners.qmix.ray_algorithm import restore
     from rayeaq.learners.qmix.run import build_config
     from rayeaq.run_config import load_run_config
     from support.smooth_episodes import toy_episodes as smooth_episodes
 
-    spec = EnvSpec(
-        backend="smax",
-        map="3m",
-        n_agents=2,
-        n_enemies=2,
-        n_actions=7,
-        obs_shape=6,
-        state_shape=8,
-        episode_limit=15,
-        action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
-        max_return=2.0,
-        reward_scale="test",
-    )
+    spec = toy_spec(episode_limit=15, n_agents=2, state_dim=8)
     data = tmp_path / "data"
     write_dataset(data / "real" / "good", smooth_episodes(spec, 12, seed=1), spec, source="real", tier="good")
     write_dataset(data / "synthetic", smooth_episodes(spec, 12, seed=2), spec, source="real", tier="good")

@@ -17,23 +17,11 @@ import pytest
 from rayeaq.core.errors import ConfigError
 from rayeaq.core.resources import ClusterView, Request, check_resources, shortfall
 from rayeaq.data.writer import write_dataset
-from rayeaq.envs.spec import EnvSpec
 from rayeaq.run_config import load_run_config
+from support.random_episodes import toy_spec
 from support.smooth_episodes import toy_episodes
 
-SPEC = EnvSpec(
-    backend="smax",
-    map="3m",
-    n_agents=2,
-    n_enemies=2,
-    n_actions=7,
-    obs_shape=6,
-    state_shape=8,
-    episode_limit=15,
-    action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
-    max_return=2.0,
-    reward_scale="test",
-)
+SPEC = toy_spec(episode_limit=15, n_agents=2, state_dim=8)
 REPO = Path(__file__).resolve().parents[2]
 CPU4 = ClusterView([{"CPU": 4.0, "memory": 8e9}])
 

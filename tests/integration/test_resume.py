@@ -112,23 +112,11 @@ def test_fit_rerun_refuses_another_stage_or_dataset(tmp_path):
 def test_fit_rerun_with_changed_lr_needs_allow_change_and_is_recorded(ray_local, tmp_path):
     """Real Ray Train: the refused rerun starts nothing; the allowed one resumes and run.json says what changed."""
     from rayeaq.data.writer import write_dataset
-    from rayeaq.envs.spec import EnvSpec
     from rayeaq.stages.fit import run_fit
+    from support.random_episodes import toy_spec
     from support.smooth_episodes import toy_episodes
 
-    spec = EnvSpec(
-        backend="smax",
-        map="3m",
-        n_agents=2,
-        n_enemies=2,
-        n_actions=7,
-        obs_shape=6,
-        state_shape=8,
-        episode_limit=15,
-        action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
-        max_return=2.0,
-        reward_scale="test",
-    )
+    spec = toy_spec(episode_limit=15, n_agents=2, state_dim=8)
     data = tmp_path / "real"
     write_dataset(data, toy_episodes(spec, 8, seed=1), spec, source="real")
     tiny = [

@@ -4,23 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from rayeaq.envs.spec import EnvSpec
 from rayeaq.generators.eaq.filtering import filter_samples
+from support.random_episodes import toy_spec
 from support.smooth_episodes import toy_episodes
 
-SPEC = EnvSpec(
-    backend="smax",
-    map="3m",
-    n_agents=2,
-    n_enemies=2,
-    n_actions=7,
-    obs_shape=6,
-    state_shape=8,
-    episode_limit=15,
-    action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
-    max_return=2.0,
-    reward_scale="test",
-)
+SPEC = toy_spec(episode_limit=15, n_agents=2, state_dim=8)
 
 
 def _episodes(returns):

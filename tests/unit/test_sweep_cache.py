@@ -85,39 +85,20 @@ def test_generator_key_follows_what_determines_the_generator():
     assert generator_key("fp1", diffusion, FIT, 1) != key
 
 
-class _PlainStages:
-    """The trial's stages without Ray: the real augment stage; evaluate is out of scope here (it counts calls)."""
-
-    def __init__(self) -> None:
-        self.augments = 0
-
-    def fit(self, cfg, dataset, out, on_metrics):  # pragma: no cover - gaussian_noise needs no generator
-        raise AssertionError("no fit expected")
-
-    def augment(self, cfg, dataset, checkpoint, out):
-        from rayeaq.stages.augment import run_augment
-
-        self.augments += 1
-        report = run_augment(cfg, dataset, checkpoint, out)
-        return {"kept": report["kept"]}
-
-    def evaluate(self, cfg, sources, out, on_eval):
-        out.mkdir(parents=True)
-        return {"normalized_return": 0.5, "synthetic_weight": sources[-1][1]}
-
-
 def test_trials_with_the_same_augment_config_share_one_synthetic_dataset(tmp_path):
     from rayeaq.data.reader import load_dataset
     from rayeaq.data.writer import write_dataset
     from rayeaq.run_config import load_run_config
     from rayeaq.sweep.trial import run_stages
+    from support.plain_stages import PlainStages
     from support.random_episodes import toy_episodes, toy_spec
 
     episodes = toy_episodes(10, seed=2)
     episodes.source[:] = "real"
     real = tmp_path / "real"
     write_dataset(real, episodes, toy_spec(), source="real", tier="medium")
-    stages, cache, rows = _PlainStages(), tmp_path / "cache", []
+    stages = PlainStages(result=lambda sources: {"normalized_return": 0.5, "synthetic_weight": sources[-1][1]})
+    cache, rows = tmp_path / "cache", []
     base = ["augment.augmenter=gaussian_noise", "augment.num_episodes=6", "seed=3"]
 
     def trial(name: str, *extra: str) -> dict:

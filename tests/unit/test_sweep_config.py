@@ -150,24 +150,12 @@ def test_tier_key_and_user_error_base():
 
 def test_trial_mixture_uses_each_synthetic_episode_at_most_once(tmp_path):
     from rayeaq.data.writer import write_dataset
-    from rayeaq.envs.spec import EnvSpec
     from rayeaq.sweep.summary import FINAL_METRICS
     from rayeaq.sweep.trial import mixture
+    from support.random_episodes import toy_spec
     from support.smooth_episodes import toy_episodes
 
-    spec = EnvSpec(
-        backend="smax",
-        map="3m",
-        n_agents=2,
-        n_enemies=2,
-        n_actions=7,
-        obs_shape=6,
-        state_shape=8,
-        episode_limit=15,
-        action_layout=("n", "e", "s", "w", "stop", "attack_0", "attack_1"),
-        max_return=2.0,
-        reward_scale="test",
-    )
+    spec = toy_spec(episode_limit=15, n_agents=2, state_dim=8)
     write_dataset(tmp_path / "real", toy_episodes(spec, 10, seed=0), spec, source="real")
     syn = toy_episodes(spec, 4, seed=1)
     syn.source[:] = "synthetic"
