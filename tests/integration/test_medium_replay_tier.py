@@ -80,7 +80,7 @@ def test_medium_replay_tier_from_a_content_addressed_online_run(ray_local, tmp_p
     assert (
         b["provenance"]["checkpoint_fingerprint"]
         == medium["fingerprint"]
-        == checkpoint_fingerprint(run / "checkpoint_0001")
+        == checkpoint_fingerprint(run / Path(medium["path"]).name)
     )
     # the tier's episodes are replay episodes played before that checkpoint (drawn, renumbered 0..n-1)
     data, replay = (
@@ -103,7 +103,9 @@ def test_medium_replay_tier_from_a_content_addressed_online_run(ray_local, tmp_p
 
     assert main([str(SHIPPED), *TINY, "seed=2", "online.medium_replay_band=null"]) == 0 and trainings == [run]
     assert "train_online: reused qmix 3m seed 2" in capsys.readouterr().out
-    # another draw into the same directory is refused before anything is written
+    # the same collection again keeps the finished tier; another draw into it is refused before anything is written
+    collect_all(cfg, tmp_path / "one")
+    assert "[medium_replay] complete already" in capsys.readouterr().out and trainings == [run]
     with pytest.raises(ConfigError, match=r"holds a medium_replay dataset collected with a different"):
         collect_all(_collect_cfg(episodes=10), tmp_path / "one")
 
