@@ -23,7 +23,7 @@ from rayeaq.stages.collect.collectors import collector_for
 from rayeaq.stages.collect.config import CollectConfig, Tier
 
 # Tiers cut from an online run's replay (no behaviour policy is chosen or played): their content key and writer.
-REPLAY_TIERS = {medium_replay.TIER: (medium_replay.content_key, medium_replay.collect_tier)}
+REPLAY_TIER_WRITERS = {medium_replay.TIER: (medium_replay.content_key, medium_replay.collect_tier)}
 
 
 class CollectRun(Protocol):
@@ -46,7 +46,7 @@ def collect_all(cfg: CollectRun, out: Path) -> dict:
     if member.validate is not None:
         member.validate(cfg.collect.policy)
     collector.check(cfg)
-    played = [tier for tier in cfg.collect.tiers if tier not in REPLAY_TIERS]
+    played = [tier for tier in cfg.collect.tiers if tier not in REPLAY_TIER_WRITERS]
     for tier in cfg.collect.tiers:  # before anything is written: never overwrite another config's data
         _check_same_content(cfg, tier, out / tier)
     spec = env_spec(cfg.env)  # sc2 without the game: one line naming SC2PATH and the install command
@@ -73,8 +73,8 @@ def collect_all(cfg: CollectRun, out: Path) -> dict:
         measured: dict[str, dict] = {}  # candidate label -> own-win-rate row, shared by the tiers of this run
         try:
             for tier in cfg.collect.tiers:
-                if tier in REPLAY_TIERS:
-                    card = REPLAY_TIERS[tier][1](cfg, spec, out / tier)
+                if tier in REPLAY_TIER_WRITERS:
+                    card = REPLAY_TIER_WRITERS[tier][1](cfg, spec, out / tier)
                 else:
                     card = _collect_tier(pool, cfg, spec, tier, out / tier, totals, measured)
                 fingerprints[tier] = card.fingerprint
@@ -94,7 +94,9 @@ def collect_all(cfg: CollectRun, out: Path) -> dict:
 
 
 def _check_same_content(cfg: CollectRun, tier: str, directory: Path) -> None:
-    key = (REPLAY_TIERS[tier][0] if tier in REPLAY_TIERS else core.content_key)(cfg, tier)  # checks the config too
+    key = (REPLAY_TIER_WRITERS[tier][0] if tier in REPLAY_TIER_WRITERS else core.content_key)(
+        cfg, tier
+    )  # checks the config too
     calibration = core.load_calibration(directory)
     if calibration is not None and calibration.get("content_key") != key:
         raise ConfigError(
