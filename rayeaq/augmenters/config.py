@@ -57,11 +57,12 @@ class AugmentConfig(StrictModel):
     fidelity_samples: int = Field(default=1000, ge=10)
     """Observation rows per side used for MMD and coverage."""
     sim_fidelity: bool = True
-    """Measure fidelity against the simulator (SMAX maps only): dynamics residual, consistency, memorisation."""
+    """Measure fidelity against the simulator (SMAX: dynamics residual, consistency, memorisation; MPE: physics
+    residual, consistency)."""
     sim_keys: int = Field(default=4, ge=1, le=64)
-    """Random keys each transition is re-simulated under (dynamics residual)."""
+    """Random keys each transition is re-simulated under (SMAX's dynamics residual; MPE's physics is deterministic)."""
     sim_transitions: int = Field(default=1000, ge=10)
-    """Transitions per side re-simulated for the dynamics residual (a random subset)."""
+    """Transitions per side re-simulated for the dynamics / physics residual (a random subset)."""
 
     @field_validator("augmenter")
     @classmethod
