@@ -51,7 +51,8 @@ class AugmentConfig(StrictModel):
     """Done flag threshold (on the [0, 1] scale)."""
     dom2_thresholds: list[float] = [0.25, 0.5, 0.75]
     """DOM2 Algorithm 1: an episode is copied once per threshold its return reaches (≥), as fractions of the
-    map's maximum return (SMAX: 2.0)."""
+    map's maximum return (SMAX: 2.0; MPE omar_spread and tag: 750); on MPE spread (rewards never positive, maximum
+    0) as fractions of the way from the card's random reference return to its expert one."""
     noise_sigma: float = Field(default=0.05, gt=0.0)
     """gaussian_noise: σ of the noise, in units of each observation feature's real std."""
     fidelity_samples: int = Field(default=1000, ge=10)

@@ -4,7 +4,8 @@
   action (:meth:`rayeaq.envs.mpe.replay.MPEReplay.simulate`) and measure the distance of the simulated next
   state to the episode's next state. Reported for real and synthetic transitions, and as their ratio: the real
   figure is the floor (MPE's physics is deterministic here, so a real transition re-steps to its own next state
-  up to float rounding; the floor is clamped at :data:`FLOOR` so that the ratio stays finite), and relative to
+  up to float rounding; both figures are clamped at :data:`FLOOR`, so the ratio stays finite and a copy of
+  real data scores 1), and relative to
   the size of a real step (the mean distance between consecutive real states), which says how far off a
   generated step is in units of how far the particles move in one step;
 * **consistency** — observations and rewards recomputed by JaxMARL's functions from the episode's states,
@@ -77,7 +78,7 @@ def physics_residual(
             motion = (batch.state[ep, row + 1][:, features] - batch.state[ep, row][:, features]) / scale
             out["real_step"] = float(np.sqrt((motion * motion).mean(axis=1)).mean())
     if "real" in out and "synthetic" in out:
-        out["ratio"] = out["synthetic"]["mean"] / max(out["real"]["mean"], FLOOR)
+        out["ratio"] = max(out["synthetic"]["mean"], FLOOR) / max(out["real"]["mean"], FLOOR)
         out["relative_to_step"] = out["synthetic"]["mean"] / max(out["real_step"], FLOOR)
     return out
 
