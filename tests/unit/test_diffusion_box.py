@@ -164,3 +164,42 @@ def test_physics_residual_real_at_floor_shuffled_far_above(real_mpe):
     out = physics_residual(MPEReplay("omar_spread"), real_mpe, shuffled, MPE_MAPS["omar_spread"], 1000, 0)
     assert out["real"]["mean"] < 1e-5 and out["real"]["transitions"] == 12 * 25
     assert out["ratio"] > 1e4 and out["relative_to_step"] > 1.0, out
+
+
+def test_return_range_starts_at_the_real_minimum():
+    """MPE spread: rewards never positive (max_return 0). Returns down to the real minimum are kept; below it by
+    more than the tolerance, or above 0 by more than it, they are dropped — and nothing is rescaled."""
+    from rayeaq.generators.eaq.filtering import filter_samples
+
+    batch = toy_box_episodes(b=4)
+    batch.episode_return = np.array([-20.0, -39.0, -60.0, 5.0], np.float32)  # real minimum -40, span 40, tol 2
+    reward = batch.reward.copy()
+    keep, report = filter_samples(
+        batch,
+        no_action=np.zeros(4, bool),
+        legal=np.full(4, 75),
+        agent_steps=np.full(4, 75),
+        max_return=0.0,
+        drop_illegal=True,
+        tolerance=0.05,
+        min_return=-40.0,
+    )
+    assert keep.tolist() == [True, True, False, False] and report["dropped"]["return_out_of_range"] == 2
+    assert report["clamped_to_max_return"] == 0 and np.array_equal(batch.reward, reward)
+
+
+def test_dom2_thresholds_without_a_positive_maximum_use_the_reference_returns():
+    from rayeaq.augmenters.baselines import dom2_replicate, threshold_scale
+    from rayeaq.core.errors import ConfigError
+
+    card = SimpleNamespace(
+        backend="mpe", map="spread", max_return=0.0, reference_returns={"random": -40.0, "expert": -10.0}
+    )
+    origin, unit, _ = threshold_scale(card)
+    assert (origin, unit) == (-40.0, 30.0)
+    batch = toy_box_episodes(b=3)
+    batch.episode_return = np.array([-30.0, -20.0, -5.0], np.float32)
+    copies = dom2_replicate(batch, [0.5, 0.9], unit, origin)  # thresholds at returns -25 and -13
+    assert copies.episode_id.tolist() == [1, 2, 2]
+    with pytest.raises(ConfigError, match="dom2_replicate needs"):
+        threshold_scale(SimpleNamespace(backend="mpe", map="spread", max_return=0.0, reference_returns={}))
