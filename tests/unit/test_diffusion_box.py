@@ -27,6 +27,7 @@ def box_card(batch: EpisodeBatch, map_name: str = "omar_spread") -> SimpleNamesp
         state_shape=batch.state_dim,
         episode_limit=limit,
         max_seq_len=limit + 1,
+        stats=SimpleNamespace(mean_length=float(batch.length.mean())),
         has_agent_reward=batch.agent_reward is not None,
         has_success=False,
         resolved_action_space=lambda: {"kind": "box", "dim": batch.n_actions, "low": LOW, "high": HIGH},
@@ -83,10 +84,12 @@ def test_decode_of_noisy_box_encodings(sigma):
     x, _ = encode_windows(batch, layout)
     noise = np.random.default_rng(1).normal(size=x.shape).astype(np.float32) * sigma
     noisy = norm.unnormalize(norm.normalize(x) + noise)
+    assert layout.fixed_length  # every real episode ran to the limit: a done cannot cut a window short
+    noisy[:, layout.done_channel, 3:] = 1.0
     dec = decode(noisy, layout, norm, max_return=750.0)
     e = dec.episodes
     assert e.is_box and e.avail_actions is None and e.agent_reward is not None
-    assert (e.length == 25).all() and e.filled[:, 0].all() and not e.battle_won.any()
+    assert (e.length == 25).all() and e.filled[:, 0].all() and not e.battle_won.any() and not e.terminated.any()
     assert (e.actions >= LOW).all() and (e.actions <= HIGH).all()
     bound = np.abs(noise[:, layout.index_arrays()["act"]]).max() * (HIGH - LOW) / 2 + 1e-5
     assert np.abs(e.actions - batch.actions)[batch.filled].max() <= bound

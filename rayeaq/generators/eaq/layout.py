@@ -71,6 +71,9 @@ class Layout:
     """box: upper bound of every action dimension."""
     has_success: bool = True
     """The map has a win (SMAX, SC2); MPE has none: decoded episodes are never won."""
+    fixed_length: bool = False
+    """Every real episode ran to the episode limit (MPE: truncated, never terminated): the paper kind decodes
+    every window to its rows − 1 steps without reading the done channel (a noisy done cannot cut it short)."""
 
     @classmethod
     def for_dataset(
@@ -102,7 +105,17 @@ class Layout:
             extra = 3 * (card.n_actions - 5) if card.backend == "smax" else 0
             return cls(*sizes, True, False, "state", extra, card.map, **actions)
         agent_rewards = card.n_agents if card.has_agent_reward else 0
-        return cls(*sizes, include_state, include_avail and not box, "paper", agent_rewards, card.map, **actions)
+        full = card.stats.mean_length >= card.episode_limit - 1e-6
+        return cls(
+            *sizes,
+            include_state,
+            include_avail and not box,
+            "paper",
+            agent_rewards,
+            card.map,
+            **actions,
+            fixed_length=full,
+        )
 
     # ---- channel bookkeeping ----------------------------------------------------------------
     @property
@@ -315,6 +328,8 @@ def decode(
     x[:, cont] = np.clip(x[:, cont], norm.low[cont, None], norm.high[cont, None])
     idx = layout.index_arrays()
     first, has_done = done_change_point(x[:, layout.done_channel], done_threshold)
+    if layout.fixed_length:
+        first, has_done = np.full(b, h - 1), np.zeros(b, bool)
     length = np.where(has_done, first + 1, h - 1).astype(np.int64)
     length = np.minimum(length, t - 1)
     term_row = np.minimum(length, h - 1)  # a done on the window's last row: terminal obs copied from it
