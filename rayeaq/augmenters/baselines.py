@@ -8,6 +8,7 @@ from rayeaq.augmenters.registry import AugmentInputs, Produced, augmenter
 from rayeaq.core.errors import ConfigError
 from rayeaq.core.runinfo import derive_seed
 from rayeaq.data.batch import EpisodeBatch
+from rayeaq.data.card import DatasetCard
 
 _NO_GENERATOR = (
     "diffusion.",
@@ -23,12 +24,33 @@ _NO_GENERATOR = (
 )
 
 
-def dom2_replicate(real: EpisodeBatch, thresholds: list[float], max_return: float) -> EpisodeBatch:
+def dom2_replicate(real: EpisodeBatch, thresholds: list[float], max_return: float, origin: float = 0.0) -> EpisodeBatch:
     """DOM2 Algorithm 1: each trajectory copied once per threshold its return reaches (``≥``, as the
-    paper's Algorithm 1); ``thresholds`` are fractions of the map's maximum return."""
-    bounds = np.asarray(thresholds, np.float64)[None, :] * max_return
+    paper's Algorithm 1); threshold ``f`` is the return ``origin + f · max_return`` (``origin`` 0: fractions of
+    the map's maximum return; see :func:`threshold_scale`)."""
+    bounds = origin + np.asarray(thresholds, np.float64)[None, :] * max_return
     copies = (real.episode_return[:, None].astype(np.float64) >= bounds - 1e-6).sum(axis=1)
     return real.select(np.repeat(np.arange(len(real)), copies))
+
+
+def threshold_scale(card: DatasetCard) -> tuple[float, float, str]:
+    """``(origin, unit, what)`` of ``augment.dom2_thresholds`` on a map: fractions of the maximum return where it is
+    positive (SMAX, omar_spread, tag); on a map whose rewards are never positive (MPE spread: maximum 0) fractions
+    of the way from the card's random reference return to its expert one (the normalized score / 100)."""
+    if card.max_return > 0:
+        return 0.0, card.max_return, f"× max_return {card.max_return:g}"
+    ref = card.reference_returns
+    if "random" in ref and "expert" in ref and ref["expert"] > ref["random"]:
+        unit = ref["expert"] - ref["random"]
+        return (
+            ref["random"],
+            unit,
+            f"of the way from the random return {ref['random']:.4g} to the expert {ref['expert']:.4g}",
+        )
+    raise ConfigError(
+        f"augment.augmenter: dom2_replicate needs a positive max_return or reference returns (random, expert) in the "
+        f"card of {card.backend}/{card.map}; this one has max_return {card.max_return:g} and none"
+    )
 
 
 def gaussian_noise(real: EpisodeBatch, n: int, sigma: float, rng: np.random.Generator) -> EpisodeBatch:
@@ -62,14 +84,14 @@ def produce_none(inputs: AugmentInputs) -> Produced:
 def produce_dom2_replicate(inputs: AugmentInputs) -> Produced:
     """DOM2's Algorithm 1 over the real episodes (``augment.dom2_thresholds``)."""
     real = inputs.real.episodes
-    max_return = inputs.real.card.max_return
-    synthetic = dom2_replicate(real, inputs.cfg.dom2_thresholds, max_return)
+    origin, unit, what = threshold_scale(inputs.real.card)
+    synthetic = dom2_replicate(real, inputs.cfg.dom2_thresholds, unit, origin)
     if len(synthetic) == 0:
         best = float(real.episode_return.max()) if len(real) else float("nan")
         raise ConfigError(
             f"augment.dom2_thresholds: no real episode's return reaches any of {inputs.cfg.dom2_thresholds} "
-            f"× max_return {max_return:g} (the dataset's maximum episode return is {best:.3g}, "
-            f"{best / max_return:.3g} of it); lower the thresholds"
+            f"{what} (the dataset's maximum episode return is {best:.3g}, "
+            f"{(best - origin) / unit:.3g} of it); lower the thresholds"
         )
     return Produced(relabel(synthetic, "dom2_replicate", synthetic.seed), len(synthetic))
 

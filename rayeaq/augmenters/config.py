@@ -51,17 +51,19 @@ class AugmentConfig(StrictModel):
     """Done flag threshold (on the [0, 1] scale)."""
     dom2_thresholds: list[float] = [0.25, 0.5, 0.75]
     """DOM2 Algorithm 1: an episode is copied once per threshold its return reaches (≥), as fractions of the
-    map's maximum return (SMAX: 2.0)."""
+    map's maximum return (SMAX: 2.0; MPE omar_spread and tag: 750); on MPE spread (rewards never positive, maximum
+    0) as fractions of the way from the card's random reference return to its expert one."""
     noise_sigma: float = Field(default=0.05, gt=0.0)
     """gaussian_noise: σ of the noise, in units of each observation feature's real std."""
     fidelity_samples: int = Field(default=1000, ge=10)
     """Observation rows per side used for MMD and coverage."""
     sim_fidelity: bool = True
-    """Measure fidelity against the simulator (SMAX maps only): dynamics residual, consistency, memorisation."""
+    """Measure fidelity against the simulator (SMAX: dynamics residual, consistency, memorisation; MPE: physics
+    residual, consistency)."""
     sim_keys: int = Field(default=4, ge=1, le=64)
-    """Random keys each transition is re-simulated under (dynamics residual)."""
+    """Random keys each transition is re-simulated under (SMAX's dynamics residual; MPE's physics is deterministic)."""
     sim_transitions: int = Field(default=1000, ge=10)
-    """Transitions per side re-simulated for the dynamics residual (a random subset)."""
+    """Transitions per side re-simulated for the dynamics / physics residual (a random subset)."""
 
     @field_validator("augmenter")
     @classmethod

@@ -77,6 +77,7 @@ def sample_generator(inputs: AugmentInputs, name: str) -> Produced:
         max_return=card.max_return,
         drop_illegal=acfg.drop_illegal,
         tolerance=acfg.return_tolerance,
+        min_return=float(inputs.real.episodes.episode_return.min()),
     )
     index = np.flatnonzero(keep)[: inputs.requested]
     episodes = relabel(result["episodes"].select(index), name, result["seed"][index])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,6 +22,7 @@ from rayeaq.core.errors import ConfigError, DatasetError
 from rayeaq.core.ray_config import RayConfig
 from rayeaq.core.resources import check_resources
 from rayeaq.core.runinfo import code_version, derive_seed
+from rayeaq.data.batch import EpisodeBatch
 from rayeaq.data.card import CARD_NAME, SHARD_DIR, SUMMARY_NAME, DatasetCard
 from rayeaq.data.reader import load_dataset
 from rayeaq.data.writer import write_dataset
@@ -76,10 +78,8 @@ def spec_from_card(card: DatasetCard) -> EnvSpec:
     )
 
 
-def simulator_available(card: DatasetCard) -> bool:
-    """Fidelity against the simulator needs SMAX and a dataset of the map's own sizes."""
-    if card.backend != "smax":
-        return False
+def _smax_available(card: DatasetCard) -> bool:
+    """SMAX fidelity needs a dataset of the SMAX map's own sizes."""
     from rayeaq.envs.smax.maps import SMAX_UNITS, smax_spec
 
     if card.map not in SMAX_UNITS:
@@ -91,6 +91,54 @@ def simulator_available(card: DatasetCard) -> bool:
         card.state_shape,
         card.n_actions,
     )
+
+
+def _smax_fidelity(real: EpisodeBatch, synthetic: EpisodeBatch, card: DatasetCard, acfg: AugmentConfig, seed: int):
+    from rayeaq.generators.eaq.sim_fidelity import sim_fidelity
+
+    return sim_fidelity(
+        real,
+        synthetic,
+        card.map,
+        card.episode_limit,
+        n_keys=acfg.sim_keys,
+        max_transitions=acfg.sim_transitions,
+        seed=seed,
+    )
+
+
+def _mpe_available(card: DatasetCard) -> bool:
+    from rayeaq.envs.mpe.maps import MPE_MAPS
+
+    m = MPE_MAPS.get(card.map)
+    return m is not None and (m.n_agents, m.obs_shape, m.state_shape) == (
+        card.n_agents,
+        card.obs_shape,
+        card.state_shape,
+    )
+
+
+def _mpe_fidelity(real: EpisodeBatch, synthetic: EpisodeBatch, card: DatasetCard, acfg: AugmentConfig, seed: int):
+    from rayeaq.generators.eaq.mpe_fidelity import mpe_sim_fidelity
+
+    return mpe_sim_fidelity(
+        real, synthetic, card.map, card.episode_limit, max_transitions=acfg.sim_transitions, seed=seed
+    )
+
+
+SIM_FIDELITY: dict[str, tuple[Callable[[DatasetCard], bool], Callable[..., dict[str, Any]]]] = {
+    "smax": (_smax_available, _smax_fidelity),
+    "mpe": (_mpe_available, _mpe_fidelity),
+}
+"""Backends whose simulator measures synthetic episodes: ``backend -> (available(card), fidelity(real,
+synthetic, card, augment config, seed))`` (SMAX: dynamics residual, consistency, memorisation; MPE: physics
+residual, consistency)."""
+
+
+def simulator_available(card: DatasetCard) -> bool:
+    """Fidelity against the simulator needs a backend in :data:`SIM_FIDELITY` and a dataset of the map's sizes."""
+    member = SIM_FIDELITY.get(card.backend)
+    return member is not None and member[0](card)
 
 
 def run_augment(
@@ -132,16 +180,9 @@ def run_augment(
     requested = produced.sampled if produced.requested is None else produced.requested
     report.update(augmenter=acfg.augmenter, requested=requested, **produced.report)
     if synthetic is not None and len(synthetic) and acfg.sim_fidelity and simulator_available(real.card):
-        from rayeaq.generators.eaq.sim_fidelity import sim_fidelity
-
-        report["simulator"] = sim_fidelity(
-            real.episodes,
-            synthetic,
-            real.card.map,
-            real.card.episode_limit,
-            n_keys=acfg.sim_keys,
-            max_transitions=acfg.sim_transitions,
-            seed=derive_seed(cfg.seed, "augment", "sim_fidelity"),
+        fidelity = SIM_FIDELITY[real.card.backend][1]
+        report["simulator"] = fidelity(
+            real.episodes, synthetic, real.card, acfg, derive_seed(cfg.seed, "augment", "sim_fidelity")
         )
     if synthetic is not None:
         card = write_dataset(

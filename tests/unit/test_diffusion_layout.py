@@ -62,6 +62,12 @@ def card_of(batch: EpisodeBatch, limit: int) -> SimpleNamespace:
         state_shape=batch.state_dim,
         episode_limit=limit,
         max_seq_len=limit + 1,
+        stats=SimpleNamespace(mean_length=float(batch.length.mean())),
+        backend="smax",
+        map="3m",
+        has_agent_reward=False,
+        has_success=True,
+        resolved_action_space=lambda: {"kind": "discrete", "n": batch.n_actions},
     )
 
 

@@ -5,7 +5,9 @@ Each dropped episode is charged to the first reason it meets, in this order:
 * ``no_valid_step`` — decoded to zero steps;
 * ``no_available_action`` — on some step an agent had no available action;
 * ``illegal_action`` — (``drop_illegal`` only) an agent's unrestricted argmax action was unavailable;
-* ``return_out_of_range`` — return above ``max_return · (1 + tolerance)`` or below ``−tolerance · max_return``;
+* ``return_out_of_range`` — return above ``max_return + tolerance · span`` or below ``low − tolerance · span``,
+  where ``low = min(0, min_return)`` (``min_return``: the real data's lowest return; MPE's rewards can be
+  negative, SMAX's cannot) and ``span = max_return − low`` (SMAX: ``[−tol · max, max · (1 + tol)]`` as before);
 * ``inconsistent_state`` — (when the caller passes a mask) the simulator disagrees with the episode.
 
 A return in ``(max_return, max_return · (1 + tolerance)]`` is reward noise around the bound (a SMAX win
@@ -47,22 +49,26 @@ def filter_samples(
     drop_illegal: bool,
     tolerance: float,
     inconsistent: np.ndarray | None = None,
+    min_return: float = 0.0,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """``(keep [B] bool, report)``; rewards of kept episodes just above ``max_return`` are scaled in place."""
+    """``(keep [B] bool, report)``; rewards of kept episodes just above ``max_return`` are scaled in place
+    (when ``max_return`` > 0)."""
     b = len(episodes)
     ret = episodes.episode_return
+    low = min(0.0, min_return)
+    span = max(max_return - low, 1e-6)
     checks = {
         "no_valid_step": episodes.length <= 0,
         "no_available_action": np.asarray(no_action, bool),
         "illegal_action": (legal < agent_steps) if drop_illegal else np.zeros(b, bool),
-        "return_out_of_range": (ret > max_return * (1.0 + tolerance)) | (ret < -tolerance * max_return),
+        "return_out_of_range": (ret > max_return + tolerance * span) | (ret < low - tolerance * span),
         "inconsistent_state": np.asarray(inconsistent, bool) if inconsistent is not None else np.zeros(b, bool),
     }
     reason = np.full(b, -1)
     for i, name in enumerate(REASONS):
         reason = np.where((reason < 0) & checks[name], i, reason)
     keep = reason < 0
-    over = keep & (ret > max_return)
+    over = keep & (ret > max_return) & (max_return > 0)
     if over.any():
         factor = (max_return / ret[over]).astype(np.float32)
         episodes.reward[over] *= factor[:, None]

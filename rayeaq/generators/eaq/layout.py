@@ -2,41 +2,50 @@
 
 Channels, in order (``F`` of them), for a window of ``H`` rows of the padded episode:
 
-* per agent ``i``: its observation (``Do``), its one-hot action (``A``, zero on rows that are not steps)
-  and, when ``include_avail``, its available-action mask (``A``);
+* per agent ``i``: its observation (``Do``), its action channels (``C``: a one-hot of ``A`` discrete actions, or
+  the ``Da`` values of a box action, :mod:`rayeaq.generators.eaq.actions`; zero on rows that are not steps)
+  and, when ``include_avail`` (discrete only), its available-action mask (``A``);
 * when ``include_state``: the global state (``Ds``);
+* ``n_extra`` per-agent rewards (``N``, when the dataset has them: MPE);
 * the global reward, the Q-total channel (return from row t to the end of the *episode*) and the
   done flag (1 from the last step of a battle-ended episode on, and on every padding row).
 
-With ``kind = "state"`` (SMAX; :mod:`rayeaq.generators.eaq.state_layout`) the channels are the global
-state (``Ds``; padding rows repeat the terminal row's state, the battle's absorbing end state), per agent its one-hot action (``A``), the enemies' previous actions (``n_extra`` = 3 per
-enemy: movement x, y and attack target, which SMAX shows in observations but not in the state), then
-the same reward, Q-total and done channels; observations, available actions, reward, battle end and win
-are computed from the decoded states by SMAX's own functions, and the reward and done channels are only
-auxiliary (the Q-total's consistency is measured against the computed rewards).
+With ``kind = "state"`` the channels are the global state (``Ds``; padding rows repeat the terminal row's
+state, an absorbing end state), per agent its action channels, ``n_extra`` channels the state does not hold,
+then the same reward, Q-total and done channels; observations (and, per backend, what else the simulator
+computes) come from the decoded states by the simulator's own functions. SMAX
+(:mod:`rayeaq.generators.eaq.state_layout`): the extra channels are the enemies' previous actions (3 per enemy:
+movement x, y and attack target, which SMAX shows in observations but not in the state); available actions,
+reward, battle end and win are computed. MPE (:mod:`rayeaq.generators.eaq.mpe_state_layout`): no extra
+channels; rewards and per-agent rewards are computed from consecutive states.
 
 Decoding (paper kind) inverts this: length = first done row + 1 (a battle end) or ``H - 1`` steps when no done is
-seen (a truncated segment, terminal observation = last row); actions are the argmax over the
-available actions; every row after the episode is zeroed; continuous channels are clipped to the
-range seen in real data. Rows follow the dataset's row convention (CONTRACTS.md): the row after the
-last step holds the terminal observation.
+seen (a truncated segment, terminal observation = last row); discrete actions are the argmax over the
+available actions, box actions are clipped to the box; every row after the episode is zeroed; continuous
+channels are clipped to the range seen in real data (box actions: to the box). Rows follow the dataset's row
+convention (CONTRACTS.md): the row after the last step holds the terminal observation.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, cast
 
 import numpy as np
 
 from rayeaq.core.errors import ConfigError
 from rayeaq.data.batch import EpisodeBatch
 from rayeaq.data.card import DatasetCard
+from rayeaq.generators.eaq.actions import ACTION_CODECS, BoxCodec, DiscreteCodec
+from rayeaq.generators.eaq.normalizer import Normalizer
+
+STATE_BACKENDS = ("smax", "mpe")
+"""Backends whose simulator computes the derived channels of the state kind."""
 
 
 @dataclass(frozen=True)
 class Layout:
-    """Sizes and channel order of the EAQ tensor. ``rows`` = H, the window length."""
+    """Sizes and channel order of the EAQ tensor. ``rows`` = H, the window length; ``n_actions`` = A
+    (discrete) or Da (box)."""
 
     n_agents: int
     obs_dim: int
@@ -47,54 +56,72 @@ class Layout:
     include_state: bool
     include_avail: bool
     kind: str = "paper"
-    """paper (per-agent obs + action [+ avail], [state], reward, Q-total, done) or state (see module doc)."""
+    """paper (per-agent obs + action [+ avail], [state], [agent rewards], reward, Q-total, done) or state."""
     n_extra: int = 0
-    """state kind: enemies' previous-action channels (3 per enemy)."""
+    """state kind: channels the state does not hold (SMAX: 3 per enemy); paper kind: per-agent rewards (N)."""
     map_name: str = ""
-    """state kind: the SMAX map whose functions compute the derived channels."""
+    """state kind: the map whose functions compute the derived channels."""
+    backend: str = "smax"
+    """The dataset's backend (state kind: whose simulator decodes)."""
+    action_kind: str = "discrete"
+    """discrete | box: the codec of the action channels (:data:`rayeaq.generators.eaq.actions.ACTION_CODECS`)."""
+    action_low: float = 0.0
+    """box: lower bound of every action dimension."""
+    action_high: float = 1.0
+    """box: upper bound of every action dimension."""
+    has_success: bool = True
+    """The map has a win (SMAX, SC2); MPE has none: decoded episodes are never won."""
+    fixed_length: bool = False
+    """Every real episode ran to the episode limit (MPE: truncated, never terminated): the paper kind decodes
+    every window to its rows − 1 steps without reading the done channel (a noisy done cannot cut it short)."""
 
     @classmethod
     def for_dataset(
         cls, card: DatasetCard, horizon: int | None, include_state: bool, include_avail: bool, kind: str = "paper"
     ) -> Layout:
-        """The layout of a dataset card (``card.max_seq_len`` rows when ``horizon`` is None)."""
+        """The layout of a dataset card (``card.max_seq_len`` rows when ``horizon`` is None); box actions have
+        no availability channels (``include_avail`` is ignored)."""
         rows = card.max_seq_len if horizon is None else horizon
         if rows > card.max_seq_len:
             raise ConfigError(
                 f"diffusion.horizon: expected at most {card.max_seq_len} (episode_limit + 1 rows), got {rows}"
             )
-        if kind == "state":
-            if getattr(card, "backend", "smax") != "smax":
-                raise ConfigError(
-                    f"diffusion.layout: state needs the SMAX backend (SMAX computes the derived "
-                    f"channels), got {card.backend}; use paper"
-                )
-            enemies = card.n_actions - 5
-            return cls(
-                card.n_agents,
-                card.obs_shape,
-                card.n_actions,
-                card.state_shape,
-                card.episode_limit,
-                rows,
-                True,
-                False,
-                "state",
-                3 * enemies,
-                card.map,
+        if kind == "state" and card.backend not in STATE_BACKENDS:
+            raise ConfigError(
+                f"diffusion.layout: state needs a simulator that computes the derived channels "
+                f"({', '.join(STATE_BACKENDS)}), got {card.backend}; use paper"
             )
+        space = card.resolved_action_space()
+        box = space["kind"] == "box"
+        actions = {
+            "backend": card.backend,
+            "action_kind": space["kind"],
+            "action_low": float(space["low"]) if box else 0.0,
+            "action_high": float(space["high"]) if box else 1.0,
+            "has_success": card.has_success,
+        }
+        sizes = (card.n_agents, card.obs_shape, card.n_actions, card.state_shape, card.episode_limit, rows)
+        if kind == "state":
+            extra = 3 * (card.n_actions - 5) if card.backend == "smax" else 0
+            return cls(*sizes, True, False, "state", extra, card.map, **actions)
+        agent_rewards = card.n_agents if card.has_agent_reward else 0
+        full = card.stats.mean_length >= card.episode_limit - 1e-6
         return cls(
-            card.n_agents,
-            card.obs_shape,
-            card.n_actions,
-            card.state_shape,
-            card.episode_limit,
-            rows,
+            *sizes,
             include_state,
-            include_avail,
+            include_avail and not box,
+            "paper",
+            agent_rewards,
+            card.map,
+            **actions,
+            fixed_length=full,
         )
 
     # ---- channel bookkeeping ----------------------------------------------------------------
+    @property
+    def codec(self) -> DiscreteCodec | BoxCodec:
+        return ACTION_CODECS[self.action_kind]
+
     @property
     def per_agent(self) -> int:
         if self.kind == "state":
@@ -111,13 +138,13 @@ class Layout:
 
     @property
     def extra_offset(self) -> int:
-        return self.agent_offset + self.n_agents * self.per_agent if self.kind == "state" else self.reward_channel
+        if self.kind == "state":
+            return self.agent_offset + self.n_agents * self.per_agent
+        return self.state_offset + (self.state_dim if self.include_state else 0)
 
     @property
     def reward_channel(self) -> int:
-        if self.kind == "state":
-            return self.state_dim + self.n_agents * self.per_agent + self.n_extra
-        return self.state_offset + (self.state_dim if self.include_state else 0)
+        return self.extra_offset + self.n_extra
 
     @property
     def qtot_channel(self) -> int:
@@ -140,13 +167,12 @@ class Layout:
         return obs, act, avail
 
     def index_arrays(self) -> dict[str, np.ndarray]:
-        """Channel indices gathered per field: obs ``[N,Do]``, act/avail ``[N,A]``, state ``[Ds]``,
+        """Channel indices gathered per field: obs ``[N,Do]``, act/avail ``[N,C]``, state ``[Ds]``,
         extra ``[n_extra]`` (state kind: no obs, no avail)."""
         act = np.stack([np.arange(a.start, a.stop) for _, a, _ in map(self.agent_slices, range(self.n_agents))])
-        out = {"act": act}
+        out = {"act": act, "extra": np.arange(self.extra_offset, self.extra_offset + self.n_extra)}
         if self.kind == "state":
             out["state"] = np.arange(0, self.state_dim)
-            out["extra"] = np.arange(self.extra_offset, self.extra_offset + self.n_extra)
             return out
         out["obs"] = np.stack([np.arange(s.start, s.stop) for s, _, _ in map(self.agent_slices, range(self.n_agents))])
         if self.include_avail:
@@ -156,14 +182,20 @@ class Layout:
         return out
 
     def binary_mask(self) -> np.ndarray:
-        """``[F]`` True for one-hot / binary channels (actions, availability, done)."""
+        """``[F]`` True for one-hot / binary channels (discrete actions, availability, done)."""
         mask = np.zeros(self.channels, dtype=bool)
         idx = self.index_arrays()
-        mask[idx["act"].ravel()] = True
+        mask[idx["act"].ravel()] = self.codec.binary
         if self.include_avail:
             mask[idx["avail"].ravel()] = True
         mask[self.done_channel] = True
         return mask
+
+    def fixed_ranges(self) -> tuple[np.ndarray, float, float] | None:
+        """(channels, low, high) whose normalising range is fixed rather than fitted: box actions' bounds."""
+        if self.codec.binary:
+            return None
+        return self.index_arrays()["act"].ravel(), self.action_low, self.action_high
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -186,14 +218,16 @@ def encode_episodes(batch: EpisodeBatch, layout: Layout) -> np.ndarray:
     idx = layout.index_arrays()
     steps = np.arange(t)[None, :]
     filled = batch.filled.astype(np.float32)
-    onehot = np.eye(layout.n_actions, dtype=np.float32)[batch.actions] * filled[:, :, None, None]
-    if layout.kind == "state":
+    if layout.n_extra and layout.kind == "state":  # SMAX: the enemies' previous actions
         from rayeaq.generators.eaq.state_layout import enemy_channels
 
         out[:, idx["extra"]] = enemy_channels(batch, layout).transpose(0, 2, 1)
-    else:
+    elif layout.n_extra:  # paper kind: the per-agent rewards
+        assert batch.agent_reward is not None  # n_extra > 0 only for datasets with agent rewards
+        out[:, idx["extra"]] = (batch.agent_reward * filled[:, :, None]).transpose(0, 2, 1)
+    if layout.kind != "state":
         out[:, idx["obs"]] = batch.obs.transpose(0, 2, 3, 1)
-    out[:, idx["act"]] = onehot.transpose(0, 2, 3, 1)
+    out[:, idx["act"]] = layout.codec.encode(batch.actions, layout.n_actions, batch.filled).transpose(0, 2, 3, 1)
     if layout.include_avail:
         assert batch.avail_actions is not None  # avail channels exist for discrete actions only
         out[:, idx["avail"]] = batch.avail_actions.astype(np.float32).transpose(0, 2, 3, 1)
@@ -242,65 +276,11 @@ def encode_windows(batch: EpisodeBatch, layout: Layout) -> tuple[np.ndarray, np.
 
 
 @dataclass
-class Normalizer:
-    """Per-channel affine map to [-1, 1] fitted on real data; binary channels map {0,1} -> {-1,1}."""
-
-    low: np.ndarray  # [F]
-    high: np.ndarray  # [F]
-
-    @classmethod
-    def fit(cls, x: np.ndarray, binary: np.ndarray, rows: np.ndarray | None = None) -> Normalizer:
-        """``x [W,F,H]`` raw windows of *real* data; ``rows [W,H]`` the rows that belong to an episode
-        (steps and the terminal row): padding rows are ignored, so their zeros never widen a range."""
-        if rows is not None and rows.any():
-            picked = x.transpose(0, 2, 1)[rows]  # [R, F]
-            low, high = picked.min(axis=0).astype(np.float32), picked.max(axis=0).astype(np.float32)
-        else:
-            low = x.min(axis=(0, 2)).astype(np.float32)
-            high = x.max(axis=(0, 2)).astype(np.float32)
-        low[binary], high[binary] = 0.0, 1.0
-        return cls(low, high)
-
-    def _scale(self) -> np.ndarray:
-        span = self.high - self.low
-        return np.where(span > 1e-6, span, 1.0).astype(np.float32)
-
-    def normalize(self, x: Any) -> Any:
-        """``[..., F, H]`` raw -> normalised (numpy or torch)."""
-        low: Any
-        scale: Any
-        low, scale = self.low[:, None], self._scale()[:, None]
-        if not isinstance(x, np.ndarray):
-            import torch
-
-            low, scale = torch.as_tensor(low, device=x.device), torch.as_tensor(scale, device=x.device)
-        return 2.0 * (x - low) / scale - 1.0
-
-    def unnormalize(self, x: Any) -> Any:
-        """Inverse of :meth:`normalize`."""
-        low: Any
-        scale: Any
-        low, scale = self.low[:, None], self._scale()[:, None]
-        if not isinstance(x, np.ndarray):
-            import torch
-
-            low, scale = torch.as_tensor(low, device=x.device), torch.as_tensor(scale, device=x.device)
-        return (x + 1.0) * 0.5 * scale + low
-
-    def to_dict(self) -> dict:
-        return {"low": self.low.tolist(), "high": self.high.tolist()}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Normalizer:
-        return cls(np.asarray(data["low"], np.float32), np.asarray(data["high"], np.float32))
-
-
-@dataclass
 class Decoded:
     """Decoded windows: the episodes plus per-episode validity diagnostics."""
 
     episodes: EpisodeBatch
-    legal_steps: np.ndarray  # [B] agent-steps whose unrestricted argmax action is available
+    legal_steps: np.ndarray  # [B] agent-steps whose unrestricted choice is a legal action (box: every one)
     agent_steps: np.ndarray  # [B] agent-steps in the episode
     no_action: np.ndarray  # [B] bool: some agent had no available action on a step
 
@@ -338,9 +318,9 @@ def decode(
 ) -> Decoded:
     """Raw-scale tensors ``[B, F, H]`` -> episodes padded to ``episode_limit + 1`` rows."""
     if layout.kind == "state":
-        from rayeaq.generators.eaq.state_layout import decode_state_layout
+        from rayeaq.generators.eaq.state_decoders import STATE_DECODERS
 
-        return decode_state_layout(x_raw, layout, norm)
+        return STATE_DECODERS[layout.backend](x_raw, layout, norm)
     b, _, h = x_raw.shape
     t = layout.episode_limit + 1
     cont = ~layout.binary_mask()
@@ -348,6 +328,8 @@ def decode(
     x[:, cont] = np.clip(x[:, cont], norm.low[cont, None], norm.high[cont, None])
     idx = layout.index_arrays()
     first, has_done = done_change_point(x[:, layout.done_channel], done_threshold)
+    if layout.fixed_length:
+        first, has_done = np.full(b, h - 1), np.zeros(b, bool)
     length = np.where(has_done, first + 1, h - 1).astype(np.int64)
     length = np.minimum(length, t - 1)
     term_row = np.minimum(length, h - 1)  # a done on the window's last row: terminal obs copied from it
@@ -362,42 +344,40 @@ def decode(
         return sel.reshape((b, t) + channels.shape)
 
     obs = take(idx["obs"]) * keep[:, :, None, None]
-    logits = take(idx["act"])  # [B,T,N,A]
-    if layout.include_avail:
-        avail = (take(idx["avail"]) > 0.5) & keep[:, :, None, None]
-    else:
+    logits = take(idx["act"])  # [B,T,N,C]
+    avail = (take(idx["avail"]) > 0.5) & keep[:, :, None, None] if layout.include_avail else None
+    if avail is None and layout.codec.has_avail:  # discrete without avail channels: every action available
         avail = np.broadcast_to(keep[:, :, None, None], logits.shape).copy()
     state = (
         take(idx["state"]) * keep[:, :, None]
         if layout.include_state
         else np.zeros((b, t, layout.state_dim), np.float32)
     )
-    masked = np.where(avail, logits, -np.inf)
-    actions = np.where(steps[:, :, None], masked.argmax(axis=-1), 0).astype(np.int64)
-    free = logits.argmax(axis=-1)
-    legal = np.take_along_axis(avail, free[..., None], axis=-1)[..., 0] & steps[:, :, None]
-    no_action = cast(np.ndarray, (~avail.any(axis=-1) & steps[:, :, None]).any(axis=(1, 2)))
+    acts = layout.codec.decode(logits, avail, steps, layout.action_low, layout.action_high)
     reward = (x[:, layout.reward_channel][bi, src] * steps).astype(np.float32)
+    agent_reward = (take(idx["extra"]) * steps[:, :, None]).astype(np.float32) if layout.n_extra else None
     terminated = np.zeros((b, t), dtype=bool)
     ended = has_done & (length > 0)
     terminated[np.arange(b)[ended], length[ended] - 1] = True
     ret = reward.sum(axis=1).astype(np.float32)
     # the win bonus (half the maximum return: SMAX +1 of 2) arrives on the last step only
     last_reward = reward[np.arange(b), np.maximum(length - 1, 0)]
+    won = ended & (last_reward >= 0.5 * max_return - 1e-3) if layout.has_success else np.zeros(b, bool)
     episodes = EpisodeBatch(
         obs=obs.astype(np.float32),
         state=state.astype(np.float32),
         avail_actions=avail,
-        actions=actions,
+        actions=acts.actions,
         reward=reward,
         terminated=terminated,
         filled=steps.copy(),
         episode_id=np.arange(b, dtype=np.int64),
         length=length,
         episode_return=ret,
-        battle_won=ended & (last_reward >= 0.5 * max_return - 1e-3),
+        battle_won=won,
         seed=np.zeros(b, np.int64),
         source=np.array(["synthetic"] * b, dtype=object),
         behaviour_policy=np.array(["synthetic"] * b, dtype=object),
+        agent_reward=agent_reward,
     )
-    return Decoded(episodes, legal.sum(axis=(1, 2)), (steps.sum(axis=1) * layout.n_agents), no_action)
+    return Decoded(episodes, acts.legal.sum(axis=(1, 2)), (steps.sum(axis=1) * layout.n_agents), acts.no_action)

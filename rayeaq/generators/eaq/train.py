@@ -47,7 +47,12 @@ def fit_normalizer(episodes: EpisodeBatch, layout: Layout) -> Normalizer:
     """The normaliser, fitted on the rows of real episodes only (steps and terminal row, not padding)."""
     x, _ = encode_windows(episodes, layout)
     rows = np.arange(layout.rows)[None, :] <= episodes.length[:, None]  # windows start at row 0
-    return Normalizer.fit(x, layout.binary_mask(), rows)
+    norm = Normalizer.fit(x, layout.binary_mask(), rows)
+    fixed = layout.fixed_ranges()
+    if fixed is not None:  # box actions: the box, not the range the behaviour policy happened to use
+        channels, low, high = fixed
+        norm.low[channels], norm.high[channels] = low, high
+    return norm
 
 
 def prepare_data(episodes: EpisodeBatch, layout: Layout, norm: Normalizer) -> TrainData:
