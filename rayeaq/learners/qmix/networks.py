@@ -23,15 +23,17 @@ from rayeaq.learners.qmix.losses import TrainOutputs, td_lambda_targets
 from rayeaq.learners.qmix.mixer import QMixer
 
 
-def sample_legal_q(q: torch.Tensor, avail: torch.Tensor, k: int) -> torch.Tensor:
+def sample_legal_q(
+    q: torch.Tensor, avail: torch.Tensor, k: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Q-values of ``k`` joint actions drawn per row, each agent uniform over its legal actions.
 
     q ``[B, T, N, A]``, avail ``[B, T, N, A]`` bool -> ``[B, T, K, N]`` (a row with no legal action, i.e.
-    padding, draws uniformly over all actions; the losses mask it).
+    padding, draws uniformly over all actions; the losses mask it). ``generator``: torch's global RNG when None.
     """
     b, t, n, a = q.shape
     legal = avail | ~avail.any(-1, keepdim=True)
-    idx = torch.multinomial(legal.reshape(-1, a).to(q.dtype), k, replacement=True)  # [B*T*N, K]
+    idx = torch.multinomial(legal.reshape(-1, a).to(q.dtype), k, replacement=True, generator=generator)  # [B*T*N, K]
     picked = q.gather(-1, idx.reshape(b, t, n, k))  # [B, T, N, K]
     return picked.permute(0, 1, 3, 2)
 
@@ -117,6 +119,7 @@ class QMIXNetworks(nn.Module):
         double_q: bool = True,
         td_lambda: float = 0.0,
         cql_samples: int = 0,
+        generator: torch.Generator | None = None,
     ) -> TrainOutputs:
         """One pass over a sequence batch.
 
@@ -125,7 +128,8 @@ class QMIXNetworks(nn.Module):
         The target at row t uses row t + 1 (for the last step, the terminal observation at ``length``);
         ``td_lambda > 0``: lambda-returns over the episode (:func:`~rayeaq.learners.qmix.losses.td_lambda_targets`).
         ``cql_samples = K > 0`` also mixes K joint actions per step, each agent uniform over its legal actions
-        (``sampled_q_tot [B, T', K]``, for the joint conservative term; drawn with torch's global RNG).
+        (``sampled_q_tot [B, T', K]``, for the joint conservative term; drawn with ``generator``, torch's global
+        RNG when None).
         """
         obs, actions, avail = batch["obs"], batch["actions"].long(), batch["avail_actions"].bool()
         inputs = self.inputs(obs, shift_actions(actions))
@@ -139,7 +143,7 @@ class QMIXNetworks(nn.Module):
             q_tot = self.mixer(chosen, state[:, :-1])
             if cql_samples > 0:
                 sampled = self.mixer.forward_samples(
-                    sample_legal_q(q[:, :-1], avail[:, :-1], cql_samples), state[:, :-1]
+                    sample_legal_q(q[:, :-1], avail[:, :-1], cql_samples, generator), state[:, :-1]
                 )
             with torch.no_grad():
                 q_tgt, _ = self.target_agent.forward_seq(inputs)
