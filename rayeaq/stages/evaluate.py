@@ -16,7 +16,7 @@ from rayeaq.core.resources import check_resources
 from rayeaq.core.runinfo import Dumpable
 from rayeaq.learners import LEARNERS
 from rayeaq.learners.qmix.config import EvaluateConfig
-from rayeaq.learners.registry import LearnerDiedError, Report
+from rayeaq.learners.registry import LearnerDiedError, OfflineLearner, Report
 
 
 class EvaluateRun(Protocol):
@@ -41,9 +41,11 @@ def check_evaluate_resume(
     from rayeaq.core.resume import check_resume
     from rayeaq.core.runinfo import record_resume
 
+    config = cfg.model_dump(mode="json")
+    _resumable(LEARNERS.get(config["evaluate"]["algorithm"]))
     changes = check_resume(
         out,
-        cfg.model_dump(mode="json"),
+        config,
         (*RUN_ONLY_KEYS, *allow_change),
         sections=EVALUATE_SECTIONS,
         inputs={"stage": "evaluate", "datasets": datasets},
@@ -52,6 +54,11 @@ def check_evaluate_resume(
     )
     if changes:
         record_resume(out, changes, list(allow_change))
+
+
+def _resumable(learner: OfflineLearner) -> None:
+    if not learner.resumable:
+        raise ConfigError(f"evaluate.algorithm {learner.name}: cannot resume (rerun without --resume)")
 
 
 def algo_name(cfg: EvaluateRun) -> str:
@@ -74,9 +81,9 @@ def run_evaluation(
     from rayeaq.stages.requests import evaluate_requests
 
     learner = LEARNERS.get(cfg.evaluate.algorithm)
-    if resume and not learner.resumable:
-        raise ConfigError(f"evaluate.algorithm {cfg.evaluate.algorithm}: cannot resume (rerun without --resume)")
-    if not resume:
+    if resume:
+        _resumable(learner)
+    else:
         learner.clear_progress(Path(out))
     check_resources(evaluate_requests(cfg), wait_s=cfg.ray.resource_wait_s)
     from ray.exceptions import RayActorError

@@ -200,12 +200,18 @@ def _resume(algo: Any, out: Path, metrics_path: Path, learner_path: Path) -> dic
     algo.restore_from_path(str(checkpoint.resolve()))
     print(f"evaluate: resuming from update {state['updates']} ({checkpoint.parent})", flush=True)
     metrics_path.write_text("".join(json.dumps(r) + "\n" for r in state["rows"]), encoding="utf-8")
-    kept = []
-    if learner_path.is_file():
-        kept = [line for line in learner_path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        kept = [line for line in kept if json.loads(line)["updates"] <= state["updates"]]
+    lines = learner_path.read_text(encoding="utf-8").splitlines() if learner_path.is_file() else []
+    kept = [line for line in lines if _updates_of(line) <= state["updates"]]
     learner_path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
     return state
+
+
+def _updates_of(line: str) -> float:
+    """The ``updates`` of a ``learner.jsonl`` line; infinity for a line cut short by the interruption."""
+    try:
+        return float(json.loads(line)["updates"])
+    except (ValueError, KeyError, TypeError):
+        return float("inf")
 
 
 def run_evaluation(
