@@ -4,7 +4,9 @@ Trains the registered offline learner ``evaluate.algorithm`` (qmix: offline QMIX
 ``evaluate.cql``; bc: behaviour cloning) on the dataset mixture through RLlib, evaluates greedy
 decentralised rollouts every ``evaluate.eval_interval`` updates on ``evaluate.eval_episodes`` fixed episodes
 (``evaluate.final_eval_episodes`` at the end), writes ``metrics.jsonl``, ``marl_eval.json``,
-``summary.json`` and an RLlib checkpoint, and prints a one-line summary.
+``summary.json`` and an RLlib checkpoint, and prints a one-line summary. ``--resume`` continues an interrupted
+run in ``--out`` from its last intermediate evaluation (refused if the config, code or data changed, unless
+``--allow-change KEY`` names the changed keys); without it a run starts afresh.
 """
 
 from __future__ import annotations
@@ -24,6 +26,18 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR[:WEIGHT]",
         help="dataset directory, optionally with a mixture weight (1 = all episodes once); repeatable",
     )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted evaluation in --out from its last evaluation (same config, code and data)",
+    )
+    parser.add_argument(
+        "--allow-change",
+        nargs="+",
+        default=[],
+        metavar="KEY",
+        help="with --resume, config keys (globs such as evaluate.eval_*) that may differ from the stored run",
+    )
 
 
 def _sources(args: argparse.Namespace) -> list[tuple[str, float]]:
@@ -37,18 +51,25 @@ def _run_info(cfg: Any, args: argparse.Namespace) -> dict[str, Any]:
 
     sources = _sources(args)
     cards = [read_card(path) for path, _ in sources]  # fails fast on a bad path, before Ray starts
-    return {
-        "datasets": [
-            {"path": str(p), "weight": w, "fingerprint": c.fingerprint, "source": c.source, "tier": c.tier}
-            for (p, w), c in zip(sources, cards, strict=True)
-        ]
-    }
+    datasets = [
+        {"path": str(p), "weight": w, "fingerprint": c.fingerprint, "source": c.source, "tier": c.tier}
+        for (p, w), c in zip(sources, cards, strict=True)
+    ]
+    if args.resume:  # compared before the new run info replaces the stored one
+        from rayeaq.stages.evaluate import check_evaluate_resume
+
+        check_evaluate_resume(cfg, _out(cfg, args), datasets, args.allow_change)
+    return {"datasets": datasets}
+
+
+def _out(cfg: Any, args: argparse.Namespace) -> Path:
+    return Path(args.out) if args.out else _default_out(cfg)
 
 
 def _execute(cfg: Any, args: argparse.Namespace, out: Path) -> dict[str, Any]:
     from rayeaq.stages.evaluate import run_evaluation
 
-    return run_evaluation(cfg, _sources(args), out)
+    return run_evaluation(cfg, _sources(args), out, resume=args.resume)
 
 
 def _summary(s: dict[str, Any], out: Path) -> str:

@@ -6,15 +6,17 @@ Needs Ray initialised (:func:`rayeaq.core.ray_session.ray_session`). The learner
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from rayeaq.core.errors import UserError
+from rayeaq.core.errors import ConfigError, UserError
 from rayeaq.core.ray_config import RayConfig
 from rayeaq.core.resources import check_resources
+from rayeaq.core.runinfo import Dumpable
 from rayeaq.learners import LEARNERS
 from rayeaq.learners.qmix.config import EvaluateConfig
-from rayeaq.learners.registry import LearnerDiedError, Report
+from rayeaq.learners.registry import LearnerDiedError, OfflineLearner, Report
 
 
 class EvaluateRun(Protocol):
@@ -25,19 +27,64 @@ class EvaluateRun(Protocol):
     ray: RayConfig
 
 
+EVALUATE_SECTIONS = ("seed", "evaluate")
+"""Run-config sections an evaluation's result depends on (compared on resume; the env is the data's own)."""
+RUN_ONLY_KEYS = ("evaluate.rollout_workers", "evaluate.cpus_per_rollout_worker", "evaluate.cpus_per_learner")
+"""Keys a resume may change without ``--allow-change``: where the work runs, not what it computes."""
+
+
+def check_evaluate_resume(
+    cfg: Dumpable, out: Path, datasets: list[dict[str, Any]], allow_change: Sequence[str] = ()
+) -> None:
+    """Refuse (one line) to resume ``out`` unless it holds an evaluation of the same config, code and datasets
+    (``datasets``: what ``run.json`` records); accepted changes are recorded in ``run.json``."""
+    from rayeaq.core.resume import check_resume
+    from rayeaq.core.runinfo import record_resume
+
+    config = cfg.model_dump(mode="json")
+    _resumable(LEARNERS.get(config["evaluate"]["algorithm"]))
+    changes = check_resume(
+        out,
+        config,
+        (*RUN_ONLY_KEYS, *allow_change),
+        sections=EVALUATE_SECTIONS,
+        inputs={"stage": "evaluate", "datasets": datasets},
+        what="evaluation",
+        required=True,
+    )
+    if changes:
+        record_resume(out, changes, list(allow_change))
+
+
+def _resumable(learner: OfflineLearner) -> None:
+    if not learner.resumable:
+        raise ConfigError(f"evaluate.algorithm {learner.name}: cannot resume (rerun without --resume)")
+
+
 def algo_name(cfg: EvaluateRun) -> str:
     """The run's learner label (e.g. ``qmix_cql``)."""
     return LEARNERS.get(cfg.evaluate.algorithm).label(cfg)
 
 
 def run_evaluation(
-    cfg: EvaluateRun, sources: list[tuple[str, float]], out: str | Path, report: Report | None = None
+    cfg: EvaluateRun,
+    sources: list[tuple[str, float]],
+    out: str | Path,
+    report: Report | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Train and score ``evaluate.algorithm`` on the mixture; returns its final summary.
 
+    ``resume``: continue from the progress checkpoint an interrupted run left in ``out`` (the caller has compared
+    the configs: :func:`check_evaluate_resume`); otherwise any such checkpoint is removed and the run starts afresh.
     Fails fast (one line) when the cluster cannot hold the learners and rollout actors."""
     from rayeaq.stages.requests import evaluate_requests
 
+    learner = LEARNERS.get(cfg.evaluate.algorithm)
+    if resume:
+        _resumable(learner)
+    else:
+        learner.clear_progress(Path(out))
     check_resources(evaluate_requests(cfg), wait_s=cfg.ray.resource_wait_s)
     from ray.exceptions import RayActorError
 
@@ -45,13 +92,13 @@ def run_evaluation(
 
     before = actor_ids()
     try:
-        return LEARNERS.get(cfg.evaluate.algorithm).run(cfg, sources, Path(out), report)
+        return learner.run(cfg, sources, Path(out), report)
     except (RayActorError, LearnerDiedError) as err:  # a learner or rollout actor died (killed, OOM, node lost)
         # the GCS names the dead process even where RLlib's error does not (ActorUnavailableError, no result)
         dead = "; ".join(died_since(before)) or _actor(err)
         raise EvaluateFailedError(
             f"evaluate: a Ray actor died mid-run ({dead}); the run in {out} is "
-            "incomplete: rerun the same command to evaluate again"
+            "incomplete: rerun the same command with --resume to continue from its last evaluation"
         ) from None
 
 

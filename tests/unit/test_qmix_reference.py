@@ -15,7 +15,7 @@ import torch
 
 from rayeaq.learners.qmix.intervals import bootstrap_mean_interval, wilson_interval
 from rayeaq.learners.qmix.losses import joint_cql_loss, qmix_loss, td_lambda_targets
-from rayeaq.learners.qmix.networks import NetSpec, QMIXNetworks, sample_legal_q
+from rayeaq.learners.qmix.networks import NetSpec, QMIXNetworks, mix_with_samples, sample_legal_q
 from support.random_episodes import toy_episodes
 
 torch.set_num_threads(1)
@@ -213,6 +213,53 @@ def test_joint_term_is_logsumexp_over_sampled_and_data_q_tot_minus_data_q_tot():
             total += 0.5 * math.log(sum(math.exp(v / 0.5) for v in vals)) - vals[-1]
             count += 1
     assert float(got.detach()) == pytest.approx(total / count, rel=1e-5)
+
+
+@pytest.mark.parametrize("rows_only", [True, False])
+def test_one_mixer_pass_gives_the_two_pass_joint_loss_and_gradients(rows_only):
+    """Speed lever, exact: the data's and the K sampled joint actions mixed in one pass (hyper-networks once), on
+    the step rows only (padding skipped) or on every row, against two passes over every row with the same draws."""
+    ep = toy_episodes(n_episodes=6, episode_limit=9, seed=31)
+    assert not ep.filled[:, :-1].all()  # padding rows to skip
+    nets = _nets(ep)
+    batch = {k: torch.from_numpy(np.ascontiguousarray(getattr(ep, k))) for k in FIELDS}
+    state = nets.norm_state(batch["state"])[:, :-1]
+    rows = batch["filled"][:, :-1].bool()
+
+    def loss_and_grads(one_pass: bool):
+        nets.zero_grad()
+        out = nets.train_outputs(batch, gamma=0.9, td_lambda=0.5)  # no samples: q_tot by its own mixer pass
+        generator = torch.Generator().manual_seed(7)
+        if one_pass:
+            q_tot, sampled = mix_with_samples(
+                nets.mixer, out.chosen_q, out.q, out.avail, state, 4, generator, rows if rows_only else None
+            )
+            out = out._replace(q_tot=q_tot, sampled_q_tot=sampled)
+        elif rows_only:  # the same draws (the step rows'), placed on every row, mixed in a second pass
+            picked = torch.zeros(*rows.shape, 4, ep.n_agents)
+            picked[rows] = sample_legal_q(out.q[rows], out.avail[rows], 4, generator)
+            out = out._replace(sampled_q_tot=nets.mixer.forward_samples(picked, state))
+        else:
+            out = out._replace(
+                sampled_q_tot=nets.mixer.forward_samples(sample_legal_q(out.q, out.avail, 4, generator), state)
+            )
+        loss, _ = qmix_loss(out, cql_weight=1.0, cql_kind="joint")
+        loss.backward()
+        return loss.detach(), {k: p.grad.clone() for k, p in nets.named_parameters() if p.grad is not None}
+
+    (new, new_grads), (ref, ref_grads) = loss_and_grads(True), loss_and_grads(False)
+    torch.testing.assert_close(new, ref, rtol=1e-6, atol=1e-6)
+    assert new_grads.keys() == ref_grads.keys() and any(k.startswith("mixer.") for k in new_grads)
+    for name in ref_grads:
+        torch.testing.assert_close(new_grads[name], ref_grads[name], rtol=1e-5, atol=1e-6, msg=name)
+    if rows_only:  # what train_outputs does on the CPU
+        torch.manual_seed(0)
+        out = nets.train_outputs(
+            batch, gamma=0.9, td_lambda=0.5, cql_samples=4, generator=torch.Generator().manual_seed(7)
+        )
+        torch.testing.assert_close(
+            qmix_loss(out, cql_weight=1.0, cql_kind="joint")[0].detach(), ref, rtol=1e-6, atol=1e-6
+        )
 
 
 def test_sampled_joint_actions_are_legal_and_uniform_over_each_agents_legal_actions():

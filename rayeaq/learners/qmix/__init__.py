@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rayeaq.learners.qmix.progress import clear_progress
 from rayeaq.learners.registry import LEARNERS, OfflineLearner, Report
 
 
@@ -23,4 +24,4 @@ def _label(cfg: Any) -> str:
 
 
 for _name in ("qmix", "bc"):
-    LEARNERS.add(_name, OfflineLearner(_name, _run, _label))
+    LEARNERS.add(_name, OfflineLearner(_name, _run, _label, resumable=True, clear_progress=clear_progress))

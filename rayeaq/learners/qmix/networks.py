@@ -23,17 +23,47 @@ from rayeaq.learners.qmix.losses import TrainOutputs, td_lambda_targets
 from rayeaq.learners.qmix.mixer import QMixer
 
 
-def sample_legal_q(q: torch.Tensor, avail: torch.Tensor, k: int) -> torch.Tensor:
+def sample_legal_q(
+    q: torch.Tensor, avail: torch.Tensor, k: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Q-values of ``k`` joint actions drawn per row, each agent uniform over its legal actions.
 
-    q ``[B, T, N, A]``, avail ``[B, T, N, A]`` bool -> ``[B, T, K, N]`` (a row with no legal action, i.e.
-    padding, draws uniformly over all actions; the losses mask it).
+    q ``[*L, N, A]``, avail ``[*L, N, A]`` bool -> ``[*L, K, N]`` (a row with no legal action, i.e. padding, draws
+    uniformly over all actions; the losses mask it). ``generator``: torch's global RNG when None.
     """
-    b, t, n, a = q.shape
+    *lead, n, a = q.shape
     legal = avail | ~avail.any(-1, keepdim=True)
-    idx = torch.multinomial(legal.reshape(-1, a).to(q.dtype), k, replacement=True)  # [B*T*N, K]
-    picked = q.gather(-1, idx.reshape(b, t, n, k))  # [B, T, N, K]
-    return picked.permute(0, 1, 3, 2)
+    idx = torch.multinomial(legal.reshape(-1, a).to(q.dtype), k, replacement=True, generator=generator)  # [L*N, K]
+    picked = q.gather(-1, idx.reshape(*lead, n, k))  # [*L, N, K]
+    return picked.transpose(-1, -2)
+
+
+def mix_with_samples(
+    mixer: QMixer,
+    chosen: torch.Tensor,
+    q: torch.Tensor,
+    avail: torch.Tensor,
+    state: torch.Tensor,
+    k: int,
+    generator: torch.Generator | None = None,
+    rows: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Q_tot of the data's joint action and of ``k`` sampled legal joint actions, in one mixer pass.
+
+    chosen ``[B, T', N]``, q / avail ``[B, T', N, A]``, state ``[B, T', Ds]`` (normalised) -> (q_tot ``[B, T']``,
+    sampled ``[B, T', K]``). The hyper-networks run once per state for all ``k + 1`` joint actions. ``rows``
+    ``[B, T']`` bool: mix (and sample) only there, zeros elsewhere (the padding the losses mask; boolean indexing
+    reads the row count back to the host, so callers on an accelerator pass None: every row).
+    """
+    if rows is not None:
+        chosen, q, avail, state = chosen[rows], q[rows], avail[rows], state[rows]  # [R, ...]
+    joint = torch.cat([chosen.unsqueeze(-2), sample_legal_q(q, avail, k, generator)], dim=-2)  # [*L, K + 1, N]
+    mixed = mixer.forward_samples(joint, state)  # [*L, K + 1]
+    if rows is not None:
+        full = mixed.new_zeros(*rows.shape, k + 1)
+        full[rows] = mixed
+        mixed = full
+    return mixed[..., 0], mixed[..., 1:]
 
 
 @dataclass(frozen=True)
@@ -117,6 +147,7 @@ class QMIXNetworks(nn.Module):
         double_q: bool = True,
         td_lambda: float = 0.0,
         cql_samples: int = 0,
+        generator: torch.Generator | None = None,
     ) -> TrainOutputs:
         """One pass over a sequence batch.
 
@@ -125,7 +156,9 @@ class QMIXNetworks(nn.Module):
         The target at row t uses row t + 1 (for the last step, the terminal observation at ``length``);
         ``td_lambda > 0``: lambda-returns over the episode (:func:`~rayeaq.learners.qmix.losses.td_lambda_targets`).
         ``cql_samples = K > 0`` also mixes K joint actions per step, each agent uniform over its legal actions
-        (``sampled_q_tot [B, T', K]``, for the joint conservative term; drawn with torch's global RNG).
+        (``sampled_q_tot [B, T', K]``, for the joint conservative term; drawn with ``generator``, torch's global
+        RNG when None), in the same mixer pass as the data's action (:func:`mix_with_samples`); on the CPU only
+        the step rows are mixed then, and ``q_tot`` and ``sampled_q_tot`` are 0 on padding rows.
         """
         obs, actions, avail = batch["obs"], batch["actions"].long(), batch["avail_actions"].bool()
         inputs = self.inputs(obs, shift_actions(actions))
@@ -136,11 +169,13 @@ class QMIXNetworks(nn.Module):
         q_tot = target = sampled = None
         if self.mixer is not None:
             state = self.norm_state(batch["state"])
-            q_tot = self.mixer(chosen, state[:, :-1])
-            if cql_samples > 0:
-                sampled = self.mixer.forward_samples(
-                    sample_legal_q(q[:, :-1], avail[:, :-1], cql_samples), state[:, :-1]
+            if cql_samples > 0:  # the step rows only on the CPU (see mix_with_samples)
+                rows = batch["filled"][:, :-1].bool() if q.device.type == "cpu" else None
+                q_tot, sampled = mix_with_samples(
+                    self.mixer, chosen, q[:, :-1], avail[:, :-1], state[:, :-1], cql_samples, generator, rows
                 )
+            else:
+                q_tot = self.mixer(chosen, state[:, :-1])
             with torch.no_grad():
                 q_tgt, _ = self.target_agent.forward_seq(inputs)
                 chooser = q.detach() if double_q else q_tgt

@@ -151,7 +151,9 @@ class QMIXConfig(AlgorithmConfig):
 
         if self.net is None:
             return RLModuleSpec(module_class=QMIXTeamModule)
-        return module_spec(self.net, self.gamma, self.double_q, self.td_lambda, self.sampled_joint_actions)
+        return module_spec(
+            self.net, self.gamma, self.double_q, self.td_lambda, self.sampled_joint_actions, noise_seed=self.seed or 0
+        )
 
     @property
     def sampled_joint_actions(self) -> int:

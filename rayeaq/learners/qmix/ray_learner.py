@@ -37,7 +37,7 @@ class QMIXTorchLearner(TorchLearner):
         super().after_gradient_based_update(timesteps=timesteps)
         for module_id in self.module.keys():  # noqa: SIM118 -- MultiRLModule iterates differently from its keys
             module = self.module[module_id].unwrapped()
-            module.num_updates += 1
-            if int(module.num_updates) % self.config.target_update_interval == 0:
+            module.count_update()
+            if module.updates_done % self.config.target_update_interval == 0:
                 module.nets.update_targets()
-            self.metrics.log_value((module_id, "num_updates"), int(module.num_updates), window=1)
+            self.metrics.log_value((module_id, "num_updates"), module.updates_done, window=1)

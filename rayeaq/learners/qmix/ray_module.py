@@ -2,8 +2,12 @@
 
 One module (id :data:`MODULE_ID`) for the whole team, because QMIX's mixer couples the agents; the
 agent network inside is shared by all agents (agent id in its input). ``model_config`` carries the
-:class:`NetSpec` fields plus ``gamma``, ``double_q``, ``td_lambda`` and ``cql_samples`` (what the training
-forward pass needs).
+:class:`NetSpec` fields plus ``gamma``, ``double_q``, ``td_lambda``, ``cql_samples`` and ``noise_seed`` (what the
+training forward pass needs).
+
+The joint conservative term's sampled actions are drawn from a generator seeded by ``(noise_seed, updates done,
+DDP rank)``, not from torch's global RNG: the update count is checkpointed (``num_updates``), so a resumed run
+draws the same actions as an uninterrupted one, and no RNG state has to travel with the checkpoint.
 
 Built through RLlib 2.60's current constructor (``RLModuleSpec.build`` passes ``observation_space``,
 ``action_space``, ``inference_only``, ``model_config``). RLlib's own ``RLModule.__init__`` still builds a
@@ -25,10 +29,12 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+import torch.distributed as dist
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.rllib.core.rl_module.torch import TorchRLModule
 
+from rayeaq.core.runinfo import derive_seed
 from rayeaq.learners.qmix.networks import NetSpec, QMIXNetworks
 
 MODULE_ID = "qmix"
@@ -61,13 +67,39 @@ class QMIXTeamModule(TorchRLModule):
         self.double_q = bool(cfg["double_q"])
         self.td_lambda = float(cfg.get("td_lambda", 0.0))
         self.cql_samples = int(cfg.get("cql_samples", 0))
+        self.noise_seed = int(cfg.get("noise_seed", 0))
         self.nets = QMIXNetworks(self.net_spec)
-        # Gradient updates applied so far (drives the target copy; part of the checkpointed state).
+        # Gradient updates applied so far (drives the target copy; part of the checkpointed state) and its
+        # host-side copy, so that the update never reads the buffer back from the device (no host sync).
         self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))
+        self.updates_done = 0
+
+    def set_state(self, state: Any) -> None:
+        super().set_state(state)
+        self.updates_done = int(self.num_updates)  # restored with the weights (checkpoint, set_weights)
+
+    def count_update(self) -> None:
+        """One gradient update applied (called by the learner after each)."""
+        self.num_updates += 1
+        self.updates_done += 1
+
+    def noise(self, device: torch.device) -> torch.Generator | None:
+        """The generator of this update's sampled joint actions (None when the joint term is off)."""
+        if self.cql_samples == 0:
+            return None
+        rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+        generator = torch.Generator(device=device)
+        generator.manual_seed(derive_seed(self.noise_seed, "joint_cql", self.updates_done, rank))
+        return generator
 
     def _forward_train(self, batch: dict[str, Any], **kwargs) -> dict[str, Any]:
         out = self.nets.train_outputs(
-            batch, gamma=self.gamma, double_q=self.double_q, td_lambda=self.td_lambda, cql_samples=self.cql_samples
+            batch,
+            gamma=self.gamma,
+            double_q=self.double_q,
+            td_lambda=self.td_lambda,
+            cql_samples=self.cql_samples,
+            generator=self.noise(batch["obs"].device),
         )
         return {k: v for k, v in out._asdict().items() if v is not None}
 
@@ -84,11 +116,18 @@ def spaces(spec: NetSpec) -> tuple[gym.Space, gym.Space]:
 
 
 def module_spec(
-    spec: NetSpec, gamma: float, double_q: bool, td_lambda: float = 0.0, cql_samples: int = 0
+    spec: NetSpec, gamma: float, double_q: bool, td_lambda: float = 0.0, cql_samples: int = 0, noise_seed: int = 0
 ) -> RLModuleSpec:
     """The RLModuleSpec of the one team module (RLlib wraps it in a MultiRLModuleSpec under :data:`MODULE_ID`)."""
     obs_space, act_space = spaces(spec)
-    model_config = dict(spec.to_dict(), gamma=gamma, double_q=double_q, td_lambda=td_lambda, cql_samples=cql_samples)
+    model_config = dict(
+        spec.to_dict(),
+        gamma=gamma,
+        double_q=double_q,
+        td_lambda=td_lambda,
+        cql_samples=cql_samples,
+        noise_seed=noise_seed,
+    )
     return RLModuleSpec(
         module_class=QMIXTeamModule, observation_space=obs_space, action_space=act_space, model_config=model_config
     )

@@ -11,6 +11,8 @@ Called by ``python -m rayeaq.evaluate`` and usable from a Tune trial. Needs Ray 
   "absolute_metrics": {...}}}}}}`` with per-episode returns;
 - ``summary.json`` (with each dataset's fingerprint) and ``checkpoint/`` (RLlib checkpoint;
   ``rayeaq.qmix.policy.load_greedy_policy`` reads it).
+- ``progress/`` while the run goes: the state at the latest intermediate evaluation, which a rerun with
+  ``--resume`` continues from (:mod:`rayeaq.learners.qmix.progress`); removed when the run completes.
 
 ``report`` (a Tune trial's) gets every evaluation row and, between evaluations, the learner's losses after each
 training iteration (rows without ``win_rate``).
@@ -39,6 +41,7 @@ from rayeaq.envs import BACKENDS
 from rayeaq.envs.config import EnvConfig
 from rayeaq.learners.qmix.config import EvaluateConfig
 from rayeaq.learners.qmix.networks import NetSpec
+from rayeaq.learners.qmix.progress import clear_progress, load_progress, save_progress
 
 
 class EvaluateRun(Protocol):
@@ -185,13 +188,44 @@ def _offline_only(qcfg: Any, card: DatasetCard, missing: str, heldout_seed: int)
     return algo, score
 
 
+def _resume(algo: Any, out: Path, metrics_path: Path, learner_path: Path) -> dict[str, Any]:
+    """Restore ``algo`` from ``OUT/progress`` when it holds one (cutting ``metrics.jsonl`` and ``learner.jsonl``
+    back to its update count) and return the loop's state there; a fresh state (and empty files) otherwise."""
+    found = load_progress(out)
+    if found is None:
+        metrics_path.write_text("", encoding="utf-8")
+        learner_path.write_text("", encoding="utf-8")
+        return {"updates": 0, "step_index": 0, "rows": [], "marl_runs": {}, "last": {}, "time_s": 0.0}
+    state, checkpoint = found
+    algo.restore_from_path(str(checkpoint.resolve()))
+    print(f"evaluate: resuming from update {state['updates']} ({checkpoint.parent})", flush=True)
+    metrics_path.write_text("".join(json.dumps(r) + "\n" for r in state["rows"]), encoding="utf-8")
+    lines = learner_path.read_text(encoding="utf-8").splitlines() if learner_path.is_file() else []
+    kept = [line for line in lines if _updates_of(line) <= state["updates"]]
+    learner_path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+    return state
+
+
+def _updates_of(line: str) -> float:
+    """The ``updates`` of a ``learner.jsonl`` line; infinity for a line cut short by the interruption."""
+    try:
+        return float(json.loads(line)["updates"])
+    except (ValueError, KeyError, TypeError):
+        return float("inf")
+
+
 def run_evaluation(
     cfg: EvaluateRun,
     sources: list[tuple[str, float]],
     out: str | Path,
     report: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Train for ``evaluate.updates`` updates, evaluating every ``eval_interval``; returns the final summary."""
+    """Train for ``evaluate.updates`` updates, evaluating every ``eval_interval``; returns the final summary.
+
+    Continues from ``OUT/progress`` when it holds one (:mod:`rayeaq.learners.qmix.progress`; written at every
+    intermediate evaluation): the resumed run draws the batches and reaches the parameters and metrics rows of an
+    uninterrupted one. The caller decides whether a run resumes (:func:`rayeaq.stages.evaluate.run_evaluation`
+    clears it for a fresh start)."""
     e = cfg.evaluate
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -205,16 +239,16 @@ def run_evaluation(
         score = algo.evaluate_episodes
     else:
         algo, score = _offline_only(qcfg, card, missing, derive_seed(cfg.seed, "evaluate", "heldout"))
-    rows: list[dict[str, Any]] = []
-    marl_runs: dict[str, Any] = {}
-    start = time.perf_counter()
-    metrics_path = out / "metrics.jsonl"
-    metrics_path.write_text("", encoding="utf-8")
-    learner_path = out / "learner.jsonl"
-    learner_path.write_text("", encoding="utf-8")
-    bar = tqdm(total=e.updates, desc=algo_name(cfg), unit="upd", dynamic_ncols=True, mininterval=1.0)
+    metrics_path, learner_path = out / "metrics.jsonl", out / "learner.jsonl"
+    resumed = _resume(algo, out, metrics_path, learner_path)
+    updates, step_index = resumed["updates"], resumed["step_index"]
+    rows: list[dict[str, Any]] = resumed["rows"]
+    marl_runs: dict[str, Any] = resumed["marl_runs"]
+    last: dict[str, float] = resumed["last"]
+    last_win = rows[-1].get("win_rate") if rows else None
+    start = time.perf_counter() - resumed["time_s"]
+    bar = tqdm(total=e.updates, initial=updates, desc=algo_name(cfg), unit="upd", dynamic_ncols=True, mininterval=1.0)
     try:
-        updates, step_index, last, last_win = 0, 0, {}, None
         while updates < e.updates:
             last = _learner_stats(algo.train())
             updates += chunk
@@ -254,6 +288,10 @@ def run_evaluation(
                     "normalized_return": [ev["normalized_return"]],
                 }
                 step_index += 1
+            if not final:  # what a resumed run continues from (rayeaq.evaluate --resume)
+                progress = {"updates": updates, "step_index": step_index, "rows": rows, "marl_runs": marl_runs}
+                progress.update(last=last, time_s=round(time.perf_counter() - start, 2))
+                save_progress(out, algo.save_to_path, progress)
             if report is not None:
                 report(row)
         final_row = rows[-1]
@@ -285,6 +323,7 @@ def run_evaluation(
             "checkpoint": checkpoint,
         }
         (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        clear_progress(out)  # complete: the final state is OUT/checkpoint
         return summary
     finally:
         bar.close()
