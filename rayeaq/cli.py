@@ -70,6 +70,8 @@ class Command:
     early: Callable[[argparse.Namespace], int | None] = lambda args: None
     config_required: bool = True
     extra_help: dict[str, str] = field(default_factory=dict)
+    on_interrupt: str = "rerun the same command to resume"
+    """What Ctrl-C prints after ``interrupted;`` (commands with a ``--resume`` flag say so)."""
 
     def parser(self) -> argparse.ArgumentParser:
         parser = base_parser(self.prog, self.description, self.config_required)
@@ -108,10 +110,14 @@ class Command:
 
     def run(self) -> None:
         """``if __name__ == "__main__": COMMAND.run()``."""
-        run_cli(self.main, sys.argv[1:])
+        run_cli(self.main, sys.argv[1:], self.on_interrupt)
 
 
-def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> None:
+def run_cli(
+    main: Callable[[Sequence[str] | None], int],
+    argv: Sequence[str] | None = None,
+    on_interrupt: str = "rerun the same command to resume",
+) -> None:
     """Run ``main``; a :class:`UserError` or a full/read-only disk prints one line and exits 2, Ctrl-C exits 130."""
     try:
         code = main(argv)
@@ -127,6 +133,6 @@ def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | N
         print(f"error: {output_error(None, err)}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
     except KeyboardInterrupt:
-        print("interrupted; rerun the same command to resume", file=sys.stderr)
+        print(f"interrupted; {on_interrupt}", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
     sys.exit(code or 0)

@@ -115,6 +115,7 @@ COMMAND = Command(
     default_out=_default_out,
     arguments=_arguments,
     run_info=_run_info,
+    on_interrupt="rerun the same command with --resume to continue",
 )
 main = COMMAND.main
 

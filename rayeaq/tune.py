@@ -58,6 +58,7 @@ COMMAND = Command(
     arguments=_arguments,
     run_info=None,
     uses_ray=lambda cfg: False,
+    on_interrupt="rerun the same command with --resume to continue",
 )
 main = COMMAND.main
 

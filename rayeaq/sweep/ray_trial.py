@@ -62,9 +62,14 @@ class RayStages:
     def evaluate(
         self, cfg: RunConfig, sources: list[tuple[str, float]], out: Path, on_eval: Callable[[dict], None]
     ) -> dict[str, Any]:
+        from rayeaq.learners import LEARNERS
         from rayeaq.stages.evaluate import run_evaluation
 
-        return run_evaluation(cfg, sources, out, report=on_eval)
+        # a restored trial (a retried failure, a resumed sweep) finds its evaluation's progress checkpoint in ``out``
+        # (copied back from the trial's Tune checkpoint): continue from it, unless keys were allowed to change
+        # (then the evaluation starts afresh)
+        resume = LEARNERS.get(cfg.evaluate.algorithm).resumable and not self.allow_change
+        return run_evaluation(cfg, sources, out, report=on_eval, resume=resume)
 
 
 def dataset_path(datasets_root: str, cfg: RunConfig) -> Path:

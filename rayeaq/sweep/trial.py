@@ -23,6 +23,7 @@ from rayeaq.augmenters import AUGMENTERS
 from rayeaq.augmenters.mixing import budget_weight
 from rayeaq.core.runinfo import write_run_info
 from rayeaq.data.card import CARD_NAME, read_card
+from rayeaq.learners import LEARNERS
 from rayeaq.learners.qmix.intervals import INTERVAL_KEYS
 from rayeaq.run_config import RunConfig
 from rayeaq.sweep.cache import DONE_FILE, cached, generator_key, synthetic_key
@@ -82,12 +83,15 @@ def mixture(
 
 
 def _restore_state(restored: Path | None, work: Path) -> dict[str, Any]:
-    """The stage state of a restored checkpoint (the generator copied back into ``work/fit``)."""
+    """The stage state of a restored checkpoint (the generator copied back into ``work/fit``, an interrupted
+    evaluation's outputs and progress checkpoint into ``work/evaluate``)."""
     if restored is None or not (restored / STATE_FILE).is_file():
         return {}
     state = json.loads((restored / STATE_FILE).read_text(encoding="utf-8"))
     if (restored / "generator").is_dir():
         shutil.copytree(restored / "generator", work / "fit" / "checkpoint", dirs_exist_ok=True)
+    if state.get("evaluate_partial") and (restored / "evaluate").is_dir():  # an evaluation to continue
+        shutil.copytree(restored / "evaluate", work / "evaluate", dirs_exist_ok=True)
     return state
 
 
@@ -169,12 +173,18 @@ def run_stages(
     sources, ratio_effective = mixture(dataset, synthetic, cfg.augment.ratio, cfg.augment.budget)
     start = time.perf_counter()
 
+    resumable = LEARNERS.get(cfg.evaluate.algorithm).resumable
+
     def on_eval(row: dict) -> None:
+        ckpt = None
         if "normalized_return" in row:  # an evaluation (discrete or box learners); other rows are the learner's
             # losses between evaluations (and offline-only held-out rows, which play no episode)
             progress.evaluations += 1
             progress.score = float(row["normalized_return"])
-        report(progress.row(**_eval_metrics(row)), None)
+            if resumable and not row.get("final"):  # the learner's progress checkpoint, for a restored trial
+                partial = {"fit_done": fitted is not None, "fit_metrics": fit_metrics, "evaluate_partial": True}
+                ckpt = _stage_checkpoint(work, "evaluate", partial, fitted, work / "evaluate")
+        report(progress.row(**_eval_metrics(row)), ckpt)
 
     summary = stages.evaluate(cfg, sources, work / "evaluate", on_eval)
     progress.timings["evaluate"] = time.perf_counter() - start

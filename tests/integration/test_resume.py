@@ -233,3 +233,60 @@ def test_driver_killed_mid_fit_then_resume_with_allowed_code_change_finishes(tmp
     assert (generator / "DONE.json").is_file()
     summary = (out / "summary.csv").read_text().splitlines()
     assert len(summary) == 2 and "TERMINATED" in summary[1], summary
+
+
+@pytest.mark.slow
+def test_driver_killed_mid_evaluation_then_resume_continues_the_evaluation(tmp_path):
+    """``rayeaq.tune`` SIGKILLed (with its Ray) after the trial's evaluation saved its first progress checkpoint:
+    ``--resume`` continues that evaluation from its checkpoint (the trial says from which update) instead of
+    redoing its updates, and the sweep finishes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    out = tmp_path / "sweep"
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env.update(JAX_PLATFORMS="cpu", RAY_AUTH_MODE="disabled", RAY_USAGE_STATS_ENABLED="0", PYTHONPATH=str(repo))
+    tiny = [
+        *SWEEP_TINY[:4],
+        "evaluate.updates=400",  # long enough that the driver is killed between two evaluations
+        "evaluate.eval_interval=20",
+        "evaluate.eval_episodes=4",
+        "evaluate.final_eval_episodes=4",
+        "evaluate.eval_envs=4",
+        "evaluate.batch_size=8",
+        "evaluate.checkpoint=false",
+        "tune.checkpoint_period_s=1",
+        "tune.space={augment.augmenter: none, seed: 0}",
+        "ray.num_cpus=4",
+    ]
+    command = [sys.executable, "-m", "rayeaq.tune", str(repo / QUICK), *tiny, "--out", str(out)]
+    proc = subprocess.Popen(
+        command, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    progress: list[Path] = []
+    try:
+        deadline = time.monotonic() + 400
+        while time.monotonic() < deadline and proc.poll() is None and not progress:
+            progress = list(out.glob("*/evaluate/progress/progress.json"))
+            time.sleep(0.1)
+        assert progress and proc.poll() is None, "the evaluation should have saved progress while the sweep runs"
+        time.sleep(1.0)  # past the first progress checkpoint, before the end of the 400 updates
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray it started (its own session)
+        proc.wait()
+    assert not (out / "summary.csv").exists()
+    time.sleep(2.0)  # the killed Ray's processes are gone
+
+    again = subprocess.run(command + ["--resume"], cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+    text = again.stdout + again.stderr
+    assert again.returncode == 0, text[-3000:]
+    resumed = [line for line in text.splitlines() if "evaluate: resuming from update" in line]
+    assert resumed, text[-3000:]
+    assert int(resumed[0].rsplit("update", 1)[1].split()[0]) >= 20
+    summary = (out / "summary.csv").read_text().splitlines()
+    assert len(summary) == 2 and "TERMINATED" in summary[1], summary
