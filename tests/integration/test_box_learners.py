@@ -52,7 +52,7 @@ def tiny(algorithm: str, *extra: str) -> RunConfig:
     return load_run_config(None, [f"evaluate.algorithm={algorithm}", *TINY, *extra])
 
 
-@pytest.mark.parametrize("algorithm", ["dom2", "omsd"])
+@pytest.mark.parametrize("algorithm", ["dom2", "omsd", "box_bc"])
 def test_learner_writes_the_result_files(ray_local, tmp_path, dataset, algorithm):
     from rayeaq.stages.evaluate import run_evaluation
 
@@ -73,6 +73,8 @@ def test_learner_writes_the_result_files(ray_local, tmp_path, dataset, algorithm
     state = torch.load(summary["checkpoint"], weights_only=True)
     if algorithm == "omsd":
         assert sorted(state) == ["actor_0", "actor_1", "actor_2"]
+    elif algorithm == "box_bc":  # the actor and its observation normaliser, no critic
+        assert sorted(state) == ["actor", "obs_mean", "obs_std"] and state["actor"]["layers.0.weight"].shape[0] == 3
     else:  # every agent's networks stacked: leading dim N = 3
         assert state["actor"]["inp.weight"].shape[0] == 3 and state["critic"]["q1.layers.0.weight"].shape[0] == 3
 
