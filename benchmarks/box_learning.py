@@ -36,14 +36,18 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))  # analysis.stats when run as a script
 
 import numpy as np  # noqa: E402
-
 from harness import Report, Stats  # noqa: E402
 
 LEARNERS = ("box_bc", "dom2", "omsd")
 PAPER_MEDIUM = {"MA-CQL": (275.4, 29.5), "OMAR": (348.7, 51.7), "MA-SfBC": (276.3, 8.8), "DOM2": (358.9, 25.2)}
 """DOM2 (papers/003) Table 1, Cooperative Navigation, Medium: mean episode return +- std over 5 seeds."""
-FULL = {"updates": 2000, "stage1_updates": 2000, "eval_episodes": 200}
-"""The full mode's budget (3 learners x 3 seeds within ~35 min on a quiet 2-core machine; benchmarks/RESULTS.md)."""
+FULL = {"updates": 1000, "stage1_updates": 1000, "eval_episodes": 200}
+"""The full mode's budget: 3 learners x 3 seeds in about 30 min on 2 cores at the update rates measured with
+torch threads 1 (DOM2 4.2 updates/s at batch 256, omsd 29 stage-1 unit updates/s and 5.3 rounds/s, box BC 176
+updates/s; benchmarks/RESULTS.md, "DOM2 and sequential score decomposition")."""
+SAME_BATCH = ["dom2.batch_size=256"]
+"""Every learner on minibatches of 256 transitions (box BC's and omsd's defaults, TD3+BC's and IQL's): DOM2's
+default 1024 (OMAR's) costs 3.7x the time per update on a CPU (1.1 against 4.2 updates/s); ``--set`` overrides."""
 QUICK = {"updates": 20, "stage1_updates": 20, "eval_episodes": 20, "episodes": 200}
 
 
@@ -87,6 +91,7 @@ def run_one(learner: str, seed: int, data: Path, run_dir: Path, args: argparse.N
             f"omsd.critic_updates={args.stage1_updates}",
             f"omsd.score_updates={args.stage1_updates}",
             f"omsd.stage1_dir={run_dir.parent / 'omsd_stage1'}",
+            *SAME_BATCH,
             *args.set,
         ],
     )
@@ -95,7 +100,9 @@ def run_one(learner: str, seed: int, data: Path, run_dir: Path, args: argparse.N
     s = REGISTRY.get(learner).run(cfg, [(str(data), 1.0)], run_dir, None)
     wall = time.perf_counter() - start
     keep = ("return_mean", "normalized_score", "normalized_return", "episodes", "dataset_normalized_score")
-    return {"learner": learner, "seed": seed, **{k: s[k] for k in keep}, "wall_s": round(wall, 1)}
+    row = {"learner": learner, "seed": seed, **{k: s[k] for k in keep}, "wall_s": round(wall, 1)}
+    row["train_s"], row["stage1_fit_s"] = s["train_s"], s.get("stage1", {}).get("fit_s")  # omsd: stage 2 / stage 1
+    return row
 
 
 def table(runs: list[dict], learners: list[str], seeds: list[int], dataset_score: float) -> list[str]:
@@ -152,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     results_path = args.out / "results.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else {"runs": []}
     key = {"data": str(Path(data).resolve()), "updates": args.updates, "stage1_updates": args.stage1_updates}
-    key |= {"eval_episodes": args.eval_episodes, "set": args.set}
+    key |= {"eval_episodes": args.eval_episodes, "set": SAME_BATCH + args.set}
     runs = [r for r in results["runs"] if r["key"] == key]
     for seed in args.seeds:
         for learner in args.learners:
@@ -173,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     report.notes.append(
         f"data {data} ({card['stats'].get('episodes', '?')} episodes); seeds {args.seeds}; "
         f"{args.updates} updates (omsd: + {args.stage1_updates} stage-1 updates per unit); "
-        f"{args.eval_episodes} final evaluation episodes; overrides {args.set or 'none'}; torch threads 1"
+        f"{args.eval_episodes} final evaluation episodes; overrides {SAME_BATCH + args.set}; torch threads 1"
     )
     report.notes.extend(table(runs, args.learners, args.seeds, dataset_score))
     print(report.text())
