@@ -12,10 +12,10 @@ from rayeaq.sweep.driver import load_sweep
 def test_mpe_grid_is_learner_by_augmenter_by_tier_by_seed():
     cfg, points = load_sweep("tune_configs/mpe.yaml", [])
     assert cfg.env.backend == "mpe" and cfg.tune.metric == "score"
-    assert len(points) == 3 * 3 * 3 * 5 == 135
+    assert len(points) == 5 * 3 * 3 * 5 == 225
     combos = {(p["evaluate.algorithm"], p["augment.augmenter"], p["collect_tier"], p["seed"]) for p in points}
-    assert len(combos) == 135
-    assert {p["evaluate.algorithm"] for p in points} == {"td3bc", "dom2", "omsd"}
+    assert len(combos) == 225
+    assert {p["evaluate.algorithm"] for p in points} == {"box_bc", "td3bc", "cql", "dom2", "omsd"}
     assert {p["collect_tier"] for p in points} == {"medium_replay", "medium", "expert"}
 
 
