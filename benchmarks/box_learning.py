@@ -120,7 +120,7 @@ def table(runs: list[dict], learners: list[str], seeds: list[int], dataset_score
         point, low, high = bootstrap_ci(scores[:, None], seed=0)
         ret = float(np.mean([r["return_mean"] for r in rows]))
         wall = float(np.median([r["wall_s"] for r in rows]))
-        lines.append(f"| {name} | {len(rows)} | {point:.1f} [{low:.1f}, {high:.1f}] | {ret:.1f} | {wall:.0f} |")
+        lines.append(f"| {name} | {len(rows)} | {point:.1f} [{low:.1f}, {high:.1f}] | {ret:.1f} | {wall:.1f} |")
     lines.append(f"| dataset (medium, ours) | - | {dataset_score:.1f} | - | - |")
     lines.append("")
     lines.append("DOM2 Table 1, Cooperative Navigation, Medium (OMAR's data, mean return +- std over 5 seeds):")
