@@ -105,7 +105,7 @@ def run_one(learner: str, seed: int, data: Path, run_dir: Path, args: argparse.N
     return row
 
 
-def table(runs: list[dict], learners: list[str], seeds: list[int], dataset_score: float) -> list[str]:
+def table(runs: list[dict], learners: list[str], seeds: list[int], dataset_score: float, tier: str) -> list[str]:
     from analysis.stats import bootstrap_ci
 
     lines = [
@@ -121,7 +121,7 @@ def table(runs: list[dict], learners: list[str], seeds: list[int], dataset_score
         ret = float(np.mean([r["return_mean"] for r in rows]))
         wall = float(np.median([r["wall_s"] for r in rows]))
         lines.append(f"| {name} | {len(rows)} | {point:.1f} [{low:.1f}, {high:.1f}] | {ret:.1f} | {wall:.1f} |")
-    lines.append(f"| dataset (medium, ours) | - | {dataset_score:.1f} | - | - |")
+    lines.append(f"| dataset ({tier}, ours) | - | {dataset_score:.1f} | - | - |")
     lines.append("")
     lines.append("DOM2 Table 1, Cooperative Navigation, Medium (OMAR's data, mean return +- std over 5 seeds):")
     lines.append("  " + ", ".join(f"{k} {m} +- {s}" for k, (m, s) in PAPER_MEDIUM.items()))
@@ -152,6 +152,12 @@ def main(argv: list[str] | None = None) -> int:
         args.episodes = QUICK["episodes"]
         args.out = args.out / "quick"
     data = args.data or collect_medium(args.out, args.episodes)
+    if not (Path(data) / "card.json").is_file():
+        print(
+            f"box_learning: {data}: no card.json (expected a dataset directory written by rayeaq.collect)",
+            file=sys.stderr,
+        )
+        return 2
     card = json.loads((Path(data) / "card.json").read_text())
     if card.get("map") != "omar_spread":
         print(f"box_learning: {data}: expected an omar_spread dataset, got map {card.get('map')!r}", file=sys.stderr)
@@ -182,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.updates} updates (omsd: + {args.stage1_updates} stage-1 updates per unit); "
         f"{args.eval_episodes} final evaluation episodes; overrides {SAME_BATCH + args.set}; torch threads 1"
     )
-    report.notes.extend(table(runs, args.learners, args.seeds, dataset_score))
+    report.notes.extend(table(runs, args.learners, args.seeds, dataset_score, str(card.get("tier"))))
     print(report.text())
     if args.json:
         report.save(args.json)
