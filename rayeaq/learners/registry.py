@@ -19,11 +19,13 @@ class OfflineLearner:
     """A member: ``run(cfg, sources, out, report)`` trains on the mixture ``sources`` (``[(dir, weight)]``),
     evaluates greedy rollouts, writes ``metrics.jsonl`` / ``summary.json`` into ``out`` and returns the summary;
     ``label(cfg)`` names the run (e.g. ``qmix_cql``). ``resumable``: ``run`` continues from the progress checkpoint
-    it left in ``out`` (``rayeaq.evaluate --resume``); ``clear_progress(out)`` removes it for a fresh start."""
+    it left in ``out`` (``rayeaq.evaluate --resume``); ``clear_progress(out)`` removes it for a fresh start.
+    ``actions``: the action-space kind it learns (``discrete`` or ``box``, the dataset card's ``action_space.kind``)."""
 
     name: str
     run: Callable[[Any, list[tuple[str, float]], Path, Report | None], dict[str, Any]]
     label: Callable[[Any], str]
+    actions: str = "box"
     resumable: bool = False
     clear_progress: Callable[[Path], None] = lambda out: None
 

@@ -14,6 +14,7 @@ from rayeaq.core.errors import ConfigError, UserError
 from rayeaq.core.ray_config import RayConfig
 from rayeaq.core.resources import check_resources
 from rayeaq.core.runinfo import Dumpable
+from rayeaq.data.card import read_card
 from rayeaq.learners import LEARNERS
 from rayeaq.learners.qmix.config import EvaluateConfig
 from rayeaq.learners.registry import LearnerDiedError, OfflineLearner, Report
@@ -56,6 +57,18 @@ def check_evaluate_resume(
         record_resume(out, changes, list(allow_change))
 
 
+def _check_actions(learner: OfflineLearner, sources: list[tuple[str, float]]) -> None:
+    """One line when a dataset's action space is not the learner's (e.g. discrete QMIX on MPE's box actions)."""
+    for directory, _ in sources:
+        kind = read_card(directory).resolved_action_space()["kind"]
+        if kind != learner.actions:
+            fits = ", ".join(n for n in LEARNERS.names() if LEARNERS.get(n).actions == kind)
+            raise ConfigError(
+                f"evaluate.algorithm: {learner.name} learns {learner.actions} actions; {directory} holds {kind} "
+                f"actions (expected one of: {fits})"
+            )
+
+
 def _resumable(learner: OfflineLearner) -> None:
     if not learner.resumable:
         raise ConfigError(f"evaluate.algorithm {learner.name}: cannot resume (rerun without --resume)")
@@ -81,6 +94,7 @@ def run_evaluation(
     from rayeaq.stages.requests import evaluate_requests
 
     learner = LEARNERS.get(cfg.evaluate.algorithm)
+    _check_actions(learner, sources)
     if resume:
         _resumable(learner)
     else:

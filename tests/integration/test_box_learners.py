@@ -183,3 +183,16 @@ def test_box_bc_learns_the_medium_behaviour(tmp_path):
     print("box_bc", [round(r["normalized_score"], 1) for r in rows], "data", last["dataset_normalized_score"])
     assert last["normalized_score_ci95_low"] > 15.0
     assert last["normalized_score_ci95_low"] > first["normalized_score_ci95_high"]
+
+
+@pytest.mark.parametrize("algorithm", ["qmix", "bc"])
+def test_a_discrete_learner_on_box_actions_is_one_line_naming_the_box_learners(tmp_path, dataset, algorithm):
+    from rayeaq.core.errors import ConfigError
+    from rayeaq.stages.evaluate import run_evaluation
+
+    with pytest.raises(ConfigError) as err:
+        run_evaluation(tiny(algorithm), [(dataset, 1.0)], tmp_path / "run")
+    text = str(err.value)
+    assert "\n" not in text and f"{algorithm} learns discrete actions" in text and "holds box actions" in text
+    assert "box_bc" in text and "dom2" in text and "qmix" not in text.split("expected", 1)[1], text
+    assert not (tmp_path / "run").exists()  # refused before anything was written

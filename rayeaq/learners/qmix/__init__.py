@@ -24,4 +24,6 @@ def _label(cfg: Any) -> str:
 
 
 for _name in ("qmix", "bc"):
-    LEARNERS.add(_name, OfflineLearner(_name, _run, _label, resumable=True, clear_progress=clear_progress))
+    LEARNERS.add(
+        _name, OfflineLearner(_name, _run, _label, actions="discrete", resumable=True, clear_progress=clear_progress)
+    )
