@@ -9,6 +9,7 @@ its loss reports to Tune as they come.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Callable
@@ -101,6 +102,8 @@ def make_trainable(
             tune.report(metrics, checkpoint=checkpoint)
             if checkpoint_dir is not None:  # persisted by Tune; drop the staging copy
                 shutil.rmtree(checkpoint_dir, ignore_errors=True)
+                with contextlib.suppress(OSError):  # and the trial's staging directory once it is empty
+                    checkpoint_dir.parent.rmdir()
 
         run_stages(
             cfg,

@@ -12,7 +12,9 @@ from a checkpoint taken after its fit skips the fit.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -311,8 +313,12 @@ def _mixture_size(sources: list[tuple[str, float]]) -> int:
 def _stage_checkpoint(
     work: Path, name: str, state: dict[str, Any], generator: Path | None, evaluate: Path | None = None
 ) -> Path:
-    """A directory for Tune to persist: the stage state, the generator and the evaluator's outputs."""
-    ckpt = work / "checkpoints" / name
+    """A directory for Tune to persist: the stage state, the generator and the evaluator's outputs.
+
+    Staged outside ``work``: Tune syncs the trial's working directory (its artifacts) in the background, and a
+    staging copy deleted after ``tune.report`` while that sync reads it fails the trial (seen as a
+    FileNotFoundError in the ``none`` trial of a tiny sweep)."""
+    ckpt = Path(tempfile.gettempdir()) / "rayeaq-staging" / f"{work.name}-{os.getpid()}" / name
     if ckpt.exists():
         shutil.rmtree(ckpt)
     ckpt.mkdir(parents=True)
