@@ -94,12 +94,12 @@ def run_evaluation(
     from rayeaq.stages.requests import evaluate_requests
 
     learner = LEARNERS.get(cfg.evaluate.algorithm)
-    _check_actions(learner, sources)
     if resume:
         _resumable(learner)
     else:
         learner.clear_progress(Path(out))
     check_resources(evaluate_requests(cfg), wait_s=cfg.ray.resource_wait_s)
+    _check_actions(learner, sources)
     from ray.exceptions import RayActorError
 
     from rayeaq.core.ray_actors import actor_ids, died_since

@@ -186,7 +186,7 @@ def test_box_bc_learns_the_medium_behaviour(tmp_path):
 
 
 @pytest.mark.parametrize("algorithm", ["qmix", "bc"])
-def test_a_discrete_learner_on_box_actions_is_one_line_naming_the_box_learners(tmp_path, dataset, algorithm):
+def test_a_discrete_learner_on_box_actions_is_one_line_naming_the_box_learners(ray_local, tmp_path, dataset, algorithm):
     from rayeaq.core.errors import ConfigError
     from rayeaq.stages.evaluate import run_evaluation
 
