@@ -1,7 +1,8 @@
 """The EAQ generator as augmenters: ``eaq`` samples a λ > 0 checkpoint, ``eaq_noq`` a λ = 0 one (EAQ⁻Q).
 
-With ``diffusion.objective: return`` λ is the classifier-free guidance scale: ``eaq`` samples are guided
-towards ``return_target × max_return``, ``eaq_noq`` samples are the same model's unconditional ones.
+With ``diffusion.objective: return`` λ is the classifier-free guidance scale, applied when sampling: one fitted
+generator serves both — ``eaq`` samples are guided towards ``return_target × max_return`` at this run's
+``diffusion.q_weight``, ``eaq_noq`` samples are the same model's unconditional ones.
 
 Sampling runs in Ray tasks (:mod:`rayeaq.generators.eaq.ray_sample`); which sampled episodes are kept
 and why the others are dropped is :mod:`rayeaq.generators.eaq.filtering`'s (drops reported by reason).
@@ -25,19 +26,35 @@ from rayeaq.generators.eaq.sim_fidelity import q_consistency
 _NOT_READ = ("augment.noise_sigma", "augment.dom2_thresholds")
 
 
-def check_generator(payload: dict[str, Any], card: DatasetCard, name: str, path: Path) -> None:
-    """The checkpoint must match the augmenter (λ > 0 for eaq, λ = 0 for eaq_noq) and the dataset's sizes."""
-    q_weight = float(payload["diffusion"]["q_weight"])
+def sampling_guidance(payload: dict[str, Any], name: str, path: Path, guidance: float | None) -> float:
+    """The λ the samples are drawn with, checked against the augmenter (λ > 0 for eaq, λ = 0 for eaq_noq).
+
+    A return-conditioned generator is fitted once and λ is a sampling-time scale: eaq samples it at this run's
+    ``diffusion.q_weight`` (``guidance``; the checkpoint's when None), eaq_noq at 0. For ``qtot``/``critic`` λ
+    acted in training, so the checkpoint's own ``q_weight`` must fit the augmenter."""
+    fitted = float(payload["diffusion"]["q_weight"])
     kind = AUGMENTERS.get(name).generator
-    if kind == "q" and q_weight <= 0:
+    if payload["diffusion"]["objective"] == "return":
+        lam = 0.0 if kind == "noq" else (fitted if guidance is None else float(guidance))
+        if kind == "q" and lam <= 0:
+            raise ConfigError(
+                f"diffusion.q_weight: {name} samples {path} with guidance scale λ > 0; got {lam:g} (use eaq_noq)"
+            )
+        return lam
+    if kind == "q" and fitted <= 0:
         raise ConfigError(
             f"augment.augmenter: {name} needs a generator fitted with diffusion.q_weight > 0; "
             f"{path} has 0 (use eaq_noq)"
         )
-    if kind == "noq" and q_weight != 0:
+    if kind == "noq" and fitted != 0:
         raise ConfigError(
-            f"augment.augmenter: {name} needs a generator fitted with diffusion.q_weight = 0; {path} has {q_weight}"
+            f"augment.augmenter: {name} needs a generator fitted with diffusion.q_weight = 0; {path} has {fitted}"
         )
+    return fitted
+
+
+def check_generator(payload: dict[str, Any], card: DatasetCard, path: Path) -> None:
+    """The checkpoint must have been fitted on the dataset's backend, map and sizes."""
     spec = payload.get("spec") or {}
     if (spec.get("backend"), spec.get("map")) != (card.backend, card.map):
         raise DatasetError(
@@ -65,9 +82,10 @@ def sample_generator(inputs: AugmentInputs, name: str) -> Produced:
         raise UserError(f"augment.augmenter={name} needs --checkpoint DIR (a rayeaq.fit output)")
     path = find_checkpoint(inputs.checkpoint)
     payload = load_checkpoint(path)
-    check_generator(payload, card, name, path)
+    check_generator(payload, card, path)
+    lam = sampling_guidance(payload, name, path, inputs.guidance)
     sampled = math.ceil(inputs.requested * acfg.oversample)
-    result = sample_with_ray(path, sampled, inputs.seed, acfg)
+    result = sample_with_ray(path, sampled, inputs.seed, acfg, guidance=lam)
     legal_share = float(result["legal"].sum() / max(int(result["agent_steps"].sum()), 1))
     keep, filtered = filter_samples(
         result["episodes"],
@@ -105,6 +123,7 @@ def sample_generator(inputs: AugmentInputs, name: str) -> Produced:
             "generator_step": int(payload["step"]),
             "q_weight": float(payload["diffusion"]["q_weight"]),
             "objective": payload["diffusion"]["objective"],
+            "guidance": lam,  # the λ sampled with (objective return: this run's, not the checkpoint's)
             # objective = return: λ is the guidance scale towards return_target × max_return
             "return_target": payload["diffusion"].get("return_target"),
             "generator_dataset": payload["dataset"]["fingerprint"],

@@ -24,6 +24,9 @@ class AugmentInputs:
     seed: int
     checkpoint: Path | None = None
     """A fitted generator (``rayeaq.fit`` output), for the augmenters that sample one."""
+    guidance: float | None = None
+    """This run's ``diffusion.q_weight``: the guidance scale a return-conditioned generator is sampled at (for
+    the other objectives λ acts in training and the checkpoint's own value counts)."""
 
 
 @dataclass

@@ -27,6 +27,7 @@ from rayeaq.data.card import CARD_NAME, SHARD_DIR, SUMMARY_NAME, DatasetCard
 from rayeaq.data.reader import load_dataset
 from rayeaq.data.writer import write_dataset
 from rayeaq.envs.spec import EnvSpec
+from rayeaq.generators.eaq.config import DiffusionConfig
 from rayeaq.generators.eaq.fidelity import fidelity_report
 
 FIDELITY_FILE = "fidelity.json"
@@ -37,6 +38,7 @@ class AugmentRun(Protocol):
 
     seed: int
     augment: AugmentConfig
+    diffusion: DiffusionConfig  # q_weight: the guidance scale a return-conditioned generator is sampled at
     ray: RayConfig
 
 
@@ -159,7 +161,9 @@ def run_augment(
         check_resources(requests, wait_s=cfg.ray.resource_wait_s)
     clear_output(out, dataset_dir)
     n = acfg.num_episodes if acfg.num_episodes is not None else max(1, round(acfg.ratio * len(real.episodes)))
-    produced = member.produce(AugmentInputs(real, n, acfg, cfg.seed, Path(checkpoint) if checkpoint else None))
+    produced = member.produce(
+        AugmentInputs(real, n, acfg, cfg.seed, Path(checkpoint) if checkpoint else None, cfg.diffusion.q_weight)
+    )
     synthetic = produced.episodes
     generation: dict[str, Any] = {
         "augmenter": acfg.augmenter,

@@ -37,10 +37,17 @@ def content_key(kind: str, **parts: Any) -> str:
     return f"{kind}-{hashlib.sha256(text.encode()).hexdigest()[:20]}"
 
 
+SAMPLING_ONLY = {"return": ("q_weight",)}
+"""``diffusion`` keys that act only when sampling, per objective: a return-conditioned generator is fitted once
+and sampled at any guidance scale λ (so ``eaq`` and ``eaq_noq`` trials share one fit)."""
+
+
 def generator_key(dataset_fingerprint: str, diffusion: Mapping[str, Any], fit: Mapping[str, Any], seed: int) -> str:
-    """The identity of a fitted generator."""
+    """The identity of a fitted generator: what its training reads (not what only sampling reads)."""
     fit_content = {k: v for k, v in fit.items() if k not in FIT_BOOKKEEPING}
-    return content_key("gen", dataset=dataset_fingerprint, diffusion=dict(diffusion), fit=fit_content, seed=seed)
+    sampling_only = SAMPLING_ONLY.get(str(diffusion.get("objective")), ())
+    trained = {k: v for k, v in diffusion.items() if k not in sampling_only}
+    return content_key("gen", dataset=dataset_fingerprint, diffusion=trained, fit=fit_content, seed=seed)
 
 
 def synthetic_key(source_key: str, augment: Mapping[str, Any], seed: int) -> str:

@@ -251,7 +251,10 @@ def _cached_augment(
     """The trial's synthetic dataset from the cache: made by the first trial with the same source (generator
     or real dataset), augment config and seed, reused by the others with its fidelity figures."""
     source = fit_metrics.get("generator_key") if fitted is not None else read_card(dataset).fingerprint
-    key = synthetic_key(str(source), cfg.augment.model_dump(mode="json"), cfg.seed)
+    augment = cfg.augment.model_dump(mode="json")
+    if fitted is not None:  # the guidance scale a return-conditioned generator is sampled at (not in its key)
+        augment["guidance"] = cfg.diffusion.q_weight
+    key = synthetic_key(str(source), augment, cfg.seed)
     made: dict[str, Any] = {}
 
     def build(directory: Path) -> None:

@@ -191,27 +191,34 @@ def test_resume_after_killing_the_driver_keeps_finished_trials(tmp_path):
 
 @pytest.mark.slow
 def test_trials_that_share_a_generator_fit_it_once(tmp_path):
-    """A grid over augment.ratio fits each generator once (the cache in <results>/generators) and every trial
-    names the generator it used."""
+    """A grid over augment.ratio and eaq / eaq_noq fits the return-conditioned generator once (the cache in
+    <results>/generators; λ is its sampling-time guidance scale) and every trial names the generator it used."""
     out = tmp_path / "ratios"
-    space = "{augment.augmenter: eaq, augment.ratio: {grid_search: [0.5, 1.0]}, seed: 0}"
+    space = "{augment.augmenter: {grid_search: [eaq, eaq_noq]}, augment.ratio: {grid_search: [0.5, 1.0]}, seed: 0}"
     proc = subprocess.run(
         _command(out, space, "tune.max_concurrent_trials=2"),
         cwd=REPO,
         env=_env(),
         capture_output=True,
         text=True,
-        timeout=540,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rows = _summary(out)
-    assert len(rows) == 2 and all(r["status"] == "TERMINATED" for r in rows)
+    assert len(rows) == 4 and all(r["status"] == "TERMINATED" for r in rows)
     fitted = sorted(p.parent.name for p in (out / "generators").glob("gen-*/DONE.json"))
-    assert len(fitted) == 1  # one fit for two trials
+    assert len(fitted) == 1  # one fit for four trials: eaq and eaq_noq differ only in how they sample it
     assert {r["generator_key"] for r in rows} == set(fitted)
-    assert sorted(r["generator_reused"] for r in rows) == ["False", "True"]
-    # the ratio only changes the mixture: one synthetic dataset for both trials
+    assert sorted(r["generator_reused"] for r in rows) == ["False", "True", "True", "True"]
+    # the ratio only changes the mixture: one synthetic dataset per augmenter (guided and unguided samples)
     made = sorted(p.parent.name for p in (out / "generators").glob("syn-*/DONE.json"))
-    assert len(made) == 1 and {r["synthetic_key"] for r in rows} == set(made)
-    assert sorted(r["synthetic_reused"] for r in rows) == ["False", "True"]
+    assert len(made) == 2 and {r["synthetic_key"] for r in rows} == set(made)
+    assert sorted(r["synthetic_reused"] for r in rows) == ["False", "False", "True", "True"]
+    guidance = {
+        r["param/augment.augmenter"]: json.loads(
+            (out / "generators" / r["synthetic_key"] / "data" / "card.json").read_text()
+        )
+        for r in rows
+    }
+    assert {name: card["generation"]["guidance"] for name, card in guidance.items()} == {"eaq": 1.0, "eaq_noq": 0.0}
     assert all(float(r["gen_loss"]) > 0 for r in rows)  # the reusing trial reports the fit's figures too

@@ -142,10 +142,10 @@ def test_generator_checkpoint_of_another_format_or_map(tmp_path):
         "spec": {"backend": "smax", "map": "8m"},
     }  # same sizes, another map
     with pytest.raises(DatasetError) as err:
-        check_generator(payload, card, "eaq", tmp_path / "ckpt")
+        check_generator(payload, card, tmp_path / "ckpt")
     _one_line(err, tmp_path / "ckpt", "8m", "3m")
     payload["spec"]["map"] = "3m"
-    check_generator(payload, card, "eaq", tmp_path / "ckpt")  # the matching one passes
+    check_generator(payload, card, tmp_path / "ckpt")  # the matching one passes
 
 
 def test_failed_augment_leaves_the_earlier_output_intact(tmp_path):

@@ -37,11 +37,15 @@ def real_dir(tmp_path_factory):
     return directory
 
 
-def make_checkpoint(real_dir, directory, q_weight: float):
+def make_checkpoint(real_dir, directory, q_weight: float, objective: str = "qtot"):
     """A briefly trained generator checkpoint written by the plain training core (no Ray Train)."""
     torch.set_num_threads(1)
     torch.manual_seed(0)  # the initial weights: the same generator whatever ran before
-    cfg = load_run_config(None, TINY + [f"diffusion.q_weight={q_weight}", "fit.steps=30", "fit.batch_size=8"])
+    cfg = load_run_config(
+        None,
+        TINY
+        + [f"diffusion.q_weight={q_weight}", f"diffusion.objective={objective}", "fit.steps=30", "fit.batch_size=8"],
+    )
     inputs = fit_inputs(cfg, load_real_dataset(real_dir))
     from rayeaq.generators.eaq.train import prepare_data
 
@@ -90,6 +94,23 @@ def test_eaq_writes_valid_synthetic_dataset(ray_local, real_dir, tmp_path):
 
     with pytest.raises(ConfigError, match="eaq_noq needs"):
         run_augment(load_run_config(None, TINY + ["augment.augmenter=eaq_noq"]), real_dir, ckpt, tmp_path / "x")
+
+
+def test_one_return_conditioned_generator_serves_eaq_and_eaq_noq(ray_local, real_dir, tmp_path):
+    """objective return: λ is the guidance scale applied when sampling, so one checkpoint (fitted with any λ) is
+    sampled at this run's diffusion.q_weight by eaq and unconditionally (λ 0) by eaq_noq; eaq at λ 0 is refused."""
+    ckpt = make_checkpoint(real_dir, tmp_path / "ckpt", q_weight=0.0, objective="return")
+    base = TINY + ["diffusion.objective=return", "augment.num_episodes=4", "augment.sampling_steps=3"]
+    base += ["augment.drop_illegal=false", "augment.oversample=2", "augment.fidelity_samples=10", "augment.workers=1"]
+    cards = {}
+    for name, lam in (("eaq", 2.0), ("eaq_noq", 1.0)):
+        cfg = load_run_config(None, base + [f"augment.augmenter={name}", f"diffusion.q_weight={lam}"])
+        run_augment(cfg, real_dir, ckpt, tmp_path / name)
+        cards[name] = load_dataset(tmp_path / name).card.generation
+    assert (cards["eaq"]["guidance"], cards["eaq_noq"]["guidance"]) == (2.0, 0.0)
+    assert cards["eaq"]["generator_fingerprint"] == cards["eaq_noq"]["generator_fingerprint"]
+    with pytest.raises(ConfigError, match="guidance scale"):
+        run_augment(load_run_config(None, base + ["diffusion.q_weight=0"]), real_dir, ckpt, tmp_path / "x")
 
 
 def test_dom2_replicate_copies_once_per_threshold(real_dir, tmp_path):
@@ -211,7 +232,7 @@ def test_returns_above_max_return_are_invalid(real_dir, tmp_path, monkeypatch):
     episodes.reward[:4, 0] += 10.0  # four impossible episodes (max_return 2)
     episodes.episode_return = (episodes.reward * episodes.filled).sum(axis=1).astype(np.float32)
 
-    def fake_sample(path, n, seed, acfg):
+    def fake_sample(path, n, seed, acfg, guidance=None):
         assert n == 12
         steps = episodes.filled.sum(axis=1) * episodes.n_agents
         return {

@@ -83,6 +83,10 @@ def test_generator_key_follows_what_determines_the_generator():
     assert generator_key("fp1", {**diffusion, "q_weight": 0.0}, FIT, 0) != key
     assert generator_key("fp1", diffusion, {**FIT, "steps": 200}, 0) != key
     assert generator_key("fp1", diffusion, FIT, 1) != key
+    # return-conditioned: λ is the sampling-time guidance scale, so eaq (λ 1) and eaq_noq (λ 0) share one fit
+    guided = {"horizon": 32, "objective": "return", "q_weight": 1.0}
+    assert generator_key("fp1", {**guided, "q_weight": 0.0}, FIT, 0) == generator_key("fp1", guided, FIT, 0)
+    assert generator_key("fp1", {**guided, "cond_drop": 0.5}, FIT, 0) != generator_key("fp1", guided, FIT, 0)
 
 
 def test_trials_with_the_same_augment_config_share_one_synthetic_dataset(tmp_path):

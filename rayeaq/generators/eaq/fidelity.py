@@ -16,6 +16,16 @@ from scipy.stats import wasserstein_distance
 from rayeaq.data.batch import EpisodeBatch
 
 
+def transitions(batch: EpisodeBatch, limit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``limit`` random step rows ``(episode [S], row [S])`` whose next row exists (t < length): the
+    transitions the simulator-based residuals re-step."""
+    ep, row = np.nonzero(batch.filled)
+    if len(ep) > limit:
+        pick = np.sort(np.random.default_rng(seed).choice(len(ep), limit, replace=False))
+        ep, row = ep[pick], row[pick]
+    return ep, row
+
+
 def _step_rows(batch: EpisodeBatch) -> tuple[np.ndarray, np.ndarray]:
     """Per-step joint observations ``[S, N*Do]`` and rewards ``[S]`` of filled rows."""
     mask = batch.filled

@@ -24,6 +24,7 @@ import numpy as np
 
 from rayeaq.data.batch import EpisodeBatch
 from rayeaq.envs.mpe.maps import MPE_MAPS, MPEMap
+from rayeaq.generators.eaq.fidelity import transitions
 
 FLOOR = 1e-6
 """Smallest real residual the ratio divides by (float32 rounding of positions ~1e-7)."""
@@ -39,15 +40,6 @@ def dynamic_features(m: MPEMap) -> np.ndarray:
 def state_scale(real: EpisodeBatch, features: np.ndarray) -> np.ndarray:
     """``[D]`` per-feature std of the real step rows (floor 1e-3): the units of every state distance."""
     return np.maximum(real.state[real.filled][:, features].std(axis=0), 1e-3).astype(np.float32)
-
-
-def transitions(batch: EpisodeBatch, limit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Up to ``limit`` random step rows ``(episode [S], row [S])`` (their next row exists: t < length)."""
-    ep, row = np.nonzero(batch.filled)
-    if len(ep) > limit:
-        pick = np.sort(np.random.default_rng(seed).choice(len(ep), limit, replace=False))
-        ep, row = ep[pick], row[pick]
-    return ep, row
 
 
 def residuals(

@@ -12,8 +12,9 @@ from rayeaq.core.runinfo import derive_seed
 from rayeaq.data.batch import EpisodeBatch
 
 
-def sample_chunk(checkpoint: str, n: int, seed: int, acfg: dict) -> dict:
-    """One task: load the generator, sample ``n`` windows, decode (plain torch; also callable without Ray)."""
+def sample_chunk(checkpoint: str, n: int, seed: int, acfg: dict, guidance: float | None = None) -> dict:
+    """One task: load the generator, sample ``n`` windows, decode (plain torch; also callable without Ray).
+    ``guidance``: the scale of a return-conditioned generator (None: the checkpoint's ``q_weight``)."""
     import torch
 
     from rayeaq.augmenters.config import AugmentConfig
@@ -24,7 +25,7 @@ def sample_chunk(checkpoint: str, n: int, seed: int, acfg: dict) -> dict:
     torch.set_num_threads(1)
     gen = Generator(load_checkpoint(checkpoint), use_ema=cfg.use_ema)
     decoded, qtot = gen.sample(
-        n, cfg.sampler, cfg.sampling_steps, seed, cfg.batch_size, cfg.done_threshold, cfg.timestep_spacing
+        n, cfg.sampler, cfg.sampling_steps, seed, cfg.batch_size, cfg.done_threshold, cfg.timestep_spacing, guidance
     )
     return {
         "episodes": decoded.episodes,
@@ -43,7 +44,9 @@ def chunk_sizes(n: int, batch_size: int) -> list[int]:
     return [min(batch_size, n - start) for start in range(0, n, batch_size)]
 
 
-def sample_with_ray(checkpoint: str | Path, n: int, root_seed: int, acfg, progress: bool = True) -> dict:
+def sample_with_ray(
+    checkpoint: str | Path, n: int, root_seed: int, acfg, progress: bool = True, guidance: float | None = None
+) -> dict:
     """Sample ``n`` windows in chunks of ``acfg.batch_size``, at most ``acfg.workers`` tasks of
     ``acfg.cpus_per_worker`` CPUs at a time; concatenated results in chunk order.
 
@@ -66,7 +69,7 @@ def sample_with_ray(checkpoint: str | Path, n: int, root_seed: int, acfg, progre
                 seed = derive_seed(root_seed, "augment", "sample", i)
                 running[
                     task.options(num_cpus=acfg.cpus_per_worker, name=f"augment:sample:{i}").remote(
-                        str(checkpoint), size, seed, spec
+                        str(checkpoint), size, seed, spec, guidance
                     )
                 ] = i
             done, _ = ray.wait(list(running), num_returns=1)

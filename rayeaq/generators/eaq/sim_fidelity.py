@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from rayeaq.data.batch import EpisodeBatch
+from rayeaq.generators.eaq.fidelity import transitions
 
 FEATURES_PER_UNIT = 10  # health, x, y, cooldown, 6 type bits (SMAX world state)
 
@@ -43,15 +44,6 @@ def state_distance(a: np.ndarray, b: np.ndarray, scale: np.ndarray, n_units: int
     """RMS of the scaled per-unit feature differences, over the last axis: ``[..., Ds] x [..., Ds] -> [...]``."""
     d = (_unit_block(a, n_units) - _unit_block(b, n_units)) / scale
     return np.sqrt((d * d).mean(axis=-1))
-
-
-def transitions(batch: EpisodeBatch, limit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Up to ``limit`` random step rows ``(episode [S], row [S])`` whose next row exists (t < length)."""
-    ep, row = np.nonzero(batch.filled)
-    if len(ep) > limit:
-        pick = np.sort(np.random.default_rng(seed).choice(len(ep), limit, replace=False))
-        ep, row = ep[pick], row[pick]
-    return ep, row
 
 
 def dynamics_distances(
