@@ -31,6 +31,10 @@ def prepare_process() -> None:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 
+RESUME_HINT = "rerun the same command to resume"
+"""What Ctrl-C tells the user by default (commands that resume on a plain rerun)."""
+
+
 class _Parser(argparse.ArgumentParser):
     """Lets options and the positional overrides come in any order (``CONFIG --out D a.b=1``)."""
 
@@ -70,7 +74,7 @@ class Command:
     early: Callable[[argparse.Namespace], int | None] = lambda args: None
     config_required: bool = True
     extra_help: dict[str, str] = field(default_factory=dict)
-    on_interrupt: str = "rerun the same command to resume"
+    on_interrupt: str = RESUME_HINT
     """What Ctrl-C prints after ``interrupted;`` (commands with a ``--resume`` flag say so)."""
 
     def parser(self) -> argparse.ArgumentParser:
@@ -116,7 +120,7 @@ class Command:
 def run_cli(
     main: Callable[[Sequence[str] | None], int],
     argv: Sequence[str] | None = None,
-    on_interrupt: str = "rerun the same command to resume",
+    on_interrupt: str = RESUME_HINT,
 ) -> None:
     """Run ``main``; a :class:`UserError` or a full/read-only disk prints one line and exits 2, Ctrl-C exits 130."""
     try:

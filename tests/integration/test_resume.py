@@ -174,7 +174,6 @@ def test_driver_killed_mid_fit_then_resume_with_allowed_code_change_finishes(tmp
     refused in one line; ``--resume --allow-change code_version.git_commit`` finishes, the trial's own fit
     resuming from its checkpoint under the same allowance (recorded in the fit's ``run.json``)."""
     import os
-    import signal
     import subprocess
     import sys
     import time
@@ -191,19 +190,10 @@ def test_driver_killed_mid_fit_then_resume_with_allowed_code_change_finishes(tmp
         PYTHONPATH=str(repo),
     )
     command = [sys.executable, "-m", "rayeaq.tune", str(repo / QUICK), *SWEEP_TINY, "--out", str(out)]
-    proc = subprocess.Popen(
-        command, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    snapshots = _kill_when_found(
+        command, repo, env, "generators/gen-*/ray_train/fit/checkpoint_manager_snapshot.json", out
     )
-    snapshots: list[Path] = []
-    try:
-        deadline = time.monotonic() + 400
-        while time.monotonic() < deadline and proc.poll() is None and not snapshots:
-            snapshots = list(out.glob("generators/gen-*/ray_train/fit/checkpoint_manager_snapshot.json"))
-            time.sleep(0.1)
-        assert snapshots and proc.poll() is None, "the fit should have a checkpoint while the sweep still runs"
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray it started (its own session)
-        proc.wait()
+    assert snapshots, "the fit should have a checkpoint while the sweep still runs"
     generator = snapshots[0].parents[2]
     assert not (generator / "DONE.json").exists() and not (generator / "checkpoint" / "generator.pt").exists()
     assert not (out / "summary.csv").exists()
@@ -241,7 +231,6 @@ def test_driver_killed_mid_evaluation_then_resume_continues_the_evaluation(tmp_p
     ``--resume`` continues that evaluation from its checkpoint (the trial says from which update) instead of
     redoing its updates, and the sweep finishes."""
     import os
-    import signal
     import subprocess
     import sys
     import time
@@ -265,20 +254,9 @@ def test_driver_killed_mid_evaluation_then_resume_continues_the_evaluation(tmp_p
         "ray.num_cpus=4",
     ]
     command = [sys.executable, "-m", "rayeaq.tune", str(repo / QUICK), *tiny, "--out", str(out)]
-    proc = subprocess.Popen(
-        command, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
-    progress: list[Path] = []
-    try:
-        deadline = time.monotonic() + 400
-        while time.monotonic() < deadline and proc.poll() is None and not progress:
-            progress = list(out.glob("*/evaluate/progress/progress.json"))
-            time.sleep(0.1)
-        assert progress and proc.poll() is None, "the evaluation should have saved progress while the sweep runs"
-        time.sleep(1.0)  # past the first progress checkpoint, before the end of the 400 updates
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray it started (its own session)
-        proc.wait()
+    # 1 s past the first progress checkpoint, before the end of the 400 updates
+    progress = _kill_when_found(command, repo, env, "*/evaluate/progress/progress.json", out, settle_s=1.0)
+    assert progress, "the evaluation should have saved progress while the sweep runs"
     assert not (out / "summary.csv").exists()
     time.sleep(2.0)  # the killed Ray's processes are gone
 
@@ -290,3 +268,30 @@ def test_driver_killed_mid_evaluation_then_resume_continues_the_evaluation(tmp_p
     assert int(resumed[0].rsplit("update", 1)[1].split()[0]) >= 20
     summary = (out / "summary.csv").read_text().splitlines()
     assert len(summary) == 2 and "TERMINATED" in summary[1], summary
+
+
+def _kill_when_found(command, repo, env, pattern: str, out, settle_s: float = 0.0, timeout_s: float = 400) -> list:
+    """Run ``command`` in its own session and SIGKILL it with the Ray it started (the whole session) as soon as
+    ``out.glob(pattern)`` finds something while it still runs (``settle_s`` later); returns what was found
+    (empty if the command ended first or nothing appeared within ``timeout_s``)."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    proc = subprocess.Popen(
+        command, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    found: list = []
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and proc.poll() is None and not found:
+            found = list(out.glob(pattern))
+            time.sleep(0.1)
+        if proc.poll() is not None:
+            return []
+        time.sleep(settle_s)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    return found
