@@ -23,20 +23,25 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 from rayeaq.cli import base_parser, prepare_process, run_cli
 from rayeaq.core.config import load_config
+from rayeaq.core.errors import ConfigError
 from rayeaq.stages.online_run import OnlineRunConfig, config_key, ensure_online_run, run_dir
 
 __all__ = ["OnlineRunConfig", "config_key", "main"]
 
 
 def _medium_replay(cfg: OnlineRunConfig, out: Path) -> str:
-    """Write ``OUT/medium_replay`` unless a finished one of the same band is there; a one-line description."""
+    """Write ``OUT/medium_replay`` unless a finished one of the same band is there; a one-line description (why
+    not, when no checkpoint's greedy win rate lies in the band: collect's ``medium_replay`` tier then says so)."""
     from rayeaq.core.runinfo import code_version
     from rayeaq.envs.smax.maps import smax_spec
     from rayeaq.stages.online_replay import MEDIUM_REPLAY_DIR, ensure_medium_replay
 
     band = cast(tuple[float, float], cfg.online.medium_replay_band)
     path = out / MEDIUM_REPLAY_DIR
-    card = ensure_medium_replay(out, smax_spec(cfg.env.map, cfg.env.resolved_episode_limit), band, code_version())
+    try:
+        card = ensure_medium_replay(out, smax_spec(cfg.env.map, cfg.env.resolved_episode_limit), band, code_version())
+    except ConfigError as err:  # the training run itself is fine and kept: only the cut has no checkpoint to end at
+        return f"not written ({err})"
     q = card.quality
     return (
         f"{card.stats.episodes} episodes up to {q['upto_checkpoint']} ({q['upto_env_steps']} env steps, greedy win "
