@@ -1,10 +1,7 @@
 """The exact speed levers of the QMIX update (issue 12, item 6) against what they replaced.
 
-- TD(lambda) targets solved at once (a cumulative product over ``[B, T', T']``) = pymarl2's backward loop over
-  rows, written out here as it was, on batches with padding, terminations and truncation at the last row.
-- The sampled joint actions of the joint conservative term (a cumulative count and a sorted search instead of
-  ``torch.multinomial``): the same distribution, each agent uniform over its legal actions; padding rows (no
-  legal action) uniform over all; the same draws for the same generator (exact resume needs that).
+TD(lambda) targets solved at once (a cumulative product over ``[B, T', T']``) = pymarl2's backward loop over rows,
+written out here as it was (main@ff92900), on batches with padding, terminations and truncation at the last row.
 """
 
 from __future__ import annotations
@@ -13,7 +10,6 @@ import pytest
 import torch
 
 from rayeaq.learners.qmix.losses import td_lambda_targets
-from rayeaq.learners.qmix.networks import sample_legal_q
 
 torch.set_num_threads(1)
 
@@ -48,29 +44,3 @@ def test_td_lambda_in_one_solve_equals_the_backward_loop(td_lambda):
     ref = backward_loop_lambda_targets(reward, terminated, filled[:, 1:], next_q, 0.97, td_lambda)
     step = filled[:, :-1]
     torch.testing.assert_close(got[step], ref[step], rtol=1e-5, atol=1e-5)
-
-
-def test_sampled_joint_actions_are_uniform_over_random_legal_sets_and_never_illegal():
-    gen = torch.Generator().manual_seed(5)
-    rows, n, a, k = 12, 3, 7, 6000
-    avail = torch.rand(rows, n, a, generator=gen) < 0.5
-    avail[0, 0] = False  # a padding row: no legal action, uniform over all
-    avail[1, 1] = torch.arange(a) == a - 1  # only the last action
-    avail[2, 2] = torch.arange(a) == 0  # only the first
-    q = torch.arange(a, dtype=torch.float32).expand(rows, n, a)  # Q of action j is j: the draws are readable
-    picked = sample_legal_q(q, avail, k, torch.Generator().manual_seed(1)).long()  # [rows, K, N]
-    legal = avail | ~avail.any(-1, keepdim=True)
-    for r in range(rows):
-        for j in range(n):
-            freq = torch.bincount(picked[r, :, j], minlength=a).float() / k
-            want = legal[r, j].float() / legal[r, j].sum()
-            assert (freq[~legal[r, j]] == 0).all(), (r, j)
-            assert (freq - want).abs().max() < 0.03, (r, j, freq, want)
-
-
-def test_the_same_generator_draws_the_same_joint_actions():
-    avail = torch.rand(4, 5, 3, 9, generator=torch.Generator().manual_seed(2)) < 0.6
-    q = torch.randn(4, 5, 3, 9)
-    one = sample_legal_q(q, avail, 20, torch.Generator().manual_seed(9))
-    two = sample_legal_q(q, avail, 20, torch.Generator().manual_seed(9))
-    assert one.shape == (4, 5, 20, 3) and torch.equal(one, two)

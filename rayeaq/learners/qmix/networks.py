@@ -31,15 +31,10 @@ def sample_legal_q(
     q ``[*L, N, A]``, avail ``[*L, N, A]`` bool -> ``[*L, K, N]`` (a row with no legal action, i.e. padding, draws
     uniformly over all actions; the losses mask it). ``generator``: torch's global RNG when None.
     """
-    *lead, n, _ = q.shape
+    *lead, n, a = q.shape
     legal = avail | ~avail.any(-1, keepdim=True)
-    # The (r + 1)-th legal action for r uniform in [0, legal count): a cumulative count and a sorted search,
-    # about 4x cheaper on the CPU than torch.multinomial over the legal mask (the same distribution).
-    count = legal.to(torch.int32).cumsum(-1)  # [*L, N, A], non-decreasing
-    u = torch.rand(*lead, n, k, generator=generator, device=q.device)
-    r = (u * count[..., -1:]).long().clamp_max(count[..., -1:] - 1)  # [*L, N, K]
-    idx = torch.searchsorted(count, (r + 1).to(count.dtype))  # first action whose count reaches r + 1
-    picked = q.gather(-1, idx)  # [*L, N, K]
+    idx = torch.multinomial(legal.reshape(-1, a).to(q.dtype), k, replacement=True, generator=generator)  # [L*N, K]
+    picked = q.gather(-1, idx.reshape(*lead, n, k))  # [*L, N, K]
     return picked.transpose(-1, -2)
 
 
