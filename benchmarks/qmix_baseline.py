@@ -8,9 +8,10 @@ Each side runs in its own process (``PYTHONPATH`` = the baseline checkout or thi
 share a module; the processes alternate, ``--rounds`` each, and each times ``--window`` CPU seconds of plain-torch
 updates (``QMIXNetworks.train_outputs`` + ``qmix_loss`` + Adam + clipping, torch 1 thread) on batches the evaluator's
 sampler draws from the mixture (same seed on both sides) after a warm-up. The CPU clock of the process, not the
-wall clock: on a shared machine the wall clock measures the queue for a core. ``--learning``: the updates each arm
-needed to stay at the learning level (``benchmarks/qmix_learning.py``'s curves) times its CPU seconds per update
-= the CPU time to equal learning.
+wall clock: on a shared machine the wall clock measures the queue for a core. ``--learning``: the learning curves of
+``benchmarks/qmix_learning.py`` for the baseline's arm and the first ``--new`` settings' arm (IQM over seeds at
+every evaluation, the final one, and the updates after which it stays at ``--level``), each turned into CPU
+seconds of updates by its side's cost: the CPU time to equal learning.
 """
 
 from __future__ import annotations
@@ -107,12 +108,14 @@ def run_side(code: Path, data: list[tuple[str, float]], overrides: list[str], wi
 
 
 def compare(
-    baseline: Path, data: list[tuple[str, float]], new: list[str], rounds: int, window: float
+    baseline: Path, data: list[tuple[str, float]], new: list[list[str]], rounds: int, window: float
 ) -> dict[str, dict]:
-    """CPU seconds per update (median over ``rounds`` alternating processes) of three sides: the baseline code with
-    its defaults, this code with the same settings (the exact levers alone), this code with ``new`` overrides."""
+    """CPU seconds per update (median over ``rounds`` alternating processes) of the baseline code with its
+    defaults, this code with the same settings (the exact levers alone) and this code with each ``new`` list of
+    overrides (sides ``new``, ``new2``, ...)."""
     this = HERE.parents[1]
-    sides = {"baseline": (baseline, []), "levers": (this, []), "new": (this, new)}
+    sides = {"baseline": (baseline, []), "levers": (this, [])}
+    sides.update({"new" + (str(i + 1) if i else ""): (this, n) for i, n in enumerate(new)})
     times: dict[str, list[float]] = {name: [] for name in sides}
     info: dict[str, dict] = {}
     for _ in range(rounds):
@@ -130,13 +133,16 @@ def add_arguments(parser) -> None:
     """The options of ``benchmarks/qmix.py --versus-baseline``."""
     parser.add_argument("--versus-baseline", type=Path, default=None, metavar="DIR", help="a checkout of the baseline")
     parser.add_argument("--data", nargs="+", default=[], metavar="DIR:WEIGHT", help="the mixture batches come from")
-    parser.add_argument("--new", nargs="*", default=[], metavar="KEY=VALUE", help="this code's settings (overrides)")
+    parser.add_argument(
+        "--new", nargs="*", action="append", default=[], metavar="KEY=VALUE", help="settings to time (repeatable)"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="processes per side, alternating")
     parser.add_argument("--window", type=float, default=10.0, help="CPU seconds timed per process")
     parser.add_argument("--learning", type=Path, default=None, metavar="OUT", help="qmix_learning.py's --out")
     parser.add_argument("--base-arm", default="qmix_cql_joint_base", help="the baseline's arm in --learning")
-    parser.add_argument("--new-arm", default="qmix_cql_joint", help="the new settings' arm in --learning")
-    parser.add_argument("--updates", type=int, default=250, help="the curves' run length in --learning")
+    parser.add_argument("--new-arm", default="qmix_cql_joint_b8", help="the first --new settings' arm in --learning")
+    parser.add_argument("--updates", type=int, default=1000, help="the runs' length in --learning")
+    parser.add_argument("--mixture", default="focus_team+retreatx3", help="the runs' mixture in --learning")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--level", type=float, default=0.444, help="win rate the curves must stay at (0.9 x 0.493)")
 
@@ -159,16 +165,22 @@ def versus_baseline(args) -> dict:
         print(f"{name:9s} {rate:6.1f} updates per CPU-second [{lo:.1f}, {hi:.1f}]  x{base / g['cpu_s_per_update']:.2f}")
         print(f"          {g['settings']}")
     if args.learning is not None:
-        mixture = next((args.learning / "runs").iterdir())
-        found = print_curves(mixture, [args.base_arm, args.new_arm], args.seeds, args.updates, args.level)
+        runs = args.learning / "runs" / args.mixture
+        found = print_curves(runs, [args.base_arm, args.new_arm], args.seeds, args.updates, args.level)
         side = {args.base_arm: "baseline", args.new_arm: "new"}
-        cost = {arm: (n, n * got[side[arm]]["cpu_s_per_update"]) for arm, n in found.items() if n is not None}
-        for arm, (n, cpu) in cost.items():
-            print(f"{arm}: stays >= {args.level:.3f} from {n} updates = {cpu:.1f} CPU-s of updates")
-        if len(cost) == 2:
-            ratio = cost[args.base_arm][1] / cost[args.new_arm][1]
-            print(f"time to equal learning: new / baseline = 1 / {ratio:.2f}")
-            got["time_to_level"] = {**cost, "speedup": ratio}
+        figures = {}
+        for arm, (n, final) in found.items():
+            per_update = got[side[arm]]["cpu_s_per_update"]
+            reach = "never" if n is None else f"from {n} updates = {n * per_update:.1f} CPU-s"
+            print(
+                f"{arm}: IQM win rate {final:.3f} after {args.updates} updates = {args.updates * per_update:.1f} "
+                f"CPU-s of updates; stays >= {args.level:.3f} {reach}"
+            )
+            figures[arm] = {"final_iqm_win_rate": final, "cpu_s": args.updates * per_update, "updates_to_level": n}
+        if len(figures) == 2:
+            ratio = figures[args.base_arm]["cpu_s"] / figures[args.new_arm]["cpu_s"]
+            print(f"CPU time for {args.updates} updates, baseline / new: {ratio:.2f}x (compare the final IQMs)")
+            got["learning"] = {**figures, "speedup": ratio}
     return got
 
 

@@ -78,10 +78,10 @@ def print_curves(runs: Path, arms: list[str], seeds: list[int], updates: int, le
             continue
         win = {u: iqm(np.array([c[u][0] for c in curves])) for u in points}
         ret = {u: iqm(np.array([c[u][1] for c in curves])) for u in points}
-        found[arm] = updates_to_level(win, level)
+        found[arm] = (updates_to_level(win, level), win[points[-1]])
         print(
             f"\n{arm}, {len(curves)} seeds: IQM win rate (return) by updates; stays >= {level:.3f} from "
-            f"{found[arm]} updates"
+            f"{found[arm][0]} updates"
         )
         print("  " + ", ".join(f"{u}: {win[u]:.3f} ({ret[u]:.2f})" for u in points))
     return found
