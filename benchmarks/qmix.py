@@ -15,6 +15,10 @@ same widths (agent hidden 64, mixer embed 32, hyper-network hidden 64), Adam, gr
   full-length batch and on the batch the sampler gives when the longest episode drawn is ``--trim-rows - 1``
   steps (it trims every batch to its longest episode; 3m good-tier data: 19 rows instead of 61).
 
+``--versus-baseline DIR`` instead: the baseline code (a checkout, e.g. main@ff92900) with its defaults against
+this code, with the same settings and with ``--new`` ones, CPU seconds per update on batches of a real mixture
+(``--data``), and with ``--learning`` the CPU time each needs to the learning level (benchmarks/qmix_baseline.py).
+
 The ratio printed is ours (RLlib) / torchrl (goal >= 1.0). Then: greedy evaluation rollouts on SMAX,
 episodes/s. torch threads = 1 (as during evaluation runs, JAX shares the process). The three learners are built
 first, then timed in interleaved windows (each side `--seconds / --repeats` per window) after one warm-up window.
@@ -23,6 +27,7 @@ first, then timed in interleaved windows (each side `--seconds / --repeats` per 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -45,6 +50,7 @@ from support.random_episodes import toy_episodes
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import Report, Stats, interleaved
+from qmix_baseline import add_arguments, versus_baseline
 
 
 def window(step, seconds: float, clock=time.perf_counter):
@@ -270,7 +276,13 @@ def main() -> None:
     )
     p.add_argument("--quick", action="store_true", help="3 s per learner, 64 evaluation episodes")
     p.add_argument("--json", default=None, help="also write the figures as JSON (benchmarks/run_all.py)")
+    add_arguments(p)  # --versus-baseline DIR and its options: benchmarks/qmix_baseline.py
     args = p.parse_args()
+    if args.versus_baseline is not None:
+        got = versus_baseline(args)
+        if args.json:
+            Path(args.json).write_text(json.dumps(got, indent=2))
+        return
     if args.quick:
         args.seconds, args.eval_episodes, args.repeats = 3.0, 64, 3
     torch.set_num_threads(1)

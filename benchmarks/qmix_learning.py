@@ -8,7 +8,9 @@ Data (SMAX 3m, collected once into ``OUT/data``): ``--good`` and ``--poor`` scri
 episodes weighted ``--poor-weight``. Arms: QMIX + joint term, QMIX + agent term (TD + BC on Q-logits), plain
 QMIX, BC, on ``tune_configs/evaluate_3m.yaml`` (so with its ``td_lambda``; ``--set`` overrides every arm, ``--tag``
 names such runs); every arm on the same data and evaluation seeds per seed. Prints per-run figures with their
-Wilson / bootstrap intervals and, per arm, the IQM over seeds with a bootstrap interval; writes
+Wilson / bootstrap intervals and, per arm, the IQM over seeds with a bootstrap interval; with
+``--set evaluate.eval_interval=N`` (and ``evaluate.eval_episodes``) also the learning curve, the IQM over seeds at
+every evaluation, and the updates after which it stays at or above ``--level``; writes
 ``OUT/results.json`` (runs keyed by arm, seed, updates and mixture; reruns skip what is there).
 """
 
@@ -44,6 +46,45 @@ def iqm_interval(x: np.ndarray, seed: int = 0, resamples: int = 2000) -> tuple[f
     x = np.asarray(x, float)
     stats = [iqm(x[rng.integers(0, len(x), len(x))]) for _ in range(resamples)]
     return float(np.quantile(stats, 0.025)), float(np.quantile(stats, 0.975))
+
+
+def curve(run_dir: Path) -> dict[int, tuple[float, float]]:
+    """``{updates: (win rate, mean return)}`` of every evaluation of a run (its ``metrics.jsonl``)."""
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    return {int(r["updates"]): (float(r["win_rate"]), float(r["return_mean"])) for r in rows if "win_rate" in r}
+
+
+def updates_to_level(points: dict[int, float], level: float) -> int | None:
+    """The first evaluation from which the IQM win rate stays >= ``level`` at every later one (None: never)."""
+    reached = None
+    for updates in sorted(points):
+        if points[updates] < level:
+            reached = None
+        elif reached is None:
+            reached = updates
+    return reached
+
+
+def print_curves(runs: Path, arms: list[str], seeds: list[int], updates: int, level: float) -> dict[str, int | None]:
+    """Per arm, the IQM over seeds at every evaluation (runs with ``evaluate.eval_interval`` < updates), and the
+    updates after which it stays at or above ``level``; returns those (what ``benchmarks/qmix.py`` turns into
+    time-to-level)."""
+    found: dict[str, int | None] = {}
+    for arm in arms:
+        dirs = [runs / f"{arm}_s{seed}_u{updates}" for seed in seeds]
+        curves = [curve(d) for d in dirs if (d / "metrics.jsonl").is_file()]
+        points = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
+        if len(points) < 2:
+            continue
+        win = {u: iqm(np.array([c[u][0] for c in curves])) for u in points}
+        ret = {u: iqm(np.array([c[u][1] for c in curves])) for u in points}
+        found[arm] = (updates_to_level(win, level), win[points[-1]])
+        print(
+            f"\n{arm}, {len(curves)} seeds: IQM win rate (return) by updates; stays >= {level:.3f} from "
+            f"{found[arm][0]} updates"
+        )
+        print("  " + ", ".join(f"{u}: {win[u]:.3f} ({ret[u]:.2f})" for u in points))
+    return found
 
 
 def collect(data: Path, name: str, episodes: int, noise: float, root_seed: int) -> Path:
@@ -86,6 +127,12 @@ def main(argv: list[str] | None = None) -> None:
         help="extra run-config overrides for every arm (e.g. evaluate.reward_scale=1)",
     )
     parser.add_argument("--tag", default="", help="suffix of the arm names in results.json (runs with --set)")
+    parser.add_argument(
+        "--level",
+        type=float,
+        default=None,
+        help="win rate whose first lasting crossing the curves report (default: 0.9 x the good data's own)",
+    )
     args = parser.parse_args(argv)
 
     import ray
@@ -141,6 +188,8 @@ def main(argv: list[str] | None = None) -> None:
             results_path.write_text(json.dumps(results, indent=2))
             print(arm, seed, {k: round(s[k], 3) for k in keep if isinstance(s[k], float)})
     ray.shutdown()
+    level = args.level if args.level is not None else 0.9 * cards["good"]["win_rate"]
+    print_curves(args.out / "runs" / mixture, [a + args.tag for a in args.arms], args.seeds, args.updates, level)
     print("\n| arm | seeds | IQM win rate [95 % CI] | IQM return [95 % CI] |\n|---|---|---|---|")
     for arm in [a + args.tag for a in args.arms]:
         runs = [

@@ -55,16 +55,19 @@ def td_lambda_targets(
     """
     if td_lambda == 0.0:
         return td_targets(reward, terminated, next_q_tot, gamma)
-    cont = gamma * (1.0 - terminated.to(reward.dtype))
-    nxt = next_filled.to(torch.bool)
-    out = torch.empty_like(next_q_tot)
-    ahead = next_q_tot[:, -1]
-    for t in range(next_q_tot.shape[1] - 1, -1, -1):
-        q = next_q_tot[:, t]
-        tail = torch.where(nxt[:, t], ahead, q) if t < next_q_tot.shape[1] - 1 else q
-        out[:, t] = reward[:, t] + cont[:, t] * ((1.0 - td_lambda) * q + td_lambda * tail)
-        ahead = out[:, t]
-    return out
+    t = next_q_tot.shape[1]
+    cont = gamma * (1.0 - terminated.to(reward.dtype))  # [B, T']
+    # G_t = b_t + a_t * G_{t+1}: a_t = cont_t * lambda where row t + 1 is a step (0 at the episode's last step and
+    # at the batch's last row), b_t = r_t + cont_t * (1 - lambda_t) * Q_t.
+    lam = td_lambda * next_filled.to(reward.dtype)
+    lam[:, -1] = 0.0
+    a, b = cont * lam, reward + cont * (1.0 - lam) * next_q_tot
+    # Solved at once instead of a backward loop over rows (T' small ops): G_t = sum_{j >= t} P[t, j] b_j with
+    # P[t, j] = prod_{t <= i < j} a_i, from a cumulative product over the upper triangle ([B, T', T'], no gradient).
+    upper = torch.ones(t, t, dtype=torch.bool, device=a.device).triu()  # [t, j]: j >= t
+    prods = torch.where(upper, a.unsqueeze(1), torch.ones_like(a).unsqueeze(1)).cumprod(-1)  # prod_{t <= i <= j}
+    p = torch.cat([torch.ones_like(prods[..., :1]), prods[..., :-1]], dim=-1) * upper
+    return (p * b.unsqueeze(1)).sum(-1)
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
