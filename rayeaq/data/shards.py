@@ -261,7 +261,7 @@ def episode_digests(batch: EpisodeBatch) -> list[tuple[int, str]]:
         h = hashlib.sha256()
         for name in batch.step_fields():  # v1 datasets: exactly STEP_FIELDS, so v1 digests are unchanged
             values = getattr(batch, name)[i]
-            h.update(np.ascontiguousarray(values.astype(step_dtype(name, values.ndim), copy=False)))
+            h.update(np.ascontiguousarray(values.astype(step_dtype(name, values.ndim), copy=False)).data)
         h.update(str(int(batch.length[i])).encode())
         out.append((int(batch.episode_id[i]), h.hexdigest()))
     return out
