@@ -25,9 +25,6 @@ from rayeaq.policies import load_script
 from rayeaq.policies.scripts import noisy
 from rayeaq.stages.collect.assembly import EpisodeAssembler
 
-RESET_LANES = 16
-"""Finished slots reset together in one vmapped batch (3m, 128 slots: ~9 end per step, > 16 in 4 % of steps)."""
-
 
 class Slots(NamedTuple):
     """Carry of the scan: one entry per slot (leading axis B) plus the work-list cursor."""
@@ -51,26 +48,18 @@ def _where_tree(mask: jax.Array, new: Any, old: Any) -> Any:
 
 
 def _start(env, seeds: jax.Array, positions: jax.Array):
-    """Reset slots for work-list ``positions [RESET_LANES]`` (episode seeds looked up in ``seeds``)."""
+    """Reset slots for work-list ``positions`` (episode seeds looked up in ``seeds``)."""
     reset_keys, run_keys = jax.vmap(smax_core.episode_keys)(seeds[positions])
     states = jax.vmap(partial(smax_core.reset, env))(reset_keys)
     obs, world, avail = jax.vmap(partial(smax_core.observe, env))(states)
     return states, obs, world, avail, run_keys
 
 
-def _start_all(env, seeds: jax.Array, positions: jax.Array):
-    """:func:`_start` for ``positions [B]``, RESET_LANES at a time (as every later reset: the same bytes)."""
-    rounds = -(-positions.shape[0] // RESET_LANES)
-    padded = jnp.zeros(rounds * RESET_LANES, positions.dtype).at[: positions.shape[0]].set(positions)
-    fresh = jax.lax.map(partial(_start, env, seeds), padded.reshape(rounds, RESET_LANES))
-    return jax.tree.map(lambda x: x.reshape((rounds * RESET_LANES,) + x.shape[2:])[: positions.shape[0]], fresh)
-
-
 @partial(jax.jit, static_argnums=(0, 3))
 def init_slots(env, seeds: jax.Array, n_work: jax.Array, n_slots: int) -> Slots:
     """Slots 0..B-1 start work-list entries 0..B-1 (slots beyond the work list stay idle)."""
     positions = jnp.arange(n_slots)
-    states, obs, world, avail, run_keys = _start_all(env, seeds, jnp.minimum(positions, n_work - 1))
+    states, obs, world, avail, run_keys = _start(env, seeds, jnp.minimum(positions, n_work - 1))
     return Slots(
         env_state=states,
         obs=obs,
@@ -120,21 +109,18 @@ def make_chunk_fn(env, chunk_steps: int, script: str) -> Callable:
         new_pos = slots.next_pos + jnp.cumsum(finished) - 1
         refill = finished & (new_pos < n_work)
 
-        # Refilled slots are reset RESET_LANES at a time (rank r among them goes to round r // RESET_LANES), so a
-        # step pays for the few slots that ended, not all B; and every reset is computed in a batch of the same
-        # size, so an episode's bytes never depend on how many others ended with it (nor on B, nor the workers).
-        rank = jnp.cumsum(refill) - 1  # [B]
+        def restart(_):
+            return _start(env, seeds, jnp.clip(new_pos, 0, n_work - 1))
 
-        def reset_round(r, acc):
-            mine = refill & (rank // RESET_LANES == r)
-            lanes = jnp.nonzero(mine, size=RESET_LANES, fill_value=0)[0]  # [RESET_LANES] slots of this round
-            fresh = _start(env, seeds, jnp.clip(new_pos[lanes], 0, n_work - 1))
-            picked = jax.tree.map(lambda x: x[jnp.clip(rank - r * RESET_LANES, 0, RESET_LANES - 1)], fresh)
-            return _where_tree(mine, picked, acc)
+        def keep(_):
+            return out.state, next_obs, next_world, next_avail, slots.run_key
 
-        n_rounds = (jnp.sum(refill) + RESET_LANES - 1) // RESET_LANES
-        kept = (out.state, next_obs, next_world, next_avail, slots.run_key)
-        env_state, obs, world, avail, run_key = jax.lax.fori_loop(0, n_rounds, reset_round, kept)
+        fresh = jax.lax.cond(jnp.any(refill), restart, keep, None)
+        env_state = _where_tree(refill, fresh[0], out.state)
+        obs = jnp.where(refill[:, None, None], fresh[1], next_obs)
+        world = jnp.where(refill[:, None], fresh[2], next_world)
+        avail = jnp.where(refill[:, None, None], fresh[3], next_avail)
+        run_key = jnp.where(refill[:, None], fresh[4], slots.run_key)
         pos = jnp.where(finished, jnp.where(refill, new_pos, -1), slots.pos)
         slots = Slots(
             env_state=env_state,
