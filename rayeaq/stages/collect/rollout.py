@@ -179,19 +179,16 @@ def run_episodes(
     else:
         sink = EpisodeAssembler(spec, shard_sizes or [n_work])
     keys = ("pos", "t", "reward", "done", "won") if stats_only else None
+    done_count = 0
     slots, records = chunk(slots, seeds_dev, n_dev, eps_dev)
     while True:
-        # Every slot idle after this chunk means every episode has ended in it: no further chunk is dispatched
-        # (a speculative one would be a whole chunk of idle slots). Reading the [B] positions waits for the
-        # chunk, which the records below wait for anyway.
-        last = bool((np.asarray(slots.pos) < 0).all())
         pending = records
-        if not last:
-            slots, records = chunk(slots, seeds_dev, n_dev, eps_dev)  # runs while the host handles `pending`
+        slots, records = chunk(slots, seeds_dev, n_dev, eps_dev)  # dispatched before we block below
         host = {k: np.asarray(pending[k]) for k in (keys or pending)}
         completed = _add_stats(sink, host) if stats_only else sink.add(host)
+        done_count += len(completed)
         yield completed, sink
-        if last:
+        if done_count >= n_work:
             return
 
 
