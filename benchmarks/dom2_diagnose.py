@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 def action_stats(a: np.ndarray, expert: np.ndarray) -> dict[str, object]:
     """``a, expert [M, N, Da]`` in [-1, 1] -> std per dimension, near-expert and at-edge fractions."""
     return {
-        "std": a.std((0, 1)).round(3).tolist(),
+        "std": [round(float(x), 3) for x in a.std((0, 1))],
         "near_expert": round(float((np.abs(a - expert).max(-1) < 0.1).mean()), 4),
         "at_edge": round(float((np.abs(a) > 0.95).mean()), 4),
     }
