@@ -90,6 +90,33 @@ def test_cql_run_writes_metrics_summary_and_the_reward_scale(ray_local, tmp_path
     assert summary["reward_scale"] == pytest.approx(expected, rel=1e-5)
 
 
+@pytest.mark.parametrize("decay", ["linear", "cosine"])
+def test_the_learning_rate_decays_to_zero_over_the_budget(ray_local, tmp_path, decay):
+    """TD3+BC's default schedule reaches RLlib's optimizer: half-way lr/2, at the end 0."""
+    from rayeaq.learners.td3bc.config import TD3BCSettings
+    from rayeaq.learners.td3bc.ray_module import MODULE_ID
+    from rayeaq.learners.td3bc.run import build_config
+
+    write_dataset(
+        tmp_path / "d", box_batch(4), mpe_spec("omar_spread"), source="real", reference_returns={"random": 0.0}
+    )
+    settings = TD3BCSettings(updates=10, batch_size=8, hidden_dim=8, lr_decay=decay)
+    assert settings.policy_freq == 1 and settings.reward_scale == "auto"
+    algo = build_config(settings, [(str(tmp_path / "d"), 1.0)], 0, 5).build_algo()
+
+    def lr(learner):
+        return [o.param_groups[0]["lr"] for _, o in learner.get_optimizers_for_module(MODULE_ID)]
+
+    try:
+        assert algo.learner_group.foreach_learner(lr)[0] == [pytest.approx(1e-3)]
+        algo.train()
+        assert algo.learner_group.foreach_learner(lr)[0] == [pytest.approx(5e-4, rel=0.02)]
+        algo.train()
+        assert algo.learner_group.foreach_learner(lr)[0] == [pytest.approx(0.0, abs=1e-9)]
+    finally:
+        algo.stop()
+
+
 def test_registered_for_evaluate_algorithm():
     from rayeaq.learners import LEARNERS
     from rayeaq.run_config import load_run_config
