@@ -104,15 +104,18 @@ def test_the_learning_rate_decays_to_zero_over_the_budget(ray_local, tmp_path, d
     assert settings.policy_freq == 1 and settings.reward_scale == "auto"
     algo = build_config(settings, [(str(tmp_path / "d"), 1.0)], 0, 5).build_algo()
 
-    def lr(learner):
-        return [o.param_groups[0]["lr"] for _, o in learner.get_optimizers_for_module(MODULE_ID)]
+    def lr():
+        results = algo.learner_group.foreach_learner(
+            lambda learner: [o.param_groups[0]["lr"] for _, o in learner.get_optimizers_for_module(MODULE_ID)]
+        )
+        return next(iter(results)).get()
 
     try:
-        assert algo.learner_group.foreach_learner(lr)[0] == [pytest.approx(1e-3)]
+        assert lr() == [pytest.approx(1e-3)]
         algo.train()
-        assert algo.learner_group.foreach_learner(lr)[0] == [pytest.approx(5e-4, rel=0.02)]
+        assert lr() == [pytest.approx(5e-4, rel=0.02)]
         algo.train()
-        assert algo.learner_group.foreach_learner(lr)[0] == [pytest.approx(0.0, abs=1e-9)]
+        assert lr() == [pytest.approx(0.0, abs=1e-9)]
     finally:
         algo.stop()
 
@@ -127,17 +130,23 @@ def test_registered_for_evaluate_algorithm():
     assert LEARNERS.get(cfg.evaluate.algorithm).name == "cql"
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 15's target is not met yet: measured 47.3 normalized after 5000 updates (200 held-out episodes); "
-    "pure-torch runs of the same losses (benchmarks/RESULTS.md, MPE section) show imitation itself is the limit: "
-    "BC reaches 69 on held-out seeds (81 on the data's own seeds) after 3000 updates on 3000 expert episodes, "
-    "TD3+BC 63 with the actor trained every update (with TD3's delay of 2: 15-29 after 1000-2000 updates); "
-    "on 10 000 episodes TD3+BC (actor every update) reaches 77.0 after 6000 updates",
+LEARN_EPISODES = 10_000
+LEARN_UPDATES = 2000
+LEARN_BATCH = 1024
+XFAIL_REASON = (
+    "issue 15's target is not met yet: this test (RLlib, shipped defaults, 10 000 expert episodes, batch 1 024, "
+    "2 000 updates) measured 38.0 after 1 000 and 51.6 after 2 000 updates on 200 held-out episodes; pure-torch "
+    "runs of the same losses reach 68.2 after 3 000 updates (batch 1 024, cosine) and 77.0 after 6 000 (batch 256, "
+    "constant lr): imitating the scripted controller's discontinuous landmark assignment is the limit "
+    "(benchmarks/RESULTS.md, MPE section)"
 )
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason=XFAIL_REASON)
 def test_td3bc_on_expert_omar_spread_reaches_80_normalized(ray_local, tmp_path):
-    """Expert data (the scripted controller) -> greedy MA-TD3+BC on held-out seeds scores >= 80 normalized."""
+    """Expert data (the scripted controller) -> greedy MA-TD3+BC (the shipped defaults, batch 1 024) on held-out
+    seeds scores >= 80 normalized."""
     from rayeaq.learners.td3bc.config import TD3BCSettings
     from rayeaq.learners.td3bc.run import run_td3bc
     from rayeaq.policies.mpe import expert
@@ -148,16 +157,17 @@ def test_td3bc_on_expert_omar_spread_reaches_80_normalized(ray_local, tmp_path):
         tmp_path / "expert",
         "omar_spread",
         expert("omar_spread"),
-        1000,
+        LEARN_EPISODES,
         root_seed=1,
         tier="expert",
         behaviour_policy={"name": "expert"},
+        shard_episodes=LEARN_EPISODES,
     )
     assert card.stats.normalized_score == pytest.approx(100, abs=5)
     settings = TD3BCSettings(
         updates=LEARN_UPDATES,
-        lr=LEARN_LR,
-        eval_interval=LEARN_UPDATES,
+        batch_size=LEARN_BATCH,
+        eval_interval=LEARN_UPDATES // 2,
         eval_episodes=200,
         eval_envs=200,
         checkpoint=False,
@@ -166,7 +176,3 @@ def test_td3bc_on_expert_omar_spread_reaches_80_normalized(ray_local, tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["updates"] == LEARN_UPDATES
     assert summary["normalized_score"] >= 80, summary
-
-
-LEARN_UPDATES = 5000
-LEARN_LR = 1e-3
