@@ -81,15 +81,15 @@ class TD3BCSettings(ContinuousSettings):
 
     The defaults are the ones measured on expert ``omar_spread`` data (benchmarks/RESULTS.md, "Continuous actions
     on MPE"): the actor trained every update (``policy_freq`` 1, as OMAR's MATD3; TD3's delay of 2 halves the
-    imitation budget), lr 1e-3 decayed to 0 by a cosine over the budget, γ 0.95 (OMAR's on MPE) and the critic's
-    rewards scaled automatically (``reward_scale: auto``)."""
+    imitation budget), batch 1 024 and γ 0.95 (OMAR's on MPE), a constant lr 1e-3 (``lr_decay`` cosine measured
+    worse at a 2 000-update budget) and the critic's rewards scaled automatically (``reward_scale: auto``)."""
 
     LOSS_OPTIONS = ("policy_noise", "noise_clip", "policy_freq", "alpha")
 
+    batch_size: int = Field(default=1024, ge=1, le=65_536)
+    """Transitions per update (OMAR's on MPE)."""
     lr: float = Field(default=1e-3, gt=0.0, le=1.0)
-    """Adam learning rate at the start of the schedule."""
-    lr_decay: Literal["none", "linear", "cosine"] = "cosine"
-    """Learning-rate schedule to 0 at the end of ``updates``."""
+    """Adam learning rate (constant: a cosine decay over 2 000 updates cost 14 points on expert data)."""
     gamma: float = Field(default=0.95, ge=0.0, le=1.0)
     """Discount factor (OMAR's on the particle environments)."""
     reward_scale: float | Literal["auto"] = "auto"
