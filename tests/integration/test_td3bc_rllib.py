@@ -90,6 +90,36 @@ def test_cql_run_writes_metrics_summary_and_the_reward_scale(ray_local, tmp_path
     assert summary["reward_scale"] == pytest.approx(expected, rel=1e-5)
 
 
+@pytest.mark.parametrize("decay", ["linear", "cosine"])
+def test_the_learning_rate_decays_to_zero_over_the_budget(ray_local, tmp_path, decay):
+    """TD3+BC's lr schedules reach RLlib's optimizer: half-way lr/2, at the end 0."""
+    from rayeaq.learners.td3bc.config import TD3BCSettings
+    from rayeaq.learners.td3bc.ray_module import MODULE_ID
+    from rayeaq.learners.td3bc.run import build_config
+
+    write_dataset(
+        tmp_path / "d", box_batch(4), mpe_spec("omar_spread"), source="real", reference_returns={"random": 0.0}
+    )
+    settings = TD3BCSettings(updates=10, batch_size=8, hidden_dim=8, lr_decay=decay)
+    assert settings.policy_freq == 1 and settings.reward_scale == "auto" and TD3BCSettings().lr_decay == "none"
+    algo = build_config(settings, [(str(tmp_path / "d"), 1.0)], 0, 5).build_algo()
+
+    def lr():
+        results = algo.learner_group.foreach_learner(
+            lambda learner: [o.param_groups[0]["lr"] for _, o in learner.get_optimizers_for_module(MODULE_ID)]
+        )
+        return next(iter(results)).get()
+
+    try:
+        assert lr() == [pytest.approx(1e-3)]
+        algo.train()
+        assert lr() == [pytest.approx(5e-4, rel=0.02)]
+        algo.train()
+        assert lr() == [pytest.approx(0.0, abs=1e-9)]
+    finally:
+        algo.stop()
+
+
 def test_registered_for_evaluate_algorithm():
     from rayeaq.learners import LEARNERS
     from rayeaq.run_config import load_run_config
@@ -100,17 +130,22 @@ def test_registered_for_evaluate_algorithm():
     assert LEARNERS.get(cfg.evaluate.algorithm).name == "cql"
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 15's target is not met yet: measured 47.3 normalized after 5000 updates (200 held-out episodes); "
-    "pure-torch runs of the same losses (benchmarks/RESULTS.md, MPE section) show imitation itself is the limit: "
-    "BC reaches 69 on held-out seeds (81 on the data's own seeds) after 3000 updates on 3000 expert episodes, "
-    "TD3+BC 63 with the actor trained every update (with TD3's delay of 2: 15-29 after 1000-2000 updates); "
-    "on 10 000 episodes TD3+BC (actor every update) reaches 77.0 after 6000 updates",
+LEARN_EPISODES = 10_000
+LEARN_UPDATES = 2000
+XFAIL_REASON = (
+    "issue 15's target is not met yet: this test (shipped defaults, 10 000 expert episodes, batch 1 024, 2 000 "
+    "updates) measured 42.9 after 1 000 and 71.2 after 2 000 updates on 200 held-out episodes (pure torch, same "
+    "settings: 50.9, 69.9); pure torch reached 77.0 after 6 000 updates (batch 256, "
+    "constant lr): imitating the scripted controller's discontinuous landmark assignment is the limit "
+    "(benchmarks/RESULTS.md, MPE section)"
 )
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason=XFAIL_REASON)
 def test_td3bc_on_expert_omar_spread_reaches_80_normalized(ray_local, tmp_path):
-    """Expert data (the scripted controller) -> greedy MA-TD3+BC on held-out seeds scores >= 80 normalized."""
+    """Expert data (the scripted controller) -> greedy MA-TD3+BC (the shipped defaults) on held-out seeds scores
+    >= 80 normalized."""
     from rayeaq.learners.td3bc.config import TD3BCSettings
     from rayeaq.learners.td3bc.run import run_td3bc
     from rayeaq.policies.mpe import expert
@@ -121,16 +156,16 @@ def test_td3bc_on_expert_omar_spread_reaches_80_normalized(ray_local, tmp_path):
         tmp_path / "expert",
         "omar_spread",
         expert("omar_spread"),
-        1000,
+        LEARN_EPISODES,
         root_seed=1,
         tier="expert",
         behaviour_policy={"name": "expert"},
+        shard_episodes=LEARN_EPISODES,
     )
     assert card.stats.normalized_score == pytest.approx(100, abs=5)
     settings = TD3BCSettings(
         updates=LEARN_UPDATES,
-        lr=LEARN_LR,
-        eval_interval=LEARN_UPDATES,
+        eval_interval=LEARN_UPDATES // 2,
         eval_episodes=200,
         eval_envs=200,
         checkpoint=False,
@@ -139,7 +174,3 @@ def test_td3bc_on_expert_omar_spread_reaches_80_normalized(ray_local, tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["updates"] == LEARN_UPDATES
     assert summary["normalized_score"] >= 80, summary
-
-
-LEARN_UPDATES = 5000
-LEARN_LR = 1e-3

@@ -7,11 +7,15 @@ MA-CQL's (OMAR's defaults, Pan et al. 2022).
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
 from rayeaq.core.config import StrictModel
+
+COSINE_POINTS = 32
+"""Pieces of the piecewise-linear cosine learning-rate schedule."""
 
 
 class ContinuousSettings(StrictModel):
@@ -22,7 +26,10 @@ class ContinuousSettings(StrictModel):
     batch_size: int = Field(default=256, ge=1, le=65_536)
     """Transitions per update (uniform over the mixture)."""
     lr: float = Field(default=3e-4, gt=0.0, le=1.0)
-    """Adam learning rate of actors and critics."""
+    """Adam learning rate of actors and critics (the start of the schedule when ``lr_decay`` is not none)."""
+    lr_decay: Literal["none", "linear", "cosine"] = "none"
+    """Learning-rate schedule over the ``updates`` budget, down to 0 at its end (RLlib's piecewise-linear ``lr``
+    schedule on sampled transitions; ``cosine`` in :data:`COSINE_POINTS` pieces)."""
     gamma: float = Field(default=0.99, ge=0.0, le=1.0)
     """Discount factor."""
     tau: float = Field(default=0.005, gt=0.0, le=1.0)
@@ -50,6 +57,17 @@ class ContinuousSettings(StrictModel):
     def loss_options(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.LOSS_OPTIONS}
 
+    def lr_schedule(self) -> float | list[list[float]]:
+        """RLlib's ``lr``: the number, or ``[[transitions sampled, lr], ...]`` from ``lr`` to 0 over the budget
+        (``updates × batch_size`` transitions; RLlib interpolates linearly between the points)."""
+        if self.lr_decay == "none":
+            return self.lr
+        end = self.updates * self.batch_size
+        if self.lr_decay == "linear":
+            return [[0, self.lr], [end, 0.0]]
+        fractions = [i / COSINE_POINTS for i in range(COSINE_POINTS + 1)]
+        return [[round(f * end), 0.5 * self.lr * (1.0 + math.cos(math.pi * f))] for f in fractions]
+
     @field_validator("reward_scale")
     @classmethod
     def _positive(cls, value: float | str) -> float | str:
@@ -59,15 +77,29 @@ class ContinuousSettings(StrictModel):
 
 
 class TD3BCSettings(ContinuousSettings):
-    """Hyper-parameters of offline MA-TD3+BC (independent TD3 per agent with a behaviour-cloning term)."""
+    """Hyper-parameters of offline MA-TD3+BC (independent TD3 per agent with a behaviour-cloning term).
+
+    The defaults are the ones measured on expert ``omar_spread`` data (benchmarks/RESULTS.md, "Continuous actions
+    on MPE"): the actor trained every update (``policy_freq`` 1, as OMAR's MATD3; TD3's delay of 2 halves the
+    imitation budget), batch 1 024 and γ 0.95 (OMAR's on MPE), a constant lr 1e-3 (``lr_decay`` cosine measured
+    worse at a 2 000-update budget) and the critic's rewards scaled automatically (``reward_scale: auto``)."""
 
     LOSS_OPTIONS = ("policy_noise", "noise_clip", "policy_freq", "alpha")
+
+    batch_size: int = Field(default=1024, ge=1, le=65_536)
+    """Transitions per update (OMAR's on MPE)."""
+    lr: float = Field(default=1e-3, gt=0.0, le=1.0)
+    """Adam learning rate (constant: a cosine decay over 2 000 updates cost 14 points on expert data)."""
+    gamma: float = Field(default=0.95, ge=0.0, le=1.0)
+    """Discount factor (OMAR's on the particle environments)."""
+    reward_scale: float | Literal["auto"] = "auto"
+    """``auto``: (1 − γ) / mean |r| of the data (see :class:`ContinuousSettings`)."""
 
     policy_noise: float = Field(default=0.2, ge=0.0)
     """Std of the target-policy smoothing noise (actions scaled to [-1, 1])."""
     noise_clip: float = Field(default=0.5, ge=0.0)
     """Clip of the target-policy smoothing noise."""
-    policy_freq: int = Field(default=2, ge=1)
-    """Critic updates per actor update (TD3's delay)."""
+    policy_freq: int = Field(default=1, ge=1)
+    """Critic updates per actor update (TD3's delay; 1 = the actor every update, as OMAR's MATD3)."""
     alpha: float = Field(default=2.5, ge=0.0)
     """TD3+BC's α: λ = α / mean|Q| weighs the Q term against the behaviour-cloning term (0 = pure BC)."""

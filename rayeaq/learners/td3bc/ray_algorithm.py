@@ -189,7 +189,7 @@ class TD3BCConfig(ContinuousOfflineConfig):
         super().__init__(algo_class=algo_class)
         self.policy_noise = 0.2
         self.noise_clip = 0.5
-        self.policy_freq = 2
+        self.policy_freq = 1
         self.alpha = 2.5
 
     @classmethod

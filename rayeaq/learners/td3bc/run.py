@@ -49,7 +49,7 @@ def build_config(
     s = settings
     return (
         (config_class or TD3BCConfig)()
-        .training(lr=s.lr, gamma=s.gamma)
+        .training(lr=s.lr_schedule(), gamma=s.gamma)
         .evaluation(evaluation_duration=s.eval_episodes, evaluation_duration_unit="episodes")
         .debugging(seed=derive_seed(seed, "evaluate", "torch"), log_level="ERROR")
         .offline(

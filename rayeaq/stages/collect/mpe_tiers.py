@@ -9,7 +9,9 @@
 - ``medium_expert``: the medium and expert episodes together.
 
 Normalized score = 100·(R − R_random)/(R_expert − R_random) with the map's reference returns
-(:func:`rayeaq.stages.collect.mpe_collect.reference_returns`), written in every card with the band and whether it was met.
+(:func:`rayeaq.stages.collect.mpe_collect.reference_returns`), written in every card with the band; the medium
+card's ``band_met`` is judged on its written data (``calibration_band_met`` and ``calibrated_score`` are the
+bisection's, on its own calibration episodes).
 """
 
 from __future__ import annotations
@@ -88,6 +90,18 @@ def calibrate_epsilon(
     return best[0], best[1], False
 
 
+def written_band_met(
+    tier: str, batch: EpisodeBatch, band: tuple[float, float], reference: dict[str, float]
+) -> bool | None:
+    """Whether the written ``medium`` data's normalized score lies in ``band`` (judged on the data, not on the
+    calibration's episodes: a medium tier calibrated at 40.2 can be written at 38.4); None for the other tiers,
+    which have no band."""
+    if tier != "medium":
+        return None
+    written = normalized_score(float(batch.episode_return.mean()), reference)
+    return written is not None and band[0] <= written <= band[1]
+
+
 def collect_tiers(
     map_name: str, cfg: MPECollectConfig, out: str | Path, root_seed: int, code_version: dict[str, Any] | None = None
 ) -> dict[str, DatasetCard]:
@@ -144,8 +158,9 @@ def collect_tiers(
             "reference_episodes": REFERENCE_EPISODES,
             "medium_epsilon": eps,
             "calibrated_score": score,
+            "calibration_band_met": met,
             "medium_band": list(m.medium_band) if needs_medium else None,
-            "band_met": met,
+            "band_met": written_band_met(tier, batch, m.medium_band, reference),
         }
         cards[tier] = write_dataset(
             out / tier,
