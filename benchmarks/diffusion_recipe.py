@@ -108,7 +108,7 @@ def dynamics_breakdown(data: Path, ckpt: Path, n: int, lam: float = 0.0, seed: i
     and generated transitions (λ = ``lam``), and their ratio. The squared distances add up to the residual's
     square (up to the type bits), so the largest ratio with a large share is what a better model must fix."""
 
-    from rayeaq.envs.smax.replay import StateReplay
+    from rayeaq.envs.smax.replay import StateReplay, episode_rows, select_rows
     from rayeaq.generators.eaq.sample import Generator
     from rayeaq.generators.eaq.sim_fidelity import _n_units, state_scale, transitions
     from rayeaq.generators.eaq.train import load_checkpoint
@@ -121,8 +121,6 @@ def dynamics_breakdown(data: Path, ckpt: Path, n: int, lam: float = 0.0, seed: i
     scale = state_scale(real.episodes, n_units)
     out: dict = {}
     for name, batch in (("real", real.episodes), ("synthetic", synthetic)):
-        from rayeaq.envs.smax.replay import episode_rows, select_rows
-
         ep, row = transitions(batch, 300, 0)
         t = batch.reward.shape[1]
         simulated = replay.simulate(select_rows(episode_rows(batch), ep * t + row), batch.actions[ep, row], 2, 0)
