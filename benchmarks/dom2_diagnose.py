@@ -39,6 +39,28 @@ def action_stats(a: np.ndarray, expert: np.ndarray) -> dict[str, object]:
     }
 
 
+def probe(arrays: dict[str, np.ndarray], size: int = 2000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``size`` training transitions (seed 0) of an ``omar_spread`` mixture -> (obs ``[M, N, Do]``, the data's
+    actions ``[M, N, Da]``, the scripted expert's actions ``[M, N, Da]`` recomputed from the global state)."""
+    import jax
+    import jax.numpy as jnp
+
+    from rayeaq.envs.mpe.maps import MPE_MAPS
+    from rayeaq.policies.mpe import spread_directions
+
+    idx = np.random.default_rng(0).choice(len(arrays["obs"]), size, replace=False)
+    m = MPE_MAPS["omar_spread"]
+    expert = np.asarray(jax.vmap(lambda s: spread_directions(m, s))(jnp.asarray(arrays["state"][idx])))
+    return arrays["obs"][idx], arrays["actions"][idx], expert
+
+
+def actor_step(learner, batch: dict) -> dict[str, float]:
+    """The DOM2 actor's step alone (``BatchedDom2Learner.update_actor``) on a batch laid out as ``Dom2Run.update``
+    lays it out."""
+    per_agent = {**batch, "agent_reward": batch["reward"], "reward": batch["team_reward"]}
+    return learner.update_actor(learner._stack(per_agent))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, required=True, help="an omar_spread dataset directory")
@@ -50,15 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="dom2 settings (JSON values)")
     args = p.parse_args(argv)
 
-    import jax
-    import jax.numpy as jnp
     import torch
 
-    from rayeaq.envs.mpe.maps import MPE_MAPS
     from rayeaq.learners.box_offline import evaluate_learner, load_box_data
     from rayeaq.learners.dom2.config import Dom2Config
     from rayeaq.learners.dom2.run import Dom2Run
-    from rayeaq.policies.mpe import spread_directions
 
     torch.set_num_threads(1)
     overrides = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
@@ -67,23 +85,15 @@ def main(argv: list[str] | None = None) -> int:
     if data.card.map != "omar_spread":
         print(f"dom2_diagnose: {args.data}: expected an omar_spread dataset, got {data.card.map!r}", file=sys.stderr)
         return 2
-    arrays = data.sampler.arrays
-    idx = np.random.default_rng(0).choice(len(arrays["obs"]), 2000, replace=False)
-    obs = torch.from_numpy(arrays["obs"][idx]).float()
-    acts = arrays["actions"][idx]
-    m = MPE_MAPS["omar_spread"]
-    expert = np.asarray(jax.vmap(lambda s: spread_directions(m, s))(jnp.asarray(arrays["state"][idx])))
+    probe_obs, acts, expert = probe(data.sampler.arrays)
+    obs = torch.from_numpy(probe_obs).float()
     print(json.dumps({"data": action_stats(acts, expert), "settings": cfg.model_dump(), "mode": args.mode}))
     run = Dom2Run(cfg, data, args.seed)
     learner = run.learner
     start, eval_s = time.perf_counter(), 0.0
     for update in range(1, args.updates + 1):
         batch = data.sample(cfg.batch_size)
-        if args.mode == "bc":  # the actor's step alone, on the batch as Dom2Run.update lays it out
-            per_agent = {**batch, "agent_reward": batch["reward"], "reward": batch["team_reward"]}
-            metrics = learner.update_actor(learner._stack(per_agent))
-        else:
-            metrics = run.update(batch)
+        metrics = actor_step(learner, batch) if args.mode == "bc" else run.update(batch)
         if update not in args.evals:
             continue
         train_s = time.perf_counter() - start - eval_s

@@ -34,9 +34,8 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from dom2_diagnose import action_stats  # noqa: E402
+from dom2_diagnose import action_stats, actor_step, probe  # noqa: E402
 from torch import nn  # noqa: E402
 
 
@@ -136,14 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
 
-    import jax
-    import jax.numpy as jnp
-
-    from rayeaq.envs.mpe.maps import MPE_MAPS
     from rayeaq.learners.box_offline import evaluate_learner, load_box_data
     from rayeaq.learners.dom2.config import Dom2Config
     from rayeaq.learners.dom2.run import Dom2Run
-    from rayeaq.policies.mpe import spread_directions
 
     torch.set_num_threads(1)
     data = load_box_data([(str(args.data), 1.0)], args.seed, "dom2", [])
@@ -153,12 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     arrays = data.sampler.arrays
     _, n, do = arrays["obs"].shape
     da = arrays["actions"].shape[-1]
-    idx = np.random.default_rng(0).choice(len(arrays["obs"]), 2000, replace=False)
-    obs = torch.from_numpy(arrays["obs"][idx]).float()
-    expert = np.asarray(
-        jax.vmap(lambda s: spread_directions(MPE_MAPS["omar_spread"], s))(jnp.asarray(arrays["state"][idx]))
-    )
-    print(json.dumps({"data": action_stats(arrays["actions"][idx], expert)}), flush=True)
+    probe_obs, probe_actions, expert = probe(arrays)
+    obs = torch.from_numpy(probe_obs).float()
+    print(json.dumps({"data": action_stats(probe_actions, expert)}), flush=True)
 
     runs: dict[str, object] = {}
     for name in args.variants:
@@ -180,9 +171,8 @@ def main(argv: list[str] | None = None) -> int:
             if isinstance(run, ReferencePolicy):
                 loss[name] = 0.98 * loss[name] + 0.02 * run.update(o, a)
             else:
-                learner = run.learner  # type: ignore[attr-defined]
-                per_agent = {**batch, "agent_reward": batch["reward"], "reward": batch["team_reward"]}
-                loss[name] = 0.98 * loss[name] + 0.02 * learner.update_actor(learner._stack(per_agent))["bc_loss"]
+                bc_loss = actor_step(run.learner, batch)["bc_loss"]  # type: ignore[attr-defined]
+                loss[name] = 0.98 * loss[name] + 0.02 * bc_loss
             train_s[name] += time.process_time() - t0
         if update not in args.evals:
             continue

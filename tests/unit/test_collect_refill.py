@@ -11,7 +11,7 @@ from rayeaq.stages.collect import rollout
 
 
 def _fresh(env, seeds, positions):
-    """Slow reference: reset every listed episode on its own (a batch of one)."""
+    """Reference: reset each listed episode in a group of its own (every lane the same episode), then stack."""
     one = [rollout._start(env, seeds, jnp.full(rollout.RESET_LANES, p)) for p in positions]
     return jax.tree.map(lambda *xs: jnp.stack([x[0] for x in xs]), *one)
 
