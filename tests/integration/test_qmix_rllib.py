@@ -157,6 +157,26 @@ def test_the_module_is_built_without_a_deprecation_warning():
     assert not [line for line in lines if "deprecated" in line.lower()], lines
 
 
+def test_validation_does_not_log_the_new_api_stack_hint():
+    import logging
+
+    from ray.util import debug
+
+    from rayeaq.learners.qmix.ray_algorithm import QMIXConfig
+
+    debug._logged.discard("QMIX_on_new_api_stack")  # RLlib logs it once per process: as if no test had run
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    log = logging.getLogger("ray.rllib.algorithms.algorithm_config")
+    log.addHandler(handler)
+    try:
+        QMIXConfig().qmix(net=_spec(toy_episodes(2, seed=19))).validate()
+    finally:
+        log.removeHandler(handler)
+    assert not [line for line in lines if "new API stack" in line], lines
+
+
 def test_a_resumed_algorithm_draws_the_batches_of_an_uninterrupted_one(ray_local, tmp_path):
     from rayeaq.learners.qmix.ray_algorithm import QMIX, QMIXConfig
 

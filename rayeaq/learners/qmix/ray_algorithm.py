@@ -39,6 +39,7 @@ from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
 from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 from ray.rllib.utils.annotations import override
 from ray.rllib.utils.metrics import LEARNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
+from ray.util.debug import log_once
 
 from rayeaq.learners.qmix.config import CQLConfig
 from rayeaq.learners.qmix.networks import NetSpec
@@ -169,6 +170,9 @@ class QMIXConfig(AlgorithmConfig):
 
     @override(AlgorithmConfig)
     def validate(self) -> None:
+        # RLlib warns once per process that QMIX "runs on the new API stack" and how to switch it off; this
+        # algorithm exists only there (its RLModule and Learner), so every trial's log would carry a dead hint.
+        log_once(f"{self.algo_class.__name__}_on_new_api_stack")
         super().validate()
         if self.net is None:
             self._value_error("QMIXConfig.qmix(net=NetSpec(...)) is required (sizes of the team networks)")
