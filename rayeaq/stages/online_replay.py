@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from rayeaq.core.errors import ConfigError
-from rayeaq.data.batch import EpisodeBatch
 from rayeaq.data.card import SHARD_DIR, DatasetCard, read_card
 from rayeaq.data.shards import shard_name, write_shard
 from rayeaq.data.writer import finalize_dataset
@@ -42,22 +41,7 @@ class ReplayRecorder:
         """One iteration's complete episodes (an assembler buffer ``[n, T, ...]``) played by policy ``label``."""
         n = len(seeds)
         ids = np.arange(self.episodes, self.episodes + n, dtype=np.int64)
-        batch = EpisodeBatch(
-            obs=buffer.obs,
-            state=buffer.state,
-            avail_actions=buffer.avail_actions,
-            actions=buffer.actions,
-            reward=buffer.reward,
-            terminated=buffer.terminated,
-            filled=buffer.filled,
-            episode_id=ids,
-            length=buffer.length,
-            episode_return=buffer.returns().astype(np.float32),
-            battle_won=buffer.won,
-            seed=np.asarray(seeds, dtype=np.int64),
-            source=np.array(["real"] * n, dtype=object),
-            behaviour_policy=np.array([label] * n, dtype=object),
-        )
+        batch = buffer.to_batch(ids, seeds, label)
         write_shard(self.shard_dir, batch, shard_name(self.episodes), success=self.spec.has_success)
         self.episodes += n
 

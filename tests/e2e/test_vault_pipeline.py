@@ -55,11 +55,11 @@ def _run(env: dict[str, str], module: str, *args: str) -> subprocess.CompletedPr
 @pytest.mark.slow
 def test_an_imported_vault_goes_through_fit_augment_and_evaluate(tmp_path):
     from rayeaq.envs.smax.env import SMAXEnv
-    from rayeaq.stages.collect.smac_loop import play, to_batch
+    from rayeaq.stages.collect.smac_loop import play
 
     env = SMAXEnv("3m", LIMIT)
     ids = np.arange(24)
-    batch = to_batch(play(env, env.spec, 500 + ids, 0.3), ids, 500 + ids, "vault-maker")
+    batch = play(env, env.spec, 500 + ids, 0.3).to_batch(ids, 500 + ids, "vault-maker")
     vault = build_vault(og_marl_rows(batch), tmp_path / "vaults", uid="Medium")
     run_env = {**os.environ, "SC2PATH": str(tmp_path / "no-game")}
     data = tmp_path / "imported"

@@ -51,16 +51,16 @@ def test_epsilon_anneals_linearly_by_env_steps():
     assert epsilon_at(cfg, 1000) == pytest.approx(0.1) and epsilon_at(cfg, 10**6) == pytest.approx(0.1)
 
 
-class _Buffer:
-    """An iteration's episodes as the collector's assembler hands them over (``won``, ``returns()``)."""
+def _buffer(episodes, spec):
+    """An iteration's episodes as the collector's assembler hands them over (a filled ``EpisodeBuffer``)."""
+    from rayeaq.stages.collect.assembly import EpisodeBuffer
 
-    def __init__(self, episodes):
-        for name in ("obs", "state", "avail_actions", "actions", "reward", "terminated", "filled", "length"):
-            setattr(self, name, getattr(episodes, name))
-        self.won = episodes.battle_won
-
-    def returns(self):
-        return (self.reward * self.filled).sum(axis=1)
+    buffer = EpisodeBuffer(spec, len(episodes))
+    for name in ("obs", "state", "avail_actions", "actions", "reward", "terminated", "filled", "length"):
+        getattr(buffer, name)[...] = getattr(episodes, name)
+    buffer.won[:] = episodes.battle_won
+    buffer.complete[:] = True
+    return buffer
 
 
 def test_medium_replay_is_the_replay_before_the_first_checkpoint_in_the_band(tmp_path):
@@ -72,7 +72,9 @@ def test_medium_replay_is_the_replay_before_the_first_checkpoint_in_the_band(tmp
     recorder = ReplayRecorder(tmp_path, spec)
     seeds = np.arange(100, 112)
     for lo, hi in ((0, 4), (4, 8), (8, 12)):  # three iterations of 4 episodes
-        recorder.add(_Buffer(episodes.select(np.arange(lo, hi))), seeds[lo:hi], f"qmix_online(epsilon={lo / 10:.3f})")
+        recorder.add(
+            _buffer(episodes.select(np.arange(lo, hi)), spec), seeds[lo:hi], f"qmix_online(epsilon={lo / 10:.3f})"
+        )
     rows = [
         {"path": f"/moved/checkpoint_{i:04d}", "env_steps": 50 * i, "train_episodes": 4 * i, "win_rate": w}
         for i, w in enumerate([0.0, 0.1, 0.3, 0.5])

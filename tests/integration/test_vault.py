@@ -29,12 +29,12 @@ def smax_episodes():
     """Real SMAX 3m episodes (ε = 0.5 heuristic mixture, a 12-step limit so some are truncated) played through
     SMAC's API, with their spec."""
     from rayeaq.envs.smax.env import SMAXEnv
-    from rayeaq.stages.collect.smac_loop import play, to_batch
+    from rayeaq.stages.collect.smac_loop import play
 
     env = SMAXEnv("3m", LIMIT)
     ids = np.arange(N_EPISODES)
     seeds = 1000 + ids
-    batch = to_batch(play(env, env.spec, seeds, 0.5), ids, seeds, "test")
+    batch = play(env, env.spec, seeds, 0.5).to_batch(ids, seeds, "test")
     ended = batch.terminated.any(axis=1)
     assert ended.any() and (~ended).any()  # both battle outcomes and time-limit truncations are covered
     return batch, env.spec

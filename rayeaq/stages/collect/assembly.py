@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rayeaq.data.batch import EpisodeBatch
 from rayeaq.envs.spec import EnvSpec
 
 
@@ -49,6 +50,27 @@ class EpisodeBuffer:
 
     def returns(self) -> np.ndarray:
         return (self.reward * self.filled).sum(axis=1)
+
+    def to_batch(self, ids: np.ndarray, seeds: np.ndarray, behaviour: str) -> EpisodeBatch:
+        """The filled buffer as an :class:`EpisodeBatch` of real episodes ``ids`` (their ``seeds``, ``[n]`` each)
+        played by policy ``behaviour`` (the arrays are shared, not copied)."""
+        n = len(ids)
+        return EpisodeBatch(
+            obs=self.obs,
+            state=self.state,
+            avail_actions=self.avail_actions,
+            actions=self.actions,
+            reward=self.reward,
+            terminated=self.terminated,
+            filled=self.filled,
+            episode_id=np.asarray(ids, np.int64),
+            length=self.length,
+            episode_return=self.returns().astype(np.float32),
+            battle_won=self.won,
+            seed=np.asarray(seeds, np.int64),
+            source=np.array(["real"] * n, dtype=object),
+            behaviour_policy=np.array([behaviour] * n, dtype=object),
+        )
 
 
 class EpisodeAssembler:

@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 
 from rayeaq.core.runinfo import derive_seed
-from rayeaq.data.batch import EpisodeBatch
 from rayeaq.data.card import SHARD_DIR
 from rayeaq.data.shards import shard_name, write_shard
 from rayeaq.envs.spec import EnvSpec
@@ -224,7 +223,7 @@ def collect_shards(
         for _, assembler in episode_stream(spec, seeds, candidate, cfg, shard_sizes=sizes):
             for k in assembler.complete_shards():
                 sel = slice(int(starts[k]), int(starts[k + 1]))
-                batch = _batch_from_buffer(assembler.pop(k), ids[sel], seeds[sel], behaviour)
+                batch = assembler.pop(k).to_batch(ids[sel], seeds[sel], behaviour)
                 while len(pending) >= WRITES_IN_FLIGHT:
                     pending.popleft().result()  # re-raises a failed write
                 pending.append(writer.submit(write_shard, shard_dir, batch, todo[k].name))
@@ -234,26 +233,6 @@ def collect_shards(
         for future in pending:
             future.result()  # re-raises a failed write
     return summaries
-
-
-def _batch_from_buffer(buffer, ids: np.ndarray, seeds: np.ndarray, behaviour: str) -> EpisodeBatch:
-    n = len(ids)
-    return EpisodeBatch(
-        obs=buffer.obs,
-        state=buffer.state,
-        avail_actions=buffer.avail_actions,
-        actions=buffer.actions,
-        reward=buffer.reward,
-        terminated=buffer.terminated,
-        filled=buffer.filled,
-        episode_id=ids.astype(np.int64),
-        length=buffer.length,
-        episode_return=buffer.returns().astype(np.float32),
-        battle_won=buffer.won,
-        seed=seeds.astype(np.int64),
-        source=np.array(["real"] * n, dtype=object),
-        behaviour_policy=np.array([behaviour] * n, dtype=object),
-    )
 
 
 def content_key(cfg, tier: str) -> str:

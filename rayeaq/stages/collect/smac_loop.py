@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 
 from rayeaq.core.runinfo import derive_seed
-from rayeaq.data.batch import EpisodeBatch
 from rayeaq.data.card import SHARD_DIR
 from rayeaq.data.shards import write_shard
 from rayeaq.envs.spec import EnvSpec
@@ -126,7 +125,7 @@ def collect_smac_shards(
             continue
         seeds = episode_seeds(root_seed, tier, plan.ids)
         buffer = play(env, spec, seeds, candidate.epsilon, behaviour)
-        batch = to_batch(buffer, plan.ids, seeds, candidate.label)
+        batch = buffer.to_batch(plan.ids, seeds, candidate.label)
         write_shard(shard_dir, batch, plan.name)
         summaries.append({"shard": plan.name, "episodes": len(batch), "steps": batch.transitions, "skipped": False})
     return summaries
@@ -158,24 +157,3 @@ def measure_smac_candidates(
             }
         )
     return rows
-
-
-def to_batch(buffer: EpisodeBuffer, ids: np.ndarray, seeds: np.ndarray, behaviour: str) -> EpisodeBatch:
-    """A filled buffer as an :class:`EpisodeBatch` of real episodes."""
-    n = len(ids)
-    return EpisodeBatch(
-        obs=buffer.obs,
-        state=buffer.state,
-        avail_actions=buffer.avail_actions,
-        actions=buffer.actions,
-        reward=buffer.reward,
-        terminated=buffer.terminated,
-        filled=buffer.filled,
-        episode_id=np.asarray(ids, np.int64),
-        length=buffer.length,
-        episode_return=buffer.returns().astype(np.float32),
-        battle_won=buffer.won,
-        seed=np.asarray(seeds, np.int64),
-        source=np.array(["real"] * n, dtype=object),
-        behaviour_policy=np.array([behaviour] * n, dtype=object),
-    )
