@@ -18,6 +18,7 @@ from functools import cached_property
 import numpy as np
 
 from rayeaq.data.batch import EpisodeBatch
+from rayeaq.envs.smax.maps import SMAX_OWN_FEATURES
 
 
 @dataclass
@@ -122,12 +123,13 @@ class StateReplay:
 
         env = self.env
 
-        def one(w, p, m, a, s, action, key):
-            state = sc.wrap(env, sc.decode_state(env, w, p, sc.EnemyPrev(m, a), s))
+        def one(w, p, m, a, s, action, reset_pos, key):
+            enemy = sc.EnemyPrev(m, a)
+            state = sc.wrap(env, sc.decode_state(env, w, p, enemy, s), enemy, reset_pos)
             out = core.step(env, key, state, action.astype(jnp.int32))
             return env._env.get_world_state(out.state.state).astype(jnp.float32)
 
-        over_keys = jax.vmap(one, in_axes=(None, None, None, None, None, None, 0))
+        over_keys = jax.vmap(one, in_axes=(None, None, None, None, None, None, None, 0))
         return jax.jit(jax.vmap(over_keys))
 
     # ---- numpy API ----------------------------------------------------------------------------
@@ -171,9 +173,12 @@ class StateReplay:
                 acc.append(np.asarray(r))
         return tuple(np.concatenate(acc) for acc in out)  # type: ignore[return-value]
 
-    def simulate(self, rows: RowInputs, actions: np.ndarray, n_keys: int, seed: int) -> np.ndarray:
-        """Next world states ``[R, K, Ds]`` after stepping each row with ``actions [R, N]`` under ``K`` keys
-        (the scripted enemy restarts from its initial policy state: it is not in the dataset)."""
+    def simulate(
+        self, rows: RowInputs, actions: np.ndarray, enemy_reset_pos: np.ndarray, n_keys: int, seed: int
+    ) -> np.ndarray:
+        """Next world states ``[R, K, Ds]`` after stepping each row with ``actions [R, N]`` under ``K`` keys; the
+        scripted enemy's memory comes from the row's enemy previous actions and ``enemy_reset_pos [R, E, 2]``, the
+        enemies' positions on their episode's first row (see :func:`~rayeaq.envs.smax.state_codec.wrap`)."""
         import jax
 
         keys = jax.random.split(jax.random.PRNGKey(seed), len(rows.state) * n_keys)
@@ -192,10 +197,20 @@ class StateReplay:
                     rows.enemy_attack[s],
                     rows.step[s],
                     actions[s],
+                    enemy_reset_pos[s],
                     keys[s],
                 )
             )
         return np.concatenate(out)
+
+
+def enemy_reset_positions(batch: EpisodeBatch, episodes: np.ndarray) -> np.ndarray:
+    """``[S, E, 2]`` the enemies' positions on the first row of each of ``episodes [S]``."""
+    n = batch.actions.shape[2]
+    assert batch.avail_actions is not None  # SMAX: discrete actions with masks
+    units = n + batch.avail_actions.shape[-1] - 5
+    per = batch.state[episodes, 0, : units * SMAX_OWN_FEATURES].reshape(len(episodes), units, SMAX_OWN_FEATURES)
+    return per[:, n:, 1:3].astype(np.float32)
 
 
 def select_rows(rows: RowInputs, index: np.ndarray) -> RowInputs:

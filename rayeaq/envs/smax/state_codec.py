@@ -87,11 +87,25 @@ def _state_classes() -> tuple[type, type]:
     return InnerState, OuterState
 
 
-def wrap(env, inner) -> Any:
-    """The ``HeuristicEnemySMAX`` state around an inner state (enemy policy at its initial state: the
-    scripted enemy's memory is not in the dataset)."""
+def wrap(env, inner, enemy: EnemyPrev, enemy_reset_pos: jax.Array) -> Any:
+    """The ``HeuristicEnemySMAX`` state around an inner state, with the scripted enemy's memory rebuilt from the
+    episode: each enemy keeps shooting the ally it shot last (``enemy.attack``, its previous action) while that
+    ally stays in range, and walks to its reset position ``[E, 2]`` mirrored through the map's centre when it
+    sees no ally. Health is put back on SMAX's whole hit points (every type's health and attack are whole
+    numbers): fraction x maximum carries float residue (9.0000001 - 9 > 0 keeps a killed unit alive)."""
+    load_smax()
+    from jaxmarl.environments.smax.heuristic_enemy import HeuristicPolicyState
+
     _, outer = _state_classes()
-    return outer(state=inner, enemy_policy_state=env.get_enemy_policy_initial_state(jax.random.PRNGKey(0)))
+    smax = env._env
+    centre = jnp.array([smax.map_width / 2, smax.map_height / 2], jnp.float32)
+    memory = HeuristicPolicyState(
+        default_target=centre - (enemy_reset_pos.astype(jnp.float32) - centre),
+        last_attacked_enemy=jnp.where(
+            enemy.attack >= smax.num_movement_actions, enemy.attack - smax.num_movement_actions, -1
+        ).astype(jnp.int32),
+    )
+    return outer(state=inner.replace(unit_health=jnp.round(inner.unit_health)), enemy_policy_state=memory)
 
 
 def observe(env, inner) -> tuple[jax.Array, jax.Array]:

@@ -1,9 +1,10 @@
 """Fidelity of episodes against the simulator (SMAX): can the generated dynamics happen at all?
 
-* **dynamics residual** — rebuild SMAX's state from each step's global state (+ previous actions), step it
-  with the episode's joint action under ``K`` keys, and measure the distance of the simulated next state
-  to the episode's next state; reported next to the same figure on real transitions (the simulator's own
-  noise floor: random weapon cooldowns, the scripted enemy's hidden memory) and as their ratio;
+* **dynamics residual** — rebuild SMAX's state from each step's global state (+ previous actions, the
+  scripted enemy's memory from its previous attack and the episode's first row), step it with the episode's
+  joint action under ``K`` keys, and measure the distance of the simulated next state to the episode's next
+  state; reported next to the same figure on real transitions (the simulator's own noise floor: random weapon
+  cooldowns and the scripted enemy's random walk) and as their ratio;
 * **consistency residuals** — observations, available actions, reward, battle end and win recomputed by
   SMAX's own functions from the episode's states, against the episode's channels;
 * **physical checks** — health never rises, the dead stay dead;
@@ -58,11 +59,12 @@ def dynamics_distances(
 ) -> np.ndarray:
     """``[S]`` mean over ``K`` keys of the distance between SMAX's next state from (state, action) at
     ``(ep, row)`` and ``next_state [S, Ds]`` (the episode's own next row, or anything to compare)."""
-    from rayeaq.envs.smax.replay import episode_rows, select_rows
+    from rayeaq.envs.smax.replay import enemy_reset_positions, episode_rows, select_rows
 
     t = batch.reward.shape[1]
     rows = select_rows(episode_rows(batch), ep * t + row)
-    simulated = replay.simulate(rows, batch.actions[ep, row], n_keys, seed)  # [S, K, Ds]
+    reset = enemy_reset_positions(batch, ep)
+    simulated = replay.simulate(rows, batch.actions[ep, row], reset, n_keys, seed)  # [S, K, Ds]
     n_units = _n_units(batch)
     return state_distance(simulated, next_state[:, None, :], scale, n_units).mean(axis=1)
 
