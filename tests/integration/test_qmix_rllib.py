@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -139,41 +141,37 @@ def test_the_removed_cql_weight_key_names_its_replacement(tmp_path):
     assert "cql_weight" not in auto.evaluate.model_dump()
 
 
-def test_the_module_is_built_without_a_deprecation_warning():
-    import logging
-
-    from rayeaq.learners.qmix.ray_module import QMIXTeamModule, module_spec
-
+@contextmanager
+def _logged(logger: str):
+    """The messages ``logger`` emits inside the block (a list, filled as they come)."""
     lines: list[str] = []
     handler = logging.Handler()
-    handler.emit = lambda record: lines.append(record.getMessage())
-    log = logging.getLogger("ray._common.deprecation")
+    handler.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
+    log = logging.getLogger(logger)
     log.addHandler(handler)
     try:
-        module = module_spec(_spec(toy_episodes(2, seed=17)), 0.99, True).build()
+        yield lines
     finally:
         log.removeHandler(handler)
+
+
+def test_the_module_is_built_without_a_deprecation_warning():
+    from rayeaq.learners.qmix.ray_module import QMIXTeamModule, module_spec
+
+    with _logged("ray._common.deprecation") as lines:
+        module = module_spec(_spec(toy_episodes(2, seed=17)), 0.99, True).build()
     assert isinstance(module, QMIXTeamModule) and module.model_config["gamma"] == 0.99  # the current constructor
     assert not [line for line in lines if "deprecated" in line.lower()], lines
 
 
 def test_validation_does_not_log_the_new_api_stack_hint():
-    import logging
-
     from ray.util import debug
 
     from rayeaq.learners.qmix.ray_algorithm import QMIXConfig
 
     debug._logged.discard("QMIX_on_new_api_stack")  # RLlib logs it once per process: as if no test had run
-    lines: list[str] = []
-    handler = logging.Handler()
-    handler.emit = lambda record: lines.append(record.getMessage())
-    log = logging.getLogger("ray.rllib.algorithms.algorithm_config")
-    log.addHandler(handler)
-    try:
+    with _logged("ray.rllib.algorithms.algorithm_config") as lines:
         QMIXConfig().qmix(net=_spec(toy_episodes(2, seed=19))).validate()
-    finally:
-        log.removeHandler(handler)
     assert not [line for line in lines if "new API stack" in line], lines
 
 
