@@ -146,7 +146,7 @@ def _logged(logger: str):
     """The messages ``logger`` emits inside the block (a list, filled as they come)."""
     lines: list[str] = []
     handler = logging.Handler()
-    handler.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
+    handler.emit = lambda record: lines.append(record.getMessage())
     log = logging.getLogger(logger)
     log.addHandler(handler)
     try:
