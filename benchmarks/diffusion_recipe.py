@@ -108,7 +108,7 @@ def dynamics_breakdown(data: Path, ckpt: Path, n: int, lam: float = 0.0, seed: i
     and generated transitions (λ = ``lam``), and their ratio. The squared distances add up to the residual's
     square (up to the type bits), so the largest ratio with a large share is what a better model must fix."""
 
-    from rayeaq.envs.smax.replay import StateReplay, enemy_reset_positions, episode_rows, select_rows
+    from rayeaq.envs.smax.replay import StateReplay, simulate_steps
     from rayeaq.generators.eaq.sample import Generator
     from rayeaq.generators.eaq.sim_fidelity import _n_units, state_scale, transitions
     from rayeaq.generators.eaq.train import load_checkpoint
@@ -122,9 +122,7 @@ def dynamics_breakdown(data: Path, ckpt: Path, n: int, lam: float = 0.0, seed: i
     out: dict = {}
     for name, batch in (("real", real.episodes), ("synthetic", synthetic)):
         ep, row = transitions(batch, 300, 0)
-        t = batch.reward.shape[1]
-        rows, reset = select_rows(episode_rows(batch), ep * t + row), enemy_reset_positions(batch, ep)
-        simulated = replay.simulate(rows, batch.actions[ep, row], reset, 2, 0)
+        simulated = simulate_steps(replay, batch, ep, row, 2, 0)
         block = simulated[..., : n_units * 10] - batch.state[ep, row + 1][:, None, : n_units * 10]
         d = (block / scale).reshape(len(ep), 2, n_units, 10) ** 2  # [S, K, U, 10]
         out[name] = {f: float(d[..., i].mean()) for i, f in enumerate(FEATURES)}

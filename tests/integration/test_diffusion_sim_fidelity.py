@@ -56,13 +56,12 @@ def test_resimulated_real_steps_give_the_real_health(two_real, replay):
     memory (last target, default destination) is rebuilt from the episode and health put back on whole hit
     points, so re-simulating real steps gives the real next health (without the memory: 5 % of agents' next
     health differed on 3m; without whole hit points, units killed to 1e-7 stayed alive)."""
-    from rayeaq.envs.smax.replay import enemy_reset_positions, episode_rows, select_rows
+    from rayeaq.envs.smax.replay import simulate_steps
     from rayeaq.generators.eaq import sim_fidelity as sf
 
     for batch in two_real:
         ep, row = sf.transitions(batch, 300, 0)
-        rows = select_rows(episode_rows(batch), ep * batch.reward.shape[1] + row)
-        simulated = replay.simulate(rows, batch.actions[ep, row], enemy_reset_positions(batch, ep), 2, 0)
+        simulated = simulate_steps(replay, batch, ep, row, 2, 0)
         health = simulated[..., :60:10]  # [S, K, U]: 3 allies, 3 enemies
         real = batch.state[ep, row + 1, :60:10][:, None, :]
         assert np.mean(np.abs(health - real) < 1e-5) >= 0.99

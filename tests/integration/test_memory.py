@@ -144,7 +144,7 @@ def test_collector_memory_does_not_grow_with_episodes(tmp_path: Path) -> None:
     # N and 4N both pad to the warm-up's compiled seed length (4 096), so no compilation lands in the window.
     # What the collector holds whatever N (2-3 shard buffers in flight, one chunk's records, XLA's and the
     # allocators' pools) measured 15-35 MiB more at 1 600 than at 400 episodes (CI: 35 of a 35 MiB allowance);
-    # at 1 000 -> 4 000 it is 18-32 MiB against 217 MiB of extra data.
+    # at 1 000 -> 4 000 it is 16-36 MiB against 217 MiB of extra data.
     n = 1000
     spec = smax_spec("3m")
     one = toy_episodes(1, spec.episode_limit, spec.n_agents, spec.obs_shape, spec.state_shape, spec.n_actions)

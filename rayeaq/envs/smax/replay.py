@@ -204,6 +204,15 @@ class StateReplay:
         return np.concatenate(out)
 
 
+def simulate_steps(
+    replay: StateReplay, batch: EpisodeBatch, ep: np.ndarray, row: np.ndarray, n_keys: int, seed: int
+) -> np.ndarray:
+    """``[S, K, Ds]`` SMAX's next world states from the steps ``(ep, row)`` of ``batch`` (``[S]`` each) with their
+    own joint actions under ``K`` keys (:meth:`StateReplay.simulate` on the batch's rows)."""
+    rows = select_rows(episode_rows(batch), ep * batch.reward.shape[1] + row)
+    return replay.simulate(rows, batch.actions[ep, row], enemy_reset_positions(batch, ep), n_keys, seed)
+
+
 def enemy_reset_positions(batch: EpisodeBatch, episodes: np.ndarray) -> np.ndarray:
     """``[S, E, 2]`` the enemies' positions on the first row of each of ``episodes [S]``."""
     n = batch.actions.shape[2]

@@ -59,12 +59,9 @@ def dynamics_distances(
 ) -> np.ndarray:
     """``[S]`` mean over ``K`` keys of the distance between SMAX's next state from (state, action) at
     ``(ep, row)`` and ``next_state [S, Ds]`` (the episode's own next row, or anything to compare)."""
-    from rayeaq.envs.smax.replay import enemy_reset_positions, episode_rows, select_rows
+    from rayeaq.envs.smax.replay import simulate_steps
 
-    t = batch.reward.shape[1]
-    rows = select_rows(episode_rows(batch), ep * t + row)
-    reset = enemy_reset_positions(batch, ep)
-    simulated = replay.simulate(rows, batch.actions[ep, row], reset, n_keys, seed)  # [S, K, Ds]
+    simulated = simulate_steps(replay, batch, ep, row, n_keys, seed)  # [S, K, Ds]
     n_units = _n_units(batch)
     return state_distance(simulated, next_state[:, None, :], scale, n_units).mean(axis=1)
 
